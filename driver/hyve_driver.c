@@ -1,4 +1,353 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* hyve_driver.c: driver lifetime and thin API entry points (being written). */
+/*
+ * hyve_driver.c: driver lifetime and the domain API entry points of
+ * hyve_driver.h. Entry points stay thin: flags -> lookup -> act (under the
+ * list lock for anything that writes the config directory) -> unlock ->
+ * event. Host functions are wrappers of hyve_host_*.
+ */
 #include "hyve-config.h"
-#include "hyve_driver.h"
+
+#include <errno.h>
+#include <string.h>
+#include "hyve_domain_obj.h"
+#include "hyve_driver_priv.h"
+#include "hyve_host.h"
+
+struct _HyveDriver {
+    HyveDriverConfig cfg;            /* immutable after hyve_driver_new */
+    HyveDomainParseOptions opts;     /* immutable; points into cfg */
+    HyveDomainList *domains;         /* has its own lock */
+
+    GMutex event_lock;               /* guards sink and sink_data */
+    HyveDomainEventSink sink;
+    gpointer sink_data;
+};
+
+#define CHECK_FLAGS(flags, supported, ret) \
+    do { \
+        if ((flags) & ~(guint)(supported)) { \
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG, \
+                           "unsupported flags (0x%x) in function %s", \
+                           (flags) & ~(guint)(supported), __func__); \
+            return ret; \
+        } \
+    } while (0)
+
+void
+hyve_driver_config_clear(HyveDriverConfig *cfg)
+{
+    if (!cfg)
+        return;
+    g_clear_pointer(&cfg->config_dir, g_free);
+    g_clear_pointer(&cfg->state_dir, g_free);
+    g_clear_pointer(&cfg->log_dir, g_free);
+    g_clear_pointer(&cfg->cache_dir, g_free);
+    g_clear_pointer(&cfg->schema_dir, g_free);
+    g_clear_pointer(&cfg->runner_path, g_free);
+    g_clear_pointer(&cfg->uri, g_free);
+}
+
+static gboolean
+make_dir(const char *dir, GError **error)
+{
+    if (!dir)
+        return TRUE;
+    if (g_mkdir_with_parents(dir, 0700) < 0) {
+        int err = errno;
+
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_SYSTEM_ERROR,
+                       "cannot create directory '%s': %s", dir, g_strerror(err));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+HyveDriver *
+hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
+{
+    HyveDriver *drv;
+
+    if (!cfg->config_dir) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
+                       "driver configuration has no config_dir");
+        return NULL;
+    }
+    if (!make_dir(cfg->config_dir, error) || !make_dir(cfg->state_dir, error))
+        return NULL;
+
+    drv = g_new0(HyveDriver, 1);
+    drv->cfg.privileged = cfg->privileged;
+    drv->cfg.config_dir = g_strdup(cfg->config_dir);
+    drv->cfg.state_dir = g_strdup(cfg->state_dir);
+    drv->cfg.log_dir = g_strdup(cfg->log_dir);
+    drv->cfg.cache_dir = g_strdup(cfg->cache_dir);
+    drv->cfg.schema_dir = g_strdup(cfg->schema_dir ? cfg->schema_dir : HYVE_LIBVIRT_SCHEMA_DIR);
+    drv->cfg.runner_path = g_strdup(cfg->runner_path);
+    drv->cfg.uri = g_strdup(cfg->uri);
+    drv->opts.schema_dir = drv->cfg.schema_dir;
+    drv->opts.emulator = HYVE_EMULATOR_PATH;
+    drv->opts.alt_emulator = drv->cfg.runner_path;
+    g_mutex_init(&drv->event_lock);
+    drv->domains = hyve_domain_list_new();
+    hyve_domain_config_load_all(drv->cfg.config_dir, &drv->opts, drv->domains);
+    return drv;
+}
+
+void
+hyve_driver_free(HyveDriver *drv)
+{
+    if (!drv)
+        return;
+    hyve_domain_list_free(drv->domains);
+    g_mutex_clear(&drv->event_lock);
+    hyve_driver_config_clear(&drv->cfg);
+    g_free(drv);
+}
+
+void
+hyve_driver_set_event_sink(HyveDriver *drv, HyveDomainEventSink sink, gpointer user_data)
+{
+    g_mutex_lock(&drv->event_lock);
+    drv->sink = sink;
+    drv->sink_data = user_data;
+    g_mutex_unlock(&drv->event_lock);
+}
+
+const HyveDriverConfig *
+hyve_driver_get_config(HyveDriver *drv)
+{
+    return &drv->cfg;
+}
+
+HyveDomainList *
+hyve_driver_get_domains(HyveDriver *drv)
+{
+    return drv->domains;
+}
+
+/* Call with no driver or object lock held. */
+void
+hyve_driver_emit(HyveDriver *drv, HyveDomainEventId id, const char *name, const guint8 *uuid,
+     int dom_id, int event, int detail, const char *nsuri)
+{
+    HyveDomainEventSink sink;
+    gpointer data;
+    HyveDomainEvent ev = { 0 };
+
+    g_mutex_lock(&drv->event_lock);
+    sink = drv->sink;
+    data = drv->sink_data;
+    g_mutex_unlock(&drv->event_lock);
+    if (!sink)
+        return;
+    ev.id = id;
+    ev.name = (char *)name;
+    memcpy(ev.uuid, uuid, HYVE_UUID_LEN);
+    ev.dom_id = dom_id;
+    ev.event = event;
+    ev.detail = detail;
+    ev.nsuri = (char *)nsuri;
+    sink(&ev, data);
+}
+
+/* ---- lookups ------------------------------------------------------------- */
+
+HyveDomainObj *
+hyve_driver_lookup_by_uuid(HyveDriver *drv, const guint8 uuid[HYVE_UUID_LEN], GError **error)
+{
+    HyveDomainObj *obj;
+
+    g_mutex_lock(&drv->domains->lock);
+    obj = hyve_domain_list_find_uuid_locked(drv->domains, uuid);
+    g_mutex_unlock(&drv->domains->lock);
+    if (!obj) {
+        char s[HYVE_UUID_STRING_LEN];
+
+        hyve_uuid_format(uuid, s);
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_NO_DOMAIN,
+                       "no domain with matching uuid '%s'", s);
+    }
+    return obj;
+}
+
+HyveDomainObj *
+hyve_driver_lookup_by_name(HyveDriver *drv, const char *name, GError **error)
+{
+    HyveDomainObj *obj;
+
+    g_mutex_lock(&drv->domains->lock);
+    obj = hyve_domain_list_find_name_locked(drv->domains, name);
+    g_mutex_unlock(&drv->domains->lock);
+    if (!obj)
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_NO_DOMAIN,
+                       "no domain with matching name '%s'", name);
+    return obj;
+}
+
+HyveDomainObj *
+hyve_driver_lookup_by_id(HyveDriver *drv, int id, GError **error)
+{
+    HyveDomainObj *obj = hyve_domain_list_find_id(drv->domains, id);
+
+    if (!obj)
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_NO_DOMAIN,
+                       "no domain with matching id %d", id);
+    return obj;
+}
+
+/* ---- define / undefine --------------------------------------------------- */
+
+HyveDomainObj *
+hyve_driver_define_xml(HyveDriver *drv, const char *xml, guint flags, GError **error)
+{
+    g_autoptr(HyveDomainDef) def = NULL;
+    g_autoptr(HyveDomainObj) obj = NULL;
+    int detail, dom_id;
+
+    CHECK_FLAGS(flags, HYVE_DOMAIN_DEFINE_VALIDATE, NULL);
+    /* The schema is always checked, with or without VALIDATE. */
+    if (!(def = hyve_domain_def_parse_string(xml, &drv->opts, error)))
+        return NULL;
+
+    g_mutex_lock(&drv->domains->lock);
+    if ((obj = hyve_domain_list_find_uuid_locked(drv->domains, def->uuid))) {
+        if (!g_str_equal(obj->name, def->name)) {
+            char s[HYVE_UUID_STRING_LEN];
+
+            hyve_uuid_format(obj->uuid, s);
+            hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_OPERATION_FAILED,
+                           "domain '%s' is already defined with uuid %s", obj->name, s);
+            g_mutex_unlock(&drv->domains->lock);
+            return NULL;
+        }
+    } else if ((obj = hyve_domain_list_find_name_locked(drv->domains, def->name))) {
+        char s[HYVE_UUID_STRING_LEN];
+
+        hyve_uuid_format(obj->uuid, s);
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_OPERATION_FAILED,
+                       "domain '%s' already exists with uuid %s", def->name, s);
+        g_mutex_unlock(&drv->domains->lock);
+        return NULL;
+    }
+    if (!hyve_domain_config_save(drv->cfg.config_dir, def, error)) {
+        g_mutex_unlock(&drv->domains->lock);
+        return NULL;
+    }
+    if (obj) {
+        g_mutex_lock(&obj->lock);
+        if (obj->id > 0) {
+            hyve_domain_def_free(obj->new_def);
+            obj->new_def = g_steal_pointer(&def);
+        } else {
+            hyve_domain_def_free(obj->def);
+            obj->def = g_steal_pointer(&def);
+        }
+        obj->persistent = TRUE;
+        dom_id = obj->id;
+        g_mutex_unlock(&obj->lock);
+        detail = 1;     /* VIR_DOMAIN_EVENT_DEFINED_UPDATED */
+    } else {
+        obj = hyve_domain_obj_new(g_steal_pointer(&def));
+        obj->persistent = TRUE;
+        obj->autostart = hyve_domain_autostart_get(drv->cfg.config_dir, obj->name);
+        hyve_domain_list_add_locked(drv->domains, obj);
+        dom_id = -1;
+        detail = 0;     /* VIR_DOMAIN_EVENT_DEFINED_ADDED */
+    }
+    g_mutex_unlock(&drv->domains->lock);
+
+    hyve_driver_emit(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid, dom_id,
+         HYVE_DOMAIN_EVENT_DEFINED, detail, NULL);
+    return g_steal_pointer(&obj);
+}
+
+/* libvirt virDomainUndefineFlagsValues: none of these objects exist in
+ * hyve (no managed save, snapshots, checkpoints, nvram, tpm), so each is a
+ * no-op; the keep/remove pairs stay mutually exclusive as in libvirt. */
+#define UNDEFINE_MANAGED_SAVE 1u
+#define UNDEFINE_SNAPSHOTS_METADATA 2u
+#define UNDEFINE_NVRAM 4u
+#define UNDEFINE_KEEP_NVRAM 8u
+#define UNDEFINE_CHECKPOINTS_METADATA 16u
+#define UNDEFINE_TPM 32u
+#define UNDEFINE_KEEP_TPM 64u
+
+gboolean
+hyve_driver_undefine(HyveDriver *drv, HyveDomainObj *obj, guint flags, GError **error)
+{
+    gboolean removed, persistent;
+    int dom_id;
+
+    CHECK_FLAGS(flags, 0x7f, FALSE);
+    if ((flags & UNDEFINE_NVRAM) && (flags & UNDEFINE_KEEP_NVRAM)) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG,
+                       "Flags 'VIR_DOMAIN_UNDEFINE_NVRAM' and 'VIR_DOMAIN_UNDEFINE_KEEP_NVRAM' "
+                       "are mutually exclusive");
+        return FALSE;
+    }
+    if ((flags & UNDEFINE_TPM) && (flags & UNDEFINE_KEEP_TPM)) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG,
+                       "Flags 'VIR_DOMAIN_UNDEFINE_TPM' and 'VIR_DOMAIN_UNDEFINE_KEEP_TPM' "
+                       "are mutually exclusive");
+        return FALSE;
+    }
+
+    g_mutex_lock(&drv->domains->lock);
+    g_mutex_lock(&obj->lock);
+    removed = obj->removed;
+    persistent = obj->persistent;
+    dom_id = obj->id;
+    g_mutex_unlock(&obj->lock);
+    if (removed) {
+        char s[HYVE_UUID_STRING_LEN];
+
+        g_mutex_unlock(&drv->domains->lock);
+        hyve_uuid_format(obj->uuid, s);
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_NO_DOMAIN,
+                       "no domain with matching uuid '%s' (%s)", s, obj->name);
+        return FALSE;
+    }
+    if (!persistent) {
+        g_mutex_unlock(&drv->domains->lock);
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_INVALID,
+                       "cannot undefine transient domain");
+        return FALSE;
+    }
+    if (!hyve_domain_config_delete(drv->cfg.config_dir, obj->name, error)) {
+        g_mutex_unlock(&drv->domains->lock);
+        return FALSE;
+    }
+    g_mutex_lock(&obj->lock);
+    obj->autostart = FALSE;
+    if (obj->id > 0) {
+        /* a running domain becomes transient and keeps running */
+        obj->persistent = FALSE;
+        g_clear_pointer(&obj->new_def, hyve_domain_def_free);
+        g_mutex_unlock(&obj->lock);
+    } else {
+        g_mutex_unlock(&obj->lock);
+        hyve_domain_list_remove_locked(drv->domains, obj);
+    }
+    g_mutex_unlock(&drv->domains->lock);
+
+    hyve_driver_emit(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid, dom_id,
+         HYVE_DOMAIN_EVENT_UNDEFINED, 0 /* REMOVED */, NULL);
+    return TRUE;
+}
+
+/* ---- listing ------------------------------------------------------------- */
+
+GPtrArray *
+hyve_driver_list_domains(HyveDriver *drv, guint flags, GError **error)
+{
+    CHECK_FLAGS(flags, HYVE_LIST_DOMAINS_ALL_FLAGS, NULL);
+    return hyve_domain_list_export(drv->domains, flags);
+}
+
+int
+hyve_driver_num_domains(HyveDriver *drv, gboolean active)
+{
+    g_autoptr(GPtrArray) list = hyve_domain_list_export(drv->domains, active ? 1 : 2);
+
+    return (int)list->len;
+}

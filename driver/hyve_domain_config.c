@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyve_domain_config.c: persistent domain configuration on disk.
+ *
+ *   <config_dir>/<name>.xml                one file per persistent domain
+ *   <config_dir>/autostart/<name>.xml      symlink -> ../<name>.xml
+ *
+ * Files are replaced atomically: write <file>.new in the same directory,
+ * fsync it, rename over the old file, fsync the directory. A failure at
+ * any step leaves the previous file untouched. Callers serialize writes
+ * (HyveDomainList.lock).
+ */
+#include "hyve-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "hyve_domain_obj.h"
+
+static gboolean G_GNUC_PRINTF(3, 4)
+sys_error(GError **error, int err, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+
+    hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_SYSTEM_ERROR, "%s: %s", msg, g_strerror(err));
+    return FALSE;
+}
+
+static gboolean
+write_all(int fd, const char *data, gsize len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return FALSE;
+        }
+        data += n;
+        len -= (gsize)n;
+    }
+    return TRUE;
+}
+
+gboolean
+hyve_file_write_atomic(const char *path, const char *data, GError **error)
+{
+    g_autofree char *tmp = g_strdup_printf("%s.new", path);
+    g_autofree char *dir = g_path_get_dirname(path);
+    int fd, err;
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return sys_error(error, errno, "cannot create file '%s'", tmp);
+    if (!write_all(fd, data, strlen(data))) {
+        err = errno;
+        close(fd);
+        unlink(tmp);
+        return sys_error(error, err, "cannot write data to file '%s'", tmp);
+    }
+    if (fsync(fd) < 0) {
+        err = errno;
+        close(fd);
+        unlink(tmp);
+        return sys_error(error, err, "cannot sync file '%s'", tmp);
+    }
+    if (close(fd) < 0) {
+        err = errno;
+        unlink(tmp);
+        return sys_error(error, err, "cannot save file '%s'", tmp);
+    }
+    if (rename(tmp, path) < 0) {
+        err = errno;
+        unlink(tmp);
+        return sys_error(error, err, "cannot rename file '%s' as '%s'", tmp, path);
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (fsync(fd) < 0) {
+            err = errno;
+            close(fd);
+            return sys_error(error, err, "cannot sync directory '%s'", dir);
+        }
+        close(fd);
+    }
+    return TRUE;
+}
+
+char *
+hyve_domain_config_path(const char *config_dir, const char *name)
+{
+    g_autofree char *file = g_strdup_printf("%s.xml", name);
+
+    return g_build_filename(config_dir, file, NULL);
+}
+
+static char *
+autostart_link(const char *config_dir, const char *name)
+{
+    g_autofree char *file = g_strdup_printf("%s.xml", name);
+
+    return g_build_filename(config_dir, "autostart", file, NULL);
+}
+
+gboolean
+hyve_domain_config_save(const char *config_dir, const HyveDomainDef *def, GError **error)
+{
+    g_autofree char *path = hyve_domain_config_path(config_dir, def->name);
+    g_autofree char *xml = hyve_domain_def_format(def, -1, HYVE_DOMAIN_XML_INACTIVE |
+                                                  HYVE_DOMAIN_XML_SECURE);
+    g_autofree char *data = NULL;
+
+    if (g_mkdir_with_parents(config_dir, 0700) < 0)
+        return sys_error(error, errno, "cannot create config directory '%s'", config_dir);
+    data = g_strdup_printf(
+        "<!--\n"
+        "WARNING: THIS FILE IS WRITTEN BY HYVE (virtbhyved). EDITS ARE OVERWRITTEN.\n"
+        "Change this configuration with:\n"
+        "  virsh -c bhyve:///system edit %s\n"
+        "or another application using the libvirt API.\n"
+        "-->\n\n%s", def->name, xml);
+    return hyve_file_write_atomic(path, data, error);
+}
+
+gboolean
+hyve_domain_config_delete(const char *config_dir, const char *name, GError **error)
+{
+    g_autofree char *path = hyve_domain_config_path(config_dir, name);
+    g_autofree char *link = autostart_link(config_dir, name);
+
+    if (unlink(link) < 0 && errno != ENOENT && errno != ENOTDIR)
+        return sys_error(error, errno, "Failed to delete autostart link '%s'", link);
+    if (unlink(path) < 0 && errno != ENOENT)
+        return sys_error(error, errno, "cannot remove config %s", path);
+    return TRUE;
+}
+
+gboolean
+hyve_domain_autostart_set(const char *config_dir, const char *name, gboolean autostart,
+                          GError **error)
+{
+    g_autofree char *link = autostart_link(config_dir, name);
+    g_autofree char *dir = g_build_filename(config_dir, "autostart", NULL);
+    g_autofree char *target = g_strdup_printf("../%s.xml", name);
+
+    if (!autostart) {
+        if (unlink(link) < 0 && errno != ENOENT && errno != ENOTDIR)
+            return sys_error(error, errno, "Failed to delete symlink '%s'", link);
+        return TRUE;
+    }
+    if (g_mkdir_with_parents(dir, 0700) < 0)
+        return sys_error(error, errno, "cannot create autostart directory '%s'", dir);
+    if (symlink(target, link) < 0 && errno != EEXIST)
+        return sys_error(error, errno, "Failed to create symlink '%s' to '%s'", link, target);
+    return TRUE;
+}
+
+gboolean
+hyve_domain_autostart_get(const char *config_dir, const char *name)
+{
+    g_autofree char *link = autostart_link(config_dir, name);
+
+    return g_file_test(link, G_FILE_TEST_EXISTS);
+}
+
+static gboolean
+load_one(const char *config_dir, const char *file, const HyveDomainParseOptions *opts,
+         HyveDomainList *list, GError **error)
+{
+    g_autofree char *path = g_build_filename(config_dir, file, NULL);
+    g_autofree char *xml = NULL;
+    g_autofree char *expect = NULL;
+    g_autoptr(HyveDomainDef) def = NULL;
+    g_autoptr(HyveDomainObj) dup = NULL;
+    g_autoptr(GError) local = NULL;
+    HyveDomainObj *obj;
+
+    if (!g_file_get_contents(path, &xml, NULL, &local)) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_FAILED, "%s", local->message);
+        return FALSE;
+    }
+    if (!(def = hyve_domain_def_parse_string(xml, opts, error)))
+        return FALSE;
+    expect = g_strdup_printf("%s.xml", def->name);
+    if (!g_str_equal(expect, file)) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_FAILED,
+                       "Domain config filename '%s' does not match domain name '%s'",
+                       path, def->name);
+        return FALSE;
+    }
+    g_mutex_lock(&list->lock);
+    if ((dup = hyve_domain_list_find_uuid_locked(list, def->uuid)) ||
+        (dup = hyve_domain_list_find_name_locked(list, def->name))) {
+        g_mutex_unlock(&list->lock);
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_FAILED,
+                       "domain '%s' in '%s' clashes with domain '%s'",
+                       def->name, path, dup->name);
+        return FALSE;
+    }
+    obj = hyve_domain_obj_new(g_steal_pointer(&def));
+    obj->persistent = TRUE;
+    obj->autostart = hyve_domain_autostart_get(config_dir, obj->name);
+    hyve_domain_list_add_locked(list, obj);
+    g_mutex_unlock(&list->lock);
+    hyve_domain_obj_unref(obj);
+    return TRUE;
+}
+
+static gint
+cmp_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+guint
+hyve_domain_config_load_all(const char *config_dir, const HyveDomainParseOptions *opts,
+                            HyveDomainList *list)
+{
+    g_autoptr(GDir) dir = NULL;
+    g_autoptr(GError) local = NULL;
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    const char *entry;
+    guint loaded = 0;
+
+    if (!(dir = g_dir_open(config_dir, 0, &local))) {
+        g_warning("cannot read domain configuration directory: %s", local->message);
+        return 0;
+    }
+    while ((entry = g_dir_read_name(dir))) {
+        g_autofree char *path = g_build_filename(config_dir, entry, NULL);
+
+        if (g_str_has_suffix(entry, ".xml") &&
+            g_file_test(path, G_FILE_TEST_IS_REGULAR))
+            g_ptr_array_add(names, g_strdup(entry));
+    }
+    g_ptr_array_sort(names, cmp_names);
+    for (guint i = 0; i < names->len; i++) {
+        g_autoptr(GError) err = NULL;
+
+        if (load_one(config_dir, g_ptr_array_index(names, i), opts, list, &err))
+            loaded++;
+        else
+            g_warning("skipping domain config '%s/%s': %s", config_dir,
+                      (const char *)g_ptr_array_index(names, i), err->message);
+    }
+    return loaded;
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyve_domain_obj.h: domain objects, the domain list, and the on-disk
+ * configuration. Internal to driver/.
+ *
+ * Lock order: HyveDomainList.lock, then HyveDomainObj.lock. Never take the
+ * list lock while holding an object lock. Events are emitted after both
+ * are dropped.
+ */
+#pragma once
+
+#include <glib.h>
+#include "hyve_driver.h"
+#include "hyve_domain_def.h"
+
+G_BEGIN_DECLS
+
+struct _HyveDomainObj {
+    gint refs;                  /* atomic */
+    GMutex lock;                /* guards every field below marked [obj] */
+
+    /* immutable after creation, read without a lock: */
+    char *name;
+    guint8 uuid[HYVE_UUID_LEN];
+
+    HyveDomainDef *def;         /* [obj] current definition (live one while running);
+                                 * replaced whole, never edited in place */
+    HyveDomainDef *new_def;     /* [obj] persistent definition for the next start
+                                 * while running (NULL otherwise) */
+    int id;                     /* [obj] -1 while inactive */
+    HyveDomainState state;      /* [obj] */
+    int reason;                 /* [obj] libvirt state reason */
+    gboolean persistent;        /* [obj] has a config file */
+    gboolean autostart;         /* [obj] autostart link exists */
+    gboolean removed;           /* [obj] undefined: no longer in the list */
+};
+
+/* Takes ownership of @def. state SHUTOFF, id -1, one reference. */
+HyveDomainObj *hyve_domain_obj_new(HyveDomainDef *def);
+
+typedef struct {
+    GMutex lock;                /* guards both tables, next_id, and serializes
+                                 * writes to the config directory */
+    GHashTable *by_name;        /* [lock] name -> HyveDomainObj (one ref) */
+    GHashTable *by_uuid;        /* [lock] uuid string -> HyveDomainObj (one ref) */
+    int next_id;                /* [lock] next id for a started domain */
+} HyveDomainList;
+
+HyveDomainList *hyve_domain_list_new(void);
+void hyve_domain_list_free(HyveDomainList *list);
+/* *_locked: caller holds list->lock; they return a new reference or NULL. */
+HyveDomainObj *hyve_domain_list_find_uuid_locked(HyveDomainList *list,
+                                                 const guint8 uuid[HYVE_UUID_LEN]);
+HyveDomainObj *hyve_domain_list_find_name_locked(HyveDomainList *list, const char *name);
+void hyve_domain_list_add_locked(HyveDomainList *list, HyveDomainObj *obj);
+void hyve_domain_list_remove_locked(HyveDomainList *list, HyveDomainObj *obj);
+HyveDomainObj *hyve_domain_list_find_id(HyveDomainList *list, int id);
+/* Libvirt VIR_CONNECT_LIST_DOMAINS_* semantics; caller checked the bits. */
+GPtrArray *hyve_domain_list_export(HyveDomainList *list, guint flags);
+#define HYVE_LIST_DOMAINS_ALL_FLAGS 0xffffu
+
+/* ---- hyve_domain_config.c ---------------------------------------------- */
+gboolean hyve_file_write_atomic(const char *path, const char *data, GError **error);
+char *hyve_domain_config_path(const char *config_dir, const char *name);
+gboolean hyve_domain_config_save(const char *config_dir, const HyveDomainDef *def,
+                                 GError **error);
+/* Removes the config file and the autostart link. */
+gboolean hyve_domain_config_delete(const char *config_dir, const char *name, GError **error);
+gboolean hyve_domain_autostart_set(const char *config_dir, const char *name,
+                                   gboolean autostart, GError **error);
+gboolean hyve_domain_autostart_get(const char *config_dir, const char *name);
+/* Loads every <config_dir>/<name>.xml into @list; broken files are
+ * logged and skipped, never deleted. Returns how many were loaded. */
+guint hyve_domain_config_load_all(const char *config_dir, const HyveDomainParseOptions *opts,
+                                  HyveDomainList *list);
+
+G_END_DECLS

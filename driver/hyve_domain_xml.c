@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyve_domain_xml.c: the two libxml2 steps every document from a client
+ * goes through: a safe parse (no network, no DTD, no entity expansion)
+ * and validation against libvirt's installed RelaxNG schema.
+ *
+ * Schemas are compiled once per path and kept for the life of the
+ * process (compiling domain.rng takes ~100 ms). A compiled xmlRelaxNG is
+ * only read while validating; each validation uses its own context, and
+ * validations are serialized by schema_lock as libxml2 does not promise
+ * that concurrent validations against one schema are safe.
+ */
+#include "hyve-config.h"
+
+#include <string.h>
+#include <libxml/parser.h>
+#include <libxml/relaxng.h>
+#include "hyve_domain_def.h"
+
+static GMutex schema_lock;          /* guards schema_cache and every validation */
+static GHashTable *schema_cache;    /* path -> xmlRelaxNGPtr; guarded by schema_lock */
+
+static void
+hyve_xml_init(void)
+{
+    static gsize done;
+
+    if (g_once_init_enter(&done)) {
+        xmlInitParser();
+        g_once_init_leave(&done, 1);
+    }
+}
+
+static char *
+strip_message(const char *msg)
+{
+    char *s = g_strdup(msg ? msg : "unknown error");
+
+    return g_strchomp(s);
+}
+
+xmlDocPtr
+hyve_xml_parse_string(const char *xml, const char *what, GError **error)
+{
+    xmlParserCtxtPtr ctxt;
+    xmlDocPtr doc;
+
+    hyve_xml_init();
+    if (!xml || !*xml) {
+        hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_XML_ERROR,
+                       "%s: empty document", what);
+        return NULL;
+    }
+    ctxt = xmlNewParserCtxt();
+    if (!ctxt) {
+        hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_NO_MEMORY, "cannot create XML parser");
+        return NULL;
+    }
+    doc = xmlCtxtReadMemory(ctxt, xml, (int)strlen(xml), what, NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOBLANKS |
+                            XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                            XML_PARSE_NOCDATA);
+    if (!doc || !ctxt->wellFormed) {
+        const xmlError *err = xmlCtxtGetLastError(ctxt);
+        g_autofree char *msg = strip_message(err ? err->message : NULL);
+
+        hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_XML_ERROR, "%s:%d: %s",
+                       what, err ? err->line : 0, msg);
+        if (doc)
+            xmlFreeDoc(doc);
+        xmlFreeParserCtxt(ctxt);
+        return NULL;
+    }
+    xmlFreeParserCtxt(ctxt);
+
+    /* No DTD at all: that rules out entity declarations and expansion. */
+    if (doc->intSubset || doc->extSubset) {
+        hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_XML_ERROR,
+                       "%s: document type declarations and entities are not allowed", what);
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    if (!xmlDocGetRootElement(doc)) {
+        hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_XML_ERROR,
+                       "%s: missing root element", what);
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+static void
+collect_error(void *data, xmlErrorPtr err)
+{
+    GString *buf = data;
+
+    if (err && err->message)
+        g_string_append(buf, err->message);
+}
+
+/* Caller holds schema_lock. */
+static xmlRelaxNGPtr
+schema_get_locked(const char *path, GError **error)
+{
+    xmlRelaxNGParserCtxtPtr pctxt;
+    xmlRelaxNGPtr rng;
+    g_autoptr(GString) errs = g_string_new(NULL);
+
+    if (!schema_cache)
+        schema_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    rng = g_hash_table_lookup(schema_cache, path);
+    if (rng)
+        return rng;
+
+    pctxt = xmlRelaxNGNewParserCtxt(path);
+    if (!pctxt) {
+        hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_INTERNAL_ERROR,
+                       "Unable to create RNG parser for %s", path);
+        return NULL;
+    }
+    xmlRelaxNGSetParserStructuredErrors(pctxt, collect_error, errs);
+    rng = xmlRelaxNGParse(pctxt);
+    xmlRelaxNGFreeParserCtxt(pctxt);
+    if (!rng) {
+        g_strchomp(errs->str);
+        hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_INTERNAL_ERROR,
+                       "Unable to parse RNG %s: %s", path, errs->str);
+        return NULL;
+    }
+    g_hash_table_insert(schema_cache, g_strdup(path), rng);
+    return rng;
+}
+
+gboolean
+hyve_xml_validate(xmlDocPtr doc, const char *schema_dir, const char *rng_file,
+                  GError **error)
+{
+    g_autofree char *path = g_build_filename(schema_dir ? schema_dir : HYVE_LIBVIRT_SCHEMA_DIR,
+                                             rng_file, NULL);
+    g_autoptr(GMutexLocker) locker = NULL;
+    g_autoptr(GString) errs = g_string_new(NULL);
+    xmlRelaxNGValidCtxtPtr vctxt;
+    xmlRelaxNGPtr rng;
+    int rc;
+
+    hyve_xml_init();
+    locker = g_mutex_locker_new(&schema_lock);
+    if (!(rng = schema_get_locked(path, error)))
+        return FALSE;
+    vctxt = xmlRelaxNGNewValidCtxt(rng);
+    if (!vctxt) {
+        hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_NO_MEMORY,
+                       "Unable to create RNG validation context %s", path);
+        return FALSE;
+    }
+    xmlRelaxNGSetValidStructuredErrors(vctxt, collect_error, errs);
+    rc = xmlRelaxNGValidateDoc(vctxt, doc);
+    xmlRelaxNGFreeValidCtxt(vctxt);
+    if (rc != 0) {
+        g_strchomp(errs->str);
+        hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_XML_INVALID_SCHEMA,
+                       "Unable to validate doc against %s\n%s", path, errs->str);
+        return FALSE;
+    }
+    return TRUE;
+}

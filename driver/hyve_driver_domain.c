@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyve_driver_domain.c: per-domain entry points that change a persistent
+ * definition: autostart and metadata (libvirt semantics, METADATA_CHANGE
+ * event after the locks are dropped).
+ */
+#include "hyve-config.h"
+
+#include <string.h>
+#include "hyve_domain_obj.h"
+#include "hyve_driver_priv.h"
+
+#define AFFECT_LIVE 1u
+#define AFFECT_CONFIG 2u
+
+gboolean
+hyve_driver_set_autostart(HyveDriver *drv, HyveDomainObj *obj, gboolean autostart,
+                          GError **error)
+{
+    HyveDomainList *list = hyve_driver_get_domains(drv);
+    gboolean ok = TRUE;
+
+    g_mutex_lock(&list->lock);
+    g_mutex_lock(&obj->lock);
+    if (obj->removed || !obj->persistent) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_INVALID,
+                       "cannot set autostart for transient domain");
+        ok = FALSE;
+    } else if (obj->autostart != !!autostart) {
+        ok = hyve_domain_autostart_set(hyve_driver_get_config(drv)->config_dir, obj->name,
+                                       autostart, error);
+        if (ok)
+            obj->autostart = !!autostart;
+    }
+    g_mutex_unlock(&obj->lock);
+    g_mutex_unlock(&list->lock);
+    return ok;
+}
+
+/* Resolves AFFECT_* like libvirt for the object's state. Caller holds obj->lock.
+ * Returns the definition to read, or NULL with @error set. */
+static HyveDomainDef *
+pick_def_locked(HyveDomainObj *obj, guint flags, gboolean for_write, GError **error)
+{
+    gboolean active = obj->id > 0;
+
+    if ((flags & AFFECT_LIVE) && (flags & AFFECT_CONFIG) && !for_write) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_INVALID_ARG,
+                       "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' "
+                       "are mutually exclusive");
+        return NULL;
+    }
+    if ((flags & AFFECT_LIVE) && !active) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_OPERATION_INVALID,
+                       "domain is not running");
+        return NULL;
+    }
+    if ((flags & AFFECT_CONFIG) && !obj->persistent) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_OPERATION_INVALID,
+                       "transient domains do not have any persistent config");
+        return NULL;
+    }
+    if ((flags & AFFECT_CONFIG) && obj->new_def)
+        return obj->new_def;
+    return obj->def;
+}
+
+char *
+hyve_domain_obj_get_metadata(HyveDomainObj *obj, int type, const char *uri, guint flags,
+                             GError **error)
+{
+    g_autoptr(GMutexLocker) locker = NULL;
+    HyveDomainDef *def;
+
+    if (flags & ~(AFFECT_LIVE | AFFECT_CONFIG)) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG,
+                       "unsupported flags (0x%x) in function %s",
+                       flags & ~(AFFECT_LIVE | AFFECT_CONFIG), __func__);
+        return NULL;
+    }
+    locker = g_mutex_locker_new(&obj->lock);
+    if (!(def = pick_def_locked(obj, flags, FALSE, error)))
+        return NULL;
+    return hyve_domain_def_get_metadata(def, type, uri, error);
+}
+
+gboolean
+hyve_driver_set_metadata(HyveDriver *drv, HyveDomainObj *obj, int type, const char *metadata,
+                         const char *key, const char *uri, guint flags, GError **error)
+{
+    HyveDomainList *list = hyve_driver_get_domains(drv);
+    g_autoptr(HyveDomainDef) live = NULL, persistent = NULL;
+    gboolean active, do_live, do_config;
+    int dom_id;
+
+    if (flags & ~(AFFECT_LIVE | AFFECT_CONFIG)) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG,
+                       "unsupported flags (0x%x) in function %s",
+                       flags & ~(AFFECT_LIVE | AFFECT_CONFIG), __func__);
+        return FALSE;
+    }
+    g_mutex_lock(&list->lock);
+    g_mutex_lock(&obj->lock);
+    active = obj->id > 0;
+    if (!pick_def_locked(obj, flags, TRUE, error))
+        goto fail;
+    /* AFFECT_CURRENT: live when running, config otherwise */
+    do_live = (flags & AFFECT_LIVE) || (flags == 0 && active);
+    do_config = (flags & AFFECT_CONFIG) || (flags == 0 && !active);
+    if (do_config && !obj->persistent && !active) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_OPERATION_INVALID,
+                       "transient domains do not have any persistent config");
+        goto fail;
+    }
+
+    /* Work on copies: a failure leaves the object as it was. */
+    if (do_live) {
+        if (!(live = hyve_domain_def_copy(obj->def, error)) ||
+            !hyve_domain_def_set_metadata(live, type, metadata, key, uri, error))
+            goto fail;
+    }
+    if (do_config) {
+        HyveDomainDef *src = active && obj->new_def ? obj->new_def : obj->def;
+
+        if (!(persistent = hyve_domain_def_copy(src, error)) ||
+            !hyve_domain_def_set_metadata(persistent, type, metadata, key, uri, error))
+            goto fail;
+        if (!hyve_domain_config_save(hyve_driver_get_config(drv)->config_dir, persistent, error))
+            goto fail;
+    }
+    if (live) {
+        hyve_domain_def_free(obj->def);
+        obj->def = g_steal_pointer(&live);
+    }
+    if (persistent) {
+        if (active) {
+            hyve_domain_def_free(obj->new_def);
+            obj->new_def = g_steal_pointer(&persistent);
+        } else {
+            hyve_domain_def_free(obj->def);
+            obj->def = g_steal_pointer(&persistent);
+        }
+    }
+    dom_id = obj->id;
+    g_mutex_unlock(&obj->lock);
+    g_mutex_unlock(&list->lock);
+
+    hyve_driver_emit(drv, HYVE_DOMAIN_EVENT_ID_METADATA_CHANGE, obj->name, obj->uuid, dom_id,
+                     0, type, type == 2 ? uri : NULL);
+    return TRUE;
+
+ fail:
+    g_mutex_unlock(&obj->lock);
+    g_mutex_unlock(&list->lock);
+    return FALSE;
+}
