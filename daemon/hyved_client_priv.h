@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyved_client_priv.h: the server and client structures, shared by
+ * hyved_server.c, hyved_client.c and hyved_events.c only.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include "hyved_server.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    GSocket *socket;
+    GSource *source;
+    char *path;
+    gboolean readonly;
+    HyvedAuth auth;
+    gboolean unlink_at_exit;
+} HyvedListener;
+
+struct _HyvedServer {
+    const HyvedConfig *cfg;         /* immutable after start */
+    HyveDriver *driver;
+    gboolean privileged;
+    char *default_uri;
+    GMainContext *ctx;
+    GMainLoop *loop;
+    GThreadPool *workers;
+    GPtrArray *listeners;           /* HyvedListener*, I/O thread only */
+    GSource *idle_source;           /* I/O thread only */
+    guint idle_timeout;
+    guint idle_seconds;
+
+    GMutex lock;                    /* guards clients */
+    GPtrArray *clients;             /* HyvedClient* (one reference each) */
+    guint64 next_client_id;
+};
+
+typedef struct {
+    HyvedEventKind kind;
+    int event_id;
+    int callback_id;
+    gboolean legacy;
+    gboolean has_filter;
+    guint8 uuid[HYVE_UUID_LEN];
+} HyvedEventReg;
+
+struct _HyvedClient {
+    gint refcount;                  /* atomic */
+    HyvedServer *server;
+    guint64 id;
+    int fd;                         /* -1 once closed (I/O thread) */
+    gboolean ro_socket;
+    HyvedAuth auth;
+    uid_t uid;
+    gid_t gid;
+    pid_t pid;
+
+    /* I/O thread only */
+    GSource *source;
+    gpointer fd_tag;
+    GIOCondition cur_events;
+    guint8 lenbuf[4];
+    gsize len_have;
+    guint8 *pkt;                    /* header + payload (no length word) */
+    guint32 pkt_len;
+    gsize pkt_have;
+    guint fds_wanted;
+    GArray *fds;                    /* int */
+    GSource *ka_source;
+    gint64 last_rx;                 /* monotonic us */
+    guint ka_unanswered;
+
+    GMutex lock;                    /* guards everything below */
+    gboolean closed;
+    gboolean want_close;            /* ask the I/O thread to drop us */
+    GQueue outq;                    /* GBytes* */
+    gsize out_bytes;
+    gsize out_offset;               /* into the head packet */
+    guint inflight;
+    gboolean authenticated;
+    gboolean opened;
+    gboolean readonly;
+    char *uri;
+    gboolean keepalive;
+    gboolean close_callback;
+    GArray *events;                 /* HyvedEventReg */
+    int next_callback_id;
+};
+
+/* hyved_client.c */
+HyvedClient *hyved_client_new(HyvedServer *server, int fd, const HyvedListener *listener);
+void hyved_client_start(HyvedClient *client);          /* attach its source */
+void hyved_client_close(HyvedClient *client);          /* I/O thread */
+/* Enqueue with client->lock held. */
+void hyved_client_enqueue_locked(HyvedClient *client, GBytes *pkt);
+
+/* hyved_server.c */
+void hyved_server_remove_client(HyvedServer *server, HyvedClient *client);
+void hyved_server_queue_call(HyvedServer *server, HyvedClient *client,
+                             const HyvedHeader *hdr, guint8 *pkt, guint32 pkt_len,
+                             gsize payload_offset, GArray *fds);
+
+G_END_DECLS

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyved_server.h: the RPC server (listeners, clients, workers) as seen by
+ * main.c, the dispatcher, the connect/event handlers and the unit tests.
+ *
+ * Threading: one GMainContext thread (the "I/O thread") owns every socket
+ * and does all reads and writes, non-blocking. Calls are decoded and run on
+ * a GThreadPool; their replies, event MESSAGEs and keepalive packets all go
+ * through hyved_client_enqueue(), the only writer path, which appends to
+ * the client's output queue (FIFO) and wakes the I/O thread.
+ */
+#pragma once
+
+#include <sys/types.h>
+#include "hyved_dispatch.h"
+#include "hyved_config.h"
+
+G_BEGIN_DECLS
+
+/* ---- server -------------------------------------------------------------- */
+
+/* @ctx: the context to run in (NULL = a new one). @cfg and @driver are
+ * borrowed and must outlive the server. */
+HyvedServer *hyved_server_new(const HyvedConfig *cfg, HyveDriver *driver,
+                              gboolean privileged, GMainContext *ctx, GError **error);
+void hyved_server_free(HyvedServer *server);
+
+/* Creates (after removing a stale file) and listens on a UNIX socket. */
+gboolean hyved_server_add_unix_listener(HyvedServer *server, const char *path,
+                                        gboolean readonly, HyvedAuth auth,
+                                        guint perms, const char *group, GError **error);
+/* Adopts an already listening socket (systemd socket activation). It is
+ * not unlinked at exit. */
+gboolean hyved_server_add_listener_fd(HyvedServer *server, int fd, const char *path,
+                                      gboolean readonly, HyvedAuth auth, GError **error);
+
+/* Exit the loop after @seconds with no clients and no running domain (0 = never). */
+void hyved_server_set_idle_timeout(HyvedServer *server, guint seconds);
+void hyved_server_run(HyvedServer *server);
+void hyved_server_quit(HyvedServer *server);          /* any thread */
+guint hyved_server_num_clients(HyvedServer *server);  /* any thread */
+const HyvedConfig *hyved_server_get_config(HyvedServer *server);
+gboolean hyved_server_is_privileged(HyvedServer *server);
+const char *hyved_server_get_default_uri(HyvedServer *server);
+
+/* Calls @func(client, user_data) with a reference on every connected client. */
+void hyved_server_foreach_client(HyvedServer *server,
+                                 void (*func)(HyvedClient *client, gpointer user_data),
+                                 gpointer user_data);
+
+/* ---- client (beyond what hyved_dispatch.h exposes) ---------------------- */
+
+HyvedClient *hyved_client_ref(HyvedClient *client);
+void hyved_client_unref(HyvedClient *client);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HyvedClient, hyved_client_unref)
+
+/* The single writer path. Takes ownership of @pkt. Any thread. */
+void hyved_client_enqueue(HyvedClient *client, GBytes *pkt);
+
+HyvedServer *hyved_client_get_server(HyvedClient *client);
+gboolean hyved_client_is_authenticated(HyvedClient *client);
+void hyved_client_set_authenticated(HyvedClient *client);
+HyvedAuth hyved_client_get_auth(HyvedClient *client);       /* of its socket */
+gboolean hyved_client_on_readonly_socket(HyvedClient *client);
+pid_t hyved_client_get_pid(HyvedClient *client);
+int hyved_client_get_fd(HyvedClient *client);
+/* CONNECT_OPEN / CONNECT_CLOSE bookkeeping. */
+gboolean hyved_client_set_open(HyvedClient *client, const char *uri,
+                               gboolean readonly, GError **error);
+void hyved_client_set_closed(HyvedClient *client);
+/* SUPPORTS_FEATURE(PROGRAM_KEEPALIVE) answered 1: start our PINGs. */
+void hyved_client_enable_keepalive(HyvedClient *client);
+void hyved_client_set_close_callback(HyvedClient *client, gboolean registered);
+
+/* Event fan-out (hyved_events.c). */
+void hyved_events_sink(const HyveDomainEvent *event, gpointer server);
+/* Called with the client lock held by hyved_client: drop all registrations. */
+void hyved_events_client_init(HyvedClient *client);
+void hyved_events_client_clear(HyvedClient *client);
+
+/* Dispatch one CALL (hyved_dispatch.c). Returns the reply packet. */
+GBytes *hyved_dispatch_call(HyvedServer *server, HyvedClient *client,
+                            const HyvedHeader *hdr, const guint8 *payload, gsize len);
+/* Error reply for a GError raised by the daemon or the driver. */
+GBytes *hyved_dispatch_error_reply(const HyvedHeader *call, const GError *err);
+
+G_END_DECLS
