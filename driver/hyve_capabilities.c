@@ -272,8 +272,9 @@ hyve_caps_format_topology(GString *xml, const HyveNodeInfo *info)
         g_string_append(cells, "        </cell>\n");
         ncells++;
     }
-    g_string_append_printf(xml, "    <topology>\n      <cells num='%u'>\n%s      </cells>\n"
-                           "    </topology>\n", ncells, cells->str);
+    if (ncells > 0)
+        g_string_append_printf(xml, "    <topology>\n      <cells num='%u'>\n%s      </cells>\n"
+                               "    </topology>\n", ncells, cells->str);
 }
 
 char *

@@ -41,8 +41,7 @@ hyve_host_read(const char *path, GError **error)
     char *data = NULL;
 
     if (!g_file_get_contents(full, &data, NULL, &local)) {
-        hyve_error_set(error, HYVE_FROM_NONE, HYVE_ERR_SYSTEM_ERROR,
-                       "cannot read %s: %s", full, local->message);
+        hyve_error_set(error, HYVE_FROM_NONE, HYVE_ERR_SYSTEM_ERROR, "%s", local->message);
         return NULL;
     }
     return data;

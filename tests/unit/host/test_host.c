@@ -440,6 +440,62 @@ START_TEST(test_fx_stats)
 }
 END_TEST
 
+static void check_caps(gboolean fake);
+
+/* A kernel without NUMA: no node directory. The host is one cell. */
+START_TEST(test_fx_no_numa)
+{
+    g_autofree char *nodes = g_build_filename(fx_root, "sys/devices/system/node", NULL);
+    g_autoptr(GArray) cell0 = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GArray) cell1 = NULL;
+    g_autofree char *caps = NULL;
+    g_autofree char *errors = NULL;
+    HyveNodeInfo info;
+
+    fx_remove(nodes);
+    ck_assert(hyve_host_node_info(&info, NULL));
+    ck_assert_int_eq(info.nodes, 1);
+    ck_assert_int_eq(info.sockets, 2);
+    ck_assert_int_eq(info.cores, 2);
+    ck_assert_int_eq(info.threads, 2);
+    cell0 = hyve_host_memory_stats(0, 0, NULL);
+    ck_assert_uint_eq(cell0->len, 4);
+    ck_assert_uint_eq(g_array_index(cell0, HyveNodeStat, 0).value, FX_MEM_TOTAL_KIB);
+    cell1 = hyve_host_memory_stats(1, 0, &err);
+    ck_assert_ptr_null(cell1);
+    ck_assert_str_eq(err->message,
+                     "invalid argument: cellNum in virHostMemGetStats must be less than or equal to 0");
+    caps = hyve_host_capabilities_xml(FALSE, NULL);
+    ck_assert_msg(schema_validate_caps(caps, &errors), "no-numa caps invalid:\n%s", errors);
+    ck_assert_str_eq(xpath_string(caps, "string(//topology/cells/@num)"), "1");
+    ck_assert_str_eq(xpath_string(caps, "string(//cell/memory)"), "8388608");
+    ck_assert_str_eq(xpath_string(caps, "string(//cell/cpus/@num)"), "8");
+}
+END_TEST
+
+/* CPU 7 offline: 7 CPUs no longer fit 2x1x2x2, so the topology is flat. */
+START_TEST(test_fx_offline_cpu)
+{
+    g_autofree guint8 *map = NULL;
+    guint online = 0;
+    HyveNodeInfo info;
+
+    fx_write(fx_root, "sys/devices/system/cpu/online", "0-6\n");
+    ck_assert(hyve_host_node_info(&info, NULL));
+    ck_assert_int_eq(info.cpus, 7);
+    ck_assert_int_eq(info.nodes, 1);
+    ck_assert_int_eq(info.sockets, 1);
+    ck_assert_int_eq(info.cores, 7);
+    ck_assert_int_eq(info.threads, 1);
+    ck_assert_int_eq(hyve_host_cpu_map(&map, &online, 0, NULL), 8);
+    ck_assert_uint_eq(online, 7);
+    ck_assert_uint_eq(map[6], 1);
+    ck_assert_uint_eq(map[7], 0);
+    check_caps(FALSE);
+}
+END_TEST
+
 /* ---- XML against libvirt's schemas (real host and fake tree) ------------ */
 
 static void
@@ -560,6 +616,8 @@ host_suite(void)
     tcase_add_loop_test(tc, test_bad_args, 0, G_N_ELEMENTS(bad_cases));
     tcase_add_test(tc, test_fx_node_info);
     tcase_add_test(tc, test_fx_stats);
+    tcase_add_test(tc, test_fx_no_numa);
+    tcase_add_test(tc, test_fx_offline_cpu);
     tcase_add_test(tc, test_fx_xml);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
