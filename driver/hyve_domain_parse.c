@@ -72,49 +72,64 @@ parse_uint(const char *s, guint64 max, guint64 *out)
     return TRUE;
 }
 
-/* value in @unit -> KiB, rounded up; libvirt's unit names. */
+/* decimal, 0x hex or 0 octal, as libvirt reads address attributes */
+static gboolean
+parse_addr_uint(const char *s, guint64 *out)
+{
+    char *end = NULL;
+    guint64 v;
+
+    if (!s || !*s || *s == '-')
+        return FALSE;
+    errno = 0;
+    v = g_ascii_strtoull(s, &end, 0);
+    if (errno || !end || *end || v > G_MAXUINT32)
+        return FALSE;
+    *out = v;
+    return TRUE;
+}
+
+/* value in @unit -> KiB, rounded up. Units as libvirt reads them, case
+ * insensitive: b/byte/bytes; k, KiB = 1024; KB = 1000; same for M G T P E. */
 guint64
 hyve_domain_parse_scaled(const char *value, const char *unit, gboolean *ok, const char **bad)
 {
-    static const struct { const char *name; guint64 scale; } units[] = {
-        { "b", 1 }, { "bytes", 1 },
-        { "KB", 1000ULL }, { "k", 1024ULL }, { "KiB", 1024ULL },
-        { "MB", 1000000ULL }, { "M", 1ULL << 20 }, { "MiB", 1ULL << 20 },
-        { "GB", 1000000000ULL }, { "G", 1ULL << 30 }, { "GiB", 1ULL << 30 },
-        { "TB", 1000000000000ULL }, { "T", 1ULL << 40 }, { "TiB", 1ULL << 40 },
-        { "PB", 1000000000000000ULL }, { "P", 1ULL << 50 }, { "PiB", 1ULL << 50 },
-        { "EB", 1000000000000000000ULL }, { "E", 1ULL << 60 }, { "EiB", 1ULL << 60 },
-    };
+    static const char powers[] = "kmgtpe";
     guint64 scale = 1024, v;
 
     *ok = FALSE;
     *bad = NULL;
-    if (unit) {
-        gsize i;
+    if (unit && *unit) {
+        const char *p;
+        guint64 base;
 
-        for (i = 0; i < G_N_ELEMENTS(units); i++) {
-            if (g_ascii_strcasecmp(units[i].name, unit) == 0 &&
-                (strlen(unit) > 1 || g_ascii_tolower(unit[0]) == unit[0] ||
-                 g_str_equal(units[i].name, unit)))
-                break;
+        if (g_ascii_strcasecmp(unit, "b") == 0 || g_ascii_strcasecmp(unit, "byte") == 0 ||
+            g_ascii_strcasecmp(unit, "bytes") == 0) {
+            scale = 1;
+        } else {
+            if (!unit[1] || g_ascii_strcasecmp(unit + 1, "iB") == 0)
+                base = 1024;
+            else if (g_ascii_tolower(unit[1]) == 'b' && !unit[2])
+                base = 1000;
+            else
+                base = 0;
+            p = base ? strchr(powers, g_ascii_tolower(unit[0])) : NULL;
+            if (!p || !*p) {
+                *bad = "unit";
+                return 0;
+            }
+            scale = 1;
+            for (const char *q = powers; q <= p; q++)
+                scale *= base;
         }
-        if (i == G_N_ELEMENTS(units)) {
-            *bad = "unit";
-            return 0;
-        }
-        scale = units[i].scale;
     }
-    if (!parse_uint(value, G_MAXUINT64, &v)) {
-        *bad = "value";
-        return 0;
-    }
-    if (v > G_MAXUINT64 / scale) {
+    if (!parse_uint(value, G_MAXUINT64, &v) || v > G_MAXUINT64 / scale) {
         *bad = "value";
         return 0;
     }
     v *= scale;
     *ok = TRUE;
-    return (v + 1023) / 1024;
+    return v / 1024 + (v % 1024 ? 1 : 0);
 }
 
 static gboolean
@@ -157,7 +172,7 @@ parse_pci_addr(xmlNodePtr node, HyvePciAddr *addr, GError **error)
         g_autofree char *v = attr(node, names[i]);
         guint64 n = 0;
 
-        if (v && !parse_uint(v, G_MAXUINT32, &n)) {
+        if (v && !parse_addr_uint(v, &n)) {
             hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_XML_ERROR,
                            "Cannot parse <address> '%s' attribute", names[i]);
             return FALSE;
@@ -329,10 +344,12 @@ parse_controller(HyveDomainDef *def, xmlNodePtr node, GError **error)
 
     if (!g_str_equal(type, "pci") || !model || !g_str_equal(model, "pci-root") ||
         (index && !g_str_equal(index, "0"))) {
-        g_autofree char *v = g_strdup_printf("type='%s' model='%s' index='%s'", type,
-                                             model ? model : "", index ? index : "");
-        return unsupported(error, "controller", v,
-                           "only <controller type='pci' index='0' model='pci-root'/>");
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_CONFIG_UNSUPPORTED,
+                       "controller type '%s'%s%s%s index '%s' is not supported; hyve supports "
+                       "only <controller type='pci' index='0' model='pci-root'/>",
+                       type, model ? " model '" : "", model ? model : "", model ? "'" : "",
+                       index ? index : "0");
+        return FALSE;
     }
     def->pci_root = TRUE;
     return TRUE;
@@ -516,7 +533,7 @@ parse_domain(HyveDomainDef *def, xmlNodePtr root, GError **error)
 
     def->name = child_text(root, "name");
     if (!def->name || !*def->name) {
-        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_NO_NAME, "missing domain name");
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_XML_ERROR, "domain name must not be empty");
         return FALSE;
     }
     if (strchr(def->name, '/')) {
