@@ -1,0 +1,74 @@
+/*
+ * hvr_config.h: bhyve-runner configuration (bhyve-style dotted keys).
+ *
+ * Design note: the driver writes one `key=value` per line, sorted; the runner
+ * reads it from a file (-c) or an inherited descriptor (-f).  Every key is
+ * declared in ONE table in hvr_config.c (name pattern, value type) and
+ * documented in bhyve-runner.conf(5).  Parsing rejects, with the line number,
+ * unknown keys, malformed values, duplicates and keys that do not belong to
+ * the device configured in their PCI slot.
+ *
+ * Ownership: HvrConfig owns its strings.  Thread-safety: immutable after
+ * hvr_config_parse() returns, so any thread may read it.
+ */
+#ifndef HVR_CONFIG_H
+#define HVR_CONFIG_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define HVR_PCI_SLOTS 32
+
+typedef enum {
+    HVR_PCI_NONE = 0,
+    HVR_PCI_VIRTIO_BLK,
+    HVR_PCI_VIRTIO_NET,
+    HVR_PCI_VIRTIO_CONSOLE,
+    HVR_PCI_VIRTIO_RNG,
+    HVR_PCI_LAST
+} HvrPciModel;
+
+typedef struct {
+    HvrPciModel model;
+    int line;                 /* line of the .device key */
+    char *path;               /* virtio-blk */
+    bool readonly;
+    char *serial;
+    char *tap;                /* virtio-net */
+    int fd;                   /* virtio-net inherited tap fd, -1 */
+    char *mac;                /* virtio-net: "52:54:00:..." or NULL */
+    char *backend;            /* virtio-console */
+} HvrPciSlotConfig;
+
+typedef struct {
+    char *name;
+    uint64_t memory_size;
+    bool hugepages;
+    bool mergeable;
+    int cpus;
+    char *kernel;
+    char *initrd;
+    char *cmdline;
+    char *com[2];             /* backends of COM1/COM2, NULL = absent */
+    char *control_socket;
+    HvrPciSlotConfig pci[HVR_PCI_SLOTS];
+} HvrConfig;
+
+HvrConfig *hvr_config_new(void);
+void hvr_config_free(HvrConfig *cfg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HvrConfig, hvr_config_free)
+
+/* Parse the whole text.  On error returns FALSE with HVR_ERROR_CONF_SYNTAX
+ * and a message "line N: ...". */
+gboolean hvr_config_parse(HvrConfig *cfg, const char *text, GError **error);
+gboolean hvr_config_load_file(HvrConfig *cfg, const char *path, GError **error);
+gboolean hvr_config_load_fd(HvrConfig *cfg, int fd, GError **error);
+
+const char *hvr_pci_model_to_string(HvrPciModel m);
+
+/* Validate a character-device backend spec: pty, stdio, null,
+ * unix:PATH, file:PATH. */
+gboolean hvr_backend_spec_valid(const char *spec);
+
+#endif

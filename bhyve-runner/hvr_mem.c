@@ -1,0 +1,85 @@
+/* hvr_mem.c: guest RAM allocation and guest-physical translation. */
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "hvr_error.h"
+#include "hvr_mem.h"
+
+static void
+hvr_mem_split(HvrMem *mem)
+{
+    mem->lowmem = MIN(mem->size, HVR_LOWMEM_LIMIT);
+    mem->highmem = mem->size - mem->lowmem;
+}
+
+HvrMem *
+hvr_mem_new(uint64_t size, bool hugepages, bool mergeable, GError **error)
+{
+    g_autofree HvrMem *mem = g_new0(HvrMem, 1);
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    void *p;
+
+    if (hugepages) {
+        flags |= MAP_HUGETLB;
+        size = (size + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
+    }
+    p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED) {
+        g_set_error(error, HVR_ERROR, HVR_ERROR_SYSTEM,
+                    "cannot map %" G_GUINT64_FORMAT " MiB of guest memory%s: %s",
+                    size >> 20, hugepages ? " with huge pages" : "", g_strerror(errno));
+        return NULL;
+    }
+    if (mergeable && madvise(p, size, MADV_MERGEABLE) < 0) {
+        g_set_error(error, HVR_ERROR, HVR_ERROR_SYSTEM,
+                    "cannot mark guest memory mergeable (KSM): %s", g_strerror(errno));
+        munmap(p, size);
+        return NULL;
+    }
+    mem->host = p;
+    mem->size = size;
+    mem->owned = true;
+    hvr_mem_split(mem);
+    return g_steal_pointer(&mem);
+}
+
+HvrMem *
+hvr_mem_new_from(uint8_t *host, uint64_t size)
+{
+    HvrMem *mem = g_new0(HvrMem, 1);
+
+    mem->host = host;
+    mem->size = size;
+    hvr_mem_split(mem);
+    return mem;
+}
+
+void
+hvr_mem_free(HvrMem *mem)
+{
+    if (!mem)
+        return;
+    if (mem->owned)
+        munmap(mem->host, mem->size);
+    g_free(mem);
+}
+
+void *
+hvr_mem_gpa(const HvrMem *mem, uint64_t gpa, uint64_t len)
+{
+    if (len > mem->size)
+        return NULL;
+    if (gpa < mem->lowmem) {
+        if (len > mem->lowmem - gpa)
+            return NULL;
+        return mem->host + gpa;
+    }
+    if (gpa >= HVR_HIGHMEM_BASE && gpa - HVR_HIGHMEM_BASE < mem->highmem) {
+        uint64_t off = gpa - HVR_HIGHMEM_BASE;
+
+        if (len > mem->highmem - off)
+            return NULL;
+        return mem->host + mem->lowmem + off;
+    }
+    return NULL;
+}

@@ -1,0 +1,56 @@
+/* main.c: bhyve-runner entry point (options only; logic lives in libhvr). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hvr_config.h"
+#include "hvr_control.h"
+#include "hvr_machine.h"
+#include "hyve/runner-exit.h"
+
+int
+main(int argc, char **argv)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GOptionContext) oc = NULL;
+    g_autoptr(HvrConfig) cfg = NULL;
+    g_autoptr(HvrMachine) m = NULL;
+    g_autoptr(HvrControl) ctl = NULL;
+    g_autofree char *file = NULL;
+    gboolean check = FALSE;
+    int fd = -1;
+    GOptionEntry entries[] = {
+        { "config", 'c', 0, G_OPTION_ARG_FILENAME, &file, "Read the configuration from FILE", "FILE" },
+        { "config-fd", 'f', 0, G_OPTION_ARG_INT, &fd, "Read the configuration from inherited descriptor N", "N" },
+        { "check", 'n', 0, G_OPTION_ARG_NONE, &check, "Only validate the configuration", NULL },
+        { NULL }
+    };
+
+    oc = g_option_context_new("- run one virtual machine on KVM");
+    g_option_context_add_main_entries(oc, entries, NULL);
+    if (!g_option_context_parse(oc, &argc, &argv, &err)) {
+        fprintf(stderr, "bhyve-runner: %s\n", err->message);
+        return HYVE_RUNNER_EXIT_ERROR;
+    }
+    if (!file == (fd < 0)) {
+        fprintf(stderr, "bhyve-runner: exactly one of -c FILE and -f N is required\n");
+        return HYVE_RUNNER_EXIT_ERROR;
+    }
+    cfg = hvr_config_new();
+    if (!(file ? hvr_config_load_file(cfg, file, &err) : hvr_config_load_fd(cfg, fd, &err))) {
+        fprintf(stderr, "bhyve-runner: %s\n", err->message);
+        return HYVE_RUNNER_EXIT_ERROR;
+    }
+    if (check)
+        return 0;
+    m = hvr_machine_new(g_steal_pointer(&cfg), &err);
+    if (!m) {
+        fprintf(stderr, "bhyve-runner: %s\n", err->message);
+        return HYVE_RUNNER_EXIT_ERROR;
+    }
+    if (m->cfg->control_socket &&
+        !(ctl = hvr_control_new(m, m->cfg->control_socket, &err))) {
+        fprintf(stderr, "bhyve-runner: %s\n", err->message);
+        return HYVE_RUNNER_EXIT_ERROR;
+    }
+    return hvr_machine_run(m);
+}
