@@ -95,7 +95,7 @@ typedef void (*HyveDomainEventSink)(const HyveDomainEvent *event, gpointer user_
 
 /* ---- driver lifetime --------------------------------------------------- */
 
-/* Creates the driver: makes its directories, loads every <config_dir>/*.xml
+/* Creates the driver: makes its directories, loads every <config_dir>/NAME.xml
  * (a file that fails to load is logged and skipped, never deleted). */
 HyveDriver *hyve_driver_new(const HyveDriverConfig *cfg, GError **error);
 void hyve_driver_free(HyveDriver *drv);
