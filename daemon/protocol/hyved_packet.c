@@ -77,6 +77,24 @@ hyved_packet_decode_header(const guint8 *buf, gsize len, HyvedHeader *hdr, GErro
     return TRUE;
 }
 
+static gboolean
+hyved_packet_is_canonical(const guint8 *payload, gsize len, xdrproc_t filter, void *obj)
+{
+    g_autofree guint8 *buf = NULL;
+    XDR xdrs;
+    gboolean ok;
+
+    if (xdr_sizeof(filter, obj) != len)
+        return FALSE;
+    if (len == 0)
+        return TRUE;
+    buf = g_malloc(len);
+    xdrmem_create(&xdrs, (char *)buf, (u_int)len, XDR_ENCODE);
+    ok = filter(&xdrs, obj) && xdr_getpos(&xdrs) == len;
+    xdr_destroy(&xdrs);
+    return ok && memcmp(buf, payload, len) == 0;
+}
+
 gboolean
 hyved_packet_decode_payload(const guint8 *payload, gsize len, xdrproc_t filter,
                             void *obj, GError **error)
@@ -113,6 +131,17 @@ hyved_packet_decode_payload(const guint8 *payload, gsize len, xdrproc_t filter,
         hyve_error_set(error, HYVE_FROM_RPC, HYVE_ERR_RPC,
                        "message payload has %zu trailing bytes",
                        (size_t)(len - pos));
+        return FALSE;
+    }
+    /* Only canonical XDR is accepted: re-encoding must give the same bytes.
+     * This rejects what the decoders let through silently: strings with an
+     * embedded NUL (the C string would end there), non-zero padding and
+     * char/short values that do not fit. libvirt clients never send those. */
+    if (!hyved_packet_is_canonical(payload, len, filter, obj)) {
+        xdr_free(filter, obj);
+        hyve_error_set(error, HYVE_FROM_RPC, HYVE_ERR_RPC,
+                       "message payload is not canonical XDR (embedded NUL byte in a "
+                       "string, non-zero padding or out-of-range value)");
         return FALSE;
     }
     return TRUE;
