@@ -51,6 +51,13 @@ hyve_xml_parse_string(const char *xml, const char *what, GError **error)
                        "%s: empty document", what);
         return NULL;
     }
+    /* Refuse DTDs before libxml2 ever reads them (entity expansion bombs,
+     * external entities); the check after parsing covers anything else. */
+    if (strstr(xml, "<!DOCTYPE") || strstr(xml, "<!ENTITY")) {
+        hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_XML_ERROR,
+                       "%s: document type declarations and entities are not allowed", what);
+        return NULL;
+    }
     ctxt = xmlNewParserCtxt();
     if (!ctxt) {
         hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_NO_MEMORY, "cannot create XML parser");
