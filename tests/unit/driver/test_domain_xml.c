@@ -112,6 +112,10 @@ START_TEST(test_case)
                       c->name, got, want);
         ck_assert_msg(!g_file_test(out_path, G_FILE_TEST_EXISTS),
                       "%s: failing case must not have %s", c->name, out_path);
+        /* Valid-but-unsupported inputs must really be valid libvirt XML. */
+        if (err->code == HYVE_ERR_CONFIG_UNSUPPORTED ||
+            err->domain == hyve_error_quark(HYVE_FROM_DOMAIN))
+            check_validates(c->name, in_path, input);
     } else {
         g_autofree char *got = NULL, *want = NULL, *again = NULL;
         g_autoptr(HyveDomainDef) def2 = NULL;
