@@ -14,13 +14,6 @@
 
 #define HYVED_PACKET_MIN (HYVED_MESSAGE_LEN_MAX + HYVED_MESSAGE_HEADER_MAX)
 
-/* Empty payload. (tirpc declares xdr_void without parameters.) */
-static bool_t
-hyved_packet_xdr_empty(XDR *xdrs G_GNUC_UNUSED, void *obj G_GNUC_UNUSED)
-{
-    return TRUE;
-}
-
 gboolean
 hyved_packet_parse_length(const guint8 buf[4], guint32 *total_len, GError **error)
 {
@@ -110,7 +103,7 @@ hyved_packet_decode_payload(const guint8 *payload, gsize len, xdrproc_t filter,
         return FALSE;
     }
     if (!filter)
-        filter = (xdrproc_t)hyved_packet_xdr_empty;
+        filter = (xdrproc_t)hyved_xdr_void;
 
     /* xdrmem never writes when decoding; the cast only drops const. */
     xdrmem_create(&xdrs, (char *)(len ? payload : (const guint8 *)""), (u_int)len,
@@ -183,7 +176,7 @@ hyved_packet_encode(const HyvedHeader *hdr, xdrproc_t filter, void *obj, GError 
     unsigned long size;
 
     if (!filter)
-        filter = (xdrproc_t)hyved_packet_xdr_empty;
+        filter = (xdrproc_t)hyved_xdr_void;
 
     /* xdr_sizeof() runs the filter in counting mode; a value that cannot be
      * encoded (string/array above its limit) makes the real encode below

@@ -308,6 +308,35 @@ START_TEST(test_encode_null_string)
 }
 END_TEST
 
+/* Handler mistakes must fail the encode, not crash the daemon. */
+START_TEST(test_encode_null_array)
+{
+    HyvedHeader h = { HYVED_PROGRAM_REMOTE, 1, REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS,
+                      HYVED_TYPE_REPLY, 3, HYVED_STATUS_OK };
+    remote_connect_list_all_domains_ret ret = { { 2, NULL }, 2 };
+    remote_node_get_cpu_map_ret map = { { 4, NULL }, 4, 4 };
+    remote_connect_list_all_domains_ret empty = { { 0, NULL }, 0 };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) pkt = NULL;
+
+    pkt = hyved_packet_encode(&h, (xdrproc_t)xdr_remote_connect_list_all_domains_ret, &ret,
+                              &error);
+    ck_assert_msg(pkt == NULL, "null-array: encoded");
+    assert_rpc_error("null-array", error);
+    g_clear_error(&error);
+
+    pkt = hyved_packet_encode(&h, (xdrproc_t)xdr_remote_node_get_cpu_map_ret, &map, &error);
+    ck_assert_msg(pkt == NULL, "null-opaque: encoded");
+    assert_rpc_error("null-opaque", error);
+    g_clear_error(&error);
+
+    pkt = hyved_packet_encode(&h, (xdrproc_t)xdr_remote_connect_list_all_domains_ret, &empty,
+                              &error);
+    ck_assert_msg(pkt != NULL, "empty-null-array: %s", error ? error->message : "?");
+    ck_assert_uint_eq(g_bytes_get_size(pkt), 28 + 8);
+}
+END_TEST
+
 /* ---- error and stream helpers ---------------------------------------- */
 
 START_TEST(test_stream_error)
@@ -385,6 +414,7 @@ test_protocol_packet_tcase(void)
     tcase_add_test(tc, test_decode_payload_too_big);
     tcase_add_test(tc, test_encode_limits);
     tcase_add_test(tc, test_encode_null_string);
+    tcase_add_test(tc, test_encode_null_array);
     tcase_add_test(tc, test_stream_error);
     tcase_add_test(tc, test_error_without_message);
     tcase_add_test(tc, test_raw_sizes);
