@@ -503,6 +503,39 @@ START_TEST(test_list_filters)
 }
 END_TEST
 
+START_TEST(test_active_xml)
+{
+    g_autoptr(HyveDomainObj) obj = define_ok("act", UUID_A, 65536);
+    g_autofree char *live = NULL, *inactive = NULL;
+    g_autoptr(GError) err = NULL;
+    xmlDocPtr doc;
+
+    fake_active(obj, 3, HYVE_DOMAIN_STATE_RUNNING);
+    live = hyve_domain_obj_get_xml(obj, HYVE_DOMAIN_XML_SECURE, NULL);
+    inactive = hyve_domain_obj_get_xml(obj, HYVE_DOMAIN_XML_SECURE | HYVE_DOMAIN_XML_INACTIVE,
+                                       NULL);
+    ck_assert_msg(g_str_has_prefix(live, "<domain type='bhyve' id='3'>\n"), "live: %s", live);
+    ck_assert_msg(g_str_has_prefix(inactive, "<domain type='bhyve'>\n"), "inactive: %s",
+                  inactive);
+    doc = hyve_xml_parse_string(live, "live", &err);
+    ck_assert_msg(doc && hyve_xml_validate(doc, HYVE_LIBVIRT_SCHEMA_DIR, "domain.rng", &err),
+                  "live XML validates: %s", err ? err->message : "");
+    xmlFreeDoc(doc);
+    ck_assert_msg(hyve_domain_obj_is_active(obj) && !hyve_domain_obj_is_updated(obj),
+                  "active, not updated");
+    /* redefining a running domain keeps the live definition, stores the next one */
+    hyve_domain_obj_unref(define_ok("act", UUID_A, 131072));
+    ck_assert_msg(hyve_domain_obj_is_updated(obj), "updated after redefine while running");
+    g_free(live);
+    g_free(inactive);
+    live = hyve_domain_obj_get_xml(obj, 0, NULL);
+    inactive = hyve_domain_obj_get_xml(obj, HYVE_DOMAIN_XML_INACTIVE, NULL);
+    ck_assert_msg(strstr(live, ">65536</memory>") && strstr(inactive, ">131072</memory>"),
+                  "live keeps old memory, inactive shows the new one");
+    fake_active(obj, -1, HYVE_DOMAIN_STATE_SHUTOFF);
+}
+END_TEST
+
 /* ---- metadata ---------------------------------------------------------------- */
 
 #define NS "http://example.org/hyve-test/1"
@@ -678,6 +711,7 @@ main(void)
     tcase_add_loop_test(tc, test_uniqueness, 0, G_N_ELEMENTS(uniq_cases));
     tcase_add_test(tc, test_lookups_and_flags);
     tcase_add_loop_test(tc, test_list_filters, 0, G_N_ELEMENTS(filter_cases));
+    tcase_add_test(tc, test_active_xml);
     tcase_add_test(tc, test_metadata);
     tcase_add_test(tc, test_concurrent_define);
     suite_add_tcase(s, tc);
