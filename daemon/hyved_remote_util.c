@@ -149,6 +149,20 @@ hyved_domain_get_vcpus(HyveDomainObj *obj, guint flags, GError **error)
                        "are mutually exclusive");
         return -1;
     }
+    /* The guest's own count needs a guest agent, which hyve does not have. */
+    if (flags & HYVED_DOMAIN_VCPU_GUEST) {
+        if (flags & HYVED_DOMAIN_AFFECT_CONFIG)
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG,
+                           "invalid flag combination: (0x%x)", flags);
+        else if (!active)
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_INVALID,
+                           "vCPU count provided by the guest agent can only be "
+                           "requested for live domains");
+        else
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_ARGUMENT_UNSUPPORTED,
+                           "the guest vCPU count needs a guest agent, which hyve does not have");
+        return -1;
+    }
     /* AFFECT_CURRENT: the live definition when running, else the config. */
     if (!(flags & (HYVED_DOMAIN_AFFECT_LIVE | HYVED_DOMAIN_AFFECT_CONFIG)))
         flags |= active ? HYVED_DOMAIN_AFFECT_LIVE : HYVED_DOMAIN_AFFECT_CONFIG;
@@ -156,16 +170,6 @@ hyved_domain_get_vcpus(HyveDomainObj *obj, guint flags, GError **error)
     if ((flags & HYVED_DOMAIN_AFFECT_LIVE) && !active) {
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_INVALID,
                        "domain is not running");
-        return -1;
-    }
-    if (flags & HYVED_DOMAIN_VCPU_GUEST) {
-        if (flags & HYVED_DOMAIN_AFFECT_CONFIG) {
-            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG,
-                           "invalid flag combination: (0x%x)", flags);
-        } else {
-            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_ARGUMENT_UNSUPPORTED,
-                           "the guest vCPU count needs a guest agent, which hyve does not have");
-        }
         return -1;
     }
     if (flags & HYVED_DOMAIN_AFFECT_CONFIG) {
@@ -212,19 +216,23 @@ hyved_sysfs_cell_free(int cell, guint64 *bytes, GError **error)
     return FALSE;
 }
 
+/* As libvirt: a cell's free memory comes from its sysfs node (what the
+ * capabilities topology and per-cell memory stats report); a host without
+ * NUMA nodes in sysfs has one cell holding all free memory. */
 gboolean
 hyved_host_cell_free_memory(HyveDriver *drv, int cell, int ncells,
                             guint64 *bytes, GError **error)
 {
+    g_autofree char *node_dir = g_strdup_printf("/sys/devices/system/node/node%d", cell);
     g_autoptr(GError) local = NULL;
 
-    if (ncells <= 1) {
-        *bytes = hyve_driver_node_get_free_memory(drv, &local);
-        if (local) {
-            g_propagate_error(error, g_steal_pointer(&local));
-            return FALSE;
-        }
-        return TRUE;
+    if (g_file_test(node_dir, G_FILE_TEST_IS_DIR) || ncells > 1)
+        return hyved_sysfs_cell_free(cell, bytes, error);
+
+    *bytes = hyve_driver_node_get_free_memory(drv, &local);
+    if (local) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
     }
-    return hyved_sysfs_cell_free(cell, bytes, error);
+    return TRUE;
 }
