@@ -169,37 +169,29 @@ parse_chr(xmlNodePtr node, GError **error)
     return c;
 }
 
+/* Parses a <console>; *out keeps the first one. */
 static gboolean
-parse_console(HyveDomainDef *def, xmlNodePtr node, GError **error)
+parse_console(xmlNodePtr node, HyveChrDef **out, GError **error)
 {
     g_autofree char *ttype = hyve_xml_attr(hyve_xml_child(node, "target"), "type");
-    HyveChrDef *c;
 
     if (ttype && !g_str_equal(ttype, "serial"))
         return hyve_domain_unsupported(error, "console target type", ttype, "'serial' only");
-    if (def->console) {
+    if (*out) {
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_CONFIG_UNSUPPORTED,
                        "only one <console> is supported; it is an alias of serial port 0");
         return FALSE;
     }
-    if (!(c = parse_chr(node, error)))
-        return FALSE;
-    def->console = TRUE;
-    /* As libvirt: a console without any serial becomes serial 0; with
-     * serials it just shows the first one. */
-    if (def->serials->len == 0) {
-        c->port = 0;
-        g_ptr_array_add(def->serials, c);
-        def->console = 2;   /* serial made from the console: a later <serial> replaces it */
-    } else {
-        hyve_chr_def_free(c);
-    }
-    return TRUE;
+    return (*out = parse_chr(node, error)) != NULL;
 }
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HyveChrDef, hyve_chr_def_free)
 
 gboolean
 hyve_domain_parse_devices(HyveDomainDef *def, xmlNodePtr devs, GError **error)
 {
+    g_autoptr(HyveChrDef) console = NULL;
+
     for (xmlNodePtr c = devs ? devs->children : NULL; c; c = c->next) {
         const char *n = (const char *)c->name;
 
@@ -221,13 +213,9 @@ hyve_domain_parse_devices(HyveDomainDef *def, xmlNodePtr devs, GError **error)
 
             if (!chr)
                 return FALSE;
-            if (def->console == 2) {    /* drop the serial made from a console */
-                g_ptr_array_set_size(def->serials, 0);
-                def->console = TRUE;
-            }
             g_ptr_array_add(def->serials, chr);
         } else if (g_str_equal(n, "console")) {
-            if (!parse_console(def, c, error))
+            if (!parse_console(c, &console, error))
                 return FALSE;
         } else if (g_str_equal(n, "rng")) {
             g_autofree char *model = hyve_xml_attr(c, "model");
@@ -258,8 +246,15 @@ hyve_domain_parse_devices(HyveDomainDef *def, xmlNodePtr devs, GError **error)
             def->memballoon_none = TRUE;
         }
     }
-    if (def->console == 2)
+    /* As libvirt: the console is an alias of serial 0; a console without
+     * any <serial> becomes serial 0. */
+    if (console) {
         def->console = TRUE;
+        if (def->serials->len == 0) {
+            console->port = 0;
+            g_ptr_array_add(def->serials, g_steal_pointer(&console));
+        }
+    }
     return TRUE;
 }
 
