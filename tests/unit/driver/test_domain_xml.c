@@ -30,6 +30,7 @@ static const XmlCase cases[] = {
     { "vcpu-current", FALSE },
     { "metadata", FALSE },
     { "escaping", FALSE },
+    { "console-and-serials", FALSE },
     { "err-malformed", TRUE },
     { "err-schema", TRUE },
     { "err-entity", TRUE },
