@@ -204,6 +204,11 @@ parse_os(HyveDomainDef *def, xmlNodePtr os, GError **error)
 {
     xmlNodePtr type = hyve_xml_child(os, "type");
 
+    if (!type) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_XML_ERROR,
+                       "an os <type> must be specified");
+        return FALSE;
+    }
     def->os_type = g_strstrip(hyve_xml_text(type));
     def->arch = hyve_xml_attr(type, "arch");
     def->machine = hyve_xml_attr(type, "machine");

@@ -54,6 +54,7 @@ static const XmlCase cases[] = {
     { "err-mac-multicast", TRUE },
     { "err-vcpu-current", TRUE },
     { "err-namespaced-element", TRUE },
+    { "err-no-os", TRUE },
 };
 
 static const HyveDomainParseOptions opts = {
