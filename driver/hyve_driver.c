@@ -314,6 +314,10 @@ hyve_driver_undefine(HyveDriver *drv, HyveDomainObj *obj, guint flags, GError **
         return FALSE;
     }
     if (!hyve_domain_config_delete(drv->cfg.config_dir, obj->name, error)) {
+        /* the link may be gone even though the file stayed */
+        g_mutex_lock(&obj->lock);
+        obj->autostart = hyve_domain_autostart_get(drv->cfg.config_dir, obj->name);
+        g_mutex_unlock(&obj->lock);
         g_mutex_unlock(&drv->domains->lock);
         return FALSE;
     }
