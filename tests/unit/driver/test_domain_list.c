@@ -307,6 +307,25 @@ START_TEST(test_atomic_write_failure)
 }
 END_TEST
 
+START_TEST(test_undefine_failure)
+{
+    g_autoptr(HyveDomainObj) obj = define_ok("stuck", UUID_A, 65536);
+    g_autofree char *path = g_build_filename(config_dir, "stuck.xml", NULL);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HyveDomainObj) still = NULL;
+
+    /* a config "file" that cannot be unlinked */
+    ck_assert(unlink(path) == 0 && g_mkdir(path, 0700) == 0);
+    ck_assert_msg(!hyve_driver_undefine(drv, obj, 0, &err), "undefine must fail");
+    ck_assert_msg(err->code == HYVE_ERR_SYSTEM_ERROR && strstr(err->message, path),
+                  "system error naming the file: %s", err->message);
+    still = hyve_driver_lookup_by_name(drv, "stuck", NULL);
+    ck_assert_msg(still == obj && hyve_domain_obj_is_persistent(obj), "domain kept");
+    ck_assert_msg(count_events(HYVE_DOMAIN_EVENT_UNDEFINED, 0) == 0, "no event on failure");
+    rmdir(path);
+}
+END_TEST
+
 START_TEST(test_broken_files_skipped)
 {
     g_autoptr(HyveDomainObj) obj = define_ok("good", UUID_A, 65536);
@@ -707,6 +726,7 @@ main(void)
     tcase_add_test(tc, test_define_reload_undefine);
     tcase_add_test(tc, test_autostart);
     tcase_add_test(tc, test_atomic_write_failure);
+    tcase_add_test(tc, test_undefine_failure);
     tcase_add_test(tc, test_broken_files_skipped);
     tcase_add_loop_test(tc, test_uniqueness, 0, G_N_ELEMENTS(uniq_cases));
     tcase_add_test(tc, test_lookups_and_flags);
