@@ -121,9 +121,8 @@ hyved_remote_connect_open(HyvedServer *server, HyvedClient *client, const HyvedH
     const char *name = hyved_opt_string(args->name);
     const char *uri;
 
-    if (args->flags & ~HYVED_CONNECT_RO)
-        return hyved_check_flags(args->flags, HYVED_CONNECT_RO, "virConnectOpen", error);
-
+    /* Other bits are client-side open flags (NO_ALIASES 2, and 4 seen
+     * from session clients); libvirtd ignores them too. */
     if (!name || !*name) {
         uri = hyved_server_get_default_uri(server);
     } else if (uri_accepted(server, name)) {

@@ -136,6 +136,15 @@ on_signal(gpointer data)
 }
 
 static gboolean
+on_sighup(gpointer data)
+{
+    /* libvirt daemons reload on SIGHUP; virtbhyved has nothing to reload
+     * without a restart, but must not die of it either. */
+    g_message("SIGHUP ignored: restart virtbhyved to apply configuration changes");
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean
 make_dir(const char *path, int mode, GError **error)
 {
     if (g_mkdir_with_parents(path, mode) < 0) {
@@ -205,6 +214,7 @@ run_daemon(const HyvedOptions *opts, GError **error)
 
     g_unix_signal_add(SIGTERM, on_signal, server);
     g_unix_signal_add(SIGINT, on_signal, server);
+    g_unix_signal_add(SIGHUP, on_sighup, NULL);
     hyved_server_set_idle_timeout(server, opts->timeout);
     g_info("virtbhyved %s ready (%s mode) on %s", HYVE_VERSION,
            privileged ? "system" : "session", paths.sock_rw);
