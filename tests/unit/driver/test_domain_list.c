@@ -253,22 +253,86 @@ define_many(gpointer data)
     return NULL;
 }
 
+static gint stop_readers;
+
+/* Lists, formats and looks up domains while others define and undefine. */
+static gpointer
+read_loop(gpointer data)
+{
+    guint rounds = 0;
+
+    while (!g_atomic_int_get(&stop_readers) || rounds == 0) {
+        g_autoptr(GPtrArray) all = hyve_driver_list_domains(drv, 0, NULL);
+
+        if (!all)
+            return GINT_TO_POINTER(1);
+        for (guint i = 0; i < all->len; i++) {
+            HyveDomainObj *obj = g_ptr_array_index(all, i);
+            g_autofree char *xml = hyve_domain_obj_get_xml(obj, 0, NULL);
+            HyveDomainIdent id = { 0 };
+            HyveDomainObj *again;
+
+            if (!xml || !g_str_has_prefix(xml, "<domain type='bhyve'>"))
+                return GINT_TO_POINTER(2);
+            hyve_domain_obj_get_ident(obj, &id);
+            /* it may have been undefined meanwhile: only a hit must match;
+             * "churn" is undefined and defined again as a new object */
+            again = hyve_driver_lookup_by_uuid(drv, id.uuid, NULL);
+            if (again && again != obj && !g_str_equal(id.name, "churn"))
+                return GINT_TO_POINTER(3);
+            if (again)
+                hyve_domain_obj_unref(again);
+            hyve_domain_ident_clear(&id);
+        }
+        rounds++;
+    }
+    return NULL;
+}
+
+/* Defines and undefines one domain over and over. */
+static gpointer
+churn_loop(gpointer data)
+{
+    for (int i = 0; i < 20; i++) {
+        g_autofree char *xml = dom_xml("churn", "dddddddd-0000-4000-8000-000000000004", 65536);
+        HyveDomainObj *obj = hyve_driver_define_xml(drv, xml, 0, NULL);
+
+        if (!obj)
+            return GINT_TO_POINTER(1);
+        if (!hyve_driver_undefine(drv, obj, 0, NULL)) {
+            hyve_domain_obj_unref(obj);
+            return GINT_TO_POINTER(2);
+        }
+        hyve_domain_obj_unref(obj);
+    }
+    return NULL;
+}
+
 START_TEST(test_concurrent_define)
 {
-    GThread *threads[N_THREADS];
+    GThread *threads[N_THREADS], *readers[2], *churn;
     g_autoptr(GPtrArray) all = NULL;
     g_autoptr(GDir) dir = NULL;
     guint files = 0;
     const char *e;
 
+    g_atomic_int_set(&stop_readers, 0);
+    for (int r = 0; r < 2; r++)
+        readers[r] = g_thread_new("reader", read_loop, NULL);
+    churn = g_thread_new("churn", churn_loop, NULL);
     for (int t = 0; t < N_THREADS; t++)
         threads[t] = g_thread_new("definer", define_many, GINT_TO_POINTER(t));
     for (int t = 0; t < N_THREADS; t++)
-        ck_assert_msg(g_thread_join(threads[t]) == NULL, "thread %d failed", t);
+        ck_assert_msg(g_thread_join(threads[t]) == NULL, "definer %d failed", t);
+    ck_assert_msg(g_thread_join(churn) == NULL, "define/undefine churn failed");
+    g_atomic_int_set(&stop_readers, 1);
+    for (int r = 0; r < 2; r++)
+        ck_assert_msg(g_thread_join(readers[r]) == NULL, "reader %d saw an inconsistency", r);
+    ck_assert_msg(count_events(HYVE_DOMAIN_EVENT_UNDEFINED, 0) == 20, "20 UNDEFINED events");
 
     all = hyve_driver_list_domains(drv, 0, NULL);
     ck_assert_msg(all->len == N_THREADS * PER_THREAD + 2, "domains: %u", all->len);
-    ck_assert_msg(count_events(HYVE_DOMAIN_EVENT_DEFINED, 0) == N_THREADS * PER_THREAD + 2,
+    ck_assert_msg(count_events(HYVE_DOMAIN_EVENT_DEFINED, 0) == N_THREADS * PER_THREAD + 2 + 20,
                   "ADDED events: %u", count_events(HYVE_DOMAIN_EVENT_DEFINED, 0));
     ck_assert_msg(count_events(HYVE_DOMAIN_EVENT_DEFINED, 1) >= N_THREADS * PER_THREAD - 1,
                   "UPDATED events");
