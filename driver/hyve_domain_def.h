@@ -12,9 +12,9 @@
  *   libxml2 parse (no network, no DTD/entities)      -> XML_ERROR
  *   RelaxNG validation against libvirt's domain.rng   -> XML_INVALID_SCHEMA
  *   element/attribute whitelist (validate.c)          -> CONFIG_UNSUPPORTED
- *   values into the struct (parse.c)                  -> XML_ERROR
+ *   values into the struct (parse*.c)                 -> XML_ERROR / CONFIG_UNSUPPORTED
+ *   value checks (validate.c)                         -> CONFIG_UNSUPPORTED / XML_ERROR
  *   defaults (defaults.c): uuid, mac, pci addresses ...
- *   semantic checks (validate.c)                      -> CONFIG_UNSUPPORTED / XML_ERROR
  */
 #pragma once
 
@@ -141,7 +141,8 @@ typedef struct {
     gboolean pci_root;          /* <controller type='pci' index='0' model='pci-root'/> */
     GPtrArray *nets;            /* HyveNetDef* */
     GPtrArray *serials;         /* HyveChrDef*; the console is serial 0 */
-    gboolean console;           /* a <console> is shown (alias of serial 0) */
+    gboolean console;           /* a <console> is formatted: a copy of serial 0, as
+                                 * libvirt does (set whenever there is a serial) */
     gboolean memballoon_none;   /* <memballoon model='none'/> given */
     GPtrArray *rngs;            /* HyveRngDef* */
 } HyveDomainDef;
