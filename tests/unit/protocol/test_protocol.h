@@ -6,3 +6,4 @@
 TCase *test_protocol_messages_tcase(void);
 TCase *test_protocol_packet_tcase(void);
 TCase *test_protocol_kat_tcase(void);
+TCase *test_protocol_interop_tcase(void);

@@ -15,6 +15,7 @@ main(void)
     suite_add_tcase(s, test_protocol_kat_tcase());
     suite_add_tcase(s, test_protocol_packet_tcase());
     suite_add_tcase(s, test_protocol_messages_tcase());
+    suite_add_tcase(s, test_protocol_interop_tcase());
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
