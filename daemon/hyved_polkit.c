@@ -46,6 +46,7 @@ hyved_polkit_check(pid_t pid, uid_t uid, const char *action_id, GError **error)
 {
     g_autoptr(GError) local = NULL;
     g_autoptr(GDBusConnection) bus = NULL;
+    g_autofree char *address = NULL;
     g_autoptr(GVariant) reply = NULL;
     g_autoptr(GVariant) details = NULL;
     GVariantBuilder subject_details;
@@ -64,7 +65,14 @@ hyved_polkit_check(pid_t pid, uid_t uid, const char *action_id, GError **error)
         return FALSE;
     }
 
-    bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, &local);
+    /* A private connection per check: no process-wide singleton that
+     * would raise SIGTERM when the bus goes away (exit-on-close), and a
+     * restarted bus is picked up. Honours DBUS_SYSTEM_BUS_ADDRESS. */
+    address = g_dbus_address_get_for_bus_sync(G_BUS_TYPE_SYSTEM, NULL, &local);
+    if (address)
+        bus = g_dbus_connection_new_for_address_sync(address,
+            G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+            G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &local);
     if (!bus) {
         hyve_error_set(error, HYVE_FROM_POLKIT, HYVE_ERR_AUTH_UNAVAILABLE,
                        "polkit is unreachable: cannot connect to the system bus: %s",

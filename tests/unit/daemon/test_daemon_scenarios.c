@@ -220,6 +220,7 @@ START_TEST(test_fd_passing)
     ck_assert(test_send_raw(fd, hdr_words, sizeof(hdr_words)));
     ck_assert(test_send_raw(fd, body, sizeof(body)));
     c = CMSG_FIRSTHDR(&msg);
+    ck_assert(c != NULL);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
