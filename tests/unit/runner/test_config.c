@@ -1,0 +1,146 @@
+/* test_config.c: bhyve-runner configuration parser, good and bad inputs. */
+#include <check.h>
+#include <string.h>
+
+#include "hvr_config.h"
+#include "hvr_error.h"
+
+#define BASE "boot.kernel=/boot/vmlinuz\nname=vm1\n"
+
+static const struct {
+    const char *name;
+    const char *text;
+    const char *message;
+} bad_cases[] = {
+    { "unknown-key", BASE "bogus.key=1\n", "line 3: unknown key 'bogus.key'" },
+    { "no-equals", BASE "cpus\n", "line 3: expected key=value" },
+    { "empty-key", BASE "=3\n", "line 3: empty key" },
+    { "empty-line", "name=vm1\n\nboot.kernel=/k\n", "line 2: empty line" },
+    { "duplicate", BASE "cpus=2\ncpus=3\n", "line 4: duplicate key 'cpus'" },
+    { "cpus-zero", BASE "cpus=0\n", "line 3: key 'cpus': expected a number of vCPUs from 1 to 64" },
+    { "cpus-big", BASE "cpus=65\n", "line 3: key 'cpus': expected a number of vCPUs from 1 to 64" },
+    { "cpus-text", BASE "cpus=two\n", "line 3: key 'cpus': expected a number of vCPUs from 1 to 64" },
+    { "mem-suffix", BASE "memory.size=512X\n",
+      "line 3: key 'memory.size': expected a size (bytes, or a number with suffix K, M or G)" },
+    { "mem-small", BASE "memory.size=16M\n",
+      "line 3: key 'memory.size': memory size must be a multiple of 1M between 32M and 1024G" },
+    { "mem-unaligned", BASE "memory.size=33554433\n",
+      "line 3: key 'memory.size': memory size must be a multiple of 1M between 32M and 1024G" },
+    { "bool", BASE "memory.hugepages=yes\n", "line 3: key 'memory.hugepages': expected true or false" },
+    { "relative-kernel", "boot.kernel=vmlinuz\nname=a\n", "line 1: key 'boot.kernel': expected an absolute path" },
+    { "backend", BASE "com1.backend=tcp:1234\n",
+      "line 3: key 'com1.backend': expected pty, stdio, null, unix:/PATH or file:/PATH" },
+    { "backend-relative", BASE "com2.backend=unix:sock\n",
+      "line 3: key 'com2.backend': expected pty, stdio, null, unix:/PATH or file:/PATH" },
+    { "com3", BASE "com3.backend=pty\n", "line 3: unknown key 'com3.backend'" },
+    { "slot0", BASE "pci.0.0.0.device=virtio-rng\n",
+      "line 3: key 'pci.0.0.0.device': PCI slot 0 is the host bridge" },
+    { "slot32", BASE "pci.0.32.0.device=virtio-rng\n",
+      "line 3: key 'pci.0.32.0.device': PCI slot must be 1 to 31" },
+    { "slot-leading-zero", BASE "pci.0.03.0.device=virtio-rng\n", "line 3: unknown key 'pci.0.03.0.device'" },
+    { "function1", BASE "pci.0.3.1.device=virtio-rng\n", "line 3: unknown key 'pci.0.3.1.device'" },
+    { "model", BASE "pci.0.3.0.device=e1000\n",
+      "line 3: key 'pci.0.3.0.device': unknown device model (expected virtio-blk, virtio-net, virtio-console or virtio-rng)" },
+    { "prop-without-device", BASE "pci.0.3.0.path=/d\n",
+      "line 3: key 'pci.0.3.0.path': no pci.0.3.0.device in this slot" },
+    { "prop-wrong-model", BASE "pci.0.3.0.device=virtio-rng\npci.0.3.0.path=/d\n",
+      "line 4: key 'pci.0.3.0.path' is not valid for device virtio-rng" },
+    { "blk-no-path", BASE "pci.0.3.0.device=virtio-blk\n",
+      "line 3: virtio-blk in slot 3 needs pci.0.3.0.path" },
+    { "serial-long", BASE "pci.0.3.0.device=virtio-blk\npci.0.3.0.path=/d\npci.0.3.0.serial=123456789012345678901\n",
+      "line 5: key 'pci.0.3.0.serial': serial must be 1 to 20 characters" },
+    { "serial-space", BASE "pci.0.3.0.device=virtio-blk\npci.0.3.0.path=/d\npci.0.3.0.serial=a b\n",
+      "line 5: key 'pci.0.3.0.serial': serial must be printable ASCII without spaces" },
+    { "net-none", BASE "pci.0.5.0.device=virtio-net\n",
+      "line 3: virtio-net in slot 5 needs exactly one of pci.0.5.0.tap and pci.0.5.0.fd" },
+    { "net-both", BASE "pci.0.5.0.device=virtio-net\npci.0.5.0.fd=5\npci.0.5.0.tap=tap0\n",
+      "line 3: virtio-net in slot 5 needs exactly one of pci.0.5.0.tap and pci.0.5.0.fd" },
+    { "net-fd", BASE "pci.0.5.0.device=virtio-net\npci.0.5.0.fd=1\n",
+      "line 4: key 'pci.0.5.0.fd': expected a file descriptor number from 3 to 65535" },
+    { "net-mac", BASE "pci.0.5.0.device=virtio-net\npci.0.5.0.tap=t\npci.0.5.0.mac=52:54:00:zz:00:01\n",
+      "line 5: key 'pci.0.5.0.mac': expected a MAC address xx:xx:xx:xx:xx:xx" },
+    { "tap-long", BASE "pci.0.5.0.device=virtio-net\npci.0.5.0.tap=abcdefghijklmnop\n",
+      "line 4: key 'pci.0.5.0.tap': expected an interface name of 1 to 15 characters" },
+    { "no-name", "boot.kernel=/k\n", "missing required key 'name'" },
+    { "no-kernel", "name=x\n", "missing required key 'boot.kernel'" },
+    { "empty-name", "boot.kernel=/k\nname=\n", "line 2: key 'name': empty value" },
+};
+
+START_TEST(test_bad)
+{
+    g_autoptr(HvrConfig) cfg = hvr_config_new();
+    g_autoptr(GError) err = NULL;
+
+    ck_assert_msg(!hvr_config_parse(cfg, bad_cases[_i].text, &err),
+                  "%s: parse succeeded", bad_cases[_i].name);
+    ck_assert_msg(err && err->domain == HVR_ERROR && err->code == HVR_ERROR_CONF_SYNTAX,
+                  "%s: wrong error code", bad_cases[_i].name);
+    ck_assert_msg(g_str_equal(err->message, bad_cases[_i].message),
+                  "%s: message '%s', expected '%s'", bad_cases[_i].name, err->message,
+                  bad_cases[_i].message);
+}
+END_TEST
+
+START_TEST(test_good)
+{
+    g_autoptr(HvrConfig) cfg = hvr_config_new();
+    g_autoptr(GError) err = NULL;
+    const char *text =
+        "# comment\n"
+        "boot.cmdline=console=ttyS0 panic=-1\n"
+        "boot.initrd=/i.gz\n"
+        "boot.kernel=/vmlinuz\n"
+        "com1.backend=unix:/run/c1\n"
+        "com2.backend=file:/var/log/c2\n"
+        "control.socket=/run/ctl\n"
+        "cpus=4\n"
+        "memory.hugepages=false\n"
+        "memory.mergeable=true\n"
+        "memory.size=2G\n"
+        "name=guest-1\n"
+        "pci.0.2.0.device=virtio-blk\n"
+        "pci.0.2.0.path=/dev/vg/disk\n"
+        "pci.0.2.0.readonly=true\n"
+        "pci.0.2.0.serial=SER-1\n"
+        "pci.0.3.0.device=virtio-net\n"
+        "pci.0.3.0.fd=7\n"
+        "pci.0.3.0.mac=52:54:00:12:34:56\n"
+        "pci.0.31.0.backend=pty\n"
+        "pci.0.31.0.device=virtio-console\n";
+
+    ck_assert_msg(hvr_config_parse(cfg, text, &err), "good: %s", err ? err->message : "");
+    ck_assert_str_eq(cfg->name, "guest-1");
+    ck_assert_uint_eq(cfg->memory_size, 2ULL << 30);
+    ck_assert_int_eq(cfg->cpus, 4);
+    ck_assert(cfg->mergeable && !cfg->hugepages);
+    ck_assert_str_eq(cfg->cmdline, "console=ttyS0 panic=-1");
+    ck_assert_str_eq(cfg->com[0], "unix:/run/c1");
+    ck_assert_str_eq(cfg->com[1], "file:/var/log/c2");
+    ck_assert_int_eq(cfg->pci[2].model, HVR_PCI_VIRTIO_BLK);
+    ck_assert(cfg->pci[2].readonly);
+    ck_assert_str_eq(cfg->pci[2].serial, "SER-1");
+    ck_assert_int_eq(cfg->pci[3].model, HVR_PCI_VIRTIO_NET);
+    ck_assert_int_eq(cfg->pci[3].fd, 7);
+    ck_assert_int_eq(cfg->pci[31].model, HVR_PCI_VIRTIO_CONSOLE);
+    ck_assert_str_eq(cfg->pci[31].backend, "pty");
+    ck_assert_int_eq(cfg->pci[4].model, HVR_PCI_NONE);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("runner-config");
+    TCase *tc = tcase_create("parse");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_loop_test(tc, test_bad, 0, G_N_ELEMENTS(bad_cases));
+    tcase_add_test(tc, test_good);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
