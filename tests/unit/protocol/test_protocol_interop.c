@@ -539,6 +539,87 @@ h_event_callback(ProtoFakeConn *c, void *args, void *ret)
     return TRUE;
 }
 
+static gboolean
+h_net_event(ProtoFakeConn *c, void *args, void *ret)
+{
+    ARGS(remote_connect_network_event_register_any_args);
+    remote_network_event_lifecycle_msg m = { 200 + a->eventID, { (char *)"default", { 0 } },
+                                             2, 0 };
+
+    proto_fake_log(c, "NET_REGISTER %d net=%s", a->eventID, a->net ? a->net->name : "-");
+    ((remote_connect_network_event_register_any_ret *)ret)->callbackID = m.callbackID;
+    memcpy(m.net.uuid, net_uuid, 16);
+    if (a->eventID == 0)
+        proto_fake_queue_event(c, REMOTE_PROC_NETWORK_EVENT_LIFECYCLE,
+                               (xdrproc_t)xdr_remote_network_event_lifecycle_msg, &m);
+    return TRUE;
+}
+
+static gboolean
+h_pool_event(ProtoFakeConn *c, void *args, void *ret)
+{
+    ARGS(remote_connect_storage_pool_event_register_any_args);
+    int cb = 300 + a->eventID;
+    remote_nonnull_storage_pool pool = { (char *)"default", { 0 } };
+
+    proto_fake_log(c, "POOL_REGISTER %d pool=%s", a->eventID, a->pool ? a->pool->name : "-");
+    ((remote_connect_storage_pool_event_register_any_ret *)ret)->callbackID = cb;
+    memcpy(pool.uuid, pool_uuid, 16);
+    if (a->eventID == 0) {
+        remote_storage_pool_event_lifecycle_msg m = { cb, pool, 3, 0 };
+        proto_fake_queue_event(c, REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE,
+                               (xdrproc_t)xdr_remote_storage_pool_event_lifecycle_msg, &m);
+    } else if (a->eventID == 1) {
+        remote_storage_pool_event_refresh_msg m = { cb, pool };
+        proto_fake_queue_event(c, REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH,
+                               (xdrproc_t)xdr_remote_storage_pool_event_refresh_msg, &m);
+    }
+    return TRUE;
+}
+
+static gboolean
+h_nodedev_event(ProtoFakeConn *c, void *args, void *ret)
+{
+    ARGS(remote_connect_node_device_event_register_any_args);
+    int cb = 400 + a->eventID;
+    remote_nonnull_node_device dev = { (char *)"computer" };
+
+    proto_fake_log(c, "NODEDEV_REGISTER %d dev=%s", a->eventID, a->dev ? a->dev->name : "-");
+    ((remote_connect_node_device_event_register_any_ret *)ret)->callbackID = cb;
+    if (a->eventID == 0) {
+        remote_node_device_event_lifecycle_msg m = { cb, dev, 1, 0 };
+        proto_fake_queue_event(c, REMOTE_PROC_NODE_DEVICE_EVENT_LIFECYCLE,
+                               (xdrproc_t)xdr_remote_node_device_event_lifecycle_msg, &m);
+    } else if (a->eventID == 1) {
+        remote_node_device_event_update_msg m = { cb, dev };
+        proto_fake_queue_event(c, REMOTE_PROC_NODE_DEVICE_EVENT_UPDATE,
+                               (xdrproc_t)xdr_remote_node_device_event_update_msg, &m);
+    }
+    return TRUE;
+}
+
+static gboolean
+h_secret_event(ProtoFakeConn *c, void *args, void *ret)
+{
+    ARGS(remote_connect_secret_event_register_any_args);
+    int cb = 500 + a->eventID;
+    remote_nonnull_secret sec = { { 0 }, 1, (char *)"/img/vm1.raw" };
+
+    proto_fake_log(c, "SECRET_REGISTER %d secret=%s", a->eventID, a->secret ? "yes" : "-");
+    ((remote_connect_secret_event_register_any_ret *)ret)->callbackID = cb;
+    memcpy(sec.uuid, vm1_uuid, 16);
+    if (a->eventID == 0) {
+        remote_secret_event_lifecycle_msg m = { cb, sec, 0, 0 };
+        proto_fake_queue_event(c, REMOTE_PROC_SECRET_EVENT_LIFECYCLE,
+                               (xdrproc_t)xdr_remote_secret_event_lifecycle_msg, &m);
+    } else if (a->eventID == 1) {
+        remote_secret_event_value_changed_msg m = { cb, sec };
+        proto_fake_queue_event(c, REMOTE_PROC_SECRET_EVENT_VALUE_CHANGED,
+                               (xdrproc_t)xdr_remote_secret_event_value_changed_msg, &m);
+    }
+    return TRUE;
+}
+
 #define P(proc, a, r, h) \
     { REMOTE_PROC_##proc, #proc, (xdrproc_t)xdr_remote_##a, sizeof(remote_##a), \
       (xdrproc_t)xdr_remote_##r, sizeof(remote_##r), h }
@@ -603,6 +684,20 @@ static const ProtoFakeProc procs[] = {
       connect_domain_event_callback_register_any_ret, h_event_callback),
     PV(CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY,
        connect_domain_event_callback_deregister_any_args, NULL),
+    P(CONNECT_NETWORK_EVENT_REGISTER_ANY, connect_network_event_register_any_args,
+      connect_network_event_register_any_ret, h_net_event),
+    PV(CONNECT_NETWORK_EVENT_DEREGISTER_ANY, connect_network_event_deregister_any_args, NULL),
+    P(CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY, connect_storage_pool_event_register_any_args,
+      connect_storage_pool_event_register_any_ret, h_pool_event),
+    PV(CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY, connect_storage_pool_event_deregister_any_args,
+       NULL),
+    P(CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY, connect_node_device_event_register_any_args,
+      connect_node_device_event_register_any_ret, h_nodedev_event),
+    PV(CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY, connect_node_device_event_deregister_any_args,
+       NULL),
+    P(CONNECT_SECRET_EVENT_REGISTER_ANY, connect_secret_event_register_any_args,
+      connect_secret_event_register_any_ret, h_secret_event),
+    PV(CONNECT_SECRET_EVENT_DEREGISTER_ANY, connect_secret_event_deregister_any_args, NULL),
     { REMOTE_PROC_CONNECT_GET_SYSINFO, "CONNECT_GET_SYSINFO",
       (xdrproc_t)xdr_remote_connect_get_sysinfo_args, sizeof(remote_connect_get_sysinfo_args),
       (xdrproc_t)xdr_remote_connect_get_sysinfo_ret, sizeof(remote_connect_get_sysinfo_ret),
