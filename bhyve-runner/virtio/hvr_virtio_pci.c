@@ -303,6 +303,8 @@ hvr_virtio_bar_moved(void *opaque, int bar, uint64_t old_addr, uint64_t new_addr
 {
     HvrVirtioDev *dev = opaque;
 
+    if (!dev->m)
+        return;
     hvr_virtio_ioeventfds(dev, old_addr, false);
     hvr_virtio_ioeventfds(dev, new_addr, true);
 }
