@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "proto_fakesrv.h"
+
+#define PYTHON3 "/usr/bin/python3"   /* python3-libvirt lives in Debian's system python */
 #include "test_protocol.h"
 
 static const guint8 vm1_uuid[16] = {
@@ -620,6 +622,38 @@ h_secret_event(ProtoFakeConn *c, void *args, void *ret)
     return TRUE;
 }
 
+static gboolean
+h_is_secure(ProtoFakeConn *c, void *args, void *ret)
+{
+    proto_fake_log(c, "IS_SECURE");
+    ((remote_connect_is_secure_ret *)ret)->secure = 1;
+    return TRUE;
+}
+
+static gboolean
+h_num_devices(ProtoFakeConn *c, void *args, void *ret)
+{
+    ARGS(remote_node_num_of_devices_args);
+
+    proto_fake_log(c, "NUM_DEVICES cap=%s flags=%u", a->cap ? *a->cap : "-", a->flags);
+    ((remote_node_num_of_devices_ret *)ret)->num = 2;
+    return TRUE;
+}
+
+static gboolean
+h_list_devices(ProtoFakeConn *c, void *args, void *ret)
+{
+    static char *names[] = { (char *)"pci_0000_00_1f_2", (char *)"pci_0000_00_02_0" };
+    ARGS(remote_node_list_devices_args);
+    RET(remote_node_list_devices_ret);
+
+    proto_fake_log(c, "LIST_DEVICES cap=%s maxnames=%d flags=%u", a->cap ? *a->cap : "-",
+                   a->maxnames, a->flags);
+    r->names.names_len = MIN(2, a->maxnames);
+    r->names.names_val = names;
+    return TRUE;
+}
+
 #define P(proc, a, r, h) \
     { REMOTE_PROC_##proc, #proc, (xdrproc_t)xdr_remote_##a, sizeof(remote_##a), \
       (xdrproc_t)xdr_remote_##r, sizeof(remote_##r), h }
@@ -698,6 +732,11 @@ static const ProtoFakeProc procs[] = {
     P(CONNECT_SECRET_EVENT_REGISTER_ANY, connect_secret_event_register_any_args,
       connect_secret_event_register_any_ret, h_secret_event),
     PV(CONNECT_SECRET_EVENT_DEREGISTER_ANY, connect_secret_event_deregister_any_args, NULL),
+    { REMOTE_PROC_CONNECT_IS_SECURE, "CONNECT_IS_SECURE", NULL, 0,
+      (xdrproc_t)xdr_remote_connect_is_secure_ret, sizeof(remote_connect_is_secure_ret),
+      h_is_secure },
+    P(NODE_NUM_OF_DEVICES, node_num_of_devices_args, node_num_of_devices_ret, h_num_devices),
+    P(NODE_LIST_DEVICES, node_list_devices_args, node_list_devices_ret, h_list_devices),
     { REMOTE_PROC_CONNECT_GET_SYSINFO, "CONNECT_GET_SYSINFO",
       (xdrproc_t)xdr_remote_connect_get_sysinfo_args, sizeof(remote_connect_get_sysinfo_args),
       (xdrproc_t)xdr_remote_connect_get_sysinfo_ret, sizeof(remote_connect_get_sysinfo_ret),
@@ -710,6 +749,7 @@ typedef struct {
     const char *argv[8];            /* virsh arguments after -c URI */
     const char *out[10];            /* substrings expected in stdout */
     const char *log[4];             /* substrings expected in the server log */
+    const char *python;             /* instead of virsh: python3 -c this, URI as argv[1] */
 } InteropCase;
 
 #include "test_protocol_interop_cases.h"
@@ -727,14 +767,21 @@ START_TEST(test_virsh)
     int status = -1;
     gsize i;
 
-    if (!virsh)
-        return;   /* reported once by test_virsh_present */
+    if (!virsh || (tc->python && !g_file_test(PYTHON3, G_FILE_TEST_IS_EXECUTABLE)))
+        return;   /* reported once by test_clients_present */
     srv = proto_fake_server_start(procs, G_N_ELEMENTS(procs), tc->callbacks);
-    g_ptr_array_add(argv, virsh);
-    g_ptr_array_add(argv, (char *)"-c");
-    g_ptr_array_add(argv, (char *)proto_fake_server_uri(srv));
-    for (i = 0; tc->argv[i]; i++)
-        g_ptr_array_add(argv, (char *)tc->argv[i]);
+    if (tc->python) {
+        g_ptr_array_add(argv, (char *)PYTHON3);
+        g_ptr_array_add(argv, (char *)"-c");
+        g_ptr_array_add(argv, (char *)tc->python);
+        g_ptr_array_add(argv, (char *)proto_fake_server_uri(srv));
+    } else {
+        g_ptr_array_add(argv, virsh);
+        g_ptr_array_add(argv, (char *)"-c");
+        g_ptr_array_add(argv, (char *)proto_fake_server_uri(srv));
+        for (i = 0; tc->argv[i]; i++)
+            g_ptr_array_add(argv, (char *)tc->argv[i]);
+    }
     g_ptr_array_add(argv, NULL);
     ck_assert_msg(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
                                &out, &err, &status, &error),
@@ -756,12 +803,14 @@ START_TEST(test_virsh)
 }
 END_TEST
 
-START_TEST(test_virsh_present)
+START_TEST(test_clients_present)
 {
     g_autofree char *virsh = g_find_program_in_path("virsh");
 
     if (!virsh)
         fprintf(stderr, "virsh not installed: interop cases skipped\n");
+    if (!g_file_test(PYTHON3, G_FILE_TEST_IS_EXECUTABLE))
+        fprintf(stderr, PYTHON3 " not installed: python interop cases skipped\n");
 }
 END_TEST
 
@@ -771,7 +820,7 @@ test_protocol_interop_tcase(void)
     TCase *tc = tcase_create("interop");
 
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_virsh_present);
+    tcase_add_test(tc, test_clients_present);
     tcase_add_loop_test(tc, test_virsh, 0, G_N_ELEMENTS(interop_cases));
     return tc;
 }

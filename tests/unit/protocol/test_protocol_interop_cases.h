@@ -109,4 +109,25 @@ static const InteropCase interop_cases[] = {
     { "secret-event-value", FALSE, { "secret-event", "--event", "value-changed", "--loop",
                                      "--timeout", "1", NULL },
       { "event 'value-changed' for secret 77a7cfd9-1e57-5252-92d9-0bcdebe7a3c9", NULL }, { "SECRET_REGISTER 1 secret=-", NULL } },
+    { "python-secure-encrypted", FALSE, { NULL },
+      { "secure 1", "encrypted 0", NULL }, { "IS_SECURE\nIS_SECURE", NULL },
+      "import sys, libvirt\n"
+      "c = libvirt.open(sys.argv[1])\n"
+      "print('secure', c.isSecure())\n"
+      "print('encrypted', c.isEncrypted())\n" },
+    { "python-node-devices", FALSE, { NULL },
+      { "num 2", "names ['pci_0000_00_1f_2', 'pci_0000_00_02_0']", NULL },
+      { "NUM_DEVICES cap=pci flags=0", "LIST_DEVICES cap=pci maxnames=2 flags=0", NULL },
+      "import sys, libvirt\n"
+      "c = libvirt.open(sys.argv[1])\n"
+      "print('num', c.numOfDevices('pci', 0))\n"
+      "print('names', c.listDevices('pci', 0))\n" },
+    { "python-cells-stats", FALSE, { NULL },
+      { "cells [8589934592]", "cpu {'kernel': 1001, 'user': 2002, 'idle': 3003, 'iowait': 4004}",
+        NULL },
+      { "CELLS start=0 max=1", NULL },
+      "import sys, libvirt\n"
+      "c = libvirt.open(sys.argv[1])\n"
+      "print('cells', c.getCellsFreeMemory(0, 1))\n"
+      "print('cpu', c.getCPUStats(-1, 0))\n" },
 };
