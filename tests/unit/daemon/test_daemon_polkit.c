@@ -161,6 +161,13 @@ fake_bus_stop(FakeBus *fb)
     waitpid(fb->bus_pid, NULL, 0);
     g_main_loop_unref(fb->loop);
     g_main_context_unref(fb->ctx);
+    {
+        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", fb->dir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+    g_free(fb->dir);
+    g_free(fb);
+    g_clear_pointer(&pk_action, g_free);
 }
 
 /* A connection whose peer is uid 65534: returns our end, *child = the peer
@@ -397,15 +404,19 @@ END_TEST
 int
 main(void)
 {
-    Suite *s = suite_create("daemon-polkit");
-    TCase *tc = tcase_create("polkit");
+    Suite *s;
+    TCase *tc;
     SRunner *sr;
     int failed;
 
-    if (geteuid() != 0 || !g_find_program_in_path("dbus-daemon")) {
+    g_autofree char *dbus_daemon = g_find_program_in_path("dbus-daemon");
+
+    if (geteuid() != 0 || !dbus_daemon) {
         fprintf(stderr, "needs root (to act as uid 65534) and dbus-daemon: skipped\n");
         return 77;
     }
+    s = suite_create("daemon-polkit");
+    tc = tcase_create("polkit");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_polkit_case, 0, G_N_ELEMENTS(pk_cases));
     tcase_add_test(tc, test_no_bus);
