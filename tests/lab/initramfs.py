@@ -103,6 +103,21 @@ def resolve_modules(ver, names, optional=()):
         deps = _modinfo(ver, "depends", name)
         for dep in [d for d in deps.split(",") if d]:
             visit(dep, stack + [key])
+        # "softdep: pre: X" modules must be loaded first too (libcrc32c
+        # needs a crc32c implementation); they may be aliases.
+        for soft in _modinfo(ver, "softdep", name).splitlines():
+            words = soft.split()
+            pre = words[words.index("pre:") + 1:] if "pre:" in words else []
+            if "post:" in pre:
+                pre = pre[:pre.index("post:")]
+            for dep in pre:
+                try:
+                    found = _modinfo(ver, "filename", dep).splitlines()
+                except InitramfsError:
+                    continue
+                target = os.path.basename(found[-1]) if found else ""
+                if target.endswith(".ko"):
+                    visit(target[:-3], stack + [key])
         seen[key] = path
         order.append((key, path))
 

@@ -43,7 +43,8 @@ MODULE_SETS = {
              "virtio_pci_legacy_dev", "virtio_pci", "netfs", "fscache",
              "9pnet", "9pnet_virtio", "9p", "overlay", "irqbypass", "ccp",
              "kvm", "kvm-amd"],
-    "net": ["tun", "llc", "stp", "bridge", "veth", "nfnetlink", "nf_tables",
+    "net": ["tun", "llc", "stp", "bridge", "veth", "nfnetlink",
+            "crc32c_generic", "nf_tables",
             "nf_conntrack", "nf_nat", "nft_chain_nat", "nft_masq"],
 }
 OPTIONAL_MODULES = ("libcrc32c",)
