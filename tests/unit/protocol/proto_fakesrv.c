@@ -13,7 +13,7 @@
 struct _ProtoFakeServer {
     const ProtoFakeProc *procs;
     gsize nprocs;
-    gboolean event_callbacks;
+    guint features;      /* bit n set: answer SUPPORTS_FEATURE(n) with 1 */
     int listen_fd;
     char *dir;
     char *path;
@@ -92,7 +92,7 @@ feature_handler(ProtoFakeConn *conn, void *args, void *ret)
     remote_connect_supports_feature_args *a = args;
     remote_connect_supports_feature_ret *r = ret;
 
-    r->supported = a->feature == 14 && conn->srv->event_callbacks;
+    r->supported = a->feature >= 0 && a->feature < 32 && (conn->srv->features >> a->feature) & 1;
     return TRUE;
 }
 
@@ -234,14 +234,14 @@ server_thread(gpointer data)
 }
 
 ProtoFakeServer *
-proto_fake_server_start(const ProtoFakeProc *procs, gsize nprocs, gboolean event_callbacks)
+proto_fake_server_start(const ProtoFakeProc *procs, gsize nprocs, guint features)
 {
     ProtoFakeServer *srv = g_new0(ProtoFakeServer, 1);
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
 
     srv->procs = procs;
     srv->nprocs = nprocs;
-    srv->event_callbacks = event_callbacks;
+    srv->features = features;
     srv->log = g_string_new(NULL);
     g_mutex_init(&srv->lock);
     srv->dir = g_dir_make_tmp("hyve-proto-XXXXXX", NULL);

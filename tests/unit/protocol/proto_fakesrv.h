@@ -30,9 +30,11 @@ typedef struct {
 typedef struct _ProtoFakeServer ProtoFakeServer;
 
 /* Listens on a fresh unix socket in a private temp dir and serves one
- * client connection after another on a thread until stopped. */
+ * client connection after another on a thread until stopped. Features
+ * whose bit is set in @features are answered 1 (14: event callbacks,
+ * 15: close callback), all others 0. */
 ProtoFakeServer *proto_fake_server_start(const ProtoFakeProc *procs, gsize nprocs,
-                                         gboolean event_callbacks);
+                                         guint features);
 const char *proto_fake_server_uri(ProtoFakeServer *srv);
 /* Lines logged by handlers and the dispatcher ("UNKNOWN 243", ...). */
 char *proto_fake_server_stop(ProtoFakeServer *srv);

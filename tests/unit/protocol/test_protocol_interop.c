@@ -654,6 +654,17 @@ h_list_devices(ProtoFakeConn *c, void *args, void *ret)
     return TRUE;
 }
 
+static gboolean
+h_close_callback(ProtoFakeConn *c, void *args, void *ret)
+{
+    remote_connect_event_connection_closed_msg m = { 1 };   /* EOF */
+
+    proto_fake_log(c, "REGISTER_CLOSE_CALLBACK");
+    proto_fake_queue_event(c, REMOTE_PROC_CONNECT_EVENT_CONNECTION_CLOSED,
+                           (xdrproc_t)xdr_remote_connect_event_connection_closed_msg, &m);
+    return TRUE;
+}
+
 #define P(proc, a, r, h) \
     { REMOTE_PROC_##proc, #proc, (xdrproc_t)xdr_remote_##a, sizeof(remote_##a), \
       (xdrproc_t)xdr_remote_##r, sizeof(remote_##r), h }
@@ -737,6 +748,10 @@ static const ProtoFakeProc procs[] = {
       h_is_secure },
     P(NODE_NUM_OF_DEVICES, node_num_of_devices_args, node_num_of_devices_ret, h_num_devices),
     P(NODE_LIST_DEVICES, node_list_devices_args, node_list_devices_ret, h_list_devices),
+    { REMOTE_PROC_CONNECT_REGISTER_CLOSE_CALLBACK, "REGISTER_CLOSE_CALLBACK", NULL, 0, NULL, 0,
+      h_close_callback },
+    { REMOTE_PROC_CONNECT_UNREGISTER_CLOSE_CALLBACK, "UNREGISTER_CLOSE_CALLBACK", NULL, 0,
+      NULL, 0, NULL },
     { REMOTE_PROC_CONNECT_GET_SYSINFO, "CONNECT_GET_SYSINFO",
       (xdrproc_t)xdr_remote_connect_get_sysinfo_args, sizeof(remote_connect_get_sysinfo_args),
       (xdrproc_t)xdr_remote_connect_get_sysinfo_ret, sizeof(remote_connect_get_sysinfo_ret),
@@ -745,12 +760,16 @@ static const ProtoFakeProc procs[] = {
 
 typedef struct {
     const char *name;
-    gboolean callbacks;             /* answer feature 14 with 1 */
+    guint features;                 /* SUPPORTS_FEATURE bits answered 1 */
     const char *argv[8];            /* virsh arguments after -c URI */
     const char *out[10];            /* substrings expected in stdout */
     const char *log[4];             /* substrings expected in the server log */
     const char *python;             /* instead of virsh: python3 -c this, URI as argv[1] */
+    const char *err;                /* substring expected in stderr (exit status then free) */
 } InteropCase;
+
+#define F_EVENT_CALLBACK (1u << 14)
+#define F_CLOSE_CALLBACK (1u << 15)
 
 #include "test_protocol_interop_cases.h"
 
@@ -769,7 +788,7 @@ START_TEST(test_virsh)
 
     if (!virsh || (tc->python && !g_file_test(PYTHON3, G_FILE_TEST_IS_EXECUTABLE)))
         return;   /* reported once by test_clients_present */
-    srv = proto_fake_server_start(procs, G_N_ELEMENTS(procs), tc->callbacks);
+    srv = proto_fake_server_start(procs, G_N_ELEMENTS(procs), tc->features);
     if (tc->python) {
         g_ptr_array_add(argv, (char *)PYTHON3);
         g_ptr_array_add(argv, (char *)"-c");
@@ -788,7 +807,8 @@ START_TEST(test_virsh)
                   "%s: spawn: %s", tc->name, error ? error->message : "?");
     log = proto_fake_server_stop(srv);
 
-    ck_assert_msg(g_spawn_check_wait_status(status, NULL),
+    /* a case that expects an error message may end with a failure status */
+    ck_assert_msg(tc->err || g_spawn_check_wait_status(status, NULL),
                   "%s: virsh failed\nstdout: %s\nstderr: %s\nserver: %s",
                   tc->name, out, err, log);
     ck_assert_msg(!strstr(log, "BADARGS") && !strstr(log, "BADRET"),
@@ -797,6 +817,9 @@ START_TEST(test_virsh)
         ck_assert_msg(strstr(out, tc->out[i]) != NULL,
                       "%s: stdout lacks '%s'\nstdout: %s\nserver: %s",
                       tc->name, tc->out[i], out, log);
+    if (tc->err)
+        ck_assert_msg(strstr(err, tc->err) != NULL, "%s: stderr lacks '%s'\nstderr: %s",
+                      tc->name, tc->err, err);
     for (i = 0; tc->log[i]; i++)
         ck_assert_msg(strstr(log, tc->log[i]) != NULL,
                       "%s: server did not decode '%s'\nserver: %s", tc->name, tc->log[i], log);
