@@ -300,6 +300,8 @@ def run(argv, timeout=600, mem=4096, smp=2, modules=(), writable=None,
     res = Result()
     logdir = os.path.join(cache_dir(), "logs")
     os.makedirs(logdir, exist_ok=True)
+    _prune(logdir, "lab-", 3 * 86400)            # old failure logs
+    _prune(cache_dir(), "lab-initrd-", 86400)    # left by a killed harness
     if log_path:
         keep_log = True
         log = open(log_path, "wb")
@@ -334,7 +336,7 @@ def _drive(res, qargv, nonce, timeout, stream, log):
     t0 = time.monotonic()
     proc = subprocess.Popen(qargv, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=log,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_die_with_us)
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
     buf = b""
@@ -408,6 +410,33 @@ def _drive(res, qargv, nonce, timeout, stream, log):
     elif state == "cmd":
         res.returncode = LAB_FAILURE
         res.reason = "L1 stopped before the command finished"
+
+
+def _die_with_us():
+    """In the QEMU child: get SIGKILL when the harness dies (a test runner's
+    SIGTERM, a crash), so no TCG machine is left spinning."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _prune(directory, prefix, max_age_s):
+    now = time.time()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            if (name.startswith(prefix) and
+                    now - os.stat(path).st_mtime > max_age_s):
+                os.unlink(path)
+        except OSError:
+            pass
 
 
 def _emit(data, out, stream):
