@@ -227,6 +227,42 @@ START_TEST(test_control)
 }
 END_TEST
 
+/* A guest that echoes every byte received on COM1: checks the unix socket
+ * backend in both directions and UART receive (LSR.DR, RBR). */
+START_TEST(test_unix_echo)
+{
+    Run r = { 0 };
+    g_autofree char *sock = g_build_filename(tmpdir, "echo.sock", NULL);
+    g_autofree char *extra = NULL;
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    char buf[64] = { 0 };
+    size_t got = 0;
+    int fd, i;
+
+    extra = g_strdup_printf("com2.backend=unix:%s\n", sock);
+    /* after the message: poll COM2 LSR.DR, read RBR, write it back, loop */
+    run_start(&r, "echo", "66BAFD02" "EC" "A801" "74FB" "66BAF802" "EC" "EE" "EBEF", extra);
+    ck_assert_msg(wait_output(&r, "HYVE-TEST", 60), "echo: no COM1 output");
+    g_strlcpy(sun.sun_path, sock, sizeof(sun.sun_path));
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_msg(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0, "connect %s", sock);
+    g_usleep(200000);
+    ck_assert(write(fd, "ping-42", 7) == 7);
+    for (i = 0; i < 100 && got < 7; i++) {
+        ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, MSG_DONTWAIT);
+
+        if (n > 0)
+            got += n;
+        else
+            g_usleep(50000);
+    }
+    close(fd);
+    ck_assert_msg(g_str_equal(buf, "ping-42"), "echo: got '%s'", buf);
+    g_free(request(&r, "poweroff"));
+    ck_assert_int_eq(run_wait(&r, 30), 1);
+}
+END_TEST
+
 START_TEST(test_bad_config)
 {
     g_autofree char *path = g_build_filename(tmpdir, "bad.conf", NULL);
@@ -263,6 +299,7 @@ main(int argc, char **argv)
     tmpdir = g_dir_make_tmp("hyve-host-XXXXXX", NULL);
     tcase_add_loop_test(tc, test_exit, 0, G_N_ELEMENTS(exits));
     tcase_add_test(tc, test_control);
+    tcase_add_test(tc, test_unix_echo);
     tcase_add_test(tc, test_bad_config);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
