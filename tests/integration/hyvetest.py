@@ -1,0 +1,383 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Shared helpers for hyve's integration tests.
+
+Every test program starts its own daemon (the freshly built
+virtbhyved, path in $HYVE_DAEMON) with --root pointing at a private
+temporary directory, so tests never touch the host's /run, /etc or /var
+and can run next to each other. Clients are the real ones: virsh,
+/usr/bin/python3 + python3-libvirt, Perl Sys::Virt.
+
+Exit statuses follow meson: 0 pass, 77 skip, anything else fail.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid as uuidlib
+
+SKIP = 77
+
+SOURCE_ROOT = os.environ.get(
+    "HYVE_SOURCE_ROOT",
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+DAEMON = os.environ.get("HYVE_DAEMON", os.path.join(SOURCE_ROOT, "build", "daemon", "virtbhyved"))
+VIRSH = shutil.which("virsh") or "/usr/bin/virsh"
+VALIDATE = shutil.which("virt-xml-validate") or "/usr/bin/virt-xml-validate"
+
+# Where the daemon puts its sockets below its root (system layout).
+SOCKET_DIRS = ("var/run/libvirt", "run/libvirt")
+SOCK_NAME = "virtbhyved-sock"
+
+# Every daemon started by this process, so main() can dump their logs.
+_DAEMONS = []
+
+
+def skip(reason):
+    """Skip the whole test program (meson counts exit status 77 as skipped)."""
+    print("SKIP: " + reason)
+    sys.stdout.flush()
+    sys.exit(SKIP)
+
+
+def require_root(what):
+    if os.geteuid() != 0:
+        skip("%s needs root" % what)
+
+
+def require_daemon():
+    if not os.access(DAEMON, os.X_OK):
+        print("FAIL: daemon binary %s is missing or not executable" % DAEMON)
+        sys.exit(1)
+
+
+def client_env(extra=None):
+    """Environment for client programs: C locale, no inherited default URI."""
+    env = dict(os.environ)
+    env["LC_ALL"] = "C"
+    env.pop("LIBVIRT_DEFAULT_URI", None)
+    env.pop("VIRSH_DEFAULT_CONNECT_URI", None)
+    env.pop("LIBVIRT_DEBUG", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def uri_for(sock_path):
+    return "bhyve+unix:///system?socket=" + sock_path
+
+
+class Daemon:
+    """One virtbhyved process with its own --root directory."""
+
+    def __init__(self, root=None, args=(), env=None, name="daemon"):
+        """ROOT None: a fresh temporary directory. ROOT "/": the real system
+        paths (no --root; only inside a private mount namespace!)."""
+        self.owns_root = root is None
+        self.root = root or tempfile.mkdtemp(prefix="hyve-it-")
+        self.system = self.root == "/"
+        if self.system:
+            self.log_dir = tempfile.mkdtemp(prefix="hyve-it-log-")
+        else:
+            os.chmod(self.root, 0o755)
+            self.log_dir = self.root
+        self.args = list(args)
+        self.env = env
+        self.name = name
+        self.proc = None
+        self.log_path = os.path.join(self.log_dir, "daemon.log")
+        self.sock = None
+        self.sock_ro = None
+        self.exit_statuses = []
+        _DAEMONS.append(self)
+
+    # -- lifetime ------------------------------------------------------
+    def command(self):
+        if self.system:
+            return [DAEMON] + self.args
+        return [DAEMON, "--root", self.root] + self.args
+
+    def start(self, timeout=30):
+        require_daemon()
+        log = open(self.log_path, "ab")
+        log.write(("---- start: %s\n" % " ".join(self.command())).encode())
+        log.flush()
+        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
+                                     stdout=log, stderr=subprocess.STDOUT,
+                                     env=self.env, start_new_session=True)
+        log.close()
+        self.sock, self.sock_ro = self._wait_for_socket(timeout)
+        return self
+
+    def _wait_for_socket(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited with status %s before creating its socket; log:\n%s"
+                                   % (self.name, self.proc.returncode, self.log()))
+            for d in SOCKET_DIRS:
+                path = os.path.join(self.root, d, SOCK_NAME)
+                if os.path.exists(path) and can_connect(path):
+                    return path, path + "-ro"
+            time.sleep(0.05)
+        raise RuntimeError("%s: no socket %s below %s after %ss; log:\n%s"
+                           % (self.name, SOCK_NAME, self.root, timeout, self.log()))
+
+    def stop(self, timeout=20):
+        """SIGTERM and wait; returns the exit status (None if it had to be killed)."""
+        if self.proc is None:
+            return None
+        status = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                status = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                status = None
+        else:
+            status = self.proc.returncode
+        self.exit_statuses.append(status)
+        self.proc = None
+        return status
+
+    def restart(self, timeout=30):
+        status = self.stop()
+        self.start(timeout)
+        return status
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def cleanup(self):
+        self.stop()
+        self._saved_log = self.log()
+        if not os.environ.get("HYVE_KEEP_TMP"):
+            if self.owns_root:
+                shutil.rmtree(self.root, ignore_errors=True)
+            elif self.system:
+                shutil.rmtree(self.log_dir, ignore_errors=True)
+
+    def log(self):
+        if getattr(self, "_saved_log", None) is not None and not os.path.exists(self.log_path):
+            return self._saved_log
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError as e:
+            return "(no log: %s)" % e
+
+    # -- what clients use ------------------------------------------------
+    @property
+    def uri(self):
+        return uri_for(self.sock)
+
+    @property
+    def uri_ro(self):
+        return uri_for(self.sock_ro)
+
+
+def can_connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(1)
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+# -- private mount namespace ------------------------------------------------
+
+# The system directories a system-mode daemon (and libvirt's clients) use.
+SYSTEM_DIRS = ("/run/libvirt", "/etc/libvirt", "/var/log/libvirt",
+               "/var/cache/libvirt", "/var/lib/libvirt")
+_NS_ENV = "HYVE_IN_MOUNT_NS"
+
+
+def _listing(dirs):
+    return {d: sorted(os.listdir(d)) if os.path.isdir(d) else None for d in dirs}
+
+
+def in_private_namespace(what, tmpfs_dirs=SYSTEM_DIRS, binds=()):
+    """Re-run the calling script inside `unshare -m --propagation private`
+    with a fresh tmpfs over each of TMPFS_DIRS and the (source, target)
+    BINDS bind-mounted, so that a daemon using the real system paths leaves
+    the host untouched. Returns inside the namespace; the outer process
+    exits with the inner one's status (and fails it if anything leaked into
+    the host's directories). Skips (77) when not root or when namespaces
+    are not available."""
+    if os.environ.get(_NS_ENV) == "1":
+        for d in tmpfs_dirs:
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "hyve-test", d], check=True)
+        for src, dst in binds:
+            subprocess.run(["mount", "--bind", src, dst], check=True)
+        return
+    require_root(what)
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        skip("%s needs mount namespaces: %s" % (what, probe.stderr.strip()))
+    created = []
+    for d in list(tmpfs_dirs) + [dst for _, dst in binds]:
+        if not os.path.exists(d):
+            os.makedirs(d)
+            created.append(d)
+    before = _listing(tmpfs_dirs)
+    env = dict(os.environ)
+    env[_NS_ENV] = "1"
+    sys.stdout.flush()
+    rc = subprocess.call(["unshare", "-m", "--propagation", "private",
+                          sys.executable, os.path.abspath(sys.argv[0])] + sys.argv[1:], env=env)
+    after = _listing(tmpfs_dirs)
+    for d in reversed(created):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+    if after != before:
+        print("FAIL: the host's directories changed: before %r after %r" % (before, after))
+        rc = rc or 1
+    sys.exit(rc)
+
+
+# -- domains -------------------------------------------------------------
+
+def debian_kernel():
+    """(kernel, initrd) of Debian's installed kernel, or plausible paths."""
+    try:
+        kernels = sorted(f for f in os.listdir("/boot") if f.startswith("vmlinuz-"))
+    except OSError:
+        kernels = []
+    if kernels:
+        ver = kernels[-1][len("vmlinuz-"):]
+        return "/boot/vmlinuz-" + ver, "/boot/initrd.img-" + ver
+    return "/boot/vmlinuz", "/boot/initrd.img"
+
+
+def domain_xml(name, uuid=None, memory_kib=262144, vcpus=1, cmdline="console=ttyS0"):
+    kernel, initrd = debian_kernel()
+    uuid = uuid or str(uuidlib.uuid4())
+    return """<domain type='bhyve'>
+  <name>%(name)s</name>
+  <uuid>%(uuid)s</uuid>
+  <memory unit='KiB'>%(mem)d</memory>
+  <currentMemory unit='KiB'>%(mem)d</currentMemory>
+  <vcpu placement='static'>%(vcpus)d</vcpu>
+  <os>
+    <type arch='x86_64'>hvm</type>
+    <kernel>%(kernel)s</kernel>
+    <initrd>%(initrd)s</initrd>
+    <cmdline>%(cmdline)s</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <console type='pty'>
+      <target type='serial' port='0'/>
+    </console>
+  </devices>
+</domain>
+""" % {"name": name, "uuid": uuid, "mem": memory_kib, "vcpus": vcpus,
+       "kernel": kernel, "initrd": initrd, "cmdline": cmdline}
+
+
+# -- client programs ---------------------------------------------------------
+
+def virsh(uri, *args, input=None, check=True, readonly=False, user=None,
+          env=None, timeout=120):
+    """Run `virsh -c URI ARGS...`; returns CompletedProcess (text)."""
+    cmd = [VIRSH, "-c", uri]
+    if readonly:
+        cmd.insert(1, "-r")
+    cmd += list(args)
+    kwargs = {}
+    if user is not None:
+        kwargs["user"] = user
+    p = subprocess.run(cmd, input=input, capture_output=True, text=True,
+                       env=env or client_env(), timeout=timeout,
+                       start_new_session=True, **kwargs)
+    if check and p.returncode != 0:
+        raise AssertionError("virsh %s failed (status %d)\nstdout:\n%s\nstderr:\n%s"
+                             % (" ".join(args), p.returncode, p.stdout, p.stderr))
+    return p
+
+
+def validate_xml(text, schema):
+    """virt-xml-validate - SCHEMA on TEXT; returns (ok, output)."""
+    p = subprocess.run([VALIDATE, "-", schema], input=text, capture_output=True,
+                       text=True, timeout=120)
+    return p.returncode == 0, (p.stdout + p.stderr).strip()
+
+
+CAPS_SCHEMA = os.environ.get(
+    "HYVE_CAPS_SCHEMA", os.path.join(SOURCE_ROOT, "build", "schemas", "capability-bhyve.rng"))
+
+
+def validate_capabilities(caps):
+    """Capabilities XML is valid when (1) it validates against hyve's
+    capability-bhyve.rng (libvirt's schema + guest domain type 'bhyve') and
+    (2) it validates against libvirt's installed capability schema once the
+    one value that schema lacks (<domain type='bhyve'>) reads 'kvm'.
+    Returns (ok, output)."""
+    p = subprocess.run(["xmllint", "--noout", "--relaxng", CAPS_SCHEMA, "-"], input=caps,
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        return False, "%s: %s" % (CAPS_SCHEMA, (p.stdout + p.stderr).strip())
+    stock = caps.replace("<domain type='bhyve'", "<domain type='kvm'")
+    ok, out = validate_xml(stock, "capability")
+    if not ok:
+        return False, "libvirt's capability.rng (bhyve read as kvm): " + out
+    return True, out
+
+
+def write_file(directory, name, text):
+    path = os.path.join(directory, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+# -- test case base ----------------------------------------------------------
+
+class DaemonTestCase(unittest.TestCase):
+    """A test class sharing one isolated daemon (started in setUpClass)."""
+
+    daemon_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon(args=cls.daemon_args, name=cls.__name__).start()
+        cls.tmp = tempfile.mkdtemp(prefix="hyve-it-files-")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.cleanup()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def assertDaemonAlive(self):
+        self.assertTrue(self.daemon.alive(),
+                        "daemon died; log:\n" + self.daemon.log())
+
+
+def main():
+    """unittest.main that dumps every daemon's log when something failed."""
+    sys.stdout.reconfigure(line_buffering=True)
+    prog = unittest.main(exit=False, verbosity=2)
+    result = prog.result
+    ok = result.wasSuccessful()
+    if not ok or os.environ.get("HYVE_TEST_VERBOSE"):
+        for d in _DAEMONS:
+            sys.stderr.write("\n==== log of %s (%s) ====\n%s\n==== end of log ====\n"
+                             % (d.name, d.log_path, d.log()[-20000:]))
+    if ok and result.testsRun and len(result.skipped) == result.testsRun:
+        sys.exit(SKIP)
+    sys.exit(0 if ok else 1)

@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Raw-socket behaviour: unknown procedures, garbage and oversized
+packets (that client is dropped, the others keep working) and a client
+that never reads (must not block anybody else)."""
+import socket
+import struct
+import time
+
+import libvirt
+
+import hyvetest
+import hyverpc
+from hyverpc import RawClient, packet, u32
+
+
+def is_dropped(sock, timeout=10):
+    """True when the daemon closed SOCK (EOF or reset) within TIMEOUT seconds."""
+    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            data = sock.recv(65536)
+            if not data:
+                return True
+            # the daemon may answer something first (e.g. an error reply); keep reading
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+    return False
+
+
+class ProtocolTest(hyvetest.DaemonTestCase):
+
+    def setUp(self):
+        # A well-behaved client that must keep working throughout.
+        self.good = libvirt.open(self.daemon.uri)
+
+    def tearDown(self):
+        self.assertEqual(self.good.getType(), "BHYVE")
+        self.good.close()
+        self.assertDaemonAlive()
+
+    def test_unknown_procedure_raw(self):
+        c = RawClient(self.daemon.sock)
+        try:
+            c.open()
+            for proc in (9999, 100000, 426 + 10000):
+                with self.assertRaises(hyverpc.RemoteError) as cm:
+                    c.call(proc)
+                e = cm.exception
+                self.assertEqual((e.code, e.domain, e.level), (39, 7, 2), str(e))
+                self.assertEqual(e.message, "unknown procedure: %d" % proc)
+            self.assertEqual(c.get_type(), "BHYVE")
+        finally:
+            c.close()
+
+    def test_unknown_program(self):
+        c = RawClient(self.daemon.sock)
+        try:
+            c.open()
+            c.send_raw(packet(3, 77, prog=0x12345678))
+            prog, vers, proc, mtype, serial, status, body = c.recv_packet()
+            self.assertEqual((mtype, serial, status), (hyverpc.REPLY, 77, hyverpc.ERROR))
+            e = hyverpc.decode_error(body)
+            self.assertEqual(e.code, 39, str(e))
+            c.serial = 78
+            self.assertEqual(c.get_type(), "BHYVE")
+        finally:
+            c.close()
+
+    def test_calls_before_open(self):
+        c = RawClient(self.daemon.sock)
+        try:
+            self.assertEqual(c.auth_list(), [0])
+            with self.assertRaises(hyverpc.RemoteError):
+                c.call(hyverpc.PROC_CONNECT_LIST_ALL_DOMAINS, u32(1) + u32(0))
+            c.call(hyverpc.PROC_CONNECT_OPEN, hyverpc.opt_string("bhyve:///system") + u32(0))
+            self.assertEqual(c.get_type(), "BHYVE")
+        finally:
+            c.close()
+
+    def test_garbage_dropped(self):
+        cases = {
+            "all ones": b"\xff" * 64,
+            "length below header": u32(8) + b"\0" * 4,
+            "length zero": u32(0) * 8,
+            "oversized length": u32(hyverpc.MAX_MESSAGE + 4 + 1) + b"\0" * 24,
+            "huge length": u32(0x7fffffff) + b"\0" * 24,
+        }
+        for name, data in cases.items():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(self.daemon.sock)
+            try:
+                s.sendall(data)
+                self.assertTrue(is_dropped(s), "%s: daemon kept the connection" % name)
+            finally:
+                s.close()
+            self.assertEqual(self.good.getHostname(), socket.gethostname(), name)
+
+    def test_truncated_call_payload(self):
+        # A well-framed CALL whose payload is too short to decode: error or
+        # drop, but never a crash; other clients keep working.
+        c = RawClient(self.daemon.sock)
+        try:
+            c.open()
+            c.send_raw(packet(hyverpc.PROC_DOMAIN_DEFINE_XML, 5, u32(1000) + b"abc\0"))
+            try:
+                prog, vers, proc, mtype, serial, status, body = c.recv_packet()
+                self.assertEqual((proc, serial, status),
+                                 (hyverpc.PROC_DOMAIN_DEFINE_XML, 5, hyverpc.ERROR))
+            except (ConnectionError, OSError):
+                pass   # dropping the client is acceptable too
+        finally:
+            c.close()
+        self.assertEqual(self.good.getType(), "BHYVE")
+
+    def test_big_valid_packet_accepted(self):
+        # Just under the 4 MiB string limit: a legal (if silly) define that
+        # fails with an XML error, not a dropped connection.
+        c = RawClient(self.daemon.sock, timeout=30)
+        try:
+            c.open()
+            big = "<domain type='bhyve'><name>big</name><description>" + "x" * (3 << 20)
+            with self.assertRaises(hyverpc.RemoteError) as cm:
+                c.define_xml(big)
+            self.assertEqual(cm.exception.code, 27, str(cm.exception))
+            self.assertEqual(c.get_type(), "BHYVE")
+        finally:
+            c.close()
+
+    def test_many_idle_connections(self):
+        socks = []
+        try:
+            for _ in range(100):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.daemon.sock)
+                socks.append(s)
+            self.assertEqual(self.good.getHostname(), socket.gethostname())
+            conn = libvirt.open(self.daemon.uri)
+            self.assertEqual(conn.getType(), "BHYVE")
+            conn.close()
+        finally:
+            for s in socks:
+                s.close()
+
+    def test_client_that_never_reads(self):
+        # Fill the daemon's outgoing queue towards a client that never
+        # reads its replies; others must not wait for it.
+        c = RawClient(self.daemon.sock)
+        c.open()
+        c.sock.setblocking(False)
+        call = packet(hyverpc.PROC_CONNECT_GET_CAPABILITIES, 0)
+        sent = 0
+        stalled_since = None
+        deadline = time.monotonic() + 15
+        try:
+            while time.monotonic() < deadline and sent < 20000:
+                try:
+                    c.sock.send(call)
+                    sent += 1
+                    stalled_since = None
+                except BlockingIOError:
+                    # both socket buffers are full: the daemon stopped reading us
+                    if stalled_since is None:
+                        stalled_since = time.monotonic()
+                    elif time.monotonic() - stalled_since > 1.0:
+                        break
+                    time.sleep(0.01)
+            self.assertGreater(sent, 100)
+            t0 = time.monotonic()
+            for i in range(20):
+                conn = libvirt.open(self.daemon.uri)
+                self.assertEqual(conn.getType(), "BHYVE", i)
+                self.assertTrue(conn.getCapabilities().startswith("<capabilities"), i)
+                conn.close()
+                self.assertEqual(self.good.getHostname(), socket.gethostname(), i)
+            self.assertLess(time.monotonic() - t0, 20, "other clients were slowed down")
+        finally:
+            c.close()
+
+
+if __name__ == "__main__":
+    hyvetest.main()
