@@ -58,6 +58,32 @@ def kernel_image(ver):
     return "/boot/vmlinuz-" + ver
 
 
+def extract_vmlinux(bzimage):
+    """The ELF vmlinux inside a bzImage (XZ or gzip payload), or None."""
+    import lzma
+    import struct
+    import zlib
+    with open(bzimage, "rb") as f:
+        data = f.read()
+    if len(data) < 0x250 or data[0x202:0x206] != b"HdrS":
+        return None
+    setup_sects = data[0x1f1] or 4
+    off, length = struct.unpack_from("<II", data, 0x248)
+    start = (setup_sects + 1) * 512 + off
+    payload = data[start:start + length]
+    try:
+        if payload[:6] == b"\xfd7zXZ\x00":
+            raw = lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(
+                payload)
+        elif payload[:2] == b"\x1f\x8b":
+            raw = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(payload)
+        else:
+            return None
+    except (lzma.LZMAError, zlib.error):
+        return None
+    return raw if raw[:4] == b"\x7fELF" else None
+
+
 def _modinfo(ver, field, name):
     res = subprocess.run(["modinfo", "-k", ver, "-F", field, name],
                          capture_output=True, text=True, check=False)

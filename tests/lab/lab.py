@@ -69,14 +69,15 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo 1 > /proc/sys/kernel/printk
-say() { echo "HYVE-LAB: $*"; }
-say "init at $(cut -d' ' -f1 /proc/uptime) s"
+say() { echo "HYVE-LAB: [$(cut -d' ' -f1 /proc/uptime)] $*"; }
+say init
 . /job/job.conf
 for set in base $LAB_MODSETS; do
     while read -r name path; do
         insmod "$path" || say "insmod $name failed"
     done < "/etc/lab/modules.$set"
 done
+say "modules loaded"
 mkdir -p /lower /upper /newroot
 o=trans=virtio,version=9p2000.L,msize=262144
 if ! mount -t 9p -o "$o,ro,cache=loose" hostroot /lower; then
@@ -101,6 +102,7 @@ if [ -n "$LAB_WRITABLE" ]; then
     mount -t 9p -o "$o,rw,cache=none" hostrw "/newroot$LAB_WRITABLE" ||
         say "FATAL cannot mount writable dir $LAB_WRITABLE"
 fi
+say "switching root"
 mount --move /dev /newroot/dev
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
@@ -123,6 +125,7 @@ if [ -c /dev/kvm ]; then
 else
     echo "kvm=no" > /run/hyve-lab/kvm
 fi
+echo "HYVE-LAB: [$($B cut -d' ' -f1 /proc/uptime)] starting the command"
 echo "$LAB_BEGIN"
 $B sh /run/hyve-lab/job.sh < /dev/null > /dev/console 2>&1
 rc=$?
@@ -214,15 +217,54 @@ def l1_initramfs(ver=None):
             lines.append("%s /%s\n" % (mod, rel))
         cpio.add_bytes("etc/lab/modules." + name, "".join(lines))
     initramfs.write_atomic(path, cpio.gzip())
-    # Keep the cache small: drop other builds for this kernel.
-    for old in os.listdir(cache_dir()):
-        if (old.startswith("l1-%s-" % ver) and old.endswith(".cpio.gz")
-                and old != os.path.basename(path)):
-            try:
-                os.unlink(os.path.join(cache_dir(), old))
-            except OSError:
-                pass
+    _drop_stale(path, "l1-%s-" % ver)
     return path
+
+
+def _drop_stale(keep, prefix):
+    """Remove other cached builds with this prefix once they are a day old
+    (a concurrent harness may still be about to read a younger one)."""
+    now = time.time()
+    d = os.path.dirname(keep)
+    for old in os.listdir(d):
+        path = os.path.join(d, old)
+        try:
+            if (old.startswith(prefix) and path != keep and
+                    now - os.stat(path).st_mtime > 86400):
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def l1_kernel(ver):
+    """Kernel image QEMU boots for L1.
+
+    Under TCG the bzImage's XZ decompressor alone takes seconds, so when the
+    kernel supports the PVH entry (CONFIG_PVH=y) the ELF vmlinux inside the
+    bzImage is extracted once into the cache and booted directly (QEMU loads
+    ELF kernels with a PVH note).  Falls back to the bzImage.
+    HYVE_LAB_KERNEL overrides; HYVE_LAB_BZIMAGE=1 disables the extraction."""
+    if os.environ.get("HYVE_LAB_KERNEL"):
+        return os.environ["HYVE_LAB_KERNEL"]
+    bz = initramfs.kernel_image(ver)
+    if os.environ.get("HYVE_LAB_BZIMAGE") == "1":
+        return bz
+    try:
+        with open("/boot/config-" + ver) as f:
+            if "CONFIG_PVH=y\n" not in f.read():
+                return bz
+        key = initramfs.inputs_digest([bz], ["vmlinux-v1"])
+        path = os.path.join(cache_dir(), "vmlinux-%s-%s" % (ver, key))
+        if os.path.exists(path):
+            return path
+        data = initramfs.extract_vmlinux(bz)
+        if data is None:
+            return bz
+        initramfs.write_atomic(path, data)
+        _drop_stale(path, "vmlinux-%s-" % ver)
+        return path
+    except OSError:
+        return bz
 
 
 def _job_env(env):
@@ -263,7 +305,7 @@ def qemu_argv(ver, initrd, mem, smp, writable):
     argv = [QEMU, "-accel", "tcg,thread=multi", "-cpu", "EPYC,+svm,+npt",
             "-smp", str(smp), "-m", str(mem), "-nographic", "-no-reboot",
             "-nic", "none",
-            "-kernel", initramfs.kernel_image(ver), "-initrd", initrd,
+            "-kernel", l1_kernel(ver), "-initrd", initrd,
             "-append", "console=ttyS0 quiet loglevel=1 panic=-1",
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,"
             "readonly=on,multidevs=remap"]
