@@ -112,5 +112,26 @@ class ConnectTest(hyvetest.DaemonTestCase):
             conn.close()
 
 
+class SessionTest(hyvetest.DaemonTestCase):
+    """--session: one socket (no -ro), no authentication, bhyve:///session."""
+
+    daemon_args = ("--session",)
+
+    def test_session_socket(self):
+        self.assertFalse(os.path.exists(self.daemon.sock_ro),
+                         "a session daemon has no read-only socket")
+        uri = "bhyve+unix:///session?socket=" + self.daemon.sock
+        conn = libvirt.open(uri)
+        try:
+            self.assertEqual(conn.getType(), "BHYVE")
+            dom = conn.defineXML(hyvetest.domain_xml("session-dom"))
+            self.assertEqual([d.name() for d in conn.listAllDomains(0)], ["session-dom"])
+            dom.undefine()
+        finally:
+            conn.close()
+        self.assertEqual(virsh(uri, "uri").stdout.strip(), uri)
+        self.assertEqual(virsh(uri, "hostname").stdout.strip(), socket.gethostname())
+
+
 if __name__ == "__main__":
     hyvetest.main()
