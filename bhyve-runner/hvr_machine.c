@@ -142,6 +142,47 @@ hvr_machine_sigterm(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* Every second, ask each vCPU whether it is halted for good.  With the
+ * in-kernel LAPIC a HLT never exits to userspace, so this is the only way to
+ * notice a guest that halted (Linux `halt -f`: every CPU in cli; hlt). */
+static gboolean
+hvr_machine_halt_poll(gpointer data)
+{
+    HvrMachine *m = data;
+    int i;
+
+    g_mutex_lock(&m->lock);
+    if (m->state != HVR_STATE_RUNNING) {
+        g_mutex_unlock(&m->lock);
+        return G_SOURCE_CONTINUE;
+    }
+    m->halt_round++;
+    g_mutex_unlock(&m->lock);
+    for (i = 0; i < m->ncpus; i++) {
+        g_atomic_int_set(&m->vcpus[i].halt_check, 1);
+        hvr_vcpu_kick(&m->vcpus[i]);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+void
+hvr_machine_report_halt(HvrMachine *m, HvrVcpu *v, gboolean halted)
+{
+    gboolean all = TRUE;
+    int i;
+
+    g_mutex_lock(&m->lock);
+    v->halt_round = m->halt_round;
+    v->halted = halted;
+    for (i = 0; i < m->ncpus; i++)
+        if (m->vcpus[i].halt_round != m->halt_round || !m->vcpus[i].halted)
+            all = FALSE;
+    all = all && m->state == HVR_STATE_RUNNING;
+    g_mutex_unlock(&m->lock);
+    if (all)
+        hvr_machine_request_exit(m, HYVE_RUNNER_EXIT_HALT, "all vCPUs halted with interrupts disabled");
+}
+
 static gboolean
 hvr_machine_sigint(gpointer data)
 {
@@ -153,7 +194,7 @@ int
 hvr_machine_run(HvrMachine *m)
 {
     sigset_t set;
-    guint sigterm, sigint;
+    guint sigterm, sigint, halt_poll;
     int i, status;
 
     /* vCPU threads unblock the kick signal themselves; everything else
@@ -165,6 +206,7 @@ hvr_machine_run(HvrMachine *m)
 
     sigterm = g_unix_signal_add(SIGTERM, hvr_machine_sigterm, m);
     sigint = g_unix_signal_add(SIGINT, hvr_machine_sigint, m);
+    halt_poll = g_timeout_add_seconds(1, hvr_machine_halt_poll, m);
 
     g_mutex_lock(&m->lock);
     if (m->state == HVR_STATE_CREATED)
@@ -202,6 +244,7 @@ hvr_machine_run(HvrMachine *m)
     }
     g_source_remove(sigterm);
     g_source_remove(sigint);
+    g_source_remove(halt_poll);
     return status;
 }
 

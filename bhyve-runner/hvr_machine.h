@@ -42,6 +42,9 @@ typedef struct {
     pthread_t tid;              /* valid once `started` */
     gboolean started;           /* guarded by machine lock */
     gboolean parked;            /* guarded by machine lock: waiting while paused */
+    int halt_check;             /* atomic: report halt state at next exit */
+    unsigned halt_round;        /* machine lock: round of the last report */
+    gboolean halted;            /* machine lock: stopped for good in that round */
     /* statistics, written by the vCPU thread with atomics */
     uint64_t exits_io;
     uint64_t exits_mmio;
@@ -84,6 +87,7 @@ struct _HvrMachine {
     GCond cond;
     HvrState state;             /* lock */
     int exit_status;            /* lock; -1 until requested */
+    unsigned halt_round;        /* lock: current halt-detection round */
     int64_t start_us;
 };
 
@@ -98,6 +102,10 @@ gboolean hvr_machine_resume(HvrMachine *m, GError **error);
 const char *hvr_machine_state_string(HvrMachine *m);
 void hvr_machine_irq_line(HvrMachine *m, uint32_t gsi, int level);
 void hvr_machine_add_device(HvrMachine *m, HvrDevice *dev);
+/* A vCPU thread reports whether it is stopped for good (HLT with interrupts
+ * disabled, or never started by INIT/SIPI); when every vCPU is, the machine
+ * halts (exit 2, bhyve's VM_SUSPEND_HALT). */
+void hvr_machine_report_halt(HvrMachine *m, HvrVcpu *v, gboolean halted);
 void hvr_machine_format_stats(HvrMachine *m, GString *out);
 
 /* Log helpers: one line on stderr, prefixed with the VM name. */

@@ -102,6 +102,22 @@ hvr_vcpu_mmio(HvrVcpu *v, struct kvm_run *run)
         memcpy(run->mmio.data, &val, len);
 }
 
+static void
+hvr_vcpu_report_halt(HvrVcpu *v)
+{
+    struct kvm_regs regs;
+    uint32_t mp = 0;
+    gboolean halted = FALSE;
+
+    if (vmm_vcpu_get_mp_state(v->vcpu, &mp) == 0) {
+        if (mp == KVM_MP_STATE_UNINITIALIZED || mp == KVM_MP_STATE_INIT_RECEIVED)
+            halted = TRUE;
+        else if (mp == KVM_MP_STATE_HALTED && vmm_vcpu_get_regs(v->vcpu, &regs) == 0)
+            halted = !(regs.rflags & 0x200);
+    }
+    hvr_machine_report_halt(v->m, v, halted);
+}
+
 /* Block while paused; returns FALSE when the machine is stopping. */
 static gboolean
 hvr_vcpu_wait_runnable(HvrVcpu *v)
@@ -150,8 +166,11 @@ hvr_vcpu_thread(gpointer data)
         r = vmm_vcpu_run(v->vcpu);
         __atomic_add_fetch(&v->run_ns, (uint64_t)(g_get_monotonic_time() - t0) * 1000,
                            __ATOMIC_RELAXED);
-        if (r == -EINTR || r == -EAGAIN)
+        if (r == -EINTR || r == -EAGAIN) {
+            if (g_atomic_int_compare_and_exchange(&v->halt_check, 1, 0))
+                hvr_vcpu_report_halt(v);
             continue;
+        }
         if (r < 0) {
             hvr_log("vCPU %d: KVM_RUN failed: %s", v->id, g_strerror(-r));
             hvr_machine_request_exit(m, HYVE_RUNNER_EXIT_ERROR, "KVM_RUN failed");

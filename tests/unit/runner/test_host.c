@@ -20,9 +20,11 @@ static char *tmpdir;
 
 static const char MSG[] = "HYVE-TEST: hello from the test kernel\n";
 
+static GByteArray *test_kernel_end(const char *action_hex, gboolean spin);
+
 /* x86-64 code at the 64-bit entry (load address + 0x200). */
 static GByteArray *
-test_kernel(const char *action_hex)
+test_kernel_end(const char *action_hex, gboolean spin)
 {
     GByteArray *img = g_byte_array_sized_new(8192);
     static const uint8_t prologue[] = {
@@ -30,7 +32,8 @@ test_kernel(const char *action_hex)
         0x48, 0x8D, 0x35, 0, 0, 0, 0,                   /* lea rsi, [rip+msg] */
         0xAC, 0x84, 0xC0, 0x74, 0x03, 0xEE, 0xEB, 0xF8, /* lodsb; test; jz; out; jmp */
     };
-    static const uint8_t hltloop[] = { 0xF4, 0xEB, 0xFD };
+    static const uint8_t hltloop[] = { 0xF4, 0xEB, 0xFD };     /* 1: hlt; jmp 1b */
+    static const uint8_t spinloop[] = { 0xF3, 0x90, 0xEB, 0xFC }; /* 1: pause; jmp 1b */
     uint8_t code[256];
     size_t n = 0, act = strlen(action_hex) / 2, i;
     int32_t disp;
@@ -43,8 +46,13 @@ test_kernel(const char *action_hex)
         char h[3] = { action_hex[2 * i], action_hex[2 * i + 1], 0 };
         code[n++] = (uint8_t)strtoul(h, NULL, 16);
     }
-    memcpy(code + n, hltloop, sizeof(hltloop));
-    n += sizeof(hltloop);
+    if (spin) {
+        memcpy(code + n, spinloop, sizeof(spinloop));
+        n += sizeof(spinloop);
+    } else {
+        memcpy(code + n, hltloop, sizeof(hltloop));
+        n += sizeof(hltloop);
+    }
     disp = (int32_t)(n - 11);
     memcpy(code + 7, &disp, 4);
     memcpy(code + n, MSG, sizeof(MSG));
@@ -79,7 +87,8 @@ typedef struct {
 static void
 run_start(Run *r, const char *name, const char *action, const char *extra)
 {
-    g_autoptr(GByteArray) k = test_kernel(action);
+    /* guests that must stay up spin; the others end in cli; hlt */
+    g_autoptr(GByteArray) k = test_kernel_end(action, extra[0] != 0);
     g_autofree char *kpath = NULL, *text = NULL;
     g_autoptr(GError) err = NULL;
     const char *argv[] = { runner, "-c", NULL, NULL };
@@ -171,6 +180,7 @@ static const struct {
     { "i8042-reset", "B0FEE664", 0 },              /* outb 0xFE -> 0x64 */
     { "cf9-reset", "66BAF90CB006EE", 0 },          /* outb 6 -> 0xCF9 */
     { "triple-fault", "0F0B", 3 },                 /* ud2 with an empty IDT */
+    { "halt", "", 2 },                             /* hlt with interrupts disabled */
 };
 
 START_TEST(test_exit)
@@ -205,7 +215,7 @@ START_TEST(test_control)
     g_autofree char *stats = NULL;
     unsigned i;
 
-    run_start(&r, "control", "", "cpus=2\n");
+    run_start(&r, "control", "", "cpus=2\n");   /* spins with interrupts off */
     ck_assert_msg(wait_output(&r, "HYVE-TEST", 60), "control: no serial output");
     for (i = 0; i < G_N_ELEMENTS(steps); i++) {
         g_autofree char *rep = request(&r, steps[i].req);
