@@ -2,7 +2,8 @@
 /*
  * hyved_client.c: one connected client: non-blocking reads and writes on
  * the I/O thread, the output queue (the only writer path), in-flight
- * limits, keepalive, and the per-connection state handlers query.
+ * limits. Per-connection state and keepalive: hyved_client_state.c;
+ * streams: hyved_stream.c.
  */
 #include "hyve-config.h"
 
@@ -46,6 +47,10 @@ hyved_client_unref(HyvedClient *client)
     g_free(client->uri);
     if (client->events)
         g_array_free(client->events, TRUE);
+    if (client->streams)
+        g_ptr_array_free(client->streams, TRUE);
+    if (client->pending_streams)
+        g_ptr_array_free(client->pending_streams, TRUE);
     g_mutex_clear(&client->lock);
     g_free(client);
 }
@@ -73,6 +78,7 @@ hyved_client_new(HyvedServer *server, int fd, const HyvedListener *listener)
     g_mutex_init(&client->lock);
     g_queue_init(&client->outq);
     hyved_events_client_init(client);
+    hyved_streams_client_init(client);
     return client;
 }
 
@@ -172,6 +178,7 @@ hyved_client_close(HyvedClient *client)
         g_source_unref(client->ka_source);
         client->ka_source = NULL;
     }
+    hyved_streams_client_close(client);
     g_mutex_lock(&client->lock);
     client->closed = TRUE;
     g_queue_clear_full(&client->outq, (GDestroyNotify) g_bytes_unref);
@@ -458,6 +465,11 @@ client_process_packet(HyvedClient *client)
             hyved_client_enqueue(client, hyved_packet_encode(&pong, NULL, NULL, NULL));
         }
         return;   /* PONG: last_rx already updated */
+    }
+    if (hdr.prog == HYVED_PROGRAM_REMOTE && hdr.type == HYVED_TYPE_STREAM) {
+        hyved_stream_packet(client, &hdr, pkt + HYVED_MESSAGE_HEADER_MAX,
+                            pkt_len - HYVED_MESSAGE_HEADER_MAX);
+        return;
     }
     /* STREAM packets for streams we do not have, and REPLY/MESSAGE or
      * unknown types from a client, are dropped without an answer: there

@@ -37,6 +37,8 @@ struct _HyvedServer {
     guint64 next_client_id;
 };
 
+typedef struct _HyvedStream HyvedStream;
+
 typedef struct {
     HyvedEventKind kind;
     int event_id;
@@ -87,6 +89,8 @@ struct _HyvedClient {
     gboolean close_callback;
     GArray *events;                 /* HyvedEventReg */
     int next_callback_id;
+    GPtrArray *pending_streams;     /* HyvedStream*, until the call's reply is queued */
+    GPtrArray *streams;             /* HyvedStream*, live */
 };
 
 /* hyved_client.c */
@@ -95,6 +99,15 @@ void hyved_client_start(HyvedClient *client);          /* attach its source */
 void hyved_client_close(HyvedClient *client);          /* I/O thread */
 /* Enqueue with client->lock held. */
 void hyved_client_enqueue_locked(HyvedClient *client, GBytes *pkt);
+
+/* hyved_stream.c */
+void hyved_streams_client_init(HyvedClient *client);
+void hyved_streams_client_close(HyvedClient *client);          /* I/O thread */
+/* With client->lock held, after the reply to call @serial was queued. */
+void hyved_streams_call_done_locked(HyvedClient *client, guint32 serial, gboolean ok);
+/* I/O thread: a STREAM packet from the client. */
+void hyved_stream_packet(HyvedClient *client, const HyvedHeader *hdr,
+                         const guint8 *payload, gsize len);
 
 /* hyved_server.c */
 void hyved_server_remove_client(HyvedServer *server, HyvedClient *client);

@@ -51,8 +51,14 @@ job_run(HyvedJob *job)
                                         job->pkt + job->payload_offset,
                                         job->pkt_len - job->payload_offset);
 
+    gsize size = 0;
+    const guint8 *bytes = g_bytes_get_data(reply, &size);
+    /* status word of the reply: after length, prog, vers, proc, type, serial */
+    gboolean ok = size >= 28 && GUINT32_FROM_BE(*(const guint32 *) (bytes + 24)) == HYVED_STATUS_OK;
+
     g_mutex_lock(&client->lock);
     hyved_client_enqueue_locked(client, reply);
+    hyved_streams_call_done_locked(client, job->hdr.serial, ok);
     client->inflight--;
     g_mutex_unlock(&client->lock);
     g_main_context_wakeup(client->server->ctx);

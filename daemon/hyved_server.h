@@ -72,6 +72,15 @@ void hyved_client_set_closed(HyvedClient *client);
 void hyved_client_enable_keepalive(HyvedClient *client);
 void hyved_client_set_close_callback(HyvedClient *client, gboolean registered);
 
+/* Streams (hyved_stream.c), for handlers such as DOMAIN_OPEN_CONSOLE:
+ * ties @fd (taken over, made non-blocking; e.g. a console pty) to the
+ * stream of the call @call. It starts once the handler's successful reply
+ * is queued (never before it) and is dropped if the call fails. fd data ->
+ * STREAM/CONTINUE packets; client data -> written to fd; fd EOF -> empty
+ * CONTINUE; client finish/abort -> STREAM/OK confirm, fd closed. */
+gboolean hyved_client_add_stream(HyvedClient *client, const HyvedHeader *call, int fd,
+                                 GError **error);
+
 /* Event fan-out (hyved_events.c). */
 void hyved_events_sink(const HyveDomainEvent *event, gpointer server);
 /* Called with the client lock held by hyved_client: drop all registrations. */

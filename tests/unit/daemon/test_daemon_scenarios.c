@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "test_daemon_util.h"
+#include "hyved_client_priv.h"
 
 static void
 auth_list(int fd, guint32 serial, int *type)
@@ -429,9 +430,111 @@ START_TEST(test_polkit_root)
 }
 END_TEST
 
+static void
+grab_client(HyvedClient *client, gpointer data)
+{
+    HyvedClient **out = data;
+    if (!*out)
+        *out = hyved_client_ref(client);
+}
+
+static void
+call_done(HyvedClient *client, guint32 serial, gboolean ok)
+{
+    g_mutex_lock(&client->lock);
+    hyved_streams_call_done_locked(client, serial, ok);
+    g_mutex_unlock(&client->lock);
+}
+
+static void
+expect_stream(int fd, gint32 status, const char *data, const char *what)
+{
+    HyvedHeader hdr;
+    g_autoptr(GBytes) payload = NULL;
+    gsize len = 0;
+    const char *got;
+
+    ck_assert_msg(test_recv(fd, &hdr, &payload, 5000, NULL), "stream: %s: nothing arrived", what);
+    got = g_bytes_get_data(payload, &len);
+    ck_assert_msg(hdr.type == HYVED_TYPE_STREAM && hdr.proc == 201 && hdr.serial == 50 &&
+                  hdr.status == status && len == strlen(data) && memcmp(got, data, len) == 0,
+                  "stream: %s: type %d proc %d serial %u status %d len %zu", what, hdr.type,
+                  hdr.proc, hdr.serial, hdr.status, len);
+}
+
+START_TEST(test_stream)
+{
+    TestServer *ts = test_server_start(HYVED_AUTH_NONE, NULL);
+    int fd = test_connect(ts->sock_rw);
+    int sp[2], sp2[2];
+    HyvedClient *client = NULL;
+    HyvedHeader call = { HYVED_PROGRAM_REMOTE, 1, 201, HYVED_TYPE_CALL, 50, 0 };
+    HyvedHeader call2 = { HYVED_PROGRAM_REMOTE, 1, 201, HYVED_TYPE_CALL, 51, 0 };
+    HyvedHeader hdr;
+    char buf[16];
+    struct pollfd pfd;
+    g_autoptr(GError) err = NULL;
+
+    test_open(fd, "bhyve:///system", 0);
+    hyved_server_foreach_client(ts->server, grab_client, &client);
+    ck_assert(client);
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp2) == 0);
+    ck_assert_msg(hyved_client_add_stream(client, &call, sp[1], &err), "add: %s",
+                  err ? err->message : "?");
+    ck_assert(hyved_client_add_stream(client, &call2, sp2[1], &err));
+
+    /* dormant until the call is done */
+    ck_assert(write(sp[0], "boot\n", 5) == 5);
+    ck_assert_msg(!test_recv(fd, &hdr, NULL, 300, NULL), "stream: data before the reply");
+    call_done(client, 51, FALSE);   /* failed call: stream dropped, fd closed */
+    pfd.fd = sp2[0];
+    pfd.events = POLLIN;
+    ck_assert_msg(poll(&pfd, 1, 3000) == 1 && read(sp2[0], buf, 1) == 0,
+                  "stream: fd of a failed call not closed");
+    call_done(client, 50, TRUE);
+    expect_stream(fd, HYVED_STATUS_CONTINUE, "boot\n", "fd data");
+
+    /* client -> fd */
+    ck_assert(test_send(fd, HYVED_PROGRAM_REMOTE, 201, HYVED_TYPE_STREAM, 50,
+                        HYVED_STATUS_CONTINUE, NULL, NULL));
+    {
+        guint8 pkt[28 + 8];
+        guint32 w[7] = { GUINT32_TO_BE(sizeof(pkt)), GUINT32_TO_BE(HYVED_PROGRAM_REMOTE),
+                         GUINT32_TO_BE(1), GUINT32_TO_BE(201), GUINT32_TO_BE(HYVED_TYPE_STREAM),
+                         GUINT32_TO_BE(50), GUINT32_TO_BE(HYVED_STATUS_CONTINUE) };
+        memcpy(pkt, w, 28);
+        memcpy(pkt + 28, "root\r\n\x01", 8);
+        ck_assert(test_send_raw(fd, pkt, sizeof(pkt)));
+    }
+    pfd.fd = sp[0];
+    ck_assert(poll(&pfd, 1, 3000) == 1);
+    ck_assert_msg(read(sp[0], buf, sizeof(buf)) == 8 && memcmp(buf, "root\r\n\x01", 8) == 0,
+                  "stream: client data not written to the fd");
+
+    /* fd EOF -> empty CONTINUE; client finish -> STREAM OK */
+    close(sp[0]);
+    expect_stream(fd, HYVED_STATUS_CONTINUE, "", "eof");
+    ck_assert(test_send(fd, HYVED_PROGRAM_REMOTE, 201, HYVED_TYPE_STREAM, 50, HYVED_STATUS_OK,
+                        NULL, NULL));
+    expect_stream(fd, HYVED_STATUS_OK, "", "finish confirm");
+    /* stale packets for the finished stream are dropped silently */
+    ck_assert(test_send(fd, HYVED_PROGRAM_REMOTE, 201, HYVED_TYPE_STREAM, 50,
+                        HYVED_STATUS_CONTINUE, NULL, NULL));
+    ck_assert_msg(!test_recv(fd, &hdr, NULL, 300, NULL), "stream: answer to a stale packet");
+    auth_list(fd, 9, NULL);
+
+    hyved_client_unref(client);
+    close(sp2[0]);
+    close(fd);
+    test_server_stop(ts);
+}
+END_TEST
+
 void
 test_daemon_add_scenarios(TCase *tc)
 {
+    tcase_add_test(tc, test_stream);
     tcase_add_test(tc, test_ping_pong);
     tcase_add_test(tc, test_keepalive_drop);
     tcase_add_test(tc, test_keepalive_answered);
