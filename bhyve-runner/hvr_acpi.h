@@ -8,6 +8,8 @@
  * Layout inside the table area at HVR_ACPI_BASE (0xE0000) is fixed by the
  * offsets below.  hvr_acpi_build() is a pure function over a buffer; the
  * machine copies the result into guest RAM before the first vCPU runs.
+ * Thread-safety: no shared state; the tables are written once, before the
+ * guest runs, and never changed afterwards.
  */
 #ifndef HVR_ACPI_H
 #define HVR_ACPI_H

@@ -83,6 +83,12 @@ hvr_machine_new(HvrConfig *cfg, GError **error)
     m->mmio = hvr_iobus_new("mmio");
     g_snprintf(hvr_log_name, sizeof(hvr_log_name), "bhyve-runner[%s]", cfg->name);
 
+    {
+        const char *reason;
+
+        if (vmm_probe(&reason) == VMM_PROBE_EMULATED)
+            hvr_log("warning: %s; guest kernels will run very slowly", reason);
+    }
     if ((r = vmm_create(cfg->name, &m->vm)) < 0) {
         g_set_error(error, HVR_ERROR, HVR_ERROR_SYSTEM, "cannot create the KVM VM: %s",
                     g_strerror(-r));
