@@ -4,6 +4,7 @@
 them), list, dumpxml round trip, redefine, undefine, autostart, errors."""
 import os
 import re
+import threading
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 
@@ -91,6 +92,37 @@ class DomainTest(hyvetest.DaemonTestCase):
         self.assertEqual(len(re.findall(r"(?m)^Domain 'vs-\d{3}' has been undefined", out)), MANY,
                          out)
         self.assertEqual(virsh_names(self.daemon.uri, "--all", prefix="vs-"), [])
+
+    def test_concurrent_clients(self):
+        # 8 connections defining, reading and undefining at the same time
+        errors = []
+
+        def worker(w):
+            try:
+                conn = libvirt.open(self.daemon.uri)
+                for i in range(25):
+                    name = "cc-%d-%02d" % (w, i)
+                    dom = conn.defineXML(domain_xml(name))
+                    if conn.lookupByName(name).UUIDString() != dom.UUIDString():
+                        errors.append("%s: lookup returned another uuid" % name)
+                    if "<name>%s</name>" % name not in dom.XMLDesc(0):
+                        errors.append("%s: wrong XML" % name)
+                    if i % 2:
+                        dom.undefine()
+                conn.close()
+            except libvirt.libvirtError as e:
+                errors.append("worker %d: %s" % (w, e))
+
+        threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        expected = sorted("cc-%d-%02d" % (w, i) for w in range(8) for i in range(0, 25, 2))
+        self.assertEqual(names_of(self.conn, 0, "cc-"), expected)
+        for n in expected:
+            self.conn.lookupByName(n).undefine()
 
     # -- XML ----------------------------------------------------------
     def test_dumpxml_round_trip(self):

@@ -3,6 +3,7 @@
 """A daemon restart keeps every definition, its XML and its autostart flag;
 an undefine is persistent too."""
 import os
+import time
 import unittest
 import xml.etree.ElementTree as ET
 import uuid as uuidlib
@@ -98,6 +99,30 @@ class RestartTest(unittest.TestCase):
         self.assertTrue(os.path.exists(self.daemon.sock))
         self.daemon.start()
         self.assertEqual(virsh(self.daemon.uri, "hostname").returncode, 0)
+
+
+class TimeoutTest(unittest.TestCase):
+    """--timeout=N: the daemon exits by itself after N idle seconds, but
+    not while a client is connected."""
+
+    def test_idle_timeout(self):
+        d = Daemon(name="timeout", args=["--timeout=2"]).start()
+        try:
+            conn = libvirt.open(d.uri)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 4:
+                self.assertEqual(conn.getType(), "BHYVE")
+                time.sleep(0.5)
+            self.assertTrue(d.alive(), "exited although a client was connected:\n" + d.log())
+            conn.close()
+            t1 = time.monotonic()
+            status = d.proc.wait(15)
+            waited = time.monotonic() - t1
+            self.assertEqual(status, 0, d.log())
+            self.assertGreater(waited, 1.0, "exited before the idle timeout")
+            self.assertFalse(os.path.exists(d.sock), "socket left behind after a clean exit")
+        finally:
+            d.cleanup()
 
 
 if __name__ == "__main__":
