@@ -99,7 +99,17 @@ class Daemon:
     def command(self):
         if self.system:
             return [DAEMON] + self.args
-        return [DAEMON, "--root", self.root] + self.args
+        args = list(self.args)
+        if os.geteuid() != 0 and "--session" not in args:
+            # A non-root developer: still a system-layout daemon (both
+            # sockets), without polkit, which would need a system bus.
+            args.append("--system")
+            if "--config" not in args:
+                conf = os.path.join(self.root, "nonroot.conf")
+                with open(conf, "w") as f:
+                    f.write('auth_unix_rw = "none"\nauth_unix_ro = "none"\n')
+                args += ["--config", conf]
+        return [DAEMON, "--root", self.root] + args
 
     def start(self, timeout=30):
         require_daemon()

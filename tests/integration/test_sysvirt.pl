@@ -18,13 +18,22 @@ my $root = tempdir("hyve-it-perl-XXXXXX", TMPDIR => 1, CLEANUP => !$ENV{HYVE_KEE
 chmod 0755, $root;
 my $log = "$root/daemon.log";
 
+# Not root: still the system layout (both sockets), without polkit.
+my @extra;
+if ($> != 0) {
+    open(my $c, '>', "$root/nonroot.conf") or die;
+    print $c qq{auth_unix_rw = "none"\nauth_unix_ro = "none"\n};
+    close($c);
+    @extra = ('--system', '--config', "$root/nonroot.conf");
+}
+
 my $pid = fork() // die "fork: $!";
 if ($pid == 0) {
     open(STDIN, '<', '/dev/null');
     open(STDOUT, '>>', $log) or die;
     open(STDERR, '>&', \*STDOUT) or die;
     POSIX::setsid();
-    exec($daemon, '--root', $root) or die "exec $daemon: $!";
+    exec($daemon, '--root', $root, @extra) or die "exec $daemon: $!";
 }
 
 sub daemon_log {
