@@ -4,6 +4,7 @@
 import os
 import re
 import socket
+import time
 import xml.etree.ElementTree as ET
 
 import libvirt
@@ -101,6 +102,29 @@ class ConnectTest(hyvetest.DaemonTestCase):
             self.assertEqual(conn.getType(), "BHYVE", "connection %d" % i)
             conn.close()
         self.assertDaemonAlive()
+
+    def test_keepalive(self):
+        # With an event loop the client negotiates keepalive; a PING every
+        # second, dead after 2 missed PONGs: the daemon must answer them.
+        import threading
+        libvirt.virEventRegisterDefaultImpl()
+        stop = threading.Event()
+
+        def loop():
+            while not stop.is_set():
+                libvirt.virEventRunDefaultImpl()
+
+        t = threading.Thread(target=loop, daemon=True)
+        t.start()
+        conn = libvirt.open(self.daemon.uri)
+        try:
+            self.assertEqual(conn.setKeepAlive(1, 2), 0, "keepalive not supported")
+            time.sleep(6)
+            self.assertEqual(conn.isAlive(), 1)
+            self.assertEqual(conn.getType(), "BHYVE")
+        finally:
+            conn.close()
+            stop.set()      # the loop thread is a daemon thread
 
     def test_readonly_connection_reads(self):
         conn = libvirt.openReadOnly(self.daemon.uri_ro)

@@ -13,6 +13,9 @@ import hyvetest
 import hyverpc
 from hyverpc import RawClient, packet, u32
 
+PROC_SUPPORTS_FEATURE = 60
+PROC_GET_URI = 110
+
 
 def is_dropped(sock, timeout=10):
     """True when the daemon closed SOCK (EOF or reset) within TIMEOUT seconds."""
@@ -78,6 +81,36 @@ class ProtocolTest(hyvetest.DaemonTestCase):
                 c.call(hyverpc.PROC_CONNECT_LIST_ALL_DOMAINS, u32(1) + u32(0))
             c.call(hyverpc.PROC_CONNECT_OPEN, hyverpc.opt_string("bhyve:///system") + u32(0))
             self.assertEqual(c.get_type(), "BHYVE")
+        finally:
+            c.close()
+
+    def test_preamble(self):
+        # What libvirt 9.0 clients send before any real call.
+        c = RawClient(self.daemon.sock)
+        try:
+            self.assertEqual(c.auth_list(), [0])
+            feature = lambda n: hyverpc.Reader(c.call(PROC_SUPPORTS_FEATURE, hyverpc.i32(n))).i32()
+            self.assertIn(feature(10), (0, 1))          # keepalive, asked before OPEN
+            c.call(hyverpc.PROC_CONNECT_OPEN, hyverpc.opt_string("bhyve:///system") + u32(0))
+            self.assertEqual(feature(14), 1)            # REMOTE_EVENT_CALLBACK
+            self.assertIn(feature(15), (0, 1))          # REMOTE_CLOSE_CALLBACK
+            for migration in (1, 3, 4, 5, 6):
+                self.assertEqual(feature(migration), 0, "migration feature %d" % migration)
+            # a second CONNECT_OPEN on the same connection is refused
+            with self.assertRaises(hyverpc.RemoteError):
+                c.call(hyverpc.PROC_CONNECT_OPEN, hyverpc.opt_string("bhyve:///system") + u32(0))
+            self.assertEqual(c.get_type(), "BHYVE")
+            c.call(hyverpc.PROC_CONNECT_CLOSE)
+        finally:
+            c.close()
+
+    def test_open_without_uri(self):
+        # `virsh` with no URI sends "" and then asks CONNECT_GET_URI.
+        c = RawClient(self.daemon.sock)
+        try:
+            c.open("")
+            uri = hyverpc.Reader(c.call(PROC_GET_URI)).string()
+            self.assertEqual(uri, "bhyve:///system")
         finally:
             c.close()
 
