@@ -248,6 +248,33 @@ class DomainTest(hyvetest.DaemonTestCase):
         self.assertIn("error: Failed to define domain from " + path, p.stderr)
         self.assertEqual(names_of(self.conn, 0, "bad"), [])
 
+    def test_error_codes_travel(self):
+        # The driver's error codes reach the client unchanged.
+        cases = [
+            # well-formed, but not libvirt's domain schema
+            ("schema", domain_xml("err-schema").replace("<vcpu placement='static'>1</vcpu>",
+                                                        "<vcpu placement='static'>one</vcpu>"),
+             libvirt.VIR_ERR_XML_INVALID_SCHEMA if hasattr(libvirt, "VIR_ERR_XML_INVALID_SCHEMA")
+             else 92),
+            # valid libvirt XML hyve does not support
+            ("unsupported", domain_xml("err-kvm").replace("<domain type='bhyve'>",
+                                                          "<domain type='kvm'>"),
+             libvirt.VIR_ERR_CONFIG_UNSUPPORTED),
+        ]
+        for name, xml, code in cases:
+            with self.assertRaises(libvirt.libvirtError, msg=name) as cm:
+                self.conn.defineXML(xml)
+            self.assertEqual(cm.exception.get_error_code(), code, "%s: %s" % (name, cm.exception))
+            self.assertTrue(cm.exception.get_error_message(), name)
+        self.assertEqual(names_of(self.conn, 0, "err-"), [])
+        # virsh shows the daemon's message verbatim
+        path = write_file(self.tmp, "kvm.xml", cases[1][1])
+        p = virsh(self.daemon.uri, "define", path, check=False)
+        self.assertEqual(p.returncode, 1)
+        with self.assertRaises(libvirt.libvirtError) as cm:
+            self.conn.defineXML(cases[1][1])
+        self.assertIn(cm.exception.get_error_message(), p.stderr)
+
     def test_duplicate_name_other_uuid(self):
         u1 = str(uuidlib.uuid4())
         self.conn.defineXML(domain_xml("dup-dom", u1))
