@@ -9,6 +9,7 @@ and can run next to each other. Clients are the real ones: virsh,
 
 Exit statuses follow meson: 0 pass, 77 skip, anything else fail.
 """
+import fcntl
 import os
 import shutil
 import signal
@@ -210,6 +211,8 @@ def can_connect(path):
 SYSTEM_DIRS = ("/run/libvirt", "/etc/libvirt", "/var/log/libvirt",
                "/var/cache/libvirt", "/var/lib/libvirt")
 _NS_ENV = "HYVE_IN_MOUNT_NS"
+SYSTEM_DIRS_LOCK = "/run/lock/hyve-system-dirs.lock" if os.path.isdir("/run/lock") \
+    else "/tmp/hyve-system-dirs.lock"
 
 
 def _listing(dirs):
@@ -235,6 +238,11 @@ def in_private_namespace(what, tmpfs_dirs=SYSTEM_DIRS, binds=()):
                            capture_output=True, text=True)
     if probe.returncode != 0:
         skip("%s needs mount namespaces: %s" % (what, probe.stderr.strip()))
+    # Serialise with every other user of the host's system directories
+    # (this test in other build trees, tools/run-demo): one of them may
+    # create a missing mount point and remove it again afterwards.
+    lock = open(SYSTEM_DIRS_LOCK, "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     created = []
     for d in list(tmpfs_dirs) + [dst for _, dst in binds]:
         if not os.path.exists(d):
@@ -252,6 +260,7 @@ def in_private_namespace(what, tmpfs_dirs=SYSTEM_DIRS, binds=()):
             os.rmdir(d)
         except OSError:
             pass
+    lock.close()
     if after != before:
         print("FAIL: the host's directories changed: before %r after %r" % (before, after))
         rc = rc or 1

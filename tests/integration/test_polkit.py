@@ -10,7 +10,6 @@ Rules allowing org.hyve.unix.manage let that user define domains; rules
 denying it make the connection fail with AUTH_FAILED (45) "authentication
 failed". root is always let in without asking polkit."""
 import glob
-import grp
 import os
 import pwd
 import shutil
@@ -80,9 +79,13 @@ def ensure_user():
     try:
         return pwd.getpwnam(USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", "--user-group", USER], check=True)
-        return pwd.getpwnam(USER)
+        p = subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                            "--shell", "/usr/sbin/nologin", "--user-group", USER],
+                           capture_output=True, text=True)
+        try:
+            return pwd.getpwnam(USER)   # also when a concurrent run created it first
+        except KeyError:
+            raise RuntimeError("useradd %s failed: %s" % (USER, p.stderr))
 
 
 class PolkitTest(unittest.TestCase):
