@@ -30,8 +30,11 @@ DAEMON = os.environ.get("HYVE_DAEMON", os.path.join(SOURCE_ROOT, "build", "daemo
 VIRSH = shutil.which("virsh") or "/usr/bin/virsh"
 VALIDATE = shutil.which("virt-xml-validate") or "/usr/bin/virt-xml-validate"
 
-# Where the daemon puts its sockets below its root (system layout).
-SOCKET_DIRS = ("var/run/libvirt", "run/libvirt")
+# Where the daemon puts its sockets: with --root DIR, DIR/run/libvirt
+# (the daemon's run state dir is /run); in system mode without --root,
+# /var/run/libvirt, the path the clients compute (/var/run -> /run).
+ROOTED_SOCKET_DIR = "run/libvirt"
+SYSTEM_SOCKET_DIR = "/var/run/libvirt"
 SOCK_NAME = "virtbhyved-sock"
 
 # Every daemon started by this process, so main() can dump their logs.
@@ -130,10 +133,12 @@ class Daemon:
             if self.proc.poll() is not None:
                 raise RuntimeError("%s exited with status %s before creating its socket; log:\n%s"
                                    % (self.name, self.proc.returncode, self.log()))
-            for d in SOCKET_DIRS:
-                path = os.path.join(self.root, d, SOCK_NAME)
-                if os.path.exists(path) and can_connect(path):
-                    return path, path + "-ro"
+            if self.system:
+                path = os.path.join(SYSTEM_SOCKET_DIR, SOCK_NAME)
+            else:
+                path = os.path.join(self.root, ROOTED_SOCKET_DIR, SOCK_NAME)
+            if os.path.exists(path) and can_connect(path):
+                return path, path + "-ro"
             time.sleep(0.05)
         raise RuntimeError("%s: no socket %s below %s after %ss; log:\n%s"
                            % (self.name, SOCK_NAME, self.root, timeout, self.log()))

@@ -52,10 +52,8 @@ sub can_connect {
 
 my $sock;
 for (1 .. 600) {
-    for my $d ("var/run/libvirt", "run/libvirt") {
-        my $p = "$root/$d/virtbhyved-sock";
-        if (-S $p && can_connect($p)) { $sock = $p; last; }
-    }
+    my $p = "$root/run/libvirt/virtbhyved-sock";
+    $sock = $p if -S $p && can_connect($p);
     last if $sock;
     if (waitpid($pid, WNOHANG) == $pid) {
         diag(daemon_log());
