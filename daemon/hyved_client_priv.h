@@ -13,6 +13,7 @@ G_BEGIN_DECLS
 typedef struct {
     GSocket *socket;
     GSource *source;
+    GSource *pause_source;          /* accept paused (EMFILE): resume timer */
     char *path;
     gboolean readonly;
     HyvedAuth auth;

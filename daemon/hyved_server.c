@@ -141,6 +141,38 @@ hyved_server_foreach_client(HyvedServer *server,
         func(snapshot->pdata[i], user_data);
 }
 
+static gboolean listener_accept(GSocket *socket, GIOCondition cond, gpointer data);
+
+static void
+listener_watch(HyvedServer *server, HyvedListener *listener)
+{
+    listener->source = g_socket_create_source(listener->socket, G_IO_IN, NULL);
+    g_source_set_callback(listener->source, (GSourceFunc) (void (*)(void)) listener_accept,
+                          listener, NULL);
+    g_source_attach(listener->source, server->ctx);
+}
+
+static gboolean
+listener_resume(gpointer data)
+{
+    HyvedListener *listener = data;
+
+    listener->pause_source = NULL;      /* this timeout, removed on return */
+    listener_watch(g_object_get_data(G_OBJECT(listener->socket), "hyved-server"), listener);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+listener_pause(HyvedServer *server, HyvedListener *listener)
+{
+    g_source_unref(listener->source);   /* destroyed by returning G_SOURCE_REMOVE */
+    listener->source = NULL;
+    listener->pause_source = g_timeout_source_new_seconds(1);
+    g_source_set_callback(listener->pause_source, listener_resume, listener, NULL);
+    g_source_attach(listener->pause_source, server->ctx);
+    g_source_unref(listener->pause_source);
+}
+
 static gboolean
 listener_accept(GSocket *socket, GIOCondition cond, gpointer data)
 {
@@ -150,6 +182,14 @@ listener_accept(GSocket *socket, GIOCondition cond, gpointer data)
     int fd = accept4(g_socket_get_fd(socket), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
     if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* The pending connection stays readable: pause this listener
+             * for a second instead of spinning. */
+            g_warning("accept on %s failed: %s; pausing it for 1 s", listener->path,
+                      g_strerror(errno));
+            listener_pause(server, listener);
+            return G_SOURCE_REMOVE;
+        }
         if (errno != EAGAIN && errno != EINTR)
             g_warning("accept on %s failed: %s", listener->path, g_strerror(errno));
         return G_SOURCE_CONTINUE;
@@ -183,6 +223,8 @@ listener_free(HyvedListener *listener)
         g_source_destroy(listener->source);
         g_source_unref(listener->source);
     }
+    if (listener->pause_source)
+        g_source_destroy(listener->pause_source);
     if (listener->unlink_at_exit && listener->path)
         unlink(listener->path);
     g_clear_object(&listener->socket);
@@ -203,10 +245,7 @@ server_add_listener(HyvedServer *server, GSocket *socket, const char *path,
     listener->unlink_at_exit = owned;
     g_socket_set_blocking(socket, FALSE);
     g_object_set_data(G_OBJECT(socket), "hyved-server", server);
-    listener->source = g_socket_create_source(socket, G_IO_IN, NULL);
-    g_source_set_callback(listener->source, (GSourceFunc) (void (*)(void)) listener_accept,
-                          listener, NULL);
-    g_source_attach(listener->source, server->ctx);
+    listener_watch(server, listener);
     g_ptr_array_add(server->listeners, listener);
     return TRUE;
 }
@@ -272,6 +311,7 @@ hyved_server_add_unix_listener(HyvedServer *server, const char *path,
     if (!socket)
         goto fail;
     addr = g_unix_socket_address_new(path);
+    g_socket_set_listen_backlog(socket, 128);
     if (!g_socket_bind(socket, addr, FALSE, &local) ||
         !g_socket_listen(socket, &local)) {
         g_object_unref(socket);

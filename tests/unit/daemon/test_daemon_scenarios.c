@@ -11,6 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 
 #include "test_daemon_util.h"
 #include "hyved_client_priv.h"
@@ -531,9 +534,73 @@ START_TEST(test_stream)
 }
 END_TEST
 
+static double
+cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Out of descriptors: the server must neither spin on its listener nor
+ * stay deaf once descriptors are free again. The clients live in a child
+ * process so that only the server runs out. */
+START_TEST(test_emfile)
+{
+    TestServer *ts = test_server_start(HYVED_AUTH_NONE, NULL);
+    struct rlimit old, lim;
+    guint used = 0;
+    double cpu0;
+    int fd, ctl[2];
+    pid_t child;
+    char byte = 0;
+
+    {
+        g_autoptr(GDir) d = g_dir_open("/proc/self/fd", 0, NULL);
+        while (d && g_dir_read_name(d))
+            used++;
+    }
+    ck_assert(pipe(ctl) == 0);
+    ck_assert(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    child = fork();
+    ck_assert(child >= 0);
+    if (child == 0) {
+        close(ctl[1]);
+        for (int i = 0; i < 60; i++) {
+            struct sockaddr_un sun = { .sun_family = AF_UNIX };
+            int c = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            g_strlcpy(sun.sun_path, ts->sock_rw, sizeof(sun.sun_path));
+            if (c < 0 || connect(c, (struct sockaddr *) &sun, sizeof(sun)) < 0)
+                break;
+        }
+        (void) read(ctl[0], &byte, 1);   /* until the parent is done */
+        _exit(0);
+    }
+    close(ctl[0]);
+    lim = old;
+    lim.rlim_cur = used + 20;
+    ck_assert(setrlimit(RLIMIT_NOFILE, &lim) == 0);
+    g_usleep(500 * 1000);
+    cpu0 = cpu_seconds();
+    g_usleep(G_USEC_PER_SEC);
+    ck_assert_msg(cpu_seconds() - cpu0 < 0.1, "emfile: server spins (%.2f s CPU in 1 s)",
+                  cpu_seconds() - cpu0);
+    close(ctl[1]);
+    waitpid(child, NULL, 0);
+    setrlimit(RLIMIT_NOFILE, &old);
+    g_usleep(300 * 1000);
+    fd = test_connect(ts->sock_rw);
+    auth_list(fd, 0, NULL);
+    close(fd);
+    test_server_stop(ts);
+}
+END_TEST
+
 void
 test_daemon_add_scenarios(TCase *tc)
 {
+    tcase_add_test(tc, test_emfile);
     tcase_add_test(tc, test_stream);
     tcase_add_test(tc, test_ping_pong);
     tcase_add_test(tc, test_keepalive_drop);
