@@ -122,7 +122,8 @@ class Daemon:
         log.flush()
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=subprocess.STDOUT,
-                                     env=self.env, start_new_session=True)
+                                     env=self.env, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         log.close()
         self.sock, self.sock_ro = self._wait_for_socket(timeout)
         return self
@@ -196,6 +197,23 @@ class Daemon:
     @property
     def uri_ro(self):
         return uri_for(self.sock_ro)
+
+
+def _die_with_parent():
+    """preexec_fn: the daemon gets SIGTERM when the test process dies, even
+    when meson kills it on a timeout (no daemons left behind)."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _on_signal(signum, frame):
+    for d in list(_DAEMONS):
+        try:
+            d.cleanup()
+        except Exception:
+            pass
+    sys.exit(128 + signum)
 
 
 def can_connect(path):
@@ -395,6 +413,8 @@ class DaemonTestCase(unittest.TestCase):
 def main():
     """unittest.main that dumps every daemon's log when something failed."""
     sys.stdout.reconfigure(line_buffering=True)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     try:
         import libvirt
         # errors are checked by the tests; don't also print them to stderr

@@ -36,6 +36,17 @@ if ($pid == 0) {
     exec($daemon, '--root', $root, @extra) or die "exec $daemon: $!";
 }
 
+# Never leave the daemon behind (a failed check dies, meson may kill us).
+END {
+    if ($pid) {
+        my $status = $?;
+        kill 'TERM', $pid;
+        waitpid($pid, 0);
+        $? = $status;
+    }
+}
+$SIG{TERM} = $SIG{INT} = sub { exit 1; };
+
 sub daemon_log {
     open(my $fh, '<', $log) or return "(no log)";
     local $/;
@@ -150,7 +161,9 @@ my @uuids = map { sprintf("5a0f00d0-0000-4000-8000-%012d", $_) } (1 .. 10);
 
 kill 'TERM', $pid;
 waitpid($pid, 0);
-is($? >> 8, 0, "daemon exited cleanly on SIGTERM") or diag(daemon_log());
+my $daemon_status = $?;
+$pid = 0;
+is($daemon_status >> 8, 0, "daemon exited cleanly on SIGTERM") or diag(daemon_log());
 
 if (!Test::More->builder->is_passing()) {
     diag("daemon log:\n" . daemon_log());
