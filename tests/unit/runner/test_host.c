@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <fcntl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "vmm.h"
@@ -273,6 +275,59 @@ START_TEST(test_unix_echo)
 }
 END_TEST
 
+/* COM2 on a pty: the runner logs the pty path; bytes written to the slave
+ * come back through the echo guest. */
+START_TEST(test_pty_echo)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *kpath = NULL, *conf = NULL, *text = NULL;
+    g_autoptr(GByteArray) k = test_kernel_end("66BAFD02" "EC" "A801" "74FB" "66BAF802" "EC" "EE" "EBEF", TRUE);
+    g_autofree char *dir = g_build_filename(tmpdir, "pty", NULL);
+    const char *argv[] = { runner, "-c", NULL, NULL };
+    char line[256] = { 0 }, buf[64] = { 0 }, *p;
+    struct termios tio;
+    size_t got = 0;
+    int errfd = -1, fd, i, status;
+    FILE *ef;
+    GPid pid;
+
+    g_mkdir_with_parents(dir, 0700);
+    kpath = g_build_filename(dir, "bzImage", NULL);
+    conf = g_build_filename(dir, "vm.conf", NULL);
+    ck_assert(g_file_set_contents(kpath, (char *)k->data, k->len, NULL));
+    text = g_strdup_printf("boot.kernel=%s\ncom2.backend=pty\nmemory.size=64M\nname=pty\n", kpath);
+    ck_assert(g_file_set_contents(conf, text, -1, NULL));
+    argv[2] = conf;
+    ck_assert_msg(g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD |
+                                           G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &pid,
+                                           NULL, NULL, &errfd, &err), "spawn: %s", err ? err->message : "");
+    ef = fdopen(errfd, "r");
+    while (fgets(line, sizeof(line), ef) && !strstr(line, "com2: /dev/pts/"))
+        ;
+    p = strstr(line, "/dev/pts/");
+    ck_assert_msg(p, "no pty path logged: '%s'", line);
+    g_strchomp(p);
+    fd = open(p, O_RDWR | O_NOCTTY);
+    ck_assert_msg(fd >= 0, "open %s", p);
+    tcgetattr(fd, &tio);
+    cfmakeraw(&tio);
+    tcsetattr(fd, TCSANOW, &tio);
+    ck_assert(write(fd, "pty-7", 5) == 5);
+    for (i = 0; i < 200 && got < 5; i++) {
+        ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+
+        if (n > 0)
+            got += n;
+    }
+    close(fd);
+    kill(pid, SIGINT);                  /* SIGINT: forced poweroff */
+    waitpid(pid, &status, 0);
+    fclose(ef);
+    ck_assert_msg(g_str_equal(buf, "pty-7"), "pty echo got '%s'", buf);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "SIGINT exit %d", status);
+}
+END_TEST
+
 START_TEST(test_bad_config)
 {
     g_autofree char *path = g_build_filename(tmpdir, "bad.conf", NULL);
@@ -310,6 +365,7 @@ main(int argc, char **argv)
     tcase_add_loop_test(tc, test_exit, 0, G_N_ELEMENTS(exits));
     tcase_add_test(tc, test_control);
     tcase_add_test(tc, test_unix_echo);
+    tcase_add_test(tc, test_pty_echo);
     tcase_add_test(tc, test_bad_config);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
