@@ -20,6 +20,7 @@
 
 #include "hyved_server.h"
 #include "hyved_log.h"
+#include "hyved_notify.h"
 
 
 typedef struct {
@@ -218,7 +219,9 @@ run_daemon(const HyvedOptions *opts, GError **error)
     hyved_server_set_idle_timeout(server, opts->timeout);
     g_info("virtbhyved %s ready (%s mode) on %s", HYVE_VERSION,
            privileged ? "system" : "session", paths.sock_rw);
+    hyved_notify("READY=1\nSTATUS=serving " HYVE_VERSION);
     hyved_server_run(server);
+    hyved_notify("STOPPING=1");
     rc = EXIT_SUCCESS;
 
  out:

@@ -11,6 +11,11 @@
 #include <string.h>
 
 #include "hyved_config.h"
+#include "hyved_notify.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 typedef struct {
     const char *name;
@@ -187,6 +192,39 @@ START_TEST(test_relative_root)
 }
 END_TEST
 
+/* sd_notify datagrams reach a path socket and an abstract one. */
+START_TEST(test_notify)
+{
+    for (int abstract = 0; abstract < 2; abstract++) {
+        g_autofree char *dir = g_dir_make_tmp("hyved-notify-XXXXXX", NULL);
+        g_autofree char *path = g_build_filename(dir, "n", NULL);
+        g_autofree char *env = abstract ? g_strdup_printf("@%s", path) : g_strdup(path);
+        struct sockaddr_un sun = { .sun_family = AF_UNIX };
+        socklen_t len = offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1;
+        int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+        char buf[64] = { 0 };
+
+        strcpy(sun.sun_path, path);
+        if (abstract) {
+            /* "@name" = abstract socket "\0name" */
+            memset(sun.sun_path, 0, sizeof(sun.sun_path));
+            memcpy(sun.sun_path + 1, path, strlen(path));
+            len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(path);
+        }
+        ck_assert(bind(fd, (struct sockaddr *) &sun, len) == 0);
+        g_setenv("NOTIFY_SOCKET", env, TRUE);
+        ck_assert_msg(hyved_notify("READY=1"), "notify (%s) failed", env);
+        ck_assert_msg(recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT) == 7 &&
+                      g_str_equal(buf, "READY=1"), "notify (%s): got '%s'", env, buf);
+        close(fd);
+        unlink(path);
+        rmdir(dir);
+    }
+    g_unsetenv("NOTIFY_SOCKET");
+    ck_assert_msg(!hyved_notify("READY=1"), "notify without NOTIFY_SOCKET must be a no-op");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -205,6 +243,7 @@ main(void)
     tcase_add_test(tc, test_missing_conf);
     tcase_add_loop_test(tc, test_paths, 0, G_N_ELEMENTS(path_cases));
     tcase_add_test(tc, test_relative_root);
+    tcase_add_test(tc, test_notify);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
