@@ -250,15 +250,30 @@ server_add_listener(HyvedServer *server, GSocket *socket, const char *path,
     return TRUE;
 }
 
+gboolean
+hyved_server_check_not_running(const char *path, GError **error)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc;
+
+    g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+    rc = connect(fd, (struct sockaddr *) &sun, sizeof(sun));
+    close(fd);
+    if (rc == 0) {
+        hyve_error_set(error, HYVE_FROM_RPC, HYVE_ERR_OPERATION_FAILED,
+                       "another daemon is already listening on %s", path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* A socket file left by a daemon that died: remove it, unless something
  * still answers on it. */
 static gboolean
 remove_stale_socket(const char *path, GError **error)
 {
     struct stat st;
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
-    int fd;
-    int rc;
 
     if (lstat(path, &st) < 0)
         return TRUE;
@@ -267,15 +282,8 @@ remove_stale_socket(const char *path, GError **error)
                        "%s exists and is not a socket", path);
         return FALSE;
     }
-    g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    rc = connect(fd, (struct sockaddr *) &sun, sizeof(sun));
-    close(fd);
-    if (rc == 0) {
-        hyve_error_set(error, HYVE_FROM_RPC, HYVE_ERR_OPERATION_FAILED,
-                       "another daemon is already listening on %s", path);
+    if (!hyved_server_check_not_running(path, error))
         return FALSE;
-    }
     if (unlink(path) < 0 && errno != ENOENT) {
         hyve_error_set(error, HYVE_FROM_RPC, HYVE_ERR_SYSTEM_ERROR,
                        "cannot remove stale socket %s: %s", path, g_strerror(errno));

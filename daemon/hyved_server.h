@@ -25,6 +25,8 @@ HyvedServer *hyved_server_new(const HyvedConfig *cfg, HyveDriver *driver,
                               gboolean privileged, GMainContext *ctx, GError **error);
 void hyved_server_free(HyvedServer *server);
 
+/* FALSE (OPERATION_FAILED) when a daemon already answers on @path. */
+gboolean hyved_server_check_not_running(const char *path, GError **error);
 /* Creates (after removing a stale file) and listens on a UNIX socket. */
 gboolean hyved_server_add_unix_listener(HyvedServer *server, const char *path,
                                         gboolean readonly, HyvedAuth auth,

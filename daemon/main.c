@@ -186,6 +186,12 @@ run_daemon(const HyvedOptions *opts, GError **error)
     if (!make_dir(paths.log_dir, 0700, error) || !make_dir(paths.cache_dir, 0700, error))
         return EXIT_FAILURE;
 
+    /* Before the driver touches any VM state: is another daemon serving? */
+    if (!g_getenv("LISTEN_FDS") &&
+        (!hyved_server_check_not_running(paths.sock_rw, error) ||
+         (paths.sock_ro && !hyved_server_check_not_running(paths.sock_ro, error))))
+        return EXIT_FAILURE;
+
     dcfg.privileged = privileged;
     dcfg.config_dir = paths.config_dir;
     dcfg.state_dir = paths.state_dir;
