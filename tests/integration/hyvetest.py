@@ -39,6 +39,14 @@ SOCK_NAME = "virtbhyved-sock"
 
 # Every daemon started by this process, so main() can dump their logs.
 _DAEMONS = []
+# Scratch directories to remove when interrupted.
+_TMPDIRS = []
+
+
+def make_tmpdir(prefix="hyve-it-files-"):
+    path = tempfile.mkdtemp(prefix=prefix)
+    _TMPDIRS.append(path)
+    return path
 
 
 def skip(reason):
@@ -123,7 +131,7 @@ class Daemon:
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=subprocess.STDOUT,
                                      env=self.env, start_new_session=True,
-                                     preexec_fn=_die_with_parent)
+                                     preexec_fn=die_with_parent)
         log.close()
         self.sock, self.sock_ro = self._wait_for_socket(timeout)
         return self
@@ -199,7 +207,7 @@ class Daemon:
         return uri_for(self.sock_ro)
 
 
-def _die_with_parent():
+def die_with_parent():
     """preexec_fn: the daemon gets SIGTERM when the test process dies, even
     when meson kills it on a timeout (no daemons left behind)."""
     import ctypes
@@ -208,12 +216,18 @@ def _die_with_parent():
 
 
 def _on_signal(signum, frame):
+    # meson's timeout (SIGTERM) or ^C: clean up and leave at once (a
+    # SystemExit raised inside a test would only be recorded as an error).
     for d in list(_DAEMONS):
         try:
             d.cleanup()
         except Exception:
             pass
-    sys.exit(128 + signum)
+    for t in _TMPDIRS:
+        shutil.rmtree(t, ignore_errors=True)
+    sys.stdout.write("\ninterrupted by signal %d\n" % signum)
+    sys.stdout.flush()
+    os._exit(128 + signum)
 
 
 def can_connect(path):
@@ -275,8 +289,20 @@ def in_private_namespace(what, tmpfs_dirs=SYSTEM_DIRS, binds=()):
     env = dict(os.environ)
     env[_NS_ENV] = "1"
     sys.stdout.flush()
-    rc = subprocess.call(["unshare", "-m", "--propagation", "private",
-                          sys.executable, os.path.abspath(sys.argv[0])] + sys.argv[1:], env=env)
+    child = subprocess.Popen(["unshare", "-m", "--propagation", "private",
+                              sys.executable, os.path.abspath(sys.argv[0])] + sys.argv[1:],
+                             env=env)
+
+    def forward(signum, frame):
+        # pass meson's SIGTERM on; clean up below once the inner run ended
+        try:
+            child.send_signal(signum)
+        except OSError:
+            pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    rc = child.wait()
     after = _listing(tmpfs_dirs)
     for d in reversed(created):
         try:
@@ -398,7 +424,7 @@ class DaemonTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.daemon = Daemon(args=cls.daemon_args, name=cls.__name__).start()
-        cls.tmp = tempfile.mkdtemp(prefix="hyve-it-files-")
+        cls.tmp = make_tmpdir()
 
     @classmethod
     def tearDownClass(cls):

@@ -15,7 +15,6 @@ import pwd
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -106,7 +105,7 @@ class PolkitTest(unittest.TestCase):
         if not os.path.exists(POLICY):
             raise AssertionError("hyve's polkit policy %s is missing" % POLICY)
         cls.pw = ensure_user()
-        cls.tmp = tempfile.mkdtemp(prefix="hyve-it-polkit-")
+        cls.tmp = hyvetest.make_tmpdir("hyve-it-polkit-")
         os.chmod(cls.tmp, 0o755)
         cls.home = os.path.join(cls.tmp, "home")
         os.mkdir(cls.home)
@@ -128,7 +127,8 @@ class PolkitTest(unittest.TestCase):
         conf = write_file(cls.tmp, "bus.conf", BUS_CONFIG % bus_path)
         cls.bus_log = open(os.path.join(cls.tmp, "dbus.log"), "w")
         cls.bus = subprocess.Popen(["dbus-daemon", "--config-file=" + conf, "--nofork"],
-                                   stdout=cls.bus_log, stderr=subprocess.STDOUT)
+                                   stdout=cls.bus_log, stderr=subprocess.STDOUT,
+                                   preexec_fn=hyvetest.die_with_parent)
         for _ in range(200):
             if os.path.exists(bus_path):
                 break
@@ -167,7 +167,8 @@ class PolkitTest(unittest.TestCase):
         log_path = os.path.join(cls.tmp, "polkitd.log")
         log = open(log_path, "w")
         cls.polkitd = subprocess.Popen([POLKITD], stdout=log, stderr=subprocess.STDOUT,
-                                       env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=cls.bus_address))
+                                       env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=cls.bus_address),
+                                       preexec_fn=hyvetest.die_with_parent)
         log.close()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
