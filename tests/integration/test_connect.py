@@ -91,6 +91,21 @@ class ConnectTest(hyvetest.DaemonTestCase):
         self.assertEqual(root.findtext("domain"), "bhyve")
         self.assertEqual(root.findtext("arch"), "x86_64")
 
+    def test_domcapabilities_arguments(self):
+        # what virt-install asks: the emulator and arch from the capabilities
+        caps = ET.fromstring(virsh(self.daemon.uri, "capabilities").stdout)
+        emulator = [g for g in caps.findall("guest")
+                    if g.findtext("os_type") == "hvm"][0].findtext("arch/emulator")
+        doc = virsh(self.daemon.uri, "domcapabilities", "--emulatorbin", emulator,
+                    "--arch", "x86_64", "--virttype", "bhyve").stdout
+        ok, out = validate_xml(doc, "domaincaps")
+        self.assertTrue(ok, out)
+        self.assertEqual(ET.fromstring(doc).findtext("path"), emulator)
+        for bad in (["--virttype", "kvm"], ["--arch", "aarch64"]):
+            p = virsh(self.daemon.uri, "domcapabilities", *bad, check=False)
+            self.assertEqual(p.returncode, 1, bad)
+            self.assertIn("error: ", p.stderr, bad)
+
     def test_virsh_many_commands_one_connection(self):
         # several commands on one connection (virsh's own command separator)
         out = virsh(self.daemon.uri, "hostname ; uri ; hostname").stdout.split()
