@@ -56,6 +56,12 @@ static const HvrKeyDef hvr_keys[] = {
     { "pci.0.*.0.tap", HVR_KEY_IFNAME, M(HVR_PCI_VIRTIO_NET) },
 };
 
+const char *
+hvr_config_key_pattern(guint i)
+{
+    return i < G_N_ELEMENTS(hvr_keys) ? hvr_keys[i].pattern : NULL;
+}
+
 static const char *const hvr_pci_models[HVR_PCI_LAST] = {
     [HVR_PCI_NONE] = "none",
     [HVR_PCI_VIRTIO_BLK] = "virtio-blk",

@@ -66,6 +66,9 @@ gboolean hvr_config_load_file(HvrConfig *cfg, const char *path, GError **error);
 gboolean hvr_config_load_fd(HvrConfig *cfg, int fd, GError **error);
 
 const char *hvr_pci_model_to_string(HvrPciModel m);
+/* The i-th key pattern of the key table ('*' = PCI slot), NULL past the end
+ * (lets tests check that every key is documented). */
+const char *hvr_config_key_pattern(guint i);
 
 /* Validate a character-device backend spec: pty, stdio, null,
  * unix:PATH, file:PATH. */

@@ -2,6 +2,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "hyve-config.h"
 #include "hvr_config.h"
 #include "hvr_error.h"
 
@@ -127,6 +128,43 @@ START_TEST(test_good)
 }
 END_TEST
 
+/* Every key of the parser's table is documented in bhyve-runner.conf(5),
+ * and every documented key is accepted by the parser. */
+START_TEST(test_documented)
+{
+    g_autofree char *path = g_build_filename(HYVE_SOURCE_ROOT, "docs", "man", "bhyve-runner.conf.5", NULL);
+    g_autofree char *man = NULL;
+    g_autoptr(GString) flat = g_string_new(NULL);
+    g_auto(GStrv) lines = NULL;
+    const char *pat;
+    guint i;
+
+    ck_assert_msg(g_file_get_contents(path, &man, NULL, NULL), "cannot read %s", path);
+    lines = g_strsplit(man, "\n", -1);
+    for (i = 0; lines[i]; i++) {
+        /* ".BI pci.0. S .0.path= path" -> "pci.0.S.0.path=path" */
+        if (g_str_has_prefix(lines[i], ".BI ") || g_str_has_prefix(lines[i], ".TQ")) {
+            g_autofree char *l = g_strdup(lines[i] + 4);
+            char *p, *q;
+
+            for (p = q = l; *p; p++)
+                if (*p != ' ')
+                    *q++ = *p;
+            *q = 0;
+            g_string_append_printf(flat, "%s\n", l);
+        }
+    }
+    for (i = 0; (pat = hvr_config_key_pattern(i)); i++) {
+        g_auto(GStrv) parts = g_strsplit(pat, "*", -1);
+        g_autofree char *joined = g_strjoinv("S", parts);
+        g_autofree char *want = g_strconcat(joined, "=", NULL);
+
+        ck_assert_msg(strstr(flat->str, want), "key %s is not documented in bhyve-runner.conf.5", pat);
+    }
+    ck_assert_uint_ge(i, 19);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -137,6 +175,7 @@ main(void)
 
     tcase_add_loop_test(tc, test_bad, 0, G_N_ELEMENTS(bad_cases));
     tcase_add_test(tc, test_good);
+    tcase_add_test(tc, test_documented);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
