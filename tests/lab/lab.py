@@ -488,6 +488,17 @@ def _emit(data, out, stream):
         stream.flush()
 
 
+def test_guest(outdir=None):
+    """(kernel, initrd) of the hyve L2 test guest, building the initrd with
+    tests/guest/build-guest (default output tests/guest/out) if needed."""
+    tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "guest", "build-guest")
+    argv = [tool] + ([outdir] if outdir else [])
+    out = subprocess.run(argv, capture_output=True, text=True, check=True)
+    initrd = out.stdout.strip().splitlines()[-1]
+    return initramfs.kernel_image(initramfs.kernel_version()), initrd
+
+
 CHECK_SCRIPT = r"""
 if [ ! -c /dev/kvm ]; then echo "lab check: no /dev/kvm in L1"; exit 1; fi
 npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)
