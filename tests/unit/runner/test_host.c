@@ -15,6 +15,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
+
 #include "vmm.h"
 
 static const char *runner;
@@ -328,6 +330,36 @@ START_TEST(test_pty_echo)
 }
 END_TEST
 
+/* -f N: configuration from an inherited descriptor (what the driver uses),
+ * checked with -n. */
+static int
+run_fd_config(const char *text, char **err_out)
+{
+    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    g_autoptr(GSubprocess) p = NULL;
+    g_autoptr(GError) err = NULL;
+    int fds[2];
+
+    ck_assert(pipe(fds) == 0);
+    ck_assert(write(fds[1], text, strlen(text)) == (ssize_t)strlen(text));
+    close(fds[1]);
+    g_subprocess_launcher_take_fd(l, fds[0], 5);
+    p = g_subprocess_launcher_spawn(l, &err, runner, "-n", "-f", "5", NULL);
+    ck_assert_msg(p, "spawn: %s", err ? err->message : "");
+    ck_assert(g_subprocess_communicate_utf8(p, NULL, NULL, NULL, err_out, NULL));
+    return g_subprocess_get_exit_status(p);
+}
+
+START_TEST(test_fd_config)
+{
+    g_autofree char *e1 = NULL, *e2 = NULL;
+
+    ck_assert_int_eq(run_fd_config("boot.kernel=/k\nname=fd\n", &e1), 0);
+    ck_assert_int_eq(run_fd_config("boot.kernel=/k\nname=fd\ncpus=0\n", &e2), 4);
+    ck_assert_msg(strstr(e2, "fd 5: line 3: key 'cpus'"), "stderr: %s", e2);
+}
+END_TEST
+
 START_TEST(test_bad_config)
 {
     g_autofree char *path = g_build_filename(tmpdir, "bad.conf", NULL);
@@ -366,6 +398,7 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_control);
     tcase_add_test(tc, test_unix_echo);
     tcase_add_test(tc, test_pty_echo);
+    tcase_add_test(tc, test_fd_config);
     tcase_add_test(tc, test_bad_config);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
