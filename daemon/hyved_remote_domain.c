@@ -182,6 +182,25 @@ hyved_remote_connect_num_of_defined_domains(HyvedServer *server, HyvedClient *cl
     return TRUE;
 }
 
+/* The pre-0.9.13 list procedures: the domains matching FLAGS, of which the
+ * caller wants only the first *n (at most MAX, which names the argument
+ * WHAT in the error). Returns NULL on error. */
+static GPtrArray *
+hyved_list_domains_upto(HyvedServer *server, guint flags, int max, const char *what,
+                        guint *n, GError **error)
+{
+    GPtrArray *objs;
+
+    if (!hyved_check_list_max(max, REMOTE_DOMAIN_LIST_MAX, what,
+                              "REMOTE_DOMAIN_LIST_MAX", error))
+        return NULL;
+    objs = hyve_driver_list_domains(hyved_server_get_driver(server), flags, error);
+    if (!objs)
+        return NULL;
+    *n = MIN(objs->len, (guint) max);
+    return objs;
+}
+
 /* Ids of running domains, at most maxids of them. */
 static gboolean
 hyved_remote_connect_list_domains(HyvedServer *server, HyvedClient *client,
@@ -193,14 +212,10 @@ hyved_remote_connect_list_domains(HyvedServer *server, HyvedClient *client,
     g_autoptr(GPtrArray) objs = NULL;
     guint n;
 
-    if (!hyved_check_list_max(args->maxids, REMOTE_DOMAIN_LIST_MAX, "maxids",
-                              "REMOTE_DOMAIN_LIST_MAX", error))
-        return FALSE;
-    objs = hyve_driver_list_domains(hyved_server_get_driver(server),
-                                    HYVED_LIST_DOMAINS_ACTIVE, error);
+    objs = hyved_list_domains_upto(server, HYVED_LIST_DOMAINS_ACTIVE, args->maxids,
+                                   "maxids", &n, error);
     if (!objs)
         return FALSE;
-    n = MIN(objs->len, (guint) args->maxids);
     if (n == 0)
         return TRUE;
     ret->ids.ids_val = g_new0(int, n);
@@ -226,14 +241,10 @@ hyved_remote_connect_list_defined_domains(HyvedServer *server, HyvedClient *clie
     g_autoptr(GPtrArray) objs = NULL;
     guint n;
 
-    if (!hyved_check_list_max(args->maxnames, REMOTE_DOMAIN_LIST_MAX, "maxnames",
-                              "REMOTE_DOMAIN_LIST_MAX", error))
-        return FALSE;
-    objs = hyve_driver_list_domains(hyved_server_get_driver(server),
-                                    HYVED_LIST_DOMAINS_INACTIVE, error);
+    objs = hyved_list_domains_upto(server, HYVED_LIST_DOMAINS_INACTIVE, args->maxnames,
+                                   "maxnames", &n, error);
     if (!objs)
         return FALSE;
-    n = MIN(objs->len, (guint) args->maxnames);
     if (n == 0)
         return TRUE;
     ret->names.names_val = g_new0(remote_nonnull_string, n);

@@ -258,6 +258,46 @@ hyved_node_stats_check_nparams(int nparams, guint have, const char *api, GError 
     return TRUE;
 }
 
+typedef GArray *(*HyvedNodeStatsFunc)(HyveDriver *drv, int which, guint flags,
+                                      GError **error);
+
+/* The typed-parameter protocol shared by virNodeGetMemoryStats and
+ * virNodeGetCPUStats: nparams == 0 asks for the count only, otherwise the
+ * client must ask for exactly as many rows as the host has. Returns the
+ * driver's rows (the count is their length), NULL on error. */
+static GArray *
+hyved_node_stats_get(HyvedServer *server, HyvedNodeStatsFunc get, const char *api,
+                     int which, int nparams, int max, guint flags, GError **error)
+{
+    g_autoptr(GArray) stats = NULL;
+
+    if (nparams > max) {
+        hyve_error_set(error, HYVE_FROM_RPC, HYVE_ERR_RPC, "nparams too large");
+        return NULL;
+    }
+    if (!hyved_check_flags_here(flags, 0, error))
+        return NULL;
+    stats = get(hyved_server_get_driver(server), which, flags, error);
+    if (!stats)
+        return NULL;
+    if (!hyved_node_stats_check_nparams(nparams, stats->len, api, error))
+        return NULL;
+    return g_steal_pointer(&stats);
+}
+
+/* Copies the driver's rows into an XDR params array of TYPE; both stats
+ * procedures use { remote_nonnull_string field; u_quad_t value; }. */
+#define HYVED_NODE_STATS_COPY(type, params, stats) \
+    do { \
+        (params).params_val = g_new0(type, (stats)->len); \
+        for (guint i_ = 0; i_ < (stats)->len; i_++) { \
+            const HyveNodeStat *st_ = &g_array_index((stats), HyveNodeStat, i_); \
+            (params).params_val[i_].field = g_strndup(st_->field, sizeof(st_->field)); \
+            (params).params_val[i_].value = st_->value; \
+        } \
+        (params).params_len = (stats)->len; \
+    } while (0)
+
 static gboolean
 hyved_remote_node_get_memory_stats(HyvedServer *server, HyvedClient *client,
                                    const HyvedHeader *hdr, void *argsp, void *retp,
@@ -267,31 +307,14 @@ hyved_remote_node_get_memory_stats(HyvedServer *server, HyvedClient *client,
     remote_node_get_memory_stats_ret *ret = retp;
     g_autoptr(GArray) stats = NULL;
 
-    if (args->nparams > REMOTE_NODE_MEMORY_STATS_MAX) {
-        hyve_error_set(error, HYVE_FROM_RPC, HYVE_ERR_RPC, "nparams too large");
-        return FALSE;
-    }
-    if (!hyved_check_flags_here(args->flags, 0, error))
-        return FALSE;
-    stats = hyve_driver_node_get_memory_stats(hyved_server_get_driver(server), args->cellNum,
-                                              args->flags, error);
+    stats = hyved_node_stats_get(server, hyve_driver_node_get_memory_stats,
+                                 "virNodeGetMemoryStats", args->cellNum, args->nparams,
+                                 REMOTE_NODE_MEMORY_STATS_MAX, args->flags, error);
     if (!stats)
         return FALSE;
-    if (!hyved_node_stats_check_nparams(args->nparams, stats->len,
-                                        "virNodeGetMemoryStats", error))
-        return FALSE;
-
     ret->nparams = (int) stats->len;
-    if (args->nparams == 0)
-        return TRUE;
-    ret->params.params_val = g_new0(remote_node_get_memory_stats, stats->len);
-    for (guint i = 0; i < stats->len; i++) {
-        const HyveNodeStat *st = &g_array_index(stats, HyveNodeStat, i);
-
-        ret->params.params_val[i].field = g_strndup(st->field, sizeof(st->field));
-        ret->params.params_val[i].value = st->value;
-    }
-    ret->params.params_len = stats->len;
+    if (args->nparams > 0)
+        HYVED_NODE_STATS_COPY(remote_node_get_memory_stats, ret->params, stats);
     return TRUE;
 }
 
@@ -304,31 +327,14 @@ hyved_remote_node_get_cpu_stats(HyvedServer *server, HyvedClient *client,
     remote_node_get_cpu_stats_ret *ret = retp;
     g_autoptr(GArray) stats = NULL;
 
-    if (args->nparams > REMOTE_NODE_CPU_STATS_MAX) {
-        hyve_error_set(error, HYVE_FROM_RPC, HYVE_ERR_RPC, "nparams too large");
-        return FALSE;
-    }
-    if (!hyved_check_flags_here(args->flags, 0, error))
-        return FALSE;
-    stats = hyve_driver_node_get_cpu_stats(hyved_server_get_driver(server), args->cpuNum,
-                                           args->flags, error);
+    stats = hyved_node_stats_get(server, hyve_driver_node_get_cpu_stats,
+                                 "virNodeGetCPUStats", args->cpuNum, args->nparams,
+                                 REMOTE_NODE_CPU_STATS_MAX, args->flags, error);
     if (!stats)
         return FALSE;
-    if (!hyved_node_stats_check_nparams(args->nparams, stats->len,
-                                        "virNodeGetCPUStats", error))
-        return FALSE;
-
     ret->nparams = (int) stats->len;
-    if (args->nparams == 0)
-        return TRUE;
-    ret->params.params_val = g_new0(remote_node_get_cpu_stats, stats->len);
-    for (guint i = 0; i < stats->len; i++) {
-        const HyveNodeStat *st = &g_array_index(stats, HyveNodeStat, i);
-
-        ret->params.params_val[i].field = g_strndup(st->field, sizeof(st->field));
-        ret->params.params_val[i].value = st->value;
-    }
-    ret->params.params_len = stats->len;
+    if (args->nparams > 0)
+        HYVED_NODE_STATS_COPY(remote_node_get_cpu_stats, ret->params, stats);
     return TRUE;
 }
 
