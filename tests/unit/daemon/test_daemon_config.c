@@ -12,6 +12,7 @@
 
 #include "hyved_config.h"
 #include "hyved_notify.h"
+#include "test_common.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -196,7 +197,7 @@ END_TEST
 START_TEST(test_notify)
 {
     for (int abstract = 0; abstract < 2; abstract++) {
-        g_autofree char *dir = g_dir_make_tmp("hyved-notify-XXXXXX", NULL);
+        g_autofree char *dir = test_tmpdir_new("hyved-notify-XXXXXX");
         g_autofree char *path = g_build_filename(dir, "n", NULL);
         g_autofree char *env = abstract ? g_strdup_printf("@%s", path) : g_strdup(path);
         struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -217,8 +218,7 @@ START_TEST(test_notify)
         ck_assert_msg(recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT) == 7 &&
                       g_str_equal(buf, "READY=1"), "notify (%s): got '%s'", env, buf);
         close(fd);
-        unlink(path);
-        rmdir(dir);
+        test_tree_remove(dir);
     }
     g_unsetenv("NOTIFY_SOCKET");
     ck_assert_msg(!hyved_notify("READY=1"), "notify without NOTIFY_SOCKET must be a no-op");
@@ -230,9 +230,6 @@ main(void)
 {
     Suite *s = suite_create("daemon-config");
     TCase *tc = tcase_create("config");
-    SRunner *sr;
-    int failed;
-
     /* The session cases read the XDG variables. */
     g_setenv("XDG_RUNTIME_DIR", "/xdg/run", TRUE);
     g_setenv("XDG_CONFIG_HOME", "/xdg/config", TRUE);
@@ -245,9 +242,5 @@ main(void)
     tcase_add_test(tc, test_relative_root);
     tcase_add_test(tc, test_notify);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_suite_run(s);
 }

@@ -107,8 +107,7 @@ fake_bus_start(void)
     GDBusInterfaceVTable vtable = { .method_call = pk_method };
     char *argv[] = { (char *) "dbus-daemon", NULL, (char *) "--nofork", NULL };
 
-    fb->dir = g_dir_make_tmp("hyved-bus-XXXXXX", &err);
-    ck_assert(fb->dir);
+    fb->dir = test_tmpdir_new("hyved-bus-XXXXXX");
     addr = g_strdup_printf("unix:path=%s/bus", fb->dir);
     conf = g_strdup_printf(
         "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" "
@@ -161,10 +160,7 @@ fake_bus_stop(FakeBus *fb)
     waitpid(fb->bus_pid, NULL, 0);
     g_main_loop_unref(fb->loop);
     g_main_context_unref(fb->ctx);
-    {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", fb->dir);
-        ck_assert_int_eq(system(cmd), 0);
-    }
+    test_tree_remove(fb->dir);
     g_free(fb->dir);
     g_free(fb);
     g_clear_pointer(&pk_action, g_free);
@@ -406,9 +402,6 @@ main(void)
 {
     Suite *s;
     TCase *tc;
-    SRunner *sr;
-    int failed;
-
     g_autofree char *dbus_daemon = g_find_program_in_path("dbus-daemon");
 
     if (geteuid() != 0 || !dbus_daemon) {
@@ -422,9 +415,5 @@ main(void)
     tcase_add_test(tc, test_no_bus);
     tcase_add_test(tc, test_inflight_cap);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_suite_run(s);
 }

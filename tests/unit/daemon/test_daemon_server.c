@@ -223,9 +223,6 @@ main(void)
     Suite *s = suite_create("daemon-server");
     TCase *calls = tcase_create("calls");
     TCase *scen = tcase_create("scenarios");
-    SRunner *sr;
-    int failed;
-
     tcase_set_timeout(calls, 60);
     tcase_set_timeout(scen, 60);
     tcase_add_loop_test(calls, test_call_case, 0, G_N_ELEMENTS(call_cases));
@@ -233,9 +230,5 @@ main(void)
     test_daemon_add_scenarios(scen);
     suite_add_tcase(s, calls);
     suite_add_tcase(s, scen);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_suite_run(s);
 }

@@ -30,8 +30,7 @@ test_server_start(HyvedAuth rw_auth, void (*tweak)(HyvedConfig *cfg))
     g_autoptr(GError) err = NULL;
     g_autofree char *etc = NULL, *state = NULL, *log = NULL, *cache = NULL;
 
-    ts->dir = g_dir_make_tmp("hyved-test-XXXXXX", &err);
-    ck_assert_msg(ts->dir, "tmpdir: %s", err ? err->message : "?");
+    ts->dir = test_tmpdir_new("hyved-test-XXXXXX");
     etc = g_build_filename(ts->dir, "etc", NULL);
     state = g_build_filename(ts->dir, "state", NULL);
     log = g_build_filename(ts->dir, "log", NULL);
@@ -74,10 +73,7 @@ test_server_stop(TestServer *ts)
     hyve_driver_free(ts->driver);
     g_main_context_unref(ts->ctx);
     hyved_config_clear(&ts->cfg);
-    {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", ts->dir);
-        ck_assert_int_eq(system(cmd), 0);
-    }
+    test_tree_remove(ts->dir);
     g_free(ts->dir);
     g_free(ts->sock_rw);
     g_free(ts->sock_ro);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "hyved_server.h"
+#include "test_common.h"
 
 typedef struct {
     char *dir;

@@ -188,8 +188,7 @@ START_TEST(test_active_xml)
 {
     g_autoptr(HyveDomainObj) obj = define_ok("act", UUID_A, 65536);
     g_autofree char *live = NULL, *inactive = NULL;
-    g_autoptr(GError) err = NULL;
-    xmlDocPtr doc;
+    g_autofree char *errors = NULL;
 
     fake_active(obj, 3, HYVE_DOMAIN_STATE_RUNNING);
     live = hyve_domain_obj_get_xml(obj, HYVE_DOMAIN_XML_SECURE, NULL);
@@ -198,10 +197,8 @@ START_TEST(test_active_xml)
     ck_assert_msg(g_str_has_prefix(live, "<domain type='bhyve' id='3'>\n"), "live: %s", live);
     ck_assert_msg(g_str_has_prefix(inactive, "<domain type='bhyve'>\n"), "inactive: %s",
                   inactive);
-    doc = hyve_xml_parse_string(live, "live", &err);
-    ck_assert_msg(doc && hyve_xml_validate(doc, HYVE_LIBVIRT_SCHEMA_DIR, "domain.rng", &err),
-                  "live XML validates: %s", err ? err->message : "");
-    xmlFreeDoc(doc);
+    ck_assert_msg(test_schema_validate_file(live, "domain.rng", &errors),
+                  "live XML validates: %s", errors);
     ck_assert_msg(hyve_domain_obj_is_active(obj) && !hyve_domain_obj_is_updated(obj),
                   "active, not updated");
     /* redefining a running domain keeps the live definition, stores the next one */
@@ -352,9 +349,6 @@ main(void)
 {
     Suite *s = suite_create("domain-list");
     TCase *tc = tcase_create("driver");
-    SRunner *sr;
-    int failed;
-
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_uniqueness, 0, G_N_ELEMENTS(uniq_cases));
@@ -363,9 +357,5 @@ main(void)
     tcase_add_test(tc, test_active_xml);
     tcase_add_test(tc, test_concurrent_define);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_suite_run(s);
 }

@@ -103,16 +103,9 @@ main(void)
 {
     Suite *s = suite_create("domain-metadata");
     TCase *tc = tcase_create("driver");
-    SRunner *sr;
-    int failed;
-
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_metadata);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_suite_run(s);
 }

@@ -66,14 +66,10 @@ static const HyveDomainParseOptions opts = {
 static void
 check_validates(const char *name, const char *what, const char *xml)
 {
-    g_autoptr(GError) err = NULL;
-    xmlDocPtr doc = hyve_xml_parse_string(xml, what, &err);
+    g_autofree char *errors = NULL;
 
-    ck_assert_msg(doc, "%s: %s does not parse: %s", name, what, err ? err->message : "");
-    ck_assert_msg(hyve_xml_validate(doc, HYVE_LIBVIRT_SCHEMA_DIR, "domain.rng", &err),
-                  "%s: %s does not validate against domain.rng: %s", name, what,
-                  err ? err->message : "");
-    xmlFreeDoc(doc);
+    ck_assert_msg(test_schema_validate_file(xml, "domain.rng", &errors),
+                  "%s: %s does not validate against domain.rng: %s", name, what, errors);
 }
 
 static void
@@ -224,17 +220,10 @@ main(void)
 {
     Suite *s = suite_create("domain-xml");
     TCase *tc = tcase_create("golden");
-    SRunner *sr;
-    int failed;
-
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_case, 0, G_N_ELEMENTS(cases));
     tcase_add_loop_test(tc, test_units, 0, G_N_ELEMENTS(unit_cases));
     tcase_add_test(tc, test_generated);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_suite_run(s);
 }

@@ -9,6 +9,7 @@
 #include "hyve_domain_def.h"
 #include "hyve_domain_obj.h"
 #include "hyve_driver.h"
+#include "test_common.h"
 
 #define TEST_EMULATOR "/usr/sbin/bhyve-runner"
 #define TEST_XML_DIR HYVE_SOURCE_ROOT "/tests/unit/driver/xml"

@@ -70,32 +70,9 @@ open_driver(void)
 }
 
 static inline void
-rm_rf(const char *path)
-{
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-    const char *e;
-
-    if (dir) {
-        while ((e = g_dir_read_name(dir))) {
-            g_autofree char *p = g_build_filename(path, e, NULL);
-            struct stat st;
-
-            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-                chmod(p, 0700);
-                rm_rf(p);
-            } else {
-                unlink(p);
-            }
-        }
-    }
-    rmdir(path);
-}
-
-static inline void
 setup(void)
 {
-    tmpdir = g_dir_make_tmp("hyve-driver-XXXXXX", NULL);
-    ck_assert(tmpdir);
+    tmpdir = test_tmpdir_new("hyve-driver-XXXXXX");
     config_dir = g_build_filename(tmpdir, "etc", "bhyve", NULL);
     events = g_ptr_array_new_with_free_func((GDestroyNotify)seen_event_free);
     drv = open_driver();
@@ -106,7 +83,7 @@ teardown(void)
 {
     hyve_driver_free(drv);
     drv = NULL;
-    rm_rf(tmpdir);
+    test_tree_remove(tmpdir);
     g_clear_pointer(&tmpdir, g_free);
     g_clear_pointer(&config_dir, g_free);
     g_clear_pointer(&events, g_ptr_array_unref);

@@ -386,7 +386,7 @@ static void
 fx_teardown(void)
 {
     g_unsetenv("HYVE_HOST_ROOT");
-    fx_remove(fx_root);
+    test_tree_remove(fx_root);
     g_clear_pointer(&fx_root, g_free);
 }
 
@@ -453,7 +453,7 @@ START_TEST(test_fx_no_numa)
     g_autofree char *errors = NULL;
     HyveNodeInfo info;
 
-    fx_remove(nodes);
+    test_tree_remove(nodes);
     ck_assert(hyve_host_node_info(&info, NULL));
     ck_assert_int_eq(info.nodes, 1);
     ck_assert_int_eq(info.sockets, 2);
@@ -546,7 +546,7 @@ check_domcaps(void)
                                                                  args[i][3], 0, &err);
 
         ck_assert_msg(xml, "domcaps args %u: %s", i, err ? err->message : "");
-        ck_assert_msg(schema_validate_file(xml, "domaincaps.rng", &errors),
+        ck_assert_msg(test_schema_validate_file(xml, "domaincaps.rng", &errors),
                       "domcaps args %u invalid:\n%s", i, errors);
         ck_assert_str_eq(xpath_string(xml, "string(/domainCapabilities/path)"), HYVE_EMULATOR_PATH);
         ck_assert_int_eq(atoi(xpath_string(xml, "string(/domainCapabilities/vcpu/@max)")),
@@ -627,12 +627,8 @@ host_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(host_suite());
-    int failed;
+    int status = test_suite_run(host_suite());
 
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
     xmlCleanupParser();
-    return failed == 0 ? 0 : 1;
+    return status;
 }

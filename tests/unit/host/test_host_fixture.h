@@ -10,6 +10,8 @@
 
 #include <glib.h>
 
+#include "test_common.h"
+
 /* Values the fake tree holds, so tests can name what they expect. */
 #define FX_MEM_TOTAL_KIB 8388608u
 #define FX_MEM_FREE_KIB 4194304u
@@ -39,9 +41,8 @@ fx_create(void)
 {
     g_autoptr(GString) stat = g_string_new(NULL);
     g_autoptr(GString) cpuinfo = g_string_new(NULL);
-    char *root = g_dir_make_tmp("hyve-host-XXXXXX", NULL);
+    char *root = test_tmpdir_new("hyve-host-XXXXXX");
 
-    g_assert_nonnull(root);
     fx_write(root, "proc/meminfo",
              "MemTotal:        8388608 kB\n"
              "MemFree:         4194304 kB\n"
@@ -118,21 +119,4 @@ fx_create(void)
     fx_write(root, "sys/class/dmi/id/board_vendor", "Hyve Boards\n");
     fx_write(root, "sys/class/dmi/id/chassis_vendor", "QEMU\n");
     return root;
-}
-
-static void
-fx_remove(const char *path)
-{
-    if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-        g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-        const char *name;
-
-        while (dir && (name = g_dir_read_name(dir))) {
-            g_autofree char *child = g_build_filename(path, name, NULL);
-            fx_remove(child);
-        }
-        g_rmdir(path);
-    } else {
-        g_unlink(path);
-    }
 }

@@ -1,98 +1,26 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_host_schema.h: RelaxNG validation of generated XML against the
- * libvirt schemas installed in HYVE_LIBVIRT_SCHEMA_DIR, and XPath lookups.
+ * libvirt schemas where the host XML needs more than one schema file
+ * (tests/unit/common validates against one), and XPath lookups.
  */
 #pragma once
 
 #include <glib.h>
+#include <string.h>
 #include <libxml/parser.h>
 #include <libxml/relaxng.h>
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
-static void
-schema_collect_error(void *data, xmlErrorPtr error)
-{
-    GString *out = data;
-
-    g_string_append_printf(out, "line %d: %s", error->line, error->message ? error->message : "?\n");
-}
-
-/* Validate @xml against the schema document @schema (consumed). */
-static gboolean
-schema_validate_doc(xmlDocPtr schema, const char *xml, char **errors)
-{
-    g_autoptr(GString) out = g_string_new(NULL);
-    xmlRelaxNGParserCtxtPtr pctx = xmlRelaxNGNewDocParserCtxt(schema);
-    xmlRelaxNGPtr rng = NULL;
-    xmlRelaxNGValidCtxtPtr vctx = NULL;
-    xmlDocPtr doc = NULL;
-    int rc = -1;
-
-    xmlRelaxNGSetParserStructuredErrors(pctx, schema_collect_error, out);
-    if (!(rng = xmlRelaxNGParse(pctx))) {
-        g_string_prepend(out, "schema did not parse\n");
-        goto done;
-    }
-    if (!(doc = xmlReadMemory(xml, (int)strlen(xml), "generated.xml", NULL, XML_PARSE_NONET))) {
-        g_string_append(out, "XML is not well formed\n");
-        goto done;
-    }
-    vctx = xmlRelaxNGNewValidCtxt(rng);
-    xmlRelaxNGSetValidStructuredErrors(vctx, schema_collect_error, out);
-    rc = xmlRelaxNGValidateDoc(vctx, doc);
-
- done:
-    if (vctx)
-        xmlRelaxNGFreeValidCtxt(vctx);
-    if (rng)
-        xmlRelaxNGFree(rng);
-    xmlRelaxNGFreeParserCtxt(pctx);
-    xmlFreeDoc(doc);
-    xmlFreeDoc(schema);
-    *errors = g_strdup(out->str);
-    return rc == 0;
-}
-
-static xmlDocPtr
-schema_load(const char *name)
-{
-    g_autofree char *path = g_build_filename(HYVE_LIBVIRT_SCHEMA_DIR, name, NULL);
-    xmlDocPtr doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
-
-    ck_assert_msg(doc, "cannot read schema %s", path);
-    return doc;
-}
-
-/* Validate against one installed schema file, unchanged. */
-static gboolean
-schema_validate_file(const char *xml, const char *rng, char **errors)
-{
-    return schema_validate_doc(schema_load(rng), xml, errors);
-}
-
-/* A grammar written next to the installed schemas (so its includes
- * resolve) that starts at one of their defines. */
-static gboolean
-schema_validate_define(const char *xml, const char *file, const char *define, char **errors)
-{
-    g_autofree char *url = g_build_filename(HYVE_LIBVIRT_SCHEMA_DIR, "hyve-unit-test.rng", NULL);
-    g_autofree char *grammar = g_strdup_printf(
-        "<grammar xmlns='http://relaxng.org/ns/structure/1.0'"
-        " datatypeLibrary='http://www.w3.org/2001/XMLSchema-datatypes'>"
-        "<include href='%s'/><start><ref name='%s'/></start></grammar>", file, define);
-    xmlDocPtr schema = xmlReadMemory(grammar, (int)strlen(grammar), url, NULL, XML_PARSE_NONET);
-
-    return schema_validate_doc(schema, xml, errors);
-}
+#include "test_common.h"
 
 /* Host sysinfo uses the domain schema's <sysinfo type='smbios'>. */
 static gboolean
 schema_validate_sysinfo(const char *xml, char **errors)
 {
-    return schema_validate_define(xml, "domaincommon.rng", "sysinfo", errors);
+    return test_schema_validate_define(xml, "domaincommon.rng", "sysinfo", errors);
 }
 
 /*
@@ -109,7 +37,7 @@ schema_validate_caps(const char *xml, char **errors)
     g_autofree char *pristine_errors = NULL;
     g_autofree char *as_test = NULL;
     g_auto(GStrv) parts = g_strsplit(xml, "<domain type='bhyve'/>", -1);
-    xmlDocPtr schema = schema_load("capability.rng");
+    xmlDocPtr schema = test_schema_load("capability.rng");
     xmlXPathContextPtr ctx = xmlXPathNewContext(schema);
     xmlXPathObjectPtr found;
     guint patched = 0;
@@ -121,7 +49,7 @@ schema_validate_caps(const char *xml, char **errors)
         return FALSE;
     }
     as_test = g_strjoinv("<domain type='test'/>", parts);
-    if (!schema_validate_file(as_test, "capability.rng", &pristine_errors)) {
+    if (!test_schema_validate_file(as_test, "capability.rng", &pristine_errors)) {
         *errors = g_strdup_printf("against the unmodified schema: %s", pristine_errors);
         xmlXPathFreeContext(ctx);
         xmlFreeDoc(schema);
@@ -143,7 +71,7 @@ schema_validate_caps(const char *xml, char **errors)
         xmlFreeDoc(schema);
         return FALSE;
     }
-    return schema_validate_doc(schema, xml, errors);
+    return test_schema_validate_doc(schema, xml, errors);
 }
 
 /* string() of an XPath expression over @xml; owned by the test process. */

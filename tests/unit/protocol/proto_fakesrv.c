@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 
 #include "proto_fakesrv.h"
+#include "test_common.h"
 
 struct _ProtoFakeServer {
     const ProtoFakeProc *procs;
@@ -244,8 +245,7 @@ proto_fake_server_start(const ProtoFakeProc *procs, gsize nprocs, guint features
     srv->features = features;
     srv->log = g_string_new(NULL);
     g_mutex_init(&srv->lock);
-    srv->dir = g_dir_make_tmp("hyve-proto-XXXXXX", NULL);
-    g_assert(srv->dir);
+    srv->dir = test_tmpdir_new("hyve-proto-XXXXXX");
     srv->path = g_build_filename(srv->dir, "sock", NULL);
     srv->uri = g_strdup_printf("bhyve+unix:///system?socket=%s", srv->path);
     g_assert(strlen(srv->path) < sizeof(addr.sun_path));
@@ -272,8 +272,7 @@ proto_fake_server_stop(ProtoFakeServer *srv)
     shutdown(srv->listen_fd, SHUT_RDWR);
     close(srv->listen_fd);
     g_thread_join(srv->thread);
-    g_unlink(srv->path);
-    g_rmdir(srv->dir);
+    test_tree_remove(srv->dir);
     log = g_string_free(srv->log, FALSE);
     g_mutex_clear(&srv->lock);
     g_free(srv->dir);
