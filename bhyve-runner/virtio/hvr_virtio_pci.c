@@ -217,6 +217,15 @@ hvr_virtio_msix_access(HvrVirtioDev *dev, unsigned off, unsigned size, bool writ
     unsigned vec = off / 16, field = (off % 16) / 4;
     uint32_t *f;
 
+    if (size == 8 && !(off & 7)) {      /* 64-bit access: two dwords */
+        uint64_t lo = (uint32_t)*val, hi = *val >> 32;
+
+        hvr_virtio_msix_access(dev, off, 4, write, &lo);
+        hvr_virtio_msix_access(dev, off + 4, 4, write, &hi);
+        if (!write)
+            *val = (uint32_t)lo | hi << 32;
+        return;
+    }
     if (vec >= dev->nvectors || size != 4 || (off & 3)) {
         if (!write)
             *val = 0;

@@ -263,6 +263,11 @@ START_TEST(test_common_cfg)
     ck_assert_uint_eq(bar_rd(dev, 0x4000 + 12, 4), 1);
     bar_wr(dev, 0x4000 + 16 + 8, 4, 0x41);
     ck_assert_uint_eq(bar_rd(dev, 0x4000 + 16 + 8, 4), 0x41);
+    /* a 64-bit write of the address pair */
+    bar_wr(dev, 0x4000 + 32, 8, 0x00000001FEE01000ULL);
+    ck_assert_uint_eq(bar_rd(dev, 0x4000 + 32, 4), 0xFEE01000);
+    ck_assert_uint_eq(bar_rd(dev, 0x4000 + 36, 4), 1);
+    ck_assert_uint_eq(bar_rd(dev, 0x4000 + 32, 8), 0x00000001FEE01000ULL);
     /* out-of-range and odd accesses are harmless */
     ck_assert_uint_eq(bar_rd(dev, 0x7FF0, 4), 0);
     bar_wr(dev, 0x4000 + 16 * 9, 4, 5);
