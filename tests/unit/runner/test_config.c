@@ -5,6 +5,7 @@
 #include "hyve-config.h"
 #include "hvr_config.h"
 #include "hvr_error.h"
+#include "hyve/runner-exit.h"
 
 #define BASE "boot.kernel=/boot/vmlinuz\nname=vm1\n"
 
@@ -165,6 +166,24 @@ START_TEST(test_documented)
 }
 END_TEST
 
+/* include/hyve/runner-exit.h: bhyve's values and a complete name table */
+static const struct { int status; const char *name; } exit_names[] = {
+    { 0, "reboot" }, { 1, "poweroff" }, { 2, "halt" }, { 3, "triple-fault" }, { 4, "error" },
+};
+
+START_TEST(test_exit_names)
+{
+    ck_assert_msg(g_str_equal(hyve_runner_exit_to_string(exit_names[_i].status), exit_names[_i].name),
+                  "status %d: '%s'", exit_names[_i].status,
+                  hyve_runner_exit_to_string(exit_names[_i].status));
+    ck_assert_int_eq(hyve_runner_exit_from_string(exit_names[_i].name), exit_names[_i].status);
+    ck_assert(hyve_runner_exit_to_string(-1) == NULL);
+    ck_assert(hyve_runner_exit_to_string(HYVE_RUNNER_EXIT_LAST) == NULL);
+    ck_assert_int_eq(hyve_runner_exit_from_string("reboo"), -1);
+    ck_assert_int_eq(hyve_runner_exit_from_string("poweroff2"), -1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -176,6 +195,7 @@ main(void)
     tcase_add_loop_test(tc, test_bad, 0, G_N_ELEMENTS(bad_cases));
     tcase_add_test(tc, test_good);
     tcase_add_test(tc, test_documented);
+    tcase_add_loop_test(tc, test_exit_names, 0, G_N_ELEMENTS(exit_names));
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
