@@ -1,4 +1,11 @@
-/* vmm_priv.h: private state of vmm-kmod.  Not installed, not used outside. */
+/*
+ * vmm_priv.h: private state of vmm-kmod.  Not installed, not used outside.
+ *
+ * Ownership: struct vmm_vm owns kvm_fd and vm_fd; struct vmm_vcpu owns its fd
+ * and the mmap'ed kvm_run.  Thread-safety: route_lock guards the GSI routing
+ * table (routes, nroutes, next_gsi); everything else is immutable after
+ * creation or only touched by the vCPU's own thread (see vmm.h).
+ */
 #ifndef HYVE_VMM_PRIV_H
 #define HYVE_VMM_PRIV_H
 
