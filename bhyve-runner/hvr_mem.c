@@ -20,7 +20,9 @@ hvr_mem_new(uint64_t size, bool hugepages, bool mergeable, GError **error)
     void *p;
 
     if (hugepages) {
-        flags |= MAP_HUGETLB;
+        /* No MAP_NORESERVE: reserve the huge pages now, so that a short
+         * pool fails here with ENOMEM instead of SIGBUS in the guest. */
+        flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB;
         size = (size + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
     }
     p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);

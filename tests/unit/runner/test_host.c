@@ -360,6 +360,23 @@ START_TEST(test_fd_config)
 }
 END_TEST
 
+/* memory.mergeable works; memory.hugepages without a huge page pool fails
+ * cleanly at start (exit 4), never with SIGBUS later. */
+START_TEST(test_memory_options)
+{
+    Run r = { 0 }, h = { 0 };
+    g_autofree char *pool = NULL;
+
+    run_start(&r, "mergeable", "66BA040666B8003466EF", "memory.mergeable=true\n");
+    ck_assert_int_eq(run_wait(&r, 60), 1);
+    if (g_file_get_contents("/proc/sys/vm/nr_hugepages", &pool, NULL, NULL) &&
+        g_ascii_strtoull(pool, NULL, 10) == 0) {
+        run_start(&h, "hugepages", "66BA040666B8003466EF", "memory.hugepages=true\n");
+        ck_assert_int_eq(run_wait(&h, 60), 4);
+    }
+}
+END_TEST
+
 START_TEST(test_bad_config)
 {
     g_autofree char *path = g_build_filename(tmpdir, "bad.conf", NULL);
@@ -399,6 +416,7 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_unix_echo);
     tcase_add_test(tc, test_pty_echo);
     tcase_add_test(tc, test_fd_config);
+    tcase_add_test(tc, test_memory_options);
     tcase_add_test(tc, test_bad_config);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
