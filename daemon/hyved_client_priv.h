@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * hyved_client_priv.h: the server and client structures, shared by
- * hyved_server.c, hyved_client.c and hyved_events.c only.
+ * hyved_client_priv.h: the server, listener and client structures, shared
+ * by hyved_server.c, hyved_listener.c, hyved_client*.c, hyved_stream.c and
+ * hyved_events.c only.
  */
 #pragma once
 
@@ -101,6 +102,11 @@ void hyved_client_close(HyvedClient *client);          /* I/O thread */
 /* Enqueue with client->lock held. */
 void hyved_client_enqueue_locked(HyvedClient *client, GBytes *pkt);
 
+/* hyved_client_read.c */
+/* I/O thread: reads what the socket has (a bounded batch of packets);
+ * FALSE when the connection must be dropped. */
+gboolean hyved_client_read(HyvedClient *client);
+
 /* hyved_stream.c */
 void hyved_streams_client_init(HyvedClient *client);
 void hyved_streams_client_close(HyvedClient *client);          /* I/O thread */
@@ -110,7 +116,11 @@ void hyved_streams_call_done_locked(HyvedClient *client, guint32 serial, gboolea
 void hyved_stream_packet(HyvedClient *client, const HyvedHeader *hdr,
                          const guint8 *payload, gsize len);
 
+/* hyved_listener.c */
+void hyved_listener_free(HyvedListener *listener);
+
 /* hyved_server.c */
+void hyved_server_add_client(HyvedServer *server, int fd, const HyvedListener *listener);
 void hyved_server_remove_client(HyvedServer *server, HyvedClient *client);
 void hyved_server_queue_call(HyvedServer *server, HyvedClient *client,
                              const HyvedHeader *hdr, guint8 *pkt, guint32 pkt_len,

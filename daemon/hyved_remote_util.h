@@ -2,8 +2,9 @@
 /*
  * hyved_remote_util.h: helpers shared by the hyved_remote_*.c handler files
  * (wire <-> driver conversions: domain identity, flag checks, list caps),
- * the table-entry macros, and the handlers that live in
- * hyved_remote_domain_query.c but are listed in hyved_domain_procs.
+ * the table-entry macros, and the handlers that live in one file but are
+ * listed in another's table: hyved_remote_domain_query.c (listed in
+ * hyved_domain_procs) and hyved_remote_node.c (listed in hyved_host_procs).
  *
  * Ownership: everything a handler puts into a ret struct is allocated with
  * the system allocator (g_malloc/g_strdup are malloc on GLib >= 2.46)
@@ -117,5 +118,18 @@ HYVED_DECLARE_HANDLER(hyved_remote_domain_list_all_snapshots);
 HYVED_DECLARE_HANDLER(hyved_remote_domain_get_security_label);
 HYVED_DECLARE_HANDLER(hyved_remote_domain_get_vcpus_flags);
 HYVED_DECLARE_HANDLER(hyved_remote_domain_get_max_vcpus);
+
+/* ---- handlers in hyved_remote_node.c ------------------------------------ */
+
+HYVED_DECLARE_HANDLER(hyved_remote_node_get_info);
+HYVED_DECLARE_HANDLER(hyved_remote_node_get_cpu_map);
+HYVED_DECLARE_HANDLER(hyved_remote_node_get_free_memory);
+HYVED_DECLARE_HANDLER(hyved_remote_node_get_cells_free_memory);
+HYVED_DECLARE_HANDLER(hyved_remote_node_get_memory_stats);
+HYVED_DECLARE_HANDLER(hyved_remote_node_get_cpu_stats);
+HYVED_DECLARE_HANDLER(hyved_remote_node_get_security_model);
+HYVED_DECLARE_HANDLER(hyved_remote_node_num_of_devices);
+HYVED_DECLARE_HANDLER(hyved_remote_node_list_devices);
+HYVED_DECLARE_HANDLER(hyved_remote_connect_list_all_node_devices);
 
 G_END_DECLS

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyved_client_read.c: reading from one client on the I/O thread: the
+ * receive state machine (length word, packet, descriptors passed with
+ * CALL_WITH_FDS), and handing each whole packet on: calls to the worker
+ * pool, keepalive PINGs answered here, stream data to hyved_stream.c.
+ */
+#include "hyve-config.h"
+
+#include <errno.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "hyved_client_priv.h"
+
+/* Packets handled per wakeup, so that one busy client cannot starve the
+ * others on the I/O thread. */
+#define HYVED_CLIENT_READ_BATCH 32
+
+static void
+close_fds_in(struct msghdr *msg)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            int *fds = (int *) CMSG_DATA(c);
+            for (int i = 0; i < n; i++)
+                close(fds[i]);
+        }
+    }
+}
+
+/* recvmsg() that collects SCM_RIGHTS fds into @keep (when non-NULL) and
+ * closes any other descriptor it receives. */
+static ssize_t
+client_recv(HyvedClient *client, void *buf, gsize len, GArray *keep)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * HYVED_NUM_FDS_MAX)];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+    };
+    ssize_t n = recvmsg(client->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+    if (n > 0 && msg.msg_controllen > 0) {
+        if (keep) {
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                    int nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                    g_array_append_vals(keep, CMSG_DATA(c), nfd);
+                }
+            }
+        } else {
+            close_fds_in(&msg);
+        }
+    }
+    return n;
+}
+
+/* One step of the receive state machine.
+ * Returns 1 when a whole packet (and its fds) is in, 0 when the socket has
+ * nothing more for now, -1 when the client must be dropped. */
+static int
+client_rx_step(HyvedClient *client)
+{
+    ssize_t n;
+
+    if (client->fds_wanted > 0) {
+        guint8 byte;
+        guint before = client->fds->len;
+
+        n = client_recv(client, &byte, 1, client->fds);
+        if (n == 0)
+            return -1;
+        if (n < 0)
+            return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+        if (client->fds->len == before)
+            g_debug("client %" G_GUINT64_FORMAT ": fd byte without a descriptor", client->id);
+        client->fds_wanted--;
+        return client->fds_wanted == 0 ? 1 : 2;
+    }
+
+    if (client->len_have < 4) {
+        n = client_recv(client, client->lenbuf + client->len_have, 4 - client->len_have, NULL);
+        if (n == 0)
+            return -1;
+        if (n < 0)
+            return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+        client->len_have += n;
+        if (client->len_have < 4)
+            return 2;
+        {
+            g_autoptr(GError) err = NULL;
+            guint32 total = 0;
+
+            if (!hyved_packet_parse_length(client->lenbuf, &total, &err)) {
+                g_message("client %" G_GUINT64_FORMAT ": %s; dropping it", client->id, err->message);
+                return -1;
+            }
+            client->pkt_len = total - 4;
+            client->pkt = g_malloc(client->pkt_len);
+            client->pkt_have = 0;
+        }
+    }
+
+    n = client_recv(client, client->pkt + client->pkt_have, client->pkt_len - client->pkt_have, NULL);
+    if (n == 0)
+        return -1;
+    if (n < 0)
+        return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+    client->pkt_have += n;
+    if (client->pkt_have < client->pkt_len)
+        return 2;
+
+    /* CALL_WITH_FDS: the payload starts with the fd count; the fds follow
+     * out of band, one byte each. */
+    if (client->pkt_len >= HYVED_MESSAGE_HEADER_MAX + 4) {
+        gint32 type = (gint32) GUINT32_FROM_BE(*(guint32 *) (client->pkt + 12));
+        if (type == HYVED_TYPE_CALL_WITH_FDS) {
+            guint32 nfds = GUINT32_FROM_BE(*(guint32 *) (client->pkt + HYVED_MESSAGE_HEADER_MAX));
+            if (nfds > HYVED_NUM_FDS_MAX) {
+                g_message("client %" G_GUINT64_FORMAT ": %u fds in one message; dropping it",
+                          client->id, nfds);
+                return -1;
+            }
+            client->fds = g_array_new(FALSE, FALSE, sizeof(int));
+            client->fds_wanted = nfds;
+            if (nfds > 0)
+                return 2;
+        }
+    }
+    return 1;
+}
+
+static void client_process_packet(HyvedClient *client);
+
+gboolean
+hyved_client_read(HyvedClient *client)
+{
+    const HyvedConfig *cfg = client->server->cfg;
+
+    for (int done = 0; done < HYVED_CLIENT_READ_BATCH;) {
+        int r;
+        gboolean paused;
+
+        g_mutex_lock(&client->lock);
+        paused = client->inflight >= cfg->max_client_requests || client->want_close;
+        g_mutex_unlock(&client->lock);
+        if (paused)
+            break;
+
+        r = client_rx_step(client);
+        if (r < 0)
+            return FALSE;
+        if (r == 0)
+            break;
+        if (r == 1) {
+            client_process_packet(client);
+            done++;
+            if (client->fd < 0)
+                return TRUE;
+        }
+    }
+    return TRUE;
+}
+
+/* Closes and frees descriptors that came with a packet nobody takes. */
+static void
+client_fds_close(GArray *fds)
+{
+    if (!fds)
+        return;
+    for (guint i = 0; i < fds->len; i++)
+        close(g_array_index(fds, int, i));
+    g_array_free(fds, TRUE);
+}
+
+static void
+client_reset_rx(HyvedClient *client)
+{
+    client->pkt = NULL;
+    client->pkt_len = 0;
+    client->pkt_have = 0;
+    client->len_have = 0;
+    client->fds = NULL;
+    client->fds_wanted = 0;
+}
+
+static void
+client_process_packet(HyvedClient *client)
+{
+    g_autofree guint8 *pkt = client->pkt;
+    guint32 pkt_len = client->pkt_len;
+    GArray *fds = client->fds;
+    g_autoptr(GError) err = NULL;
+    HyvedHeader hdr;
+
+    client_reset_rx(client);
+    client->last_rx = g_get_monotonic_time();
+    client->ka_unanswered = 0;
+
+    if (!hyved_packet_decode_header(pkt, pkt_len, &hdr, &err)) {
+        g_message("client %" G_GUINT64_FORMAT ": %s; dropping it", client->id, err->message);
+        client_fds_close(fds);
+        g_mutex_lock(&client->lock);
+        client->want_close = TRUE;
+        g_mutex_unlock(&client->lock);
+        return;
+    }
+
+    if (hdr.type == HYVED_TYPE_CALL || hdr.type == HYVED_TYPE_CALL_WITH_FDS) {
+        gsize off = HYVED_MESSAGE_HEADER_MAX + (hdr.type == HYVED_TYPE_CALL_WITH_FDS ? 4 : 0);
+        if (off > pkt_len)
+            off = pkt_len;
+        hyved_server_queue_call(client->server, client, &hdr, g_steal_pointer(&pkt),
+                                pkt_len, off, fds);
+        return;
+    }
+    client_fds_close(fds);
+
+    if (hdr.prog == HYVED_PROGRAM_KEEPALIVE && hdr.vers == HYVED_PROGRAM_VERSION &&
+        hdr.type == HYVED_TYPE_MESSAGE) {
+        if (hdr.proc == HYVED_KEEPALIVE_PROC_PING) {
+            HyvedHeader pong = {
+                .prog = HYVED_PROGRAM_KEEPALIVE, .vers = HYVED_PROGRAM_VERSION,
+                .proc = HYVED_KEEPALIVE_PROC_PONG, .type = HYVED_TYPE_MESSAGE,
+                .serial = 0, .status = HYVED_STATUS_OK,
+            };
+            hyved_client_enqueue(client, hyved_packet_encode(&pong, NULL, NULL, NULL));
+        }
+        return;   /* PONG: last_rx already updated */
+    }
+    if (hdr.prog == HYVED_PROGRAM_REMOTE && hdr.type == HYVED_TYPE_STREAM) {
+        hyved_stream_packet(client, &hdr, pkt + HYVED_MESSAGE_HEADER_MAX,
+                            pkt_len - HYVED_MESSAGE_HEADER_MAX);
+        return;
+    }
+    /* STREAM packets for streams we do not have, and REPLY/MESSAGE or
+     * unknown types from a client, are dropped without an answer: there
+     * is no call waiting for a reply (as libvirtd). */
+    g_debug("client %" G_GUINT64_FORMAT ": ignoring packet prog 0x%x proc %d type %d",
+            client->id, hdr.prog, hdr.proc, hdr.type);
+}
