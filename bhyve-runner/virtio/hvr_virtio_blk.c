@@ -60,9 +60,11 @@ hvr_blk_discard(HvrBlk *b, HvrVqElem *e)
         hvr_iov_to_buf(e->iov, e->nout, off, seg, 16);
         memcpy(&sector, seg, 8);
         memcpy(&n, seg + 8, 4);
+        if (GUINT64_FROM_LE(sector) > b->size / 512)
+            return VIRTIO_BLK_S_IOERR;      /* also keeps * 512 from wrapping */
         start = GUINT64_FROM_LE(sector) * 512;
         len = (uint64_t)GUINT32_FROM_LE(n) * 512;
-        if (start > b->size || len > b->size - start)
+        if (len > b->size - start)
             return VIRTIO_BLK_S_IOERR;
         if (b->is_blockdev) {
             uint64_t range[2] = { start, len };

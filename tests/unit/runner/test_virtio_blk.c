@@ -189,6 +189,17 @@ START_TEST(test_rw)
     ck_assert(pread(fd, buf, 4096, 8 * 512) == 4096);
     close(fd);
     ck_assert_msg(buf[0] == 0 && buf[4095] == 0, "discard did not zero the range");
+    /* discard whose sector * 512 wraps to 0: refused, data untouched */
+    fd = open(disk, O_WRONLY);
+    ck_assert(pwrite(fd, "Z", 1, 0) == 1);
+    close(fd);
+    wr64(DATA, 1ULL << 55);
+    wr32(DATA + 8, 1);
+    ck_assert_uint_eq(request(dev, 11, 0, DATA, 16, false, NULL), 1);
+    fd = open(disk, O_RDONLY);
+    ck_assert(pread(fd, buf, 1, 0) == 1);
+    close(fd);
+    ck_assert_msg(buf[0] == 'Z', "wrapped discard punched sector 0");
     /* a looping chain: the device goes to DEVICE_NEEDS_RESET and survives */
     wr64(DESC, HDR);
     wr32(DESC + 8, 16);
