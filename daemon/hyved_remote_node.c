@@ -157,11 +157,13 @@ typedef GArray *(*HyvedNodeStatsFunc)(HyveDriver *drv, int which, guint flags,
 
 /* The typed-parameter protocol shared by virNodeGetMemoryStats and
  * virNodeGetCPUStats: nparams == 0 asks for the count only, otherwise the
- * client must ask for exactly as many rows as the host has. Returns the
- * driver's rows (the count is their length), NULL on error. */
+ * client must ask for exactly as many rows as the host has. @handler names
+ * the calling handler in the unsupported-flags error. Returns the driver's
+ * rows (the count is their length), NULL on error. */
 static GArray *
-hyved_node_stats_get(HyvedServer *server, HyvedNodeStatsFunc get, const char *api,
-                     int which, int nparams, int max, guint flags, GError **error)
+hyved_node_stats_get(HyvedServer *server, const char *handler, HyvedNodeStatsFunc get,
+                     const char *api, int which, int nparams, int max, guint flags,
+                     GError **error)
 {
     g_autoptr(GArray) stats = NULL;
 
@@ -169,7 +171,7 @@ hyved_node_stats_get(HyvedServer *server, HyvedNodeStatsFunc get, const char *ap
         hyve_error_set(error, HYVE_FROM_RPC, HYVE_ERR_RPC, "nparams too large");
         return NULL;
     }
-    if (!hyved_check_flags_here(flags, 0, error))
+    if (!hyved_check_flags(flags, 0, handler, error))
         return NULL;
     stats = get(hyved_server_get_driver(server), which, flags, error);
     if (!stats)
@@ -201,7 +203,7 @@ hyved_remote_node_get_memory_stats(HyvedServer *server, HyvedClient *client,
     remote_node_get_memory_stats_ret *ret = retp;
     g_autoptr(GArray) stats = NULL;
 
-    stats = hyved_node_stats_get(server, hyve_driver_node_get_memory_stats,
+    stats = hyved_node_stats_get(server, G_STRFUNC, hyve_driver_node_get_memory_stats,
                                  "virNodeGetMemoryStats", args->cellNum, args->nparams,
                                  REMOTE_NODE_MEMORY_STATS_MAX, args->flags, error);
     if (!stats)
@@ -221,7 +223,7 @@ hyved_remote_node_get_cpu_stats(HyvedServer *server, HyvedClient *client,
     remote_node_get_cpu_stats_ret *ret = retp;
     g_autoptr(GArray) stats = NULL;
 
-    stats = hyved_node_stats_get(server, hyve_driver_node_get_cpu_stats,
+    stats = hyved_node_stats_get(server, G_STRFUNC, hyve_driver_node_get_cpu_stats,
                                  "virNodeGetCPUStats", args->cpuNum, args->nparams,
                                  REMOTE_NODE_CPU_STATS_MAX, args->flags, error);
     if (!stats)

@@ -19,7 +19,8 @@
 
 typedef enum { PRE_NONE, PRE_AUTH, PRE_OPEN, PRE_OPEN_RO, PRE_OPEN_TWICE } Preamble;
 typedef enum { ARGS_NONE, ARGS_FEATURE10, ARGS_OPEN_QEMU, ARGS_DEFINE, ARGS_EVENT27,
-               ARGS_NET_EVENT1, ARGS_OPEN_SYSTEM, ARGS_DEREG99 } ArgsKind;
+               ARGS_NET_EVENT1, ARGS_OPEN_SYSTEM, ARGS_DEREG99, ARGS_MEM_STATS_FLAG1,
+               ARGS_CPU_STATS_FLAG1 } ArgsKind;
 
 typedef struct {
     const char *name;
@@ -73,6 +74,13 @@ static const CallCase call_cases[] = {
     { "deregister-unknown", HYVED_AUTH_NONE, FALSE, PRE_OPEN, RP,
       REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, 0, ARGS_DEREG99,
       55, 7, NULL },
+    /* the flags error names the handler, as libvirt's names its function */
+    { "mem-stats-bad-flags", HYVED_AUTH_NONE, FALSE, PRE_OPEN, RP,
+      REMOTE_PROC_NODE_GET_MEMORY_STATS, 0, ARGS_MEM_STATS_FLAG1, 8, 57,
+      "invalid argument: unsupported flags (0x1) in function hyved_remote_node_get_memory_stats" },
+    { "cpu-stats-bad-flags", HYVED_AUTH_NONE, FALSE, PRE_OPEN, RP,
+      REMOTE_PROC_NODE_GET_CPU_STATS, 0, ARGS_CPU_STATS_FLAG1, 8, 57,
+      "invalid argument: unsupported flags (0x1) in function hyved_remote_node_get_cpu_stats" },
 };
 
 static const char vm_xml[] =
@@ -94,6 +102,8 @@ START_TEST(test_call_case)
     remote_connect_domain_event_callback_register_any_args ev = { .eventID = 27 };
     remote_connect_network_event_register_any_args nev = { .eventID = 1 };
     remote_connect_domain_event_callback_deregister_any_args dereg = { .callbackID = 99 };
+    remote_node_get_memory_stats_args mem_stats = { .nparams = 0, .cellNum = -1, .flags = 1 };
+    remote_node_get_cpu_stats_args cpu_stats = { .cpuNum = -1, .nparams = 0, .flags = 1 };
     xdrproc_t af = NULL, rf = NULL;
     void *a = NULL, *r = NULL;
     HyvedHeader hdr;
@@ -123,6 +133,10 @@ START_TEST(test_call_case)
         a = &nev; break;
     case ARGS_DEREG99: af = (xdrproc_t) xdr_remote_connect_domain_event_callback_deregister_any_args;
         a = &dereg; break;
+    case ARGS_MEM_STATS_FLAG1: af = (xdrproc_t) xdr_remote_node_get_memory_stats_args;
+        a = &mem_stats; break;
+    case ARGS_CPU_STATS_FLAG1: af = (xdrproc_t) xdr_remote_node_get_cpu_stats_args;
+        a = &cpu_stats; break;
     }
 
     ck_assert_msg(test_send(fd, tc->prog, tc->proc, HYVED_TYPE_CALL, 7, tc->status, af, a),
