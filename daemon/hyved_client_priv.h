@@ -11,36 +11,43 @@
 
 G_BEGIN_DECLS
 
+/* One listening socket, in server->listeners. Set up before
+ * hyved_server_run, then touched on the I/O thread only; no lock. */
 typedef struct {
     GSocket *socket;
-    GSource *source;
+    GSource *source;                /* accept watch, NULL while paused */
     GSource *pause_source;          /* accept paused (EMFILE): resume timer */
-    char *path;
-    gboolean readonly;
-    HyvedAuth auth;
-    gboolean unlink_at_exit;
+    char *path;                     /* immutable */
+    gboolean readonly;              /* immutable */
+    HyvedAuth auth;                 /* immutable */
+    gboolean unlink_at_exit;        /* immutable */
 } HyvedListener;
 
 struct _HyvedServer {
-    const HyvedConfig *cfg;         /* immutable after start */
-    HyveDriver *driver;
+    /* immutable after hyved_server_new, read from any thread: */
+    const HyvedConfig *cfg;
+    HyveDriver *driver;             /* has its own locks */
     gboolean privileged;
     char *default_uri;
-    GMainContext *ctx;
+    GMainContext *ctx;              /* the I/O thread's context */
     GMainLoop *loop;
-    GThreadPool *workers;
-    GPtrArray *listeners;           /* HyvedListener*, I/O thread only */
-    GSource *idle_source;           /* I/O thread only */
-    guint idle_timeout;
-    guint idle_seconds;
+    GThreadPool *workers;           /* thread-safe itself */
 
-    GMutex lock;                    /* guards clients */
-    GPtrArray *clients;             /* HyvedClient* (one reference each) */
-    guint64 next_client_id;
+    /* I/O thread only (set up before hyved_server_run): */
+    GPtrArray *listeners;           /* HyvedListener* */
+    GSource *idle_source;
+    guint idle_timeout;             /* seconds, 0 = never */
+    guint idle_seconds;             /* seconds without clients so far */
+
+    GMutex lock;                    /* guards the fields marked [lock] */
+    GPtrArray *clients;             /* [lock] HyvedClient* (one reference each) */
+    guint64 next_client_id;         /* [lock] */
 };
 
 typedef struct _HyvedStream HyvedStream;
 
+/* One event registration, an element of HyvedClient.events: guarded by
+ * that client's lock like the array. */
 typedef struct {
     HyvedEventKind kind;
     int event_id;
@@ -52,14 +59,18 @@ typedef struct {
 
 struct _HyvedClient {
     gint refcount;                  /* atomic */
+
+    /* immutable once the client is in server->clients, read from any thread: */
     HyvedServer *server;
-    guint64 id;
-    int fd;                         /* -1 once closed (I/O thread) */
+    guint64 id;                     /* set under server->lock when registered */
     gboolean ro_socket;
     HyvedAuth auth;
-    uid_t uid;
+    uid_t uid;                      /* peer credentials (SO_PEERCRED) */
     gid_t gid;
     pid_t pid;
+
+    int fd;                         /* written by the I/O thread only (-1 once
+                                     * closed); elsewhere an unlocked hint */
 
     /* I/O thread only */
     GSource *source;

@@ -16,6 +16,7 @@ typedef struct {
     const size_t *n;
 } HyvedTable;
 
+/* Built once by build_index() under g_once, read-only afterwards: no lock. */
 static const HyvedProcedure **proc_index;
 static gint32 proc_max;
 

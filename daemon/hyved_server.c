@@ -14,8 +14,10 @@
 
 #include "hyved_client_priv.h"
 
+/* One call, owned by one thread at a time: built on the I/O thread, handed
+ * to a worker by g_thread_pool_push(), freed there. No lock. */
 typedef struct {
-    HyvedClient *client;
+    HyvedClient *client;        /* one reference */
     HyvedHeader hdr;
     guint8 *pkt;
     guint32 pkt_len;

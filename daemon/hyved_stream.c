@@ -23,15 +23,18 @@
 /* Stop reading the fd while this much is queued to the client. */
 #define HYVED_STREAM_BACKLOG (1024 * 1024)
 
+/* Created by a worker's handler and handed to the I/O thread through
+ * client->pending_streams (under client->lock); from then on its mutable
+ * fields belong to the I/O thread only. No lock of its own. */
 struct _HyvedStream {
     GSource base;               /* first: the stream is its own GSource */
-    HyvedClient *client;        /* borrowed: the client owns the streams */
-    HyvedHeader hdr;            /* STREAM, CONTINUE, proc/serial of the call */
-    int fd;
-    gpointer tag;
-    GIOCondition cur;
-    gboolean eof;               /* EOF sent to the client */
-    GByteArray *wbuf;           /* client data not yet written to fd */
+    HyvedClient *client;        /* immutable; borrowed: the client owns the streams */
+    HyvedHeader hdr;            /* immutable: STREAM, CONTINUE, proc/serial of the call */
+    int fd;                     /* I/O thread */
+    gpointer tag;               /* I/O thread */
+    GIOCondition cur;           /* I/O thread */
+    gboolean eof;               /* I/O thread: EOF sent to the client */
+    GByteArray *wbuf;           /* I/O thread: client data not yet written to fd */
 };
 
 static GBytes *

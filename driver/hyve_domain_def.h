@@ -103,6 +103,9 @@ typedef enum {
     HYVE_CLOCK_LAST
 } HyveClockOffset;
 
+/* A domain definition: no lock of its own. Once published in a
+ * HyveDomainObj it belongs to that object, is read under the object's lock
+ * and is never edited in place (replaced whole under that lock). */
 typedef struct {
     char *name;
     guint8 uuid[HYVE_UUID_LEN];

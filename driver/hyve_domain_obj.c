@@ -25,6 +25,18 @@ hyve_domain_obj_new(HyveDomainDef *def)
     return obj;
 }
 
+void
+hyve_domain_obj_set_persistent_def_locked(HyveDomainObj *obj, HyveDomainDef *def)
+{
+    if (obj->id > 0) {
+        hyve_domain_def_free(obj->new_def);
+        obj->new_def = def;
+    } else {
+        hyve_domain_def_free(obj->def);
+        obj->def = def;
+    }
+}
+
 HyveDomainObj *
 hyve_domain_obj_ref(HyveDomainObj *obj)
 {

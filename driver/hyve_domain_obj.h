@@ -37,6 +37,9 @@ struct _HyveDomainObj {
 
 /* Takes ownership of @def. state SHUTOFF, id -1, one reference. */
 HyveDomainObj *hyve_domain_obj_new(HyveDomainDef *def);
+/* With obj->lock held: @def (taken) becomes the persistent definition,
+ * new_def while the domain runs, def otherwise. */
+void hyve_domain_obj_set_persistent_def_locked(HyveDomainObj *obj, HyveDomainDef *def);
 
 typedef struct {
     GMutex lock;                /* guards both tables, next_id, and serializes

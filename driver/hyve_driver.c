@@ -18,9 +18,9 @@ struct _HyveDriver {
     HyveDomainParseOptions opts;     /* immutable; points into cfg */
     HyveDomainList *domains;         /* has its own lock */
 
-    GMutex event_lock;               /* guards sink and sink_data */
-    HyveDomainEventSink sink;
-    gpointer sink_data;
+    GMutex event_lock;               /* guards the fields marked [event_lock] */
+    HyveDomainEventSink sink;        /* [event_lock] */
+    gpointer sink_data;              /* [event_lock] */
 };
 
 #define CHECK_FLAGS(flags, supported, ret) \
@@ -197,19 +197,16 @@ hyve_driver_lookup_by_id(HyveDriver *drv, int id, GError **error)
 
 /* ---- define / undefine --------------------------------------------------- */
 
-HyveDomainObj *
-hyve_driver_define_xml(HyveDriver *drv, const char *xml, guint flags, GError **error)
+/* With the domain list locked: @def_in (taken) updates the domain with its
+ * UUID or becomes a new one, after its config file is written. Returns
+ * the object (a new reference) and the event's id and detail. */
+static HyveDomainObj *
+hyve_driver_define_locked(HyveDriver *drv, HyveDomainDef *def_in, int *dom_id, int *detail,
+                          GError **error)
 {
-    g_autoptr(HyveDomainDef) def = NULL;
+    g_autoptr(HyveDomainDef) def = def_in;
     g_autoptr(HyveDomainObj) obj = NULL;
-    int detail, dom_id;
 
-    CHECK_FLAGS(flags, HYVE_DOMAIN_DEFINE_VALIDATE, NULL);
-    /* The schema is always checked, with or without VALIDATE. */
-    if (!(def = hyve_domain_def_parse_string(xml, &drv->opts, error)))
-        return NULL;
-
-    g_mutex_lock(&drv->domains->lock);
     if ((obj = hyve_domain_list_find_uuid_locked(drv->domains, def->uuid))) {
         if (!g_str_equal(obj->name, def->name)) {
             char s[HYVE_UUID_STRING_LEN];
@@ -217,7 +214,6 @@ hyve_driver_define_xml(HyveDriver *drv, const char *xml, guint flags, GError **e
             hyve_uuid_format(obj->uuid, s);
             hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_OPERATION_FAILED,
                            "domain '%s' is already defined with uuid %s", obj->name, s);
-            g_mutex_unlock(&drv->domains->lock);
             return NULL;
         }
     } else if ((obj = hyve_domain_list_find_name_locked(drv->domains, def->name))) {
@@ -226,39 +222,49 @@ hyve_driver_define_xml(HyveDriver *drv, const char *xml, guint flags, GError **e
         hyve_uuid_format(obj->uuid, s);
         hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_OPERATION_FAILED,
                        "domain '%s' already exists with uuid %s", def->name, s);
-        g_mutex_unlock(&drv->domains->lock);
         return NULL;
     }
-    if (!hyve_domain_config_save(drv->cfg.config_dir, def, error)) {
-        g_mutex_unlock(&drv->domains->lock);
+    if (!hyve_domain_config_save(drv->cfg.config_dir, def, error))
         return NULL;
-    }
     if (obj) {
         g_mutex_lock(&obj->lock);
-        if (obj->id > 0) {
-            hyve_domain_def_free(obj->new_def);
-            obj->new_def = g_steal_pointer(&def);
-        } else {
-            hyve_domain_def_free(obj->def);
-            obj->def = g_steal_pointer(&def);
-        }
+        hyve_domain_obj_set_persistent_def_locked(obj, g_steal_pointer(&def));
         obj->persistent = TRUE;
-        dom_id = obj->id;
+        *dom_id = obj->id;
         g_mutex_unlock(&obj->lock);
-        detail = 1;     /* VIR_DOMAIN_EVENT_DEFINED_UPDATED */
+        *detail = 1;    /* VIR_DOMAIN_EVENT_DEFINED_UPDATED */
     } else {
         obj = hyve_domain_obj_new(g_steal_pointer(&def));
         obj->persistent = TRUE;
         obj->autostart = hyve_domain_autostart_get(drv->cfg.config_dir, obj->name);
         hyve_domain_list_add_locked(drv->domains, obj);
-        dom_id = -1;
-        detail = 0;     /* VIR_DOMAIN_EVENT_DEFINED_ADDED */
+        *dom_id = -1;
+        *detail = 0;    /* VIR_DOMAIN_EVENT_DEFINED_ADDED */
     }
+    return g_steal_pointer(&obj);
+}
+
+HyveDomainObj *
+hyve_driver_define_xml(HyveDriver *drv, const char *xml, guint flags, GError **error)
+{
+    HyveDomainDef *def;
+    HyveDomainObj *obj;
+    int detail = 0, dom_id = -1;
+
+    CHECK_FLAGS(flags, HYVE_DOMAIN_DEFINE_VALIDATE, NULL);
+    /* The schema is always checked, with or without VALIDATE. */
+    if (!(def = hyve_domain_def_parse_string(xml, &drv->opts, error)))
+        return NULL;
+
+    g_mutex_lock(&drv->domains->lock);
+    obj = hyve_driver_define_locked(drv, def, &dom_id, &detail, error);
     g_mutex_unlock(&drv->domains->lock);
+    if (!obj)
+        return NULL;
 
     hyve_driver_emit(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid, dom_id,
-         HYVE_DOMAIN_EVENT_DEFINED, detail, NULL);
-    return g_steal_pointer(&obj);
+                     HYVE_DOMAIN_EVENT_DEFINED, detail, NULL);
+    return obj;
 }
 
 /* libvirt virDomainUndefineFlagsValues: none of these objects exist in
@@ -272,13 +278,10 @@ hyve_driver_define_xml(HyveDriver *drv, const char *xml, guint flags, GError **e
 #define UNDEFINE_TPM 32u
 #define UNDEFINE_KEEP_TPM 64u
 
-gboolean
-hyve_driver_undefine(HyveDriver *drv, HyveDomainObj *obj, guint flags, GError **error)
+/* Pairs of libvirt flags that exclude each other. */
+static gboolean
+hyve_driver_undefine_check_exclusive(guint flags, GError **error)
 {
-    gboolean removed, persistent;
-    int dom_id;
-
-    CHECK_FLAGS(flags, 0x7f, FALSE);
     if ((flags & UNDEFINE_NVRAM) && (flags & UNDEFINE_KEEP_NVRAM)) {
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG,
                        "Flags 'VIR_DOMAIN_UNDEFINE_NVRAM' and 'VIR_DOMAIN_UNDEFINE_KEEP_NVRAM' "
@@ -291,24 +294,31 @@ hyve_driver_undefine(HyveDriver *drv, HyveDomainObj *obj, guint flags, GError **
                        "are mutually exclusive");
         return FALSE;
     }
+    return TRUE;
+}
 
-    g_mutex_lock(&drv->domains->lock);
+/* With the domain list locked: deletes the config file; a running domain
+ * becomes transient and keeps running, an inactive one leaves the list.
+ * *dom_id: the id for the event. */
+static gboolean
+hyve_driver_undefine_locked(HyveDriver *drv, HyveDomainObj *obj, int *dom_id, GError **error)
+{
+    gboolean removed, persistent;
+
     g_mutex_lock(&obj->lock);
     removed = obj->removed;
     persistent = obj->persistent;
-    dom_id = obj->id;
+    *dom_id = obj->id;
     g_mutex_unlock(&obj->lock);
     if (removed) {
         char s[HYVE_UUID_STRING_LEN];
 
-        g_mutex_unlock(&drv->domains->lock);
         hyve_uuid_format(obj->uuid, s);
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_NO_DOMAIN,
                        "no domain with matching uuid '%s' (%s)", s, obj->name);
         return FALSE;
     }
     if (!persistent) {
-        g_mutex_unlock(&drv->domains->lock);
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_INVALID,
                        "cannot undefine transient domain");
         return FALSE;
@@ -318,7 +328,6 @@ hyve_driver_undefine(HyveDriver *drv, HyveDomainObj *obj, guint flags, GError **
         g_mutex_lock(&obj->lock);
         obj->autostart = hyve_domain_autostart_get(drv->cfg.config_dir, obj->name);
         g_mutex_unlock(&obj->lock);
-        g_mutex_unlock(&drv->domains->lock);
         return FALSE;
     }
     g_mutex_lock(&obj->lock);
@@ -332,10 +341,27 @@ hyve_driver_undefine(HyveDriver *drv, HyveDomainObj *obj, guint flags, GError **
         g_mutex_unlock(&obj->lock);
         hyve_domain_list_remove_locked(drv->domains, obj);
     }
+    return TRUE;
+}
+
+gboolean
+hyve_driver_undefine(HyveDriver *drv, HyveDomainObj *obj, guint flags, GError **error)
+{
+    gboolean ok;
+    int dom_id = -1;
+
+    CHECK_FLAGS(flags, 0x7f, FALSE);
+    if (!hyve_driver_undefine_check_exclusive(flags, error))
+        return FALSE;
+
+    g_mutex_lock(&drv->domains->lock);
+    ok = hyve_driver_undefine_locked(drv, obj, &dom_id, error);
     g_mutex_unlock(&drv->domains->lock);
+    if (!ok)
+        return FALSE;
 
     hyve_driver_emit(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid, dom_id,
-         HYVE_DOMAIN_EVENT_UNDEFINED, 0 /* REMOVED */, NULL);
+                     HYVE_DOMAIN_EVENT_UNDEFINED, 0 /* REMOVED */, NULL);
     return TRUE;
 }
 

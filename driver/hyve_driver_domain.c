@@ -84,13 +84,58 @@ hyve_domain_obj_get_metadata(HyveDomainObj *obj, int type, const char *uri, guin
     return hyve_domain_def_get_metadata(def, type, uri, error);
 }
 
+/* With the domain list and @obj locked: sets the metadata on copies of the
+ * definitions @flags pick (saving the persistent one first), then swaps
+ * them in; a failure leaves the object as it was. */
+static gboolean
+hyve_driver_set_metadata_locked(HyveDriver *drv, HyveDomainObj *obj, int type,
+                                const char *metadata, const char *key, const char *uri,
+                                guint flags, GError **error)
+{
+    g_autoptr(HyveDomainDef) live = NULL, persistent = NULL;
+    gboolean active = obj->id > 0;
+    gboolean do_live, do_config;
+
+    if (!pick_def_locked(obj, flags, TRUE, error))
+        return FALSE;
+    /* AFFECT_CURRENT: live when running, config otherwise */
+    do_live = (flags & AFFECT_LIVE) || (flags == 0 && active);
+    do_config = (flags & AFFECT_CONFIG) || (flags == 0 && !active);
+    if (do_config && !obj->persistent && !active) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_OPERATION_INVALID,
+                       "transient domains do not have any persistent config");
+        return FALSE;
+    }
+
+    if (do_live) {
+        if (!(live = hyve_domain_def_copy(obj->def, error)) ||
+            !hyve_domain_def_set_metadata(live, type, metadata, key, uri, error))
+            return FALSE;
+    }
+    if (do_config) {
+        HyveDomainDef *src = active && obj->new_def ? obj->new_def : obj->def;
+
+        if (!(persistent = hyve_domain_def_copy(src, error)) ||
+            !hyve_domain_def_set_metadata(persistent, type, metadata, key, uri, error))
+            return FALSE;
+        if (!hyve_domain_config_save(hyve_driver_get_config(drv)->config_dir, persistent, error))
+            return FALSE;
+    }
+    if (live) {
+        hyve_domain_def_free(obj->def);
+        obj->def = g_steal_pointer(&live);
+    }
+    if (persistent)
+        hyve_domain_obj_set_persistent_def_locked(obj, g_steal_pointer(&persistent));
+    return TRUE;
+}
+
 gboolean
 hyve_driver_set_metadata(HyveDriver *drv, HyveDomainObj *obj, int type, const char *metadata,
                          const char *key, const char *uri, guint flags, GError **error)
 {
     HyveDomainList *list = hyve_driver_get_domains(drv);
-    g_autoptr(HyveDomainDef) live = NULL, persistent = NULL;
-    gboolean active, do_live, do_config;
+    gboolean ok;
     int dom_id;
 
     if (flags & ~(AFFECT_LIVE | AFFECT_CONFIG)) {
@@ -101,56 +146,14 @@ hyve_driver_set_metadata(HyveDriver *drv, HyveDomainObj *obj, int type, const ch
     }
     g_mutex_lock(&list->lock);
     g_mutex_lock(&obj->lock);
-    active = obj->id > 0;
-    if (!pick_def_locked(obj, flags, TRUE, error))
-        goto fail;
-    /* AFFECT_CURRENT: live when running, config otherwise */
-    do_live = (flags & AFFECT_LIVE) || (flags == 0 && active);
-    do_config = (flags & AFFECT_CONFIG) || (flags == 0 && !active);
-    if (do_config && !obj->persistent && !active) {
-        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_OPERATION_INVALID,
-                       "transient domains do not have any persistent config");
-        goto fail;
-    }
-
-    /* Work on copies: a failure leaves the object as it was. */
-    if (do_live) {
-        if (!(live = hyve_domain_def_copy(obj->def, error)) ||
-            !hyve_domain_def_set_metadata(live, type, metadata, key, uri, error))
-            goto fail;
-    }
-    if (do_config) {
-        HyveDomainDef *src = active && obj->new_def ? obj->new_def : obj->def;
-
-        if (!(persistent = hyve_domain_def_copy(src, error)) ||
-            !hyve_domain_def_set_metadata(persistent, type, metadata, key, uri, error))
-            goto fail;
-        if (!hyve_domain_config_save(hyve_driver_get_config(drv)->config_dir, persistent, error))
-            goto fail;
-    }
-    if (live) {
-        hyve_domain_def_free(obj->def);
-        obj->def = g_steal_pointer(&live);
-    }
-    if (persistent) {
-        if (active) {
-            hyve_domain_def_free(obj->new_def);
-            obj->new_def = g_steal_pointer(&persistent);
-        } else {
-            hyve_domain_def_free(obj->def);
-            obj->def = g_steal_pointer(&persistent);
-        }
-    }
+    ok = hyve_driver_set_metadata_locked(drv, obj, type, metadata, key, uri, flags, error);
     dom_id = obj->id;
     g_mutex_unlock(&obj->lock);
     g_mutex_unlock(&list->lock);
+    if (!ok)
+        return FALSE;
 
     hyve_driver_emit(drv, HYVE_DOMAIN_EVENT_ID_METADATA_CHANGE, obj->name, obj->uuid, dom_id,
                      0, type, type == 2 ? uri : NULL);
     return TRUE;
-
- fail:
-    g_mutex_unlock(&obj->lock);
-    g_mutex_unlock(&list->lock);
-    return FALSE;
 }
