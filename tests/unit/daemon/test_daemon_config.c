@@ -230,6 +230,7 @@ main(void)
 {
     Suite *s = suite_create("daemon-config");
     TCase *tc = tcase_create("config");
+
     /* The session cases read the XDG variables. */
     g_setenv("XDG_RUNTIME_DIR", "/xdg/run", TRUE);
     g_setenv("XDG_CONFIG_HOME", "/xdg/config", TRUE);

@@ -237,6 +237,7 @@ main(void)
     Suite *s = suite_create("daemon-server");
     TCase *calls = tcase_create("calls");
     TCase *scen = tcase_create("scenarios");
+
     tcase_set_timeout(calls, 60);
     tcase_set_timeout(scen, 60);
     tcase_add_loop_test(calls, test_call_case, 0, G_N_ELEMENTS(call_cases));

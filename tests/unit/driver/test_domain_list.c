@@ -348,14 +348,12 @@ int
 main(void)
 {
     Suite *s = suite_create("domain-list");
-    TCase *tc = tcase_create("driver");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    TCase *tc = driver_tcase_new(s);
+
     tcase_add_loop_test(tc, test_uniqueness, 0, G_N_ELEMENTS(uniq_cases));
     tcase_add_test(tc, test_lookups_and_flags);
     tcase_add_loop_test(tc, test_list_filters, 0, G_N_ELEMENTS(filter_cases));
     tcase_add_test(tc, test_active_xml);
     tcase_add_test(tc, test_concurrent_define);
-    suite_add_tcase(s, tc);
     return test_suite_run(s);
 }

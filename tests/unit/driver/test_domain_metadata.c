@@ -102,10 +102,8 @@ int
 main(void)
 {
     Suite *s = suite_create("domain-metadata");
-    TCase *tc = tcase_create("driver");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    TCase *tc = driver_tcase_new(s);
+
     tcase_add_test(tc, test_metadata);
-    suite_add_tcase(s, tc);
     return test_suite_run(s);
 }

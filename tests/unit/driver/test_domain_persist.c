@@ -186,14 +186,12 @@ int
 main(void)
 {
     Suite *s = suite_create("domain-persist");
-    TCase *tc = tcase_create("driver");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
+    TCase *tc = driver_tcase_new(s);
+
     tcase_add_test(tc, test_define_reload_undefine);
     tcase_add_test(tc, test_autostart);
     tcase_add_test(tc, test_atomic_write_failure);
     tcase_add_test(tc, test_undefine_failure);
     tcase_add_test(tc, test_broken_files_skipped);
-    suite_add_tcase(s, tc);
     return test_suite_run(s);
 }

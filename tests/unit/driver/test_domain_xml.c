@@ -220,6 +220,7 @@ main(void)
 {
     Suite *s = suite_create("domain-xml");
     TCase *tc = tcase_create("golden");
+
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_case, 0, G_N_ELEMENTS(cases));
     tcase_add_loop_test(tc, test_units, 0, G_N_ELEMENTS(unit_cases));

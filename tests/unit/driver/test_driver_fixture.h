@@ -89,6 +89,19 @@ teardown(void)
     g_clear_pointer(&events, g_ptr_array_unref);
 }
 
+/* The TCase of a driver test program, in @s: a fresh driver on a fresh
+ * directory for every test. */
+static inline TCase *
+driver_tcase_new(Suite *s)
+{
+    TCase *tc = tcase_create("driver");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
 static inline void
 reopen(void)
 {

@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stdarg.h>
 #include <glib.h>
 
 #include "test_common.h"
@@ -34,6 +35,20 @@ fx_write(const char *root, const char *path, const char *text)
 
     g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
     g_assert_true(g_file_set_contents(full, text, -1, NULL));
+}
+
+/* @root/@dir/@name holds the formatted text. */
+static void G_GNUC_PRINTF(4, 5)
+fx_write_attr(const char *root, const char *dir, const char *name, const char *fmt, ...)
+{
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_autofree char *text = NULL;
+    va_list args;
+
+    va_start(args, fmt);
+    text = g_strdup_vprintf(fmt, args);
+    va_end(args);
+    fx_write(root, path, text);
 }
 
 static char *
@@ -67,7 +82,6 @@ fx_create(void)
 
     for (int cpu = 0; cpu < FX_CPUS; cpu++) {
         g_autofree char *dir = g_strdup_printf("sys/devices/system/cpu/cpu%d/topology", cpu);
-        g_autofree char *p = NULL, *v = NULL;
         int first = cpu & ~1;
 
         g_string_append_printf(cpuinfo,
@@ -75,22 +89,10 @@ fx_create(void)
                                "model\t\t: 85\nmodel name\t: Intel(R) Xeon(R) Gold <6130>\n"
                                "stepping\t: 4\nmicrocode\t: 0x2006906\ncpu MHz\t\t: 2100.000\n"
                                "address sizes\t: 46 bits physical, 48 bits virtual\n\n", cpu);
-        p = g_build_filename(dir, "physical_package_id", NULL);
-        v = g_strdup_printf("%d\n", cpu / 4);
-        fx_write(root, p, v);
-        g_free(p);
-        g_free(v);
-        p = g_build_filename(dir, "core_id", NULL);
-        v = g_strdup_printf("%d\n", (cpu % 4) / 2);
-        fx_write(root, p, v);
-        g_free(p);
-        g_free(v);
-        p = g_build_filename(dir, "die_id", NULL);
-        fx_write(root, p, "0\n");
-        g_free(p);
-        p = g_build_filename(dir, "thread_siblings_list", NULL);
-        v = g_strdup_printf("%d-%d\n", first, first + 1);
-        fx_write(root, p, v);
+        fx_write_attr(root, dir, "physical_package_id", "%d\n", cpu / 4);
+        fx_write_attr(root, dir, "core_id", "%d\n", (cpu % 4) / 2);
+        fx_write_attr(root, dir, "die_id", "0\n");
+        fx_write_attr(root, dir, "thread_siblings_list", "%d-%d\n", first, first + 1);
     }
     fx_write(root, "proc/cpuinfo", cpuinfo->str);
     fx_write(root, "sys/devices/system/cpu/online", "0-7\n");
