@@ -75,10 +75,22 @@ hvr_control_stats(HvrMachine *m, GError **error)
     return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
+static char *
+hvr_control_consoles(HvrMachine *m, GError **error)
+{
+    g_autoptr(GString) s = g_string_new("ok");
+    guint i;
+
+    for (i = 0; i < m->consoles->len; i++)
+        g_string_append_printf(s, " %s", (char *)g_ptr_array_index(m->consoles, i));
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
 static const struct {
     const char *name;
     HvrControlFn fn;
 } hvr_control_requests[] = {
+    { "consoles", hvr_control_consoles },
     { "powerdown", hvr_control_powerdown },
     { "poweroff", hvr_control_poweroff },
     { "reset", hvr_control_reset },

@@ -47,6 +47,7 @@ hvr_uart_create(HvrMachine *m, int slot, const HvrPciSlotConfig *sc, GError **er
                 return FALSE;
             if (g_str_equal(m->cfg->com[i], "pty"))
                 hvr_log("com%d: %s", i + 1, hvr_chardev_path(chr));
+            hvr_machine_add_console(m, label, hvr_chardev_path(chr));
         }
         /* An unconfigured port still answers (Linux probes both); it just
          * has no backend. */

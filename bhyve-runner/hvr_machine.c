@@ -36,6 +36,12 @@ hvr_machine_add_device(HvrMachine *m, HvrDevice *dev)
 }
 
 void
+hvr_machine_add_console(HvrMachine *m, const char *name, const char *path)
+{
+    g_ptr_array_add(m->consoles, g_strdup_printf("%s=%s", name, path));
+}
+
+void
 hvr_machine_irq_line(HvrMachine *m, uint32_t gsi, int level)
 {
     int r = vmm_irq_line(m->vm, gsi, level);
@@ -77,6 +83,7 @@ hvr_machine_new(HvrConfig *cfg, GError **error)
     m->state = HVR_STATE_CREATED;
     m->ncpus = cfg->cpus;
     m->devices = g_ptr_array_new();
+    m->consoles = g_ptr_array_new_with_free_func(g_free);
     m->ctx = g_main_context_ref_thread_default();
     m->loop = g_main_loop_new(m->ctx, FALSE);
     m->pio = hvr_iobus_new("port");
@@ -375,6 +382,7 @@ hvr_machine_free(HvrMachine *m)
         g_free(dev);
     }
     g_ptr_array_unref(m->devices);
+    g_ptr_array_unref(m->consoles);
     hvr_pci_free(m->pci);
     vmm_destroy(m->vm);
     hvr_mem_free(m->mem);

@@ -80,6 +80,7 @@ struct _HvrMachine {
     int ncpus;
     HvrVcpu *vcpus;
     GPtrArray *devices;         /* HvrDevice*; filled during setup only */
+    GPtrArray *consoles;        /* "name=path" strings; filled during setup only */
     GMainContext *ctx;
     GMainLoop *loop;
 
@@ -107,6 +108,8 @@ void hvr_machine_add_device(HvrMachine *m, HvrDevice *dev);
  * halts (exit 2, bhyve's VM_SUSPEND_HALT). */
 void hvr_machine_report_halt(HvrMachine *m, HvrVcpu *v, gboolean halted);
 void hvr_machine_format_stats(HvrMachine *m, GString *out);
+/* Record where a character backend can be reached ("com1", "/dev/pts/3"). */
+void hvr_machine_add_console(HvrMachine *m, const char *name, const char *path);
 
 /* Log helpers: one line on stderr, prefixed with the VM name. */
 void hvr_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

@@ -154,6 +154,12 @@ hvr_virtio_console_create(HvrMachine *m, int slot, const HvrPciSlotConfig *sc, G
     dev->state = c;
     if (sc->backend && g_str_equal(sc->backend, "pty"))
         hvr_log("virtio-console in slot %d: %s", slot, hvr_chardev_path(chr));
+    {
+        g_autofree char *name = g_strdup_printf("pci%d", slot);
+
+        if (m->consoles)
+            hvr_machine_add_console(m, name, hvr_chardev_path(chr));
+    }
     hvr_chardev_attach(chr, m->ctx, hvr_con_input, c);
     return hvr_virtio_start(dev, error);
 }

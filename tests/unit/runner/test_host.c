@@ -227,6 +227,12 @@ START_TEST(test_control)
         ck_assert_msg(g_str_equal(rep, steps[i].reply), "control step %u '%s': '%s', expected '%s'",
                       i, steps[i].req, rep, steps[i].reply);
     }
+    {
+        g_autofree char *cons = request(&r, "consoles");
+        g_autofree char *want = g_strdup_printf("ok com1=%s", r.com1);
+
+        ck_assert_msg(g_str_equal(cons, want), "consoles: '%s', expected '%s'", cons, want);
+    }
     kill(r.pid, SIGTERM);           /* SIGTERM = power button, the VM keeps running */
     g_usleep(300000);
     stats = request(&r, "stats");
@@ -309,6 +315,7 @@ START_TEST(test_pty_echo)
     p = strstr(line, "/dev/pts/");
     ck_assert_msg(p, "no pty path logged: '%s'", line);
     g_strchomp(p);
+    ck_assert_msg(g_str_has_prefix(p, "/dev/pts/"), "pty path '%s'", p);
     fd = open(p, O_RDWR | O_NOCTTY);
     ck_assert_msg(fd >= 0, "open %s", p);
     tcgetattr(fd, &tio);
