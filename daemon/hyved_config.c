@@ -5,6 +5,7 @@
 #include "hyve-config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -124,61 +125,98 @@ set_auth(const Where *w, const char *key, const Value *v, HyvedAuth *out, GError
     return TRUE;
 }
 
+/* ---- settings ------------------------------------------------------------ */
+
+typedef enum {
+    KEY_UINT,       /* guint, an integer in [min, max] */
+    KEY_INT,        /* int, an integer in [min, max] */
+    KEY_PERMS,      /* guint, an octal mode string */
+    KEY_AUTH,       /* HyvedAuth, "none" or "polkit" */
+    KEY_STRING,     /* char *, "" leaves it unset */
+    KEY_PATH,       /* char *, an absolute path */
+} KeyType;
+
+typedef struct {
+    const char *name;
+    KeyType type;
+    gsize offset;               /* of the field in HyvedConfig */
+    gint64 min, max;            /* KEY_UINT, KEY_INT */
+    gboolean minus_one_is_off;  /* KEY_INT: -1 turns it off, 0 is refused */
+} ConfKey;
+
+/* offsetof() that fails to compile when the field is not of @ctype's size. */
+#define CONF_FIELD(field, ctype) \
+    (offsetof(HyvedConfig, field) + \
+     0 * sizeof(char[sizeof(((HyvedConfig *) NULL)->field) == sizeof(ctype) ? 1 : -1]))
+#define CONF_NUM(field, type, ctype, min, max) \
+    { #field, type, CONF_FIELD(field, ctype), min, max, FALSE }
+#define CONF_STR(field, type, ctype) \
+    { #field, type, CONF_FIELD(field, ctype), 0, 0, FALSE }
+
+/* Every setting virtbhyved.conf may hold (documented in that file). */
+static const ConfKey conf_keys[] = {
+    CONF_STR(unix_sock_group, KEY_STRING, char *),
+    CONF_STR(unix_sock_rw_perms, KEY_PERMS, guint),
+    CONF_STR(unix_sock_ro_perms, KEY_PERMS, guint),
+    CONF_STR(auth_unix_rw, KEY_AUTH, HyvedAuth),
+    CONF_STR(auth_unix_ro, KEY_AUTH, HyvedAuth),
+    CONF_NUM(max_clients, KEY_UINT, guint, 1, 1000000),
+    CONF_NUM(max_workers, KEY_UINT, guint, 1, 1000),
+    CONF_NUM(max_client_requests, KEY_UINT, guint, 1, 10000),
+    { "keepalive_interval", KEY_INT, CONF_FIELD(keepalive_interval, int), -1, 3600, TRUE },
+    CONF_NUM(keepalive_count, KEY_UINT, guint, 0, 1000),
+    CONF_STR(runner_path, KEY_PATH, char *),
+    CONF_NUM(log_level, KEY_INT, int, 1, 4),
+};
+
 static gboolean
 apply(HyvedConfig *cfg, const Where *w, const char *key, const Value *v, GError **error)
 {
+    const ConfKey *k = NULL;
+    gpointer field;
     gint64 n = 0;
 
-    if (g_str_equal(key, "unix_sock_group")) {
+    for (gsize i = 0; i < G_N_ELEMENTS(conf_keys) && !k; i++) {
+        if (g_str_equal(key, conf_keys[i].name))
+            k = &conf_keys[i];
+    }
+    if (!k)
+        return CONF_ERR(error, w, "unknown setting '%s'", key);
+    field = G_STRUCT_MEMBER_P(cfg, k->offset);
+
+    switch (k->type) {
+    case KEY_UINT:
+        if (!want_int(w, key, v, k->min, k->max, &n, error))
+            return FALSE;
+        *(guint *) field = (guint) n;
+        return TRUE;
+    case KEY_INT:
+        if (!want_int(w, key, v, k->min, k->max, &n, error))
+            return FALSE;
+        if (k->minus_one_is_off && n == 0)
+            return CONF_ERR(error, w, "'%s' must be -1 (disabled) or at least 1", key);
+        *(int *) field = (int) n;
+        return TRUE;
+    case KEY_PERMS:
+        return set_perms(w, key, v, field, error);
+    case KEY_AUTH:
+        return set_auth(w, key, v, field, error);
+    case KEY_STRING:
         if (!want_string(w, key, v, error))
             return FALSE;
-        g_free(cfg->unix_sock_group);
-        cfg->unix_sock_group = *v->str ? g_strdup(v->str) : NULL;
-    } else if (g_str_equal(key, "unix_sock_rw_perms")) {
-        return set_perms(w, key, v, &cfg->unix_sock_rw_perms, error);
-    } else if (g_str_equal(key, "unix_sock_ro_perms")) {
-        return set_perms(w, key, v, &cfg->unix_sock_ro_perms, error);
-    } else if (g_str_equal(key, "auth_unix_rw")) {
-        return set_auth(w, key, v, &cfg->auth_unix_rw, error);
-    } else if (g_str_equal(key, "auth_unix_ro")) {
-        return set_auth(w, key, v, &cfg->auth_unix_ro, error);
-    } else if (g_str_equal(key, "max_clients")) {
-        if (!want_int(w, key, v, 1, 1000000, &n, error))
-            return FALSE;
-        cfg->max_clients = n;
-    } else if (g_str_equal(key, "max_workers")) {
-        if (!want_int(w, key, v, 1, 1000, &n, error))
-            return FALSE;
-        cfg->max_workers = n;
-    } else if (g_str_equal(key, "max_client_requests")) {
-        if (!want_int(w, key, v, 1, 10000, &n, error))
-            return FALSE;
-        cfg->max_client_requests = n;
-    } else if (g_str_equal(key, "keepalive_interval")) {
-        if (!want_int(w, key, v, -1, 3600, &n, error))
-            return FALSE;
-        if (n == 0)
-            return CONF_ERR(error, w, "'%s' must be -1 (disabled) or at least 1", key);
-        cfg->keepalive_interval = n;
-    } else if (g_str_equal(key, "keepalive_count")) {
-        if (!want_int(w, key, v, 0, 1000, &n, error))
-            return FALSE;
-        cfg->keepalive_count = n;
-    } else if (g_str_equal(key, "runner_path")) {
+        g_free(*(char **) field);
+        *(char **) field = *v->str ? g_strdup(v->str) : NULL;
+        return TRUE;
+    case KEY_PATH:
         if (!want_string(w, key, v, error))
             return FALSE;
         if (!g_path_is_absolute(v->str))
             return CONF_ERR(error, w, "'%s' = \"%s\" must be an absolute path", key, v->str);
-        g_free(cfg->runner_path);
-        cfg->runner_path = g_strdup(v->str);
-    } else if (g_str_equal(key, "log_level")) {
-        if (!want_int(w, key, v, 1, 4, &n, error))
-            return FALSE;
-        cfg->log_level = n;
-    } else {
-        return CONF_ERR(error, w, "unknown setting '%s'", key);
+        g_free(*(char **) field);
+        *(char **) field = g_strdup(v->str);
+        return TRUE;
     }
-    return TRUE;
+    g_assert_not_reached();
 }
 
 /* ---- lexer --------------------------------------------------------------- */
