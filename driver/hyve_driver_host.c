@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hyve_driver_host.c: the host half of hyve_driver.h, thin wrappers of
- * hyve_host_* (hyve_host.c / hyve_capabilities.c do the work).
+ * hyve_host_* (hyve_host*.c and hyve_*capabilities.c do the work).
  */
 #include "hyve-config.h"
 

@@ -3,11 +3,14 @@
  * hyve_host.h: facts about the host and what hyve offers on it:
  * node info, capabilities XML, domain capabilities XML, sysinfo, stats.
  * Read from the real host (sysfs, /proc, uname, cpuid); no driver state.
+ * Implemented in hyve_host.c (node info, versions), hyve_host_stats.c,
+ * hyve_host_sysinfo.c, hyve_capabilities.c and hyve_domain_capabilities.c.
  * hyve_driver.c wraps these as the hyve_driver_* host functions.
  *
  * Everything hyve can run (and so everything domcapabilities lists) is
- * described once in hyve_capabilities.c; the domain-definition checks in
- * hyve_domain_*.c reject what is outside it with CONFIG_UNSUPPORTED.
+ * described once in hyve_domain_capabilities.c; the domain-definition
+ * checks in hyve_domain_*.c reject what is outside it with
+ * CONFIG_UNSUPPORTED.
  */
 #pragma once
 
