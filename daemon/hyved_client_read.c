@@ -8,6 +8,7 @@
 #include "hyve-config.h"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
@@ -30,10 +31,9 @@ close_fds_in(struct msghdr *msg)
     }
 }
 
-/* recvmsg() that collects SCM_RIGHTS fds into @keep (when non-NULL) and
- * closes any other descriptor it receives. */
+/* recvmsg() for packet data: any descriptor that comes along is closed. */
 static ssize_t
-client_recv(HyvedClient *client, void *buf, gsize len, GArray *keep)
+client_recv(HyvedClient *client, void *buf, gsize len)
 {
     union {
         char buf[CMSG_SPACE(sizeof(int) * HYVED_NUM_FDS_MAX)];
@@ -46,19 +46,53 @@ client_recv(HyvedClient *client, void *buf, gsize len, GArray *keep)
     };
     ssize_t n = recvmsg(client->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
-    if (n > 0 && msg.msg_controllen > 0) {
-        if (keep) {
-            for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                    int nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                    g_array_append_vals(keep, CMSG_DATA(c), nfd);
-                }
-            }
-        } else {
-            close_fds_in(&msg);
+    if (n > 0 && msg.msg_controllen > 0)
+        close_fds_in(&msg);
+    return n;
+}
+
+/* One byte and the one descriptor that must come with it (a CALL_WITH_FDS
+ * descriptor, as libvirt's clients send them: one sendmsg per fd).
+ * Returns 1 with *fd_out set, 0 when nothing is there yet, -1 when the
+ * client must be dropped: EOF, a byte without exactly one descriptor
+ * (every descriptor that came with it is closed at once). */
+static int
+client_recv_one_fd(HyvedClient *client, int *fd_out)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * HYVED_NUM_FDS_MAX)];
+        struct cmsghdr align;
+    } ctl;
+    guint8 byte;
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+    };
+    ssize_t n = recvmsg(client->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    int count = 0;
+    int fd = -1;
+
+    if (n < 0)
+        return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+    if (n == 0)
+        return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            if (nfd > 0 && count == 0)
+                memcpy(&fd, CMSG_DATA(c), sizeof(int));
+            count += nfd;
         }
     }
-    return n;
+    if (count != 1 || (msg.msg_flags & MSG_CTRUNC)) {
+        g_message("client %" G_GUINT64_FORMAT ": %d descriptors with one fd byte "
+                  "(exactly 1 expected); dropping it", client->id, count);
+        close_fds_in(&msg);
+        return -1;
+    }
+    *fd_out = fd;
+    return 1;
 }
 
 /* One step of the receive state machine.
@@ -70,22 +104,18 @@ client_rx_step(HyvedClient *client)
     ssize_t n;
 
     if (client->fds_wanted > 0) {
-        guint8 byte;
-        guint before = client->fds->len;
+        int fd = -1;
+        int r = client_recv_one_fd(client, &fd);
 
-        n = client_recv(client, &byte, 1, client->fds);
-        if (n == 0)
-            return -1;
-        if (n < 0)
-            return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
-        if (client->fds->len == before)
-            g_debug("client %" G_GUINT64_FORMAT ": fd byte without a descriptor", client->id);
+        if (r <= 0)
+            return r;
+        g_array_append_val(client->fds, fd);
         client->fds_wanted--;
         return client->fds_wanted == 0 ? 1 : 2;
     }
 
     if (client->len_have < 4) {
-        n = client_recv(client, client->lenbuf + client->len_have, 4 - client->len_have, NULL);
+        n = client_recv(client, client->lenbuf + client->len_have, 4 - client->len_have);
         if (n == 0)
             return -1;
         if (n < 0)
@@ -107,7 +137,7 @@ client_rx_step(HyvedClient *client)
         }
     }
 
-    n = client_recv(client, client->pkt + client->pkt_have, client->pkt_len - client->pkt_have, NULL);
+    n = client_recv(client, client->pkt + client->pkt_have, client->pkt_len - client->pkt_have);
     if (n == 0)
         return -1;
     if (n < 0)
@@ -122,9 +152,20 @@ client_rx_step(HyvedClient *client)
         gint32 type = (gint32) GUINT32_FROM_BE(*(guint32 *) (client->pkt + 12));
         if (type == HYVED_TYPE_CALL_WITH_FDS) {
             guint32 nfds = GUINT32_FROM_BE(*(guint32 *) (client->pkt + HYVED_MESSAGE_HEADER_MAX));
+            gboolean authenticated;
+
             if (nfds > HYVED_NUM_FDS_MAX) {
                 g_message("client %" G_GUINT64_FORMAT ": %u fds in one message; dropping it",
                           client->id, nfds);
+                return -1;
+            }
+            g_mutex_lock(&client->lock);
+            authenticated = client->authenticated;
+            g_mutex_unlock(&client->lock);
+            if (!authenticated) {
+                /* no procedure an unauthenticated client may call takes fds */
+                g_message("client %" G_GUINT64_FORMAT ": CALL_WITH_FDS before "
+                          "authentication; dropping it", client->id);
                 return -1;
             }
             client->fds = g_array_new(FALSE, FALSE, sizeof(int));

@@ -237,13 +237,17 @@ main(void)
     Suite *s = suite_create("daemon-server");
     TCase *calls = tcase_create("calls");
     TCase *scen = tcase_create("scenarios");
+    TCase *hostile = tcase_create("hostile");
 
     tcase_set_timeout(calls, 60);
     tcase_set_timeout(scen, 60);
+    tcase_set_timeout(hostile, 60);
     tcase_add_loop_test(calls, test_call_case, 0, G_N_ELEMENTS(call_cases));
     tcase_add_test(calls, test_table);
     test_daemon_add_scenarios(scen);
+    test_daemon_add_hostile(hostile);
     suite_add_tcase(s, calls);
     suite_add_tcase(s, scen);
+    suite_add_tcase(s, hostile);
     return test_suite_run(s);
 }

@@ -53,3 +53,6 @@ void test_open(int fd, const char *name, guint flags);
 /* test_daemon_scenarios.c */
 #include <check.h>
 void test_daemon_add_scenarios(TCase *tc);
+
+/* test_daemon_hostile.c */
+void test_daemon_add_hostile(TCase *tc);

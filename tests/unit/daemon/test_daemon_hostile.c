@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_daemon_hostile.c: clients that try to make the server hold
+ * resources: descriptors (CALL_WITH_FDS), memory (declared lengths,
+ * unread replies, stream data), unauthenticated connections, event
+ * registrations; and the read-only refusals.
+ */
+#include "hyve-config.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "test_daemon_util.h"
+#include "hyved_client_priv.h"
+
+/* ---- fd passing ---------------------------------------------------------- */
+
+/* Sends the header + payload of a CALL_WITH_FDS SUPPORTS_FEATURE(10)
+ * announcing @nfds descriptors. */
+static void
+send_call_with_fds(int fd, guint32 nfds, guint32 serial)
+{
+    guint32 words[9] = {
+        GUINT32_TO_BE(28 + 8), GUINT32_TO_BE(HYVED_PROGRAM_REMOTE), GUINT32_TO_BE(1),
+        GUINT32_TO_BE(REMOTE_PROC_CONNECT_SUPPORTS_FEATURE),
+        GUINT32_TO_BE(HYVED_TYPE_CALL_WITH_FDS), GUINT32_TO_BE(serial), 0,
+        GUINT32_TO_BE(nfds), GUINT32_TO_BE(10),
+    };
+    ck_assert(test_send_raw(fd, words, sizeof(words)));
+}
+
+/* One byte carrying @n copies of @pass (n may be 0). */
+static gboolean
+send_fd_byte(int fd, int pass, guint n)
+{
+    union { char buf[CMSG_SPACE(sizeof(int) * 64)]; struct cmsghdr align; } ctl;
+    char byte = 0;
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+    if (n > 0) {
+        struct cmsghdr *c;
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+        c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+        for (guint i = 0; i < n; i++)
+            memcpy(CMSG_DATA(c) + i * sizeof(int), &pass, sizeof(int));
+    }
+    return sendmsg(fd, &msg, MSG_NOSIGNAL) == 1;
+}
+
+/* TRUE when every copy of the pipe's write end is closed (EOF in time). */
+static gboolean
+pipe_sees_eof(int rd, int timeout_ms)
+{
+    struct pollfd pfd = { .fd = rd, .events = POLLIN };
+    char junk;
+
+    return poll(&pfd, 1, timeout_ms) == 1 && read(rd, &junk, 1) == 0;
+}
+
+typedef struct {
+    const char *name;
+    gboolean authenticate;      /* AUTH_LIST first (rw socket with polkit: root bypass) */
+    guint32 announced;
+    guint bytes;                /* fd bytes sent */
+    guint per_byte;             /* descriptors on each byte */
+    gboolean dropped;           /* else: an OK reply and the stream stays in sync */
+} FdCase;
+
+static const FdCase fd_cases[] = {
+    { "one-per-byte", TRUE, 3, 3, 1, FALSE },
+    { "many-on-one-byte", TRUE, 32, 1, 32, TRUE },
+    { "two-on-one-byte", TRUE, 2, 1, 2, TRUE },
+    { "byte-without-fd", TRUE, 2, 2, 0, TRUE },
+    { "too-many-announced", TRUE, HYVED_NUM_FDS_MAX + 1, 0, 0, TRUE },
+    { "before-auth", FALSE, 1, 1, 1, TRUE },
+};
+
+START_TEST(test_fd_case)
+{
+    const FdCase *tc = &fd_cases[_i];
+    gboolean root = geteuid() == 0;
+    TestServer *ts = test_server_start(root ? HYVED_AUTH_POLKIT : HYVED_AUTH_NONE, NULL);
+    int fd = test_connect(ts->sock_rw);
+    int p[2];
+
+    if (!tc->authenticate && !root) {
+        close(fd);
+        test_server_stop(ts);
+        return;     /* an unauthenticated rw client needs polkit auth, i.e. root here */
+    }
+    if (tc->authenticate) {
+        TestReply rep;
+        ck_assert(test_call(fd, REMOTE_PROC_AUTH_LIST, 0, NULL, NULL,
+                            (xdrproc_t) xdr_remote_auth_list_ret,
+                            &(remote_auth_list_ret) { 0 }, &rep));
+        ck_assert_msg(!rep.is_error, "%s: AUTH_LIST failed", tc->name);
+    }
+    ck_assert(pipe2(p, O_CLOEXEC) == 0);
+    send_call_with_fds(fd, tc->announced, 5);
+    for (guint i = 0; i < tc->bytes; i++)
+        send_fd_byte(fd, p[1], tc->per_byte);
+    close(p[1]);
+    if (tc->dropped) {
+        ck_assert_msg(test_wait_eof(fd, 5000, NULL), "%s: client not dropped", tc->name);
+    } else {
+        HyvedHeader hdr;
+        ck_assert_msg(test_recv(fd, &hdr, NULL, 5000, NULL) && hdr.serial == 5 &&
+                      hdr.status == HYVED_STATUS_OK, "%s: no OK reply", tc->name);
+    }
+    ck_assert_msg(pipe_sees_eof(p[0], 5000), "%s: the server kept a passed descriptor", tc->name);
+    if (!tc->dropped) {
+        TestReply rep;
+        ck_assert(test_call(fd, REMOTE_PROC_AUTH_LIST, 6, NULL, NULL,
+                            (xdrproc_t) xdr_remote_auth_list_ret,
+                            &(remote_auth_list_ret) { 0 }, &rep));
+        ck_assert_msg(!rep.is_error, "%s: out of sync after the fds", tc->name);
+    }
+    close(p[0]);
+    close(fd);
+    test_server_stop(ts);
+}
+END_TEST
+
+void
+test_daemon_add_hostile(TCase *tc)
+{
+    tcase_add_loop_test(tc, test_fd_case, 0, G_N_ELEMENTS(fd_cases));
+}
