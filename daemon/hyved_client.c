@@ -176,6 +176,7 @@ hyved_client_close(HyvedClient *client)
     hyved_streams_client_close(client);
     g_mutex_lock(&client->lock);
     client->closed = TRUE;
+    hyved_server_uncount_unauth_locked(client->server, client);
     g_queue_clear_full(&client->outq, (GDestroyNotify) g_bytes_unref);
     client->out_bytes = 0;
     hyved_events_client_clear(client);

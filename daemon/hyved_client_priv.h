@@ -42,6 +42,7 @@ struct _HyvedServer {
     GMutex lock;                    /* guards the fields marked [lock] */
     GPtrArray *clients;             /* [lock] HyvedClient* (one reference each) */
     guint64 next_client_id;         /* [lock] */
+    guint n_unauth;                 /* [lock] clients with unauth_counted set */
 };
 
 typedef struct _HyvedStream HyvedStream;
@@ -81,6 +82,7 @@ struct _HyvedClient {
     guint8 *pkt;                    /* header + payload (no length word) */
     guint32 pkt_len;
     gsize pkt_have;
+    gsize pkt_alloc;                /* grows as data arrives, up to pkt_len */
     guint fds_wanted;
     GArray *fds;                    /* int */
     GSource *ka_source;
@@ -95,6 +97,7 @@ struct _HyvedClient {
     gsize out_offset;               /* into the head packet */
     guint inflight;
     gboolean authenticated;
+    gboolean unauth_counted;        /* counted in server->n_unauth */
     gboolean opened;
     gboolean readonly;
     char *uri;
@@ -133,6 +136,8 @@ void hyved_listener_free(HyvedListener *listener);
 /* hyved_server.c */
 void hyved_server_add_client(HyvedServer *server, int fd, const HyvedListener *listener);
 void hyved_server_remove_client(HyvedServer *server, HyvedClient *client);
+/* With client->lock held: the client no longer counts as unauthenticated. */
+void hyved_server_uncount_unauth_locked(HyvedServer *server, HyvedClient *client);
 void hyved_server_queue_call(HyvedServer *server, HyvedClient *client,
                              const HyvedHeader *hdr, guint8 *pkt, guint32 pkt_len,
                              gsize payload_offset, GArray *fds);

@@ -18,6 +18,14 @@
  * others on the I/O thread. */
 #define HYVED_CLIENT_READ_BATCH 32
 
+/* The packet buffer starts at this size and doubles as data arrives, so a
+ * client that announces a large packet costs only what it really sent. */
+#define HYVED_CLIENT_PKT_INITIAL (64 * 1024)
+
+/* Largest packet (length word excluded) a client that has not
+ * authenticated yet may announce: it may only call AUTH_*, small calls. */
+#define HYVED_CLIENT_UNAUTH_PKT_MAX (64 * 1024)
+
 static void
 close_fds_in(struct msghdr *msg)
 {
@@ -126,18 +134,32 @@ client_rx_step(HyvedClient *client)
         {
             g_autoptr(GError) err = NULL;
             guint32 total = 0;
+            gboolean authenticated;
 
             if (!hyved_packet_parse_length(client->lenbuf, &total, &err)) {
                 g_message("client %" G_GUINT64_FORMAT ": %s; dropping it", client->id, err->message);
                 return -1;
             }
+            g_mutex_lock(&client->lock);
+            authenticated = client->authenticated;
+            g_mutex_unlock(&client->lock);
+            if (!authenticated && total - 4 > HYVED_CLIENT_UNAUTH_PKT_MAX) {
+                g_message("client %" G_GUINT64_FORMAT ": packet of %u bytes before "
+                          "authentication; dropping it", client->id, total);
+                return -1;
+            }
             client->pkt_len = total - 4;
-            client->pkt = g_malloc(client->pkt_len);
+            client->pkt_alloc = MIN(client->pkt_len, HYVED_CLIENT_PKT_INITIAL);
+            client->pkt = g_malloc(client->pkt_alloc);
             client->pkt_have = 0;
         }
     }
 
-    n = client_recv(client, client->pkt + client->pkt_have, client->pkt_len - client->pkt_have);
+    if (client->pkt_have == client->pkt_alloc) {
+        client->pkt_alloc = MIN((gsize) client->pkt_len, client->pkt_alloc * 2);
+        client->pkt = g_realloc(client->pkt, client->pkt_alloc);
+    }
+    n = client_recv(client, client->pkt + client->pkt_have, client->pkt_alloc - client->pkt_have);
     if (n == 0)
         return -1;
     if (n < 0)
@@ -226,6 +248,7 @@ client_reset_rx(HyvedClient *client)
     client->pkt = NULL;
     client->pkt_len = 0;
     client->pkt_have = 0;
+    client->pkt_alloc = 0;
     client->len_have = 0;
     client->fds = NULL;
     client->fds_wanted = 0;

@@ -97,6 +97,7 @@ hyved_client_set_authenticated(HyvedClient *client)
 {
     g_mutex_lock(&client->lock);
     client->authenticated = TRUE;
+    hyved_server_uncount_unauth_locked(client->server, client);
     g_mutex_unlock(&client->lock);
 }
 

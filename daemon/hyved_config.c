@@ -21,6 +21,7 @@ hyved_config_init(HyvedConfig *cfg, gboolean privileged)
     cfg->unix_sock_rw_perms = 0;      /* 0 = derive from auth_unix_rw */
     cfg->unix_sock_ro_perms = 0666;
     cfg->max_clients = 5000;
+    cfg->max_anonymous_clients = 20;
     cfg->max_workers = 20;
     cfg->max_client_requests = 5;
     cfg->keepalive_interval = 5;
@@ -161,6 +162,7 @@ static const ConfKey conf_keys[] = {
     CONF_STR(auth_unix_rw, KEY_AUTH, HyvedAuth),
     CONF_STR(auth_unix_ro, KEY_AUTH, HyvedAuth),
     CONF_NUM(max_clients, KEY_UINT, guint, 1, 1000000),
+    CONF_NUM(max_anonymous_clients, KEY_UINT, guint, 0, 1000000),
     CONF_NUM(max_workers, KEY_UINT, guint, 1, 1000),
     CONF_NUM(max_client_requests, KEY_UINT, guint, 1, 10000),
     { "keepalive_interval", KEY_INT, CONF_FIELD(keepalive_interval, int), -1, 3600, TRUE },

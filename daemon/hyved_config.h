@@ -25,6 +25,7 @@ typedef struct {
     HyvedAuth auth_unix_rw;
     HyvedAuth auth_unix_ro;
     guint max_clients;
+    guint max_anonymous_clients;    /* not yet authenticated at once; 0 = no limit */
     guint max_workers;
     guint max_client_requests;
     int keepalive_interval;         /* seconds; -1 disables our PINGs */

@@ -116,8 +116,20 @@ hyved_server_add_client(HyvedServer *server, int fd, const HyvedListener *listen
         close(fd);
         return;
     }
+    if (listener->auth != HYVED_AUTH_NONE && server->cfg->max_anonymous_clients &&
+        server->n_unauth >= server->cfg->max_anonymous_clients) {
+        g_mutex_unlock(&server->lock);
+        g_message("too many unauthenticated clients (max_anonymous_clients = %u), "
+                  "closing a new connection", server->cfg->max_anonymous_clients);
+        close(fd);
+        return;
+    }
     client = hyved_client_new(server, fd, listener);
     client->id = ++server->next_client_id;
+    if (!client->authenticated) {
+        client->unauth_counted = TRUE;
+        server->n_unauth++;
+    }
     g_ptr_array_add(server->clients, client);   /* the list's reference */
     g_mutex_unlock(&server->lock);
 
@@ -136,6 +148,17 @@ hyved_server_remove_client(HyvedServer *server, HyvedClient *client)
     g_mutex_unlock(&server->lock);
     if (found)
         hyved_client_unref(client);
+}
+
+void
+hyved_server_uncount_unauth_locked(HyvedServer *server, HyvedClient *client)
+{
+    if (!client->unauth_counted)
+        return;
+    client->unauth_counted = FALSE;
+    g_mutex_lock(&server->lock);
+    server->n_unauth--;
+    g_mutex_unlock(&server->lock);
 }
 
 guint

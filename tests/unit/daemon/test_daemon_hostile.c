@@ -130,8 +130,122 @@ START_TEST(test_fd_case)
 }
 END_TEST
 
+/* ---- unauthenticated clients, declared lengths ------------------------- */
+
+static void
+two_anonymous(HyvedConfig *cfg)
+{
+    cfg->max_anonymous_clients = 2;
+}
+
+/* FALSE when the server closed @fd: a keepalive PING gets no PONG (a PING
+ * does not authenticate anyone, unlike AUTH_LIST as root). */
+static gboolean
+alive(int fd)
+{
+    HyvedHeader hdr;
+
+    return test_send(fd, HYVED_PROGRAM_KEEPALIVE, HYVED_KEEPALIVE_PROC_PING,
+                     HYVED_TYPE_MESSAGE, 0, 0, NULL, NULL) &&
+           test_recv(fd, &hdr, NULL, 3000, NULL) && hdr.proc == HYVED_KEEPALIVE_PROC_PONG;
+}
+
+/* AUTH_LIST: authenticates root on a polkit socket (the bypass). */
+static gboolean
+answers(int fd, guint32 serial)
+{
+    remote_auth_list_ret ret = { 0 };
+    TestReply rep = { 0 };
+    gboolean ok = test_call(fd, REMOTE_PROC_AUTH_LIST, serial, NULL, NULL,
+                            (xdrproc_t) xdr_remote_auth_list_ret, &ret, &rep);
+
+    xdr_free((xdrproc_t) xdr_remote_auth_list_ret, (char *) &ret);
+    test_reply_clear(&rep);
+    return ok;
+}
+
+START_TEST(test_anonymous_cap)
+{
+    TestServer *ts = test_server_start(HYVED_AUTH_POLKIT, two_anonymous);
+    int a = test_connect(ts->sock_rw);
+    int b = test_connect(ts->sock_rw);
+    int ro = test_connect(ts->sock_ro);      /* auth none: not anonymous */
+    int c = test_connect(ts->sock_rw);
+
+    ck_assert_msg(test_wait_eof(c, 3000, NULL), "anonymous-cap: third unauthenticated client kept");
+    close(c);
+    ck_assert_msg(alive(ro), "anonymous-cap: read-only (auth none) client dropped");
+    ck_assert_msg(alive(a) && alive(b), "anonymous-cap: first two clients dropped");
+    close(a);
+    g_usleep(300 * 1000);
+    c = test_connect(ts->sock_rw);
+    ck_assert_msg(answers(c, 2), "anonymous-cap: no slot after one anonymous client left");
+    {
+        /* as root, AUTH_LIST authenticated c (polkit bypass): it no longer
+         * counts and d still fits; otherwise b and c fill the cap */
+        int d = test_connect(ts->sock_rw);
+        int e = test_connect(ts->sock_rw);
+        if (geteuid() == 0) {
+            ck_assert_msg(answers(d, 3), "anonymous-cap: authenticated client still counted");
+            ck_assert_msg(test_wait_eof(e, 3000, NULL), "anonymous-cap: cap not enforced again");
+        } else {
+            ck_assert_msg(test_wait_eof(d, 3000, NULL), "anonymous-cap: cap not enforced again");
+        }
+        close(d);
+        close(e);
+    }
+    close(b);
+    close(c);
+    close(ro);
+    test_server_stop(ts);
+}
+END_TEST
+
+static void
+grab_client(HyvedClient *client, gpointer data)
+{
+    HyvedClient **out = data;
+    if (!*out)
+        *out = hyved_client_ref(client);
+}
+
+START_TEST(test_declared_length)
+{
+    TestServer *ts = test_server_start(HYVED_AUTH_POLKIT, NULL);
+    int unauth = test_connect(ts->sock_rw);
+    int slow = test_connect(ts->sock_ro);
+    guint32 len = GUINT32_TO_BE(1024 * 1024);
+    guint32 big = GUINT32_TO_BE(32 * 1024 * 1024);
+    g_autofree guint8 *chunk = g_malloc0(100 * 1024);
+    HyvedClient *client = NULL;
+    gsize alloc, have;
+
+    /* before authentication: more than 64 KiB announced -> dropped */
+    ck_assert(test_send_raw(unauth, &len, 4));
+    ck_assert_msg(test_wait_eof(unauth, 3000, NULL), "declared-length: 1 MiB before auth kept");
+    close(unauth);
+
+    /* authenticated (auth none): 32 MiB announced, 100 KiB sent: the
+     * buffer follows what arrived */
+    ck_assert(test_send_raw(slow, &big, 4));
+    ck_assert(test_send_raw(slow, chunk, 100 * 1024));
+    g_usleep(300 * 1000);
+    hyved_server_foreach_client(ts->server, grab_client, &client);
+    ck_assert(client != NULL);
+    alloc = client->pkt_alloc;
+    have = client->pkt_have;
+    hyved_client_unref(client);
+    ck_assert_msg(have == 100 * 1024 && alloc <= 256 * 1024,
+                  "declared-length: %zu bytes in, %zu allocated", have, alloc);
+    close(slow);
+    test_server_stop(ts);
+}
+END_TEST
+
 void
 test_daemon_add_hostile(TCase *tc)
 {
+    tcase_add_test(tc, test_anonymous_cap);
+    tcase_add_test(tc, test_declared_length);
     tcase_add_loop_test(tc, test_fd_case, 0, G_N_ELEMENTS(fd_cases));
 }
