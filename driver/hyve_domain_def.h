@@ -181,6 +181,13 @@ gboolean hyve_mac_parse(const char *str, guint8 mac[HYVE_MAC_LEN]);
 void hyve_mac_format(const guint8 mac[HYVE_MAC_LEN], char out[18]);
 
 /* ---- hyve_domain_xml.c: libxml2 parsing + RelaxNG ----------------------- */
+/* Bounds on a document from a client, checked before libxml2 parses it
+ * (its parser and RelaxNG validator are quadratic in attributes/children of
+ * one element). XML_ERROR naming the limit. */
+#define HYVE_XML_MAX_ELEMENTS 10000u
+#define HYVE_XML_MAX_ELEMENT_ATTRS 64u
+#define HYVE_XML_MAX_ATTRS 100000u
+gboolean hyve_xml_check_limits(const char *xml, const char *what, GError **error);
 /* Parses @xml with no network access and no DTD/entities. @what names the
  * document in messages, e.g. "(domain_definition)". XML_ERROR from XML. */
 xmlDocPtr hyve_xml_parse_string(const char *xml, const char *what, GError **error);

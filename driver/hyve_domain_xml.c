@@ -6,9 +6,15 @@
  *
  * Schemas are compiled once per path and kept for the life of the
  * process (compiling domain.rng takes ~100 ms). A compiled xmlRelaxNG is
- * only read while validating; each validation uses its own context, and
- * validations are serialized by schema_lock as libxml2 does not promise
- * that concurrent validations against one schema are safe.
+ * only read while validating and each validation uses its own
+ * xmlRelaxNGValidCtxt, so validations run concurrently; schema_lock only
+ * guards the cache (test_domain_xml_limits.c validates from threads).
+ *
+ * libxml2's parser (duplicate-attribute check) and its RelaxNG validator
+ * are quadratic in the attributes of one element and in the children of
+ * one element, so a document is measured before it is parsed: more than
+ * HYVE_XML_MAX_ELEMENTS elements, HYVE_XML_MAX_ELEMENT_ATTRS attributes on
+ * one element or HYVE_XML_MAX_ATTRS attributes in all is an XML_ERROR.
  */
 #include "hyve-config.h"
 
@@ -17,7 +23,7 @@
 #include <libxml/relaxng.h>
 #include "hyve_domain_def.h"
 
-static GMutex schema_lock;          /* guards schema_cache and every validation */
+static GMutex schema_lock;          /* guards schema_cache */
 static GHashTable *schema_cache;    /* path -> xmlRelaxNGPtr; guarded by schema_lock */
 
 static void
@@ -39,6 +45,73 @@ strip_message(const char *msg)
     return g_strchomp(s);
 }
 
+/* Skips from @p (inside markup opened by @open) past @close; NULL if absent. */
+static const char *
+skip_past(const char *p, const char *close)
+{
+    const char *e = strstr(p, close);
+
+    return e ? e + strlen(close) : NULL;
+}
+
+/* Counts the elements and attributes of @xml lexically. Exact for a
+ * well-formed document (comments, PIs and CDATA skipped, '=' outside quotes
+ * in a start tag is one attribute); a malformed one is refused by the
+ * parser afterwards whatever the counts. */
+gboolean
+hyve_xml_check_limits(const char *xml, const char *what, GError **error)
+{
+    guint64 elements = 0, attrs = 0;
+    const char *p = xml;
+
+    while (p && (p = strchr(p, '<'))) {
+        guint64 here = 0;
+        char quote = 0;
+
+        if (g_str_has_prefix(p, "<!--")) {
+            p = skip_past(p + 4, "-->");
+            continue;
+        }
+        if (g_str_has_prefix(p, "<![CDATA[")) {
+            p = skip_past(p + 9, "]]>");
+            continue;
+        }
+        if (p[1] == '?' || p[1] == '!' || p[1] == '/') {
+            p = skip_past(p + 1, p[1] == '?' ? "?>" : ">");
+            continue;
+        }
+        elements++;
+        for (p++; *p && (quote || *p != '>'); p++) {
+            if (quote && *p == quote)
+                quote = 0;
+            else if (!quote && (*p == '\'' || *p == '"'))
+                quote = *p;
+            else if (!quote && *p == '=')
+                here++;
+        }
+        attrs += here;
+        if (here > HYVE_XML_MAX_ELEMENT_ATTRS) {
+            hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_XML_ERROR,
+                           "%s: an element has %" G_GUINT64_FORMAT " attributes, more than "
+                           "the limit of %u", what, here, HYVE_XML_MAX_ELEMENT_ATTRS);
+            return FALSE;
+        }
+        if (elements > HYVE_XML_MAX_ELEMENTS) {
+            hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_XML_ERROR,
+                           "%s: more than the limit of %u elements", what,
+                           HYVE_XML_MAX_ELEMENTS);
+            return FALSE;
+        }
+        if (attrs > HYVE_XML_MAX_ATTRS) {
+            hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_XML_ERROR,
+                           "%s: more than the limit of %u attributes", what,
+                           HYVE_XML_MAX_ATTRS);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 xmlDocPtr
 hyve_xml_parse_string(const char *xml, const char *what, GError **error)
 {
@@ -58,6 +131,8 @@ hyve_xml_parse_string(const char *xml, const char *what, GError **error)
                        "%s: document type declarations and entities are not allowed", what);
         return NULL;
     }
+    if (!hyve_xml_check_limits(xml, what, error))
+        return NULL;
     ctxt = xmlNewParserCtxt();
     if (!ctxt) {
         hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_NO_MEMORY, "cannot create XML parser");
@@ -144,16 +219,18 @@ hyve_xml_validate(xmlDocPtr doc, const char *schema_dir, const char *rng_file,
 {
     g_autofree char *path = g_build_filename(schema_dir ? schema_dir : HYVE_LIBVIRT_SCHEMA_DIR,
                                              rng_file, NULL);
-    g_autoptr(GMutexLocker) locker = NULL;
     g_autoptr(GString) errs = g_string_new(NULL);
     xmlRelaxNGValidCtxtPtr vctxt;
     xmlRelaxNGPtr rng;
     int rc;
 
     hyve_xml_init();
-    locker = g_mutex_locker_new(&schema_lock);
-    if (!(rng = schema_get_locked(path, error)))
+    g_mutex_lock(&schema_lock);
+    rng = schema_get_locked(path, error);
+    g_mutex_unlock(&schema_lock);
+    if (!rng)
         return FALSE;
+    /* cached schemas are never freed nor changed: validate unlocked */
     vctxt = xmlRelaxNGNewValidCtxt(rng);
     if (!vctxt) {
         hyve_error_set(error, HYVE_FROM_XML, HYVE_ERR_NO_MEMORY,
