@@ -12,6 +12,7 @@
 
 #include <string.h>
 #include <libxml/tree.h>
+#include <libxml/uri.h>
 #include "hyve_domain_def.h"
 
 enum { META_DESCRIPTION = 0, META_TITLE = 1, META_ELEMENT = 2 };
@@ -41,16 +42,110 @@ strip_ns(xmlNodePtr node, const char *uri)
     }
 }
 
+/* libvirt rewrites the element set and its whole subtree into (key, uri). */
 static void
 set_ns(xmlNodePtr node, xmlNsPtr ns)
 {
     for (; node; node = node->next) {
         if (node->type != XML_ELEMENT_NODE)
             continue;
-        if (!node->ns)
-            xmlSetNs(node, ns);
+        xmlSetNs(node, ns);
         set_ns(node->children, ns);
     }
+}
+
+/* TRUE if an element below @node binds @key to something other than @uri
+ * (it would shadow the namespace the subtree is rewritten into). */
+static gboolean
+key_rebound(xmlNodePtr node, const char *key, const char *uri)
+{
+    for (; node; node = node->next) {
+        if (node->type != XML_ELEMENT_NODE)
+            continue;
+        for (xmlNsPtr ns = node->nsDef; ns; ns = ns->next) {
+            if (ns->prefix && g_str_equal((const char *)ns->prefix, key) &&
+                !(ns->href && g_str_equal((const char *)ns->href, uri)))
+                return TRUE;
+        }
+        if (key_rebound(node->children, key, uri))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* libvirt's rules for the namespace of a new element: @key a valid NCName
+ * not starting with "xml" (reserved), @uri an absolute URI that can be
+ * written inside an attribute without escaping. INVALID_ARG otherwise. */
+static gboolean
+check_key_uri(const char *key, const char *uri, GError **error)
+{
+    xmlURIPtr parsed;
+    gboolean absolute;
+
+    if (!key || !*key) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_INVALID_ARG,
+                       "key in %s must not be NULL", "virDomainSetMetadata");
+        return FALSE;
+    }
+    if (xmlValidateNCName((const xmlChar *)key, 0) != 0) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_INVALID_ARG,
+                       "failed to validate prefix for a new XML namespace");
+        return FALSE;
+    }
+    if (g_ascii_strncasecmp(key, "xml", 3) == 0) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_INVALID_ARG,
+                       "namespace prefix '%s' is reserved (names starting with 'xml')", key);
+        return FALSE;
+    }
+    parsed = *uri && !strpbrk(uri, "'\"<>&\\ \t\r\n") ? xmlParseURI(uri) : NULL;
+    absolute = parsed && parsed->scheme && *parsed->scheme;
+    xmlFreeURI(parsed);
+    if (!absolute) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_INVALID_ARG,
+                       "namespace uri '%s' is not an absolute URI (without quotes, "
+                       "'<', '>', '&' or white space)", uri);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Parses @metadata and moves it and its subtree into (key, uri).
+ * Returns the parsed document or NULL with @error set. */
+static xmlDocPtr
+element_in_ns(const char *metadata, const char *key, const char *uri, GError **error)
+{
+    g_autoptr(xmlDoc) doc = NULL;
+    xmlNodePtr root;
+    xmlNsPtr ns = NULL;
+
+    if (!check_key_uri(key, uri, error))
+        return NULL;
+    if (!(doc = hyve_xml_parse_string(metadata, "(metadata_xml)", error)))
+        return NULL;
+    root = xmlDocGetRootElement(doc);
+    for (xmlNsPtr d = root->nsDef; d; d = d->next) {
+        if (d->prefix && g_str_equal((const char *)d->prefix, key))
+            ns = d;
+    }
+    if (ns && !(ns->href && g_str_equal((const char *)ns->href, uri))) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_INVALID_ARG,
+                       "the metadata element binds prefix '%s' to '%s', not to '%s'",
+                       key, (const char *)ns->href, uri);
+        return NULL;
+    }
+    if (key_rebound(root->children, key, uri)) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_INVALID_ARG,
+                       "an element inside the metadata binds prefix '%s' to another "
+                       "namespace than '%s'", key, uri);
+        return NULL;
+    }
+    if (!ns && !(ns = xmlNewNs(root, (const xmlChar *)uri, (const xmlChar *)key))) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_INVALID_ARG,
+                       "failed to create a new XML namespace");
+        return NULL;
+    }
+    set_ns(root, ns);
+    return g_steal_pointer(&doc);
 }
 
 static gboolean
@@ -131,29 +226,8 @@ set_element(HyveDomainDef *def, const char *metadata, const char *key, const cha
     g_autoptr(xmlDoc) doc = NULL;
     xmlNodePtr root, old, newnode = NULL;
 
-    if (metadata) {
-        xmlNsPtr ns;
-
-        if (!key || !*key) {
-            hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_INVALID_ARG,
-                           "key in %s must not be NULL", "virDomainSetMetadata");
-            return FALSE;
-        }
-        if (xmlValidateNCName((const xmlChar *)key, 0) != 0) {
-            hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_XML_ERROR,
-                           "failed to validate prefix for a new XML namespace");
-            return FALSE;
-        }
-        if (!(doc = hyve_xml_parse_string(metadata, "(metadata_xml)", error)))
-            return FALSE;
-        root = xmlDocGetRootElement(doc);
-        if (!(ns = xmlNewNs(root, (const xmlChar *)uri, (const xmlChar *)key))) {
-            hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_XML_ERROR,
-                           "failed to create a new XML namespace");
-            return FALSE;
-        }
-        set_ns(root, ns);
-    }
+    if (metadata && !(doc = element_in_ns(metadata, key, uri, error)))
+        return FALSE;
     if (!def->metadata) {
         def->metadata = xmlNewDoc((const xmlChar *)"1.0");
         xmlDocSetRootElement(def->metadata,

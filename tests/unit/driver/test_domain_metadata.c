@@ -82,7 +82,7 @@ START_TEST(test_metadata)
     g_clear_error(&err);
     ck_assert(!hyve_driver_set_metadata(drv, re, 2, "<a/>", "1bad", NS, 0, &err));
     assert_error(err, "bad key",
-                 "27 20 XML error: failed to validate prefix for a new XML namespace");
+                 "8 20 invalid argument: failed to validate prefix for a new XML namespace");
     g_clear_error(&err);
     ck_assert(!hyve_driver_set_metadata(drv, re, 2, "<a>", "k", NS, 0, &err));
     ck_assert_msg(err->code == HYVE_ERR_XML_ERROR, "malformed metadata: %s", err->message);
@@ -98,6 +98,74 @@ START_TEST(test_metadata)
 }
 END_TEST
 
+/* ---- namespace of a new element --------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    const char *element;
+    const char *key;
+    const char *uri;
+    const char *error;      /* NULL: stored under uri; else INVALID_ARG with this text */
+} NsCase;
+
+static const NsCase ns_cases[] = {
+    { "plain", "<e a='1'><f/></e>", "k", NS, NULL },
+    { "other prefix rewritten", "<p:e xmlns:p='urn:other'><p:f/></p:e>", "k", NS, NULL },
+    { "default namespace rewritten", "<e xmlns='urn:dflt'><f/></e>", "k", NS, NULL },
+    { "same binding kept", "<k:e xmlns:k='" NS "'/>", "k", NS, NULL },
+    { "urn uri", "<e/>", "k", "urn:example:x", NULL },
+    { "key rebound on element", "<k:e xmlns:k='urn:other'/>", "k", NS,
+      "binds prefix 'k' to 'urn:other'" },
+    { "key rebound below", "<e><k:f xmlns:k='urn:other'/></e>", "k", NS,
+      "binds prefix 'k' to another namespace" },
+    { "key xml", "<e/>", "xml", NS, "is reserved" },
+    { "key XMLns", "<e/>", "XMLns", NS, "is reserved" },
+    { "key xmlfoo", "<e/>", "xmlfoo", NS, "is reserved" },
+    { "key with colon", "<e/>", "a:b", NS, "failed to validate prefix" },
+    { "key digit", "<e/>", "1a", NS, "failed to validate prefix" },
+    { "empty key", "<e/>", "", NS, "key in virDomainSetMetadata must not be NULL" },
+    { "empty uri", "<e/>", "k", "", "is not an absolute URI" },
+    { "relative uri", "<e/>", "k", "rel/path", "is not an absolute URI" },
+    { "uri with quote", "<e/>", "k", "http://x/'a", "is not an absolute URI" },
+    { "uri with dquote", "<e/>", "k", "http://x/\"a", "is not an absolute URI" },
+    { "uri with ampersand", "<e/>", "k", "http://x/?a&b", "is not an absolute URI" },
+    { "uri with space", "<e/>", "k", "http://x/ a", "is not an absolute URI" },
+};
+
+START_TEST(test_metadata_ns)
+{
+    const NsCase *c = &ns_cases[_i];
+    g_autoptr(HyveDomainObj) obj = define_ok("ns", UUID_A, 65536);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *got = NULL, *xml = NULL;
+    g_autoptr(xmlDoc) doc = NULL;
+    gboolean ok = hyve_driver_set_metadata(drv, obj, 2, c->element, c->key, c->uri, 0, &err);
+
+    if (c->error) {
+        ck_assert_msg(!ok, "%s: accepted", c->name);
+        ck_assert_msg(err->code == HYVE_ERR_INVALID_ARG && strstr(err->message, c->error),
+                      "%s: got %d '%s', want INVALID_ARG '%s'", c->name, err->code,
+                      err->message, c->error);
+        ck_assert_msg(!hyve_domain_obj_get_metadata(obj, 2, c->uri, 0, NULL),
+                      "%s: nothing stored", c->name);
+        return;
+    }
+    ck_assert_msg(ok, "%s: %s", c->name, err ? err->message : "");
+    got = hyve_domain_obj_get_metadata(obj, 2, c->uri, 0, &err);
+    ck_assert_msg(got && g_str_has_prefix(got, "<e"), "%s: get under the uri: %s", c->name,
+                  got ? got : err->message);
+    /* nothing left in another namespace */
+    ck_assert_msg(!hyve_domain_obj_get_metadata(obj, 2, "urn:other", 0, NULL) &&
+                  !hyve_domain_obj_get_metadata(obj, 2, "urn:dflt", 0, NULL),
+                  "%s: element also under its old namespace", c->name);
+    xml = hyve_domain_obj_get_xml(obj, 0, NULL);
+    ck_assert_msg((doc = hyve_xml_parse_string(xml, "(formatted)", &err)),
+                  "%s: formatted XML not well-formed: %s\n%s", c->name, err->message, xml);
+    ck_assert_msg(hyve_xml_validate(doc, HYVE_LIBVIRT_SCHEMA_DIR, "domain.rng", &err),
+                  "%s: formatted XML invalid: %s\n%s", c->name, err->message, xml);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -105,5 +173,6 @@ main(void)
     TCase *tc = driver_tcase_new(s);
 
     tcase_add_test(tc, test_metadata);
+    tcase_add_loop_test(tc, test_metadata_ns, 0, G_N_ELEMENTS(ns_cases));
     return test_suite_run(s);
 }
