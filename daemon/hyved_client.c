@@ -34,6 +34,7 @@ hyved_client_unref(HyvedClient *client)
     if (!client || !g_atomic_int_dec_and_test(&client->refcount))
         return;
     g_queue_clear_full(&client->outq, (GDestroyNotify) g_bytes_unref);
+    g_queue_clear(&client->reply_marks);
     g_free(client->pkt);
     if (client->fds) {
         for (guint i = 0; i < client->fds->len; i++)
@@ -73,6 +74,7 @@ hyved_client_new(HyvedServer *server, int fd, const HyvedListener *listener)
     client->last_rx = g_get_monotonic_time();
     g_mutex_init(&client->lock);
     g_queue_init(&client->outq);
+    g_queue_init(&client->reply_marks);
     hyved_events_client_init(client);
     hyved_streams_client_init(client);
     return client;
@@ -178,6 +180,7 @@ hyved_client_close(HyvedClient *client)
     client->closed = TRUE;
     hyved_server_uncount_unauth_locked(client->server, client);
     g_queue_clear_full(&client->outq, (GDestroyNotify) g_bytes_unref);
+    g_queue_clear(&client->reply_marks);
     client->out_bytes = 0;
     hyved_events_client_clear(client);
     g_mutex_unlock(&client->lock);
@@ -197,11 +200,25 @@ hyved_client_enqueue_locked(HyvedClient *client, GBytes *pkt)
     }
     client->out_bytes += g_bytes_get_size(pkt);
     g_queue_push_tail(&client->outq, pkt);
-    if (client->out_bytes > client->server->cfg->max_client_queue) {
+    /* one packet alone may be larger than the cap (a big reply) */
+    if (client->out_bytes > client->server->cfg->max_client_queue &&
+        client->outq.length > 1) {
         g_warning("client %" G_GUINT64_FORMAT ": %zu bytes queued and not read, dropping it",
                   client->id, client->out_bytes);
         client->want_close = TRUE;
     }
+}
+
+void
+hyved_client_enqueue_reply_locked(HyvedClient *client, GBytes *reply)
+{
+    if (client->closed || client->want_close) {
+        g_bytes_unref(reply);
+        client->inflight--;
+        return;
+    }
+    g_queue_push_tail(&client->reply_marks, reply);
+    hyved_client_enqueue_locked(client, reply);
 }
 
 void
@@ -238,6 +255,10 @@ client_flush(HyvedClient *client)
         client->out_offset += n;
         if (client->out_offset == size) {
             g_queue_pop_head(&client->outq);
+            if (g_queue_peek_head(&client->reply_marks) == head) {
+                g_queue_pop_head(&client->reply_marks);
+                client->inflight--;
+            }
             client->out_bytes -= size;
             client->out_offset = 0;
             g_bytes_unref(head);

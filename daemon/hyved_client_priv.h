@@ -95,7 +95,8 @@ struct _HyvedClient {
     GQueue outq;                    /* GBytes* */
     gsize out_bytes;
     gsize out_offset;               /* into the head packet */
-    guint inflight;
+    guint inflight;                 /* calls read whose reply is not written yet */
+    GQueue reply_marks;             /* the replies in outq (not owned), in order */
     gboolean authenticated;
     gboolean unauth_counted;        /* counted in server->n_unauth */
     gboolean opened;
@@ -115,6 +116,9 @@ void hyved_client_start(HyvedClient *client);          /* attach its source */
 void hyved_client_close(HyvedClient *client);          /* I/O thread */
 /* Enqueue with client->lock held. */
 void hyved_client_enqueue_locked(HyvedClient *client, GBytes *pkt);
+/* Same for the reply to a call: the call stops counting against
+ * max_client_requests once the reply is written to the socket. */
+void hyved_client_enqueue_reply_locked(HyvedClient *client, GBytes *reply);
 
 /* hyved_client_read.c */
 /* I/O thread: reads what the socket has (a bounded batch of packets);

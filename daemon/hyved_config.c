@@ -27,7 +27,7 @@ hyved_config_init(HyvedConfig *cfg, gboolean privileged)
     cfg->keepalive_interval = 5;
     cfg->keepalive_count = 5;
     cfg->log_level = 3;
-    cfg->max_client_queue = 64 * 1024 * 1024;
+    cfg->max_client_queue = 16 * 1024 * 1024;
 }
 
 void

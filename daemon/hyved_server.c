@@ -55,9 +55,8 @@ job_run(HyvedJob *job)
     gboolean ok = size >= 28 && GUINT32_FROM_BE(*(const guint32 *) (bytes + 24)) == HYVED_STATUS_OK;
 
     g_mutex_lock(&client->lock);
-    hyved_client_enqueue_locked(client, reply);
+    hyved_client_enqueue_reply_locked(client, reply);
     hyved_streams_call_done_locked(client, job->hdr.serial, ok);
-    client->inflight--;
     g_mutex_unlock(&client->lock);
     g_main_context_wakeup(client->server->ctx);
     job_free(job);

@@ -242,9 +242,71 @@ START_TEST(test_declared_length)
 }
 END_TEST
 
+/* ---- replies a client does not read -------------------------------------- */
+
+static void
+two_requests(HyvedConfig *cfg)
+{
+    cfg->max_client_requests = 2;
+}
+
+START_TEST(test_unread_replies)
+{
+    TestServer *ts = test_server_start(HYVED_AUTH_NONE, two_requests);
+    int fd = test_connect(ts->sock_rw);
+    const guint ncalls = 600;
+    HyvedClient *client = NULL;
+    guint queued, inflight;
+    guint got = 0;
+    g_autofree gboolean *seen = g_new0(gboolean, ncalls);
+
+    test_open(fd, "bhyve:///system", 0);
+    /* 600 x 28 bytes in one send fit in the socket; 600 capabilities
+     * replies do not */
+    {
+        g_autoptr(GByteArray) all = g_byte_array_new();
+        for (guint i = 0; i < ncalls; i++) {
+            HyvedHeader h = { HYVED_PROGRAM_REMOTE, HYVED_PROGRAM_VERSION,
+                              REMOTE_PROC_CONNECT_GET_CAPABILITIES, HYVED_TYPE_CALL, 10 + i, 0 };
+            g_autoptr(GBytes) pkt = hyved_packet_encode(&h, NULL, NULL, NULL);
+            gsize len = 0;
+            const guint8 *data = g_bytes_get_data(pkt, &len);
+            g_byte_array_append(all, data, len);
+        }
+        ck_assert(test_send_raw(fd, all->data, all->len));
+    }
+    g_usleep(G_USEC_PER_SEC);
+    hyved_server_foreach_client(ts->server, grab_client, &client);
+    ck_assert(client != NULL);
+    g_mutex_lock(&client->lock);
+    queued = g_queue_get_length(&client->outq);
+    inflight = client->inflight;
+    g_mutex_unlock(&client->lock);
+    hyved_client_unref(client);
+    ck_assert_msg(queued <= 2 && inflight <= 2,
+                  "unread-replies: %u packets queued, %u calls in flight (max_client_requests 2)",
+                  queued, inflight);
+    /* reading resumes the client: every call is answered once (two
+     * workers: not necessarily in order) */
+    for (; got < ncalls; got++) {
+        HyvedHeader hdr;
+        if (!test_recv(fd, &hdr, NULL, 10000, NULL))
+            break;
+        ck_assert_msg(hdr.serial >= 10 && hdr.serial < 10 + ncalls && !seen[hdr.serial - 10] &&
+                      hdr.status == HYVED_STATUS_OK,
+                      "unread-replies: reply %u has serial %u status %d", got, hdr.serial, hdr.status);
+        seen[hdr.serial - 10] = TRUE;
+    }
+    ck_assert_msg(got == ncalls, "unread-replies: %u of %u replies", got, ncalls);
+    close(fd);
+    test_server_stop(ts);
+}
+END_TEST
+
 void
 test_daemon_add_hostile(TCase *tc)
 {
+    tcase_add_test(tc, test_unread_replies);
     tcase_add_test(tc, test_anonymous_cap);
     tcase_add_test(tc, test_declared_length);
     tcase_add_loop_test(tc, test_fd_case, 0, G_N_ELEMENTS(fd_cases));

@@ -356,29 +356,41 @@ END_TEST
 static void
 small_queue(HyvedConfig *cfg)
 {
-    cfg->max_client_queue = 128 * 1024;
+    cfg->max_client_queue = 16 * 1024;
 }
 
 START_TEST(test_queue_cap)
 {
+    /* A client that never reads holds at most max_client_requests replies
+     * (test_daemon_hostile.c); what else piles up for it (events) is
+     * capped by max_client_queue: past it the client is dropped. */
     TestServer *ts = test_server_start(HYVED_AUTH_NONE, small_queue);
     int flood = test_connect(ts->sock_rw);
     int other = test_connect(ts->sock_rw);
-    const guint ncalls = 600;
+    remote_domain_define_xml_args def = {
+        .xml = (char *) "<domain type='bhyve'><name>qcap</name><memory unit='MiB'>64</memory>"
+                        "<vcpu>1</vcpu><os><type>hvm</type></os></domain>" };
+    remote_domain_define_xml_ret def_ret = { { 0 } };
+    const guint nregs = 600;
     guint got = 0;
-    int sndbuf = 1 << 20;
+    TestReply rep;
 
     test_open(flood, "bhyve:///system", 0);
-    setsockopt(flood, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-    for (guint i = 0; i < ncalls; i++)
-        ck_assert(test_send(flood, HYVED_PROGRAM_REMOTE, REMOTE_PROC_CONNECT_GET_CAPABILITIES,
-                            HYVED_TYPE_CALL, 10 + i, 0, NULL, NULL));
+    test_open(other, "bhyve:///system", 0);
+    for (guint i = 0; i < nregs; i++)
+        register_lifecycle(flood, 10 + i, NULL);
+    /* one define: 600 events for a client that does not read */
+    ck_assert(test_call(other, REMOTE_PROC_DOMAIN_DEFINE_XML, 2,
+                        (xdrproc_t) xdr_remote_domain_define_xml_args, &def,
+                        (xdrproc_t) xdr_remote_domain_define_xml_ret, &def_ret, &rep));
+    ck_assert_msg(!rep.is_error, "queue-cap: define: %s", rep.message);
     /* a client that never reads must not block anyone else */
-    auth_list(other, 0, NULL);
+    auth_list(other, 3, NULL);
     g_usleep(G_USEC_PER_SEC);
     ck_assert_msg(test_wait_eof(flood, 10000, &got), "queue-cap: flooding client not dropped");
-    ck_assert_msg(got < ncalls, "queue-cap: all %u replies arrived, cap not enforced", got);
-    auth_list(other, 1, NULL);
+    ck_assert_msg(got < nregs, "queue-cap: all %u events arrived, cap not enforced", got);
+    auth_list(other, 4, NULL);
+    xdr_free((xdrproc_t) xdr_remote_domain_define_xml_ret, (char *) &def_ret);
     close(flood);
     close(other);
     test_server_stop(ts);
