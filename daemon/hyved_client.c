@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "hyved_client_priv.h"
+#include "hyved_polkit.h"
 
 typedef struct {
     GSource base;
@@ -69,6 +70,10 @@ hyved_client_new(HyvedServer *server, int fd, const HyvedListener *listener)
     client->uid = cred.uid;
     client->gid = cred.gid;
     client->pid = cred.pid;
+    /* polkit gets pid + start time read now: by AUTH_POLKIT the pid may
+     * belong to another process */
+    if (listener->auth == HYVED_AUTH_POLKIT)
+        client->start_time = hyved_polkit_process_start_time(cred.pid);
     client->authenticated = (listener->auth == HYVED_AUTH_NONE);
     client->readonly = listener->readonly;
     client->last_rx = g_get_monotonic_time();

@@ -69,6 +69,7 @@ struct _HyvedClient {
     uid_t uid;                      /* peer credentials (SO_PEERCRED) */
     gid_t gid;
     pid_t pid;
+    guint64 start_time;             /* of pid, read at accept (polkit sockets); 0 unknown */
 
     int fd;                         /* written by the I/O thread only (-1 once
                                      * closed); elsewhere an unlocked hint */

@@ -79,6 +79,7 @@ HyvedServer *hyved_client_get_server(HyvedClient *client) { return client->serve
 HyvedAuth hyved_client_get_auth(HyvedClient *client) { return client->auth; }
 gboolean hyved_client_on_readonly_socket(HyvedClient *client) { return client->ro_socket; }
 pid_t hyved_client_get_pid(HyvedClient *client) { return client->pid; }
+guint64 hyved_client_get_start_time(HyvedClient *client) { return client->start_time; }
 uid_t hyved_client_get_uid(HyvedClient *client) { return client->uid; }
 int hyved_client_get_fd(HyvedClient *client) { return client->fd; }
 gboolean hyved_client_is_authenticated(HyvedClient *client) { LOCKED_GET(gboolean, authenticated); }

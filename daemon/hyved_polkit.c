@@ -42,7 +42,8 @@ hyved_polkit_process_start_time(pid_t pid)
 }
 
 gboolean
-hyved_polkit_check(pid_t pid, uid_t uid, const char *action_id, GError **error)
+hyved_polkit_check(pid_t pid, uid_t uid, guint64 start_time, const char *action_id,
+                   GError **error)
 {
     g_autoptr(GError) local = NULL;
     g_autoptr(GDBusConnection) bus = NULL;
@@ -50,7 +51,6 @@ hyved_polkit_check(pid_t pid, uid_t uid, const char *action_id, GError **error)
     g_autoptr(GVariant) reply = NULL;
     g_autoptr(GVariant) details = NULL;
     GVariantBuilder subject_details;
-    guint64 start_time;
     gboolean authorized = FALSE;
     gboolean challenge = FALSE;
     const char *dismissed = NULL;
@@ -58,7 +58,6 @@ hyved_polkit_check(pid_t pid, uid_t uid, const char *action_id, GError **error)
     if (uid == 0)
         return TRUE;
 
-    start_time = hyved_polkit_process_start_time(pid);
     if (start_time == 0) {
         hyve_error_set(error, HYVE_FROM_POLKIT, HYVE_ERR_AUTH_FAILED,
                        "cannot determine the start time of process %d", (int) pid);

@@ -17,9 +17,12 @@ G_BEGIN_DECLS
 guint64 hyved_polkit_process_start_time(pid_t pid);
 
 /* Asks polkitd (system bus, org.freedesktop.PolicyKit1) whether process
- * @pid/@uid may perform @action_id. Root is always allowed. Errors use
- * domain POLKIT (60): AUTH_CANCELLED (79), AUTH_UNAVAILABLE (94),
- * AUTH_FAILED (45). Blocks: call from a worker thread. */
-gboolean hyved_polkit_check(pid_t pid, uid_t uid, const char *action_id, GError **error);
+ * @pid/@uid started at @start_time (all three read when the client
+ * connected: a pid alone may have been reused since) may perform
+ * @action_id. Root is always allowed; @start_time 0 (unknown) is refused.
+ * Errors use domain POLKIT (60): AUTH_CANCELLED (79), AUTH_UNAVAILABLE
+ * (94), AUTH_FAILED (45). Blocks: call from a worker thread. */
+gboolean hyved_polkit_check(pid_t pid, uid_t uid, guint64 start_time,
+                            const char *action_id, GError **error);
 
 G_END_DECLS

@@ -63,7 +63,7 @@ hyved_remote_auth_polkit(HyvedServer *server, HyvedClient *client, const HyvedHe
     action = hyved_client_on_readonly_socket(client) ?
         HYVED_POLKIT_ACTION_MONITOR : HYVED_POLKIT_ACTION_MANAGE;
     if (!hyved_polkit_check(hyved_client_get_pid(client), hyved_client_get_uid(client),
-                            action, error)) {
+                            hyved_client_get_start_time(client), action, error)) {
         g_message("polkit: pid %d uid %d refused %s", (int) hyved_client_get_pid(client),
                   (int) hyved_client_get_uid(client), action);
         return FALSE;

@@ -65,6 +65,8 @@ void hyved_client_set_authenticated(HyvedClient *client);
 HyvedAuth hyved_client_get_auth(HyvedClient *client);       /* of its socket */
 gboolean hyved_client_on_readonly_socket(HyvedClient *client);
 pid_t hyved_client_get_pid(HyvedClient *client);
+/* Start time of that pid read when the client connected (0: unknown). */
+guint64 hyved_client_get_start_time(HyvedClient *client);
 int hyved_client_get_fd(HyvedClient *client);
 /* CONNECT_OPEN / CONNECT_CLOSE bookkeeping. */
 gboolean hyved_client_set_open(HyvedClient *client, const char *uri,

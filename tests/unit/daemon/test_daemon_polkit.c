@@ -397,6 +397,52 @@ START_TEST(test_inflight_cap)
 }
 END_TEST
 
+/* The subject polkit is asked about is the process that connected, as
+ * seen at accept time: the pid and its start time read then, even when
+ * that process is gone by AUTH_POLKIT (its pid may be reused). */
+START_TEST(test_exited_client)
+{
+    FakeBus *fb = fake_bus_start();
+    TestServer *ts = start_polkit_server();
+    pid_t child;
+    int fd = connect_as_nobody(ts->sock_rw, &child);
+    guint64 start = hyved_polkit_process_start_time(child);
+    remote_auth_polkit_ret pk = { 0 };
+    TestReply r;
+
+    ck_assert(start > 0);
+    for (int i = 0; i < 50 && hyved_server_num_clients(ts->server) == 0; i++)
+        g_usleep(20 * 1000);
+    ck_assert_msg(hyved_server_num_clients(ts->server) == 1, "exited: not accepted");
+    end_child(child);
+    pk_mode = PK_YES;
+    ck_assert(test_call(fd, REMOTE_PROC_AUTH_POLKIT, 1, NULL, NULL,
+                        (xdrproc_t) xdr_remote_auth_polkit_ret, &pk, &r));
+    ck_assert_msg(!r.is_error, "exited: AUTH_POLKIT failed: %s", r.message);
+    g_mutex_lock(&pk_lock);
+    ck_assert_msg(pk_pid == (guint32) child && pk_start == start && pk_uid == 65534,
+                  "exited: subject pid %u start %" G_GUINT64_FORMAT " uid %d, expected %d %"
+                  G_GUINT64_FORMAT " 65534", pk_pid, pk_start, pk_uid, (int) child, start);
+    g_mutex_unlock(&pk_lock);
+    test_reply_clear(&r);
+    close(fd);
+    test_server_stop(ts);
+    fake_bus_stop(fb);
+}
+END_TEST
+
+/* An unknown start time is refused without asking polkit. */
+START_TEST(test_no_start_time)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/hyved-bus", TRUE);
+    ck_assert(!hyved_polkit_check(getpid(), 65534, 0, HYVED_POLKIT_ACTION_MANAGE, &err));
+    ck_assert_msg(err && err->code == 45 && strstr(err->message, "start time"),
+                  "no-start-time: got %d '%s'", err ? err->code : 0, err ? err->message : "");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -413,6 +459,8 @@ main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_polkit_case, 0, G_N_ELEMENTS(pk_cases));
     tcase_add_test(tc, test_no_bus);
+    tcase_add_test(tc, test_exited_client);
+    tcase_add_test(tc, test_no_start_time);
     tcase_add_test(tc, test_inflight_cap);
     suite_add_tcase(s, tc);
     return test_suite_run(s);
