@@ -4,8 +4,8 @@
  * configuration. Internal to driver/.
  *
  * Lock order: HyveDomainList.lock, then HyveDomainObj.lock. Never take the
- * list lock while holding an object lock. Events are emitted after both
- * are dropped.
+ * list lock while holding an object lock. Events are queued under the list
+ * lock and delivered after both are dropped (hyve_driver_priv.h).
  */
 #pragma once
 

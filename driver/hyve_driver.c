@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hyve_driver.c: driver lifetime and the domain API entry points of
- * hyve_driver.h. Entry points stay thin: flags -> lookup -> act (under the
- * list lock for anything that writes the config directory) -> unlock ->
- * event. Host functions are wrappers of hyve_host_*.
+ * hyve_driver.h. Entry points stay thin: flags -> lookup -> act and queue
+ * the event (under the list lock for anything that writes the config
+ * directory) -> unlock -> flush the queue to the sink. Events are queued in
+ * the order the changes happened and delivered in queue order by one
+ * flusher at a time, so clients see them in state-change order.
+ * Host functions are wrappers of hyve_host_*.
  */
 #include "hyve-config.h"
 
@@ -21,6 +24,8 @@ struct _HyveDriver {
     GMutex event_lock;               /* guards the fields marked [event_lock] */
     HyveDomainEventSink sink;        /* [event_lock] */
     gpointer sink_data;              /* [event_lock] */
+    GQueue pending;                  /* [event_lock] HyveDomainEvent*, oldest first */
+    GMutex flush_lock;               /* held while delivering: one flusher at a time */
 };
 
 #define CHECK_FLAGS(flags, supported, ret) \
@@ -45,6 +50,14 @@ hyve_driver_config_clear(HyveDriverConfig *cfg)
     g_clear_pointer(&cfg->schema_dir, g_free);
     g_clear_pointer(&cfg->runner_path, g_free);
     g_clear_pointer(&cfg->uri, g_free);
+}
+
+static void
+event_free(HyveDomainEvent *ev)
+{
+    g_free(ev->name);
+    g_free(ev->nsuri);
+    g_free(ev);
 }
 
 static gboolean
@@ -88,6 +101,8 @@ hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
     drv->opts.emulator = HYVE_EMULATOR_PATH;
     drv->opts.alt_emulator = drv->cfg.runner_path;
     g_mutex_init(&drv->event_lock);
+    g_mutex_init(&drv->flush_lock);
+    g_queue_init(&drv->pending);
     drv->domains = hyve_domain_list_new();
     hyve_domain_config_load_all(drv->cfg.config_dir, &drv->opts, drv->domains);
     return drv;
@@ -99,7 +114,9 @@ hyve_driver_free(HyveDriver *drv)
     if (!drv)
         return;
     hyve_domain_list_free(drv->domains);
+    g_queue_clear_full(&drv->pending, (GDestroyNotify)event_free);
     g_mutex_clear(&drv->event_lock);
+    g_mutex_clear(&drv->flush_lock);
     hyve_driver_config_clear(&drv->cfg);
     g_free(drv);
 }
@@ -125,29 +142,61 @@ hyve_driver_get_domains(HyveDriver *drv)
     return drv->domains;
 }
 
-/* Call with no driver or object lock held. */
 void
-hyve_driver_emit(HyveDriver *drv, HyveDomainEventId id, const char *name, const guint8 *uuid,
-     int dom_id, int event, int detail, const char *nsuri)
+hyve_driver_queue_event(HyveDriver *drv, HyveDomainEventId id, const char *name,
+                        const guint8 *uuid, int dom_id, int event, int detail,
+                        const char *nsuri)
 {
-    HyveDomainEventSink sink;
-    gpointer data;
-    HyveDomainEvent ev = { 0 };
+    HyveDomainEvent *ev = g_new0(HyveDomainEvent, 1);
 
+    ev->id = id;
+    ev->name = g_strdup(name);
+    memcpy(ev->uuid, uuid, HYVE_UUID_LEN);
+    ev->dom_id = dom_id;
+    ev->event = event;
+    ev->detail = detail;
+    ev->nsuri = g_strdup(nsuri);
     g_mutex_lock(&drv->event_lock);
-    sink = drv->sink;
-    data = drv->sink_data;
+    g_queue_push_tail(&drv->pending, ev);
     g_mutex_unlock(&drv->event_lock);
-    if (!sink)
-        return;
-    ev.id = id;
-    ev.name = (char *)name;
-    memcpy(ev.uuid, uuid, HYVE_UUID_LEN);
-    ev.dom_id = dom_id;
-    ev.event = event;
-    ev.detail = detail;
-    ev.nsuri = (char *)nsuri;
-    sink(&ev, data);
+}
+
+/* Returns when every event queued before the call has been delivered
+ * (by this thread or by the flusher it waited for). */
+void
+hyve_driver_flush_events(HyveDriver *drv)
+{
+    g_mutex_lock(&drv->flush_lock);
+    for (;;) {
+        HyveDomainEventSink sink;
+        gpointer data;
+        HyveDomainEvent *ev;
+
+        g_mutex_lock(&drv->event_lock);
+        ev = g_queue_pop_head(&drv->pending);
+        sink = drv->sink;
+        data = drv->sink_data;
+        g_mutex_unlock(&drv->event_lock);
+        if (!ev)
+            break;
+        if (sink)
+            sink(ev, data);
+        event_free(ev);
+    }
+    g_mutex_unlock(&drv->flush_lock);
+}
+
+gboolean
+hyve_driver_check_removed_locked(HyveDomainObj *obj, GError **error)
+{
+    char s[HYVE_UUID_STRING_LEN];
+
+    if (!obj->removed)
+        return TRUE;
+    hyve_uuid_format(obj->uuid, s);
+    hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_NO_DOMAIN,
+                   "no domain with matching uuid '%s' (%s)", s, obj->name);
+    return FALSE;
 }
 
 /* ---- lookups ------------------------------------------------------------- */
@@ -258,12 +307,11 @@ hyve_driver_define_xml(HyveDriver *drv, const char *xml, guint flags, GError **e
 
     g_mutex_lock(&drv->domains->lock);
     obj = hyve_driver_define_locked(drv, def, &dom_id, &detail, error);
+    if (obj)
+        hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid,
+                                dom_id, HYVE_DOMAIN_EVENT_DEFINED, detail, NULL);
     g_mutex_unlock(&drv->domains->lock);
-    if (!obj)
-        return NULL;
-
-    hyve_driver_emit(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid, dom_id,
-                     HYVE_DOMAIN_EVENT_DEFINED, detail, NULL);
+    hyve_driver_flush_events(drv);
     return obj;
 }
 
@@ -303,21 +351,15 @@ hyve_driver_undefine_check_exclusive(guint flags, GError **error)
 static gboolean
 hyve_driver_undefine_locked(HyveDriver *drv, HyveDomainObj *obj, int *dom_id, GError **error)
 {
-    gboolean removed, persistent;
+    gboolean present, persistent;
 
     g_mutex_lock(&obj->lock);
-    removed = obj->removed;
+    present = hyve_driver_check_removed_locked(obj, error);
     persistent = obj->persistent;
     *dom_id = obj->id;
     g_mutex_unlock(&obj->lock);
-    if (removed) {
-        char s[HYVE_UUID_STRING_LEN];
-
-        hyve_uuid_format(obj->uuid, s);
-        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_NO_DOMAIN,
-                       "no domain with matching uuid '%s' (%s)", s, obj->name);
+    if (!present)
         return FALSE;
-    }
     if (!persistent) {
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_INVALID,
                        "cannot undefine transient domain");
@@ -332,9 +374,9 @@ hyve_driver_undefine_locked(HyveDriver *drv, HyveDomainObj *obj, int *dom_id, GE
     }
     g_mutex_lock(&obj->lock);
     obj->autostart = FALSE;
+    obj->persistent = FALSE;
     if (obj->id > 0) {
         /* a running domain becomes transient and keeps running */
-        obj->persistent = FALSE;
         g_clear_pointer(&obj->new_def, hyve_domain_def_free);
         g_mutex_unlock(&obj->lock);
     } else {
@@ -356,13 +398,12 @@ hyve_driver_undefine(HyveDriver *drv, HyveDomainObj *obj, guint flags, GError **
 
     g_mutex_lock(&drv->domains->lock);
     ok = hyve_driver_undefine_locked(drv, obj, &dom_id, error);
+    if (ok)
+        hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid,
+                                dom_id, HYVE_DOMAIN_EVENT_UNDEFINED, 0 /* REMOVED */, NULL);
     g_mutex_unlock(&drv->domains->lock);
-    if (!ok)
-        return FALSE;
-
-    hyve_driver_emit(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid, dom_id,
-                     HYVE_DOMAIN_EVENT_UNDEFINED, 0 /* REMOVED */, NULL);
-    return TRUE;
+    hyve_driver_flush_events(drv);
+    return ok;
 }
 
 /* ---- listing ------------------------------------------------------------- */

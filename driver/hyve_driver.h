@@ -89,8 +89,12 @@ typedef struct {
     char *nsuri;                  /* METADATA_CHANGE: namespace URI or NULL */
 } HyveDomainEvent;
 
-/* Called from whatever thread caused the event, after the driver dropped
- * its locks. Must not block for long: queue and return. */
+/* Called with no driver or domain lock held, one call at a time, in the
+ * order the state changes happened (events are queued under the lock that
+ * serialises the change and delivered in queue order, by the thread that
+ * caused the event or by another driver thread delivering before it).
+ * Must not block for long (queue and return) and must not call driver
+ * functions that change state (they deliver events themselves: deadlock). */
 typedef void (*HyveDomainEventSink)(const HyveDomainEvent *event, gpointer user_data);
 
 /* ---- driver lifetime --------------------------------------------------- */

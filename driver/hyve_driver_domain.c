@@ -2,7 +2,9 @@
 /*
  * hyve_driver_domain.c: per-domain entry points that change a persistent
  * definition: autostart and metadata (libvirt semantics, METADATA_CHANGE
- * event after the locks are dropped).
+ * event queued under the list lock, delivered after the locks are dropped).
+ * An object undefined meanwhile (obj->removed) is NO_DOMAIN and nothing
+ * is written.
  */
 #include "hyve-config.h"
 
@@ -22,7 +24,9 @@ hyve_driver_set_autostart(HyveDriver *drv, HyveDomainObj *obj, gboolean autostar
 
     g_mutex_lock(&list->lock);
     g_mutex_lock(&obj->lock);
-    if (obj->removed || !obj->persistent) {
+    if (!hyve_driver_check_removed_locked(obj, error)) {
+        ok = FALSE;
+    } else if (!obj->persistent) {
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_INVALID,
                        "cannot set autostart for transient domain");
         ok = FALSE;
@@ -96,7 +100,8 @@ hyve_driver_set_metadata_locked(HyveDriver *drv, HyveDomainObj *obj, int type,
     gboolean active = obj->id > 0;
     gboolean do_live, do_config;
 
-    if (!pick_def_locked(obj, flags, TRUE, error))
+    if (!hyve_driver_check_removed_locked(obj, error) ||
+        !pick_def_locked(obj, flags, TRUE, error))
         return FALSE;
     /* AFFECT_CURRENT: live when running, config otherwise */
     do_live = (flags & AFFECT_LIVE) || (flags == 0 && active);
@@ -149,11 +154,10 @@ hyve_driver_set_metadata(HyveDriver *drv, HyveDomainObj *obj, int type, const ch
     ok = hyve_driver_set_metadata_locked(drv, obj, type, metadata, key, uri, flags, error);
     dom_id = obj->id;
     g_mutex_unlock(&obj->lock);
+    if (ok)
+        hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_METADATA_CHANGE, obj->name, obj->uuid,
+                                dom_id, 0, type, type == 2 ? uri : NULL);
     g_mutex_unlock(&list->lock);
-    if (!ok)
-        return FALSE;
-
-    hyve_driver_emit(drv, HYVE_DOMAIN_EVENT_ID_METADATA_CHANGE, obj->name, obj->uuid, dom_id,
-                     0, type, type == 2 ? uri : NULL);
-    return TRUE;
+    hyve_driver_flush_events(drv);
+    return ok;
 }

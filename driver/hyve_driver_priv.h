@@ -6,7 +6,14 @@
 #include "hyve_domain_obj.h"
 
 HyveDomainList *hyve_driver_get_domains(HyveDriver *drv);
-/* Delivers an event to the sink; call with no driver or object lock held. */
-void hyve_driver_emit(HyveDriver *drv, HyveDomainEventId id, const char *name,
-                      const guint8 *uuid, int dom_id, int event, int detail,
-                      const char *nsuri);
+/* Queues an event (copied). Call with the domain list lock held, right
+ * after the change it reports, so the queue is in state-change order. */
+void hyve_driver_queue_event(HyveDriver *drv, HyveDomainEventId id, const char *name,
+                             const guint8 *uuid, int dom_id, int event, int detail,
+                             const char *nsuri);
+/* Delivers queued events to the sink in order; call with no driver or
+ * object lock held. */
+void hyve_driver_flush_events(HyveDriver *drv);
+/* With obj->lock held: NO_DOMAIN (libvirt's message) if @obj was undefined
+ * (no longer in the list) meanwhile. */
+gboolean hyve_driver_check_removed_locked(HyveDomainObj *obj, GError **error);

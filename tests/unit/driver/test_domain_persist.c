@@ -96,7 +96,7 @@ START_TEST(test_autostart)
                   !g_file_test(link, G_FILE_TEST_IS_SYMLINK), "undefine removes the link");
     ck_assert_msg(!hyve_driver_set_autostart(drv, re, TRUE, &err), "autostart on removed");
     assert_error(err, "autostart undefined",
-                 "55 57 Requested operation is not valid: cannot set autostart for transient domain");
+                 "42 57 Domain not found: no domain with matching uuid '" UUID_A "' (auto)");
 }
 END_TEST
 
