@@ -97,7 +97,7 @@ client_source_prepare(GSource *source, gint *timeout)
 
     *timeout = -1;
     g_mutex_lock(&client->lock);
-    if (client->inflight < cfg->max_client_requests)
+    if (client->inflight < cfg->max_client_requests && client->streams_full == 0)
         want |= G_IO_IN;
     if (!g_queue_is_empty(&client->outq))
         want |= G_IO_OUT;

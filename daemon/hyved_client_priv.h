@@ -87,6 +87,8 @@ struct _HyvedClient {
     guint fds_wanted;
     GArray *fds;                    /* int */
     GSource *ka_source;
+    guint streams_full;             /* streams whose client data buffer is full:
+                                     * reading from the client paused */
     gint64 last_rx;                 /* monotonic us */
     guint ka_unanswered;
 

@@ -211,7 +211,8 @@ hyved_client_read(HyvedClient *client)
         gboolean paused;
 
         g_mutex_lock(&client->lock);
-        paused = client->inflight >= cfg->max_client_requests || client->want_close;
+        paused = client->inflight >= cfg->max_client_requests || client->want_close ||
+            client->streams_full > 0;
         g_mutex_unlock(&client->lock);
         if (paused)
             break;

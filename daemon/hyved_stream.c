@@ -23,6 +23,10 @@
 /* Stop reading the fd while this much is queued to the client. */
 #define HYVED_STREAM_BACKLOG (1024 * 1024)
 
+/* Stop reading from the client while a stream holds this much of its data
+ * not yet written to the fd (back-pressure, as libvirtd). */
+#define HYVED_STREAM_WBUF_MAX (1024 * 1024)
+
 /* Created by a worker's handler and handed to the I/O thread through
  * client->pending_streams (under client->lock); from then on its mutable
  * fields belong to the I/O thread only. No lock of its own. */
@@ -35,7 +39,24 @@ struct _HyvedStream {
     GIOCondition cur;           /* I/O thread */
     gboolean eof;               /* I/O thread: EOF sent to the client */
     GByteArray *wbuf;           /* I/O thread: client data not yet written to fd */
+    gboolean full;              /* I/O thread: wbuf at HYVED_STREAM_WBUF_MAX, counted
+                                 * in client->streams_full */
 };
+
+/* I/O thread: after wbuf changed, pause or resume reading from the client. */
+static void
+stream_update_full(HyvedStream *st)
+{
+    gboolean full = st->wbuf->len >= HYVED_STREAM_WBUF_MAX;
+
+    if (full == st->full)
+        return;
+    st->full = full;
+    if (full)
+        st->client->streams_full++;
+    else
+        st->client->streams_full--;
+}
 
 static GBytes *
 stream_packet(HyvedStream *st, gint32 status, const void *data, gsize len)
@@ -87,13 +108,22 @@ stream_write(HyvedStream *st)
 }
 
 static gboolean
+stream_write_update(HyvedStream *st)
+{
+    gboolean ok = stream_write(st);
+
+    stream_update_full(st);
+    return ok;
+}
+
+static gboolean
 stream_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 {
     HyvedStream *st = (HyvedStream *) source;
     GIOCondition rev = g_source_query_unix_fd(source, st->tag);
 
     if (rev & G_IO_OUT)
-        stream_write(st);
+        stream_write_update(st);
     if ((rev & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && !st->eof && (st->cur & G_IO_IN)) {
         g_autofree guint8 *buf = g_malloc(HYVED_STREAM_PAYLOAD_MAX);
         ssize_t n = read(st->fd, buf, HYVED_STREAM_PAYLOAD_MAX);
@@ -159,15 +189,33 @@ hyved_client_add_stream(HyvedClient *client, const HyvedHeader *call, int fd, GE
     return TRUE;
 }
 
+/* What the attach callback holds: its own references, so that the client
+ * (and the stream) outlive it even if the client is dropped first. */
+typedef struct {
+    HyvedStream *st;
+    HyvedClient *client;
+} HyvedStreamAttach;
+
+static void
+stream_attach_free(gpointer data)
+{
+    HyvedStreamAttach *a = data;
+
+    g_source_unref(&a->st->base);
+    hyved_client_unref(a->client);
+    g_free(a);
+}
+
 static gboolean
 stream_attach(gpointer data)
 {
-    HyvedStream *st = data;
+    HyvedStreamAttach *a = data;
+    HyvedStream *st = a->st;
     gboolean live;
 
-    g_mutex_lock(&st->client->lock);
-    live = g_ptr_array_find(st->client->streams, st, NULL);
-    g_mutex_unlock(&st->client->lock);
+    g_mutex_lock(&a->client->lock);
+    live = !a->client->closed && g_ptr_array_find(a->client->streams, st, NULL);
+    g_mutex_unlock(&a->client->lock);
     if (!live)
         return G_SOURCE_REMOVE;     /* finished before it got going */
     st->tag = g_source_add_unix_fd(&st->base, st->fd, G_IO_IN);
@@ -193,8 +241,14 @@ hyved_streams_call_done_locked(HyvedClient *client, guint32 serial, gboolean ok)
         }
         g_ptr_array_add(client->streams, st);
         /* the I/O thread attaches it (it owns every source) */
-        g_main_context_invoke_full(client->server->ctx, G_PRIORITY_DEFAULT, stream_attach,
-                                   g_source_ref(&st->base), (GDestroyNotify) g_source_unref);
+        {
+            HyvedStreamAttach *a = g_new0(HyvedStreamAttach, 1);
+
+            a->st = (HyvedStream *) g_source_ref(&st->base);
+            a->client = hyved_client_ref(client);
+            g_main_context_invoke_full(client->server->ctx, G_PRIORITY_DEFAULT, stream_attach,
+                                       a, stream_attach_free);
+        }
     }
 }
 
@@ -213,6 +267,8 @@ stream_find_locked(HyvedClient *client, const HyvedHeader *hdr)
 static void
 stream_destroy(HyvedStream *st)
 {
+    g_byte_array_set_size(st->wbuf, 0);
+    stream_update_full(st);
     if (g_source_get_context(&st->base))
         g_source_destroy(&st->base);
     g_source_unref(&st->base);
@@ -234,7 +290,7 @@ hyved_stream_packet(HyvedClient *client, const HyvedHeader *hdr, const guint8 *p
     if (hdr->status == HYVED_STATUS_CONTINUE) {
         g_mutex_unlock(&client->lock);
         g_byte_array_append(st->wbuf, payload, len);
-        stream_write(st);
+        stream_write_update(st);
         return;
     }
     /* OK = finish, ERROR = abort: both confirmed with an empty STREAM/OK */

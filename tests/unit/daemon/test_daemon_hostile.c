@@ -303,9 +303,97 @@ START_TEST(test_unread_replies)
 }
 END_TEST
 
+/* ---- stream data the fd does not take -------------------------------------- */
+
+#define STREAM_PKT 256000
+#define STREAM_PKTS 16
+
+typedef struct {
+    int fd;
+    gint sent;              /* atomic: bytes of stream data fully sent */
+} StreamSender;
+
+static gpointer
+stream_sender(gpointer data)
+{
+    StreamSender *ss = data;
+    HyvedHeader h = { HYVED_PROGRAM_REMOTE, 1, 201, HYVED_TYPE_STREAM, 50, HYVED_STATUS_CONTINUE };
+    g_autofree guint8 *buf = g_malloc(STREAM_PKT);
+
+    for (guint p = 0; p < STREAM_PKTS; p++) {
+        g_autoptr(GBytes) pkt = NULL;
+        gsize len = 0;
+        const guint8 *bytes;
+
+        for (guint i = 0; i < STREAM_PKT; i++)
+            buf[i] = (guint8) ((p * STREAM_PKT + i) % 251);
+        pkt = hyved_packet_encode_raw(&h, buf, STREAM_PKT);
+        bytes = g_bytes_get_data(pkt, &len);
+        if (!test_send_raw(ss->fd, bytes, len))
+            break;
+        g_atomic_int_add(&ss->sent, STREAM_PKT);
+    }
+    return NULL;
+}
+
+START_TEST(test_stream_backpressure)
+{
+    TestServer *ts = test_server_start(HYVED_AUTH_NONE, NULL);
+    int fd = test_connect(ts->sock_rw);
+    int sp[2];
+    HyvedClient *client = NULL;
+    HyvedHeader call = { HYVED_PROGRAM_REMOTE, 1, 201, HYVED_TYPE_CALL, 50, 0 };
+    g_autoptr(GError) err = NULL;
+    StreamSender ss = { .fd = fd };
+    GThread *thread;
+    g_autofree guint8 *buf = g_malloc(65536);
+    gsize total = 0;
+    gint sent;
+    gboolean intact = TRUE;
+
+    test_open(fd, "bhyve:///system", 0);
+    hyved_server_foreach_client(ts->server, grab_client, &client);
+    ck_assert(client);
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+    ck_assert_msg(hyved_client_add_stream(client, &call, sp[1], &err), "add: %s",
+                  err ? err->message : "?");
+    g_mutex_lock(&client->lock);
+    hyved_streams_call_done_locked(client, 50, TRUE);
+    g_mutex_unlock(&client->lock);
+
+    /* nobody reads sp[0]: the server must stop taking the client's data */
+    thread = g_thread_new("stream-sender", stream_sender, &ss);
+    g_usleep(1500 * 1000);
+    sent = g_atomic_int_get(&ss.sent);
+    ck_assert_msg(sent < 3 * 1024 * 1024,
+                  "stream-backpressure: %d of %d bytes taken while the fd was not read",
+                  sent, STREAM_PKT * STREAM_PKTS);
+    /* then everything arrives, in order, once the fd is read */
+    while (total < (gsize) STREAM_PKT * STREAM_PKTS) {
+        struct pollfd pfd = { .fd = sp[0], .events = POLLIN };
+        ssize_t n;
+
+        if (poll(&pfd, 1, 5000) != 1 || (n = read(sp[0], buf, 65536)) <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != (guint8) ((total + i) % 251))
+                intact = FALSE;
+        total += n;
+    }
+    g_thread_join(thread);
+    ck_assert_msg(total == (gsize) STREAM_PKT * STREAM_PKTS && intact,
+                  "stream-backpressure: %zu bytes arrived (intact %d)", total, intact);
+    hyved_client_unref(client);
+    close(sp[0]);
+    close(fd);
+    test_server_stop(ts);
+}
+END_TEST
+
 void
 test_daemon_add_hostile(TCase *tc)
 {
+    tcase_add_test(tc, test_stream_backpressure);
     tcase_add_test(tc, test_unread_replies);
     tcase_add_test(tc, test_anonymous_cap);
     tcase_add_test(tc, test_declared_length);
