@@ -8,6 +8,7 @@
 #include "hyve-config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <string.h>
 #include <unistd.h>
@@ -216,4 +217,51 @@ hyved_server_add_listener_fd(HyvedServer *server, int fd, const char *path,
         return FALSE;
     }
     return server_add_listener(server, socket, path, readonly, auth, FALSE);
+}
+
+/* ---- systemd socket activation ------------------------------------------- */
+
+/* A listening AF_UNIX stream socket, the only kind we adopt. */
+static gboolean
+activation_fd_ok(int fd)
+{
+    struct stat st;
+    struct sockaddr_un sun = { 0 };
+    socklen_t len = sizeof(sun);
+    int type = 0, listening = 0;
+    socklen_t ilen = sizeof(int);
+
+    if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return FALSE;
+    if (getsockname(fd, (struct sockaddr *) &sun, &len) < 0 || sun.sun_family != AF_UNIX)
+        return FALSE;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ilen) < 0 || type != SOCK_STREAM)
+        return FALSE;
+    ilen = sizeof(int);
+    return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) == 0 && listening;
+}
+
+GArray *
+hyved_activation_take_fds(int first)
+{
+    GArray *fds = g_array_new(FALSE, FALSE, sizeof(int));
+    const char *pid_s = g_getenv("LISTEN_PID");
+    const char *fds_s = g_getenv("LISTEN_FDS");
+    gint64 n;
+
+    if (!pid_s || !fds_s || g_ascii_strtoll(pid_s, NULL, 10) != getpid())
+        return fds;     /* not meant for us: leave the environment alone too */
+    n = g_ascii_strtoll(fds_s, NULL, 10);
+    g_unsetenv("LISTEN_PID");
+    g_unsetenv("LISTEN_FDS");
+    g_unsetenv("LISTEN_FDNAMES");
+    for (int fd = first; n > 0 && n <= 64 && fd < first + n; fd++) {
+        if (!activation_fd_ok(fd)) {
+            g_warning("inherited fd %d is not a listening UNIX socket; leaving it alone", fd);
+            continue;
+        }
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        g_array_append_val(fds, fd);
+    }
+    return fds;
 }

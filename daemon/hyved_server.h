@@ -36,6 +36,12 @@ gboolean hyved_server_add_unix_listener(HyvedServer *server, const char *path,
 gboolean hyved_server_add_listener_fd(HyvedServer *server, int fd, const char *path,
                                       gboolean readonly, HyvedAuth auth, GError **error);
 
+/* systemd socket activation: when LISTEN_PID is this process, takes the
+ * LISTEN_FDS descriptors from @first on that are listening AF_UNIX stream
+ * sockets (others are left alone, never closed) and unsets LISTEN_*.
+ * Call before anything else opens descriptors. */
+GArray *hyved_activation_take_fds(int first);
+
 /* Exit the loop after @seconds with no clients and no running domain (0 = never). */
 void hyved_server_set_idle_timeout(HyvedServer *server, guint seconds);
 void hyved_server_run(HyvedServer *server);

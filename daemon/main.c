@@ -77,33 +77,25 @@ parse_options(int *argc, char ***argv, HyvedOptions *opts, GError **error)
     return TRUE;
 }
 
-/* systemd socket activation: LISTEN_PID/LISTEN_FDS, fds from 3 on,
- * matched to our sockets by path. Returns how many were adopted. */
+/* systemd socket activation: the listening sockets main() took before
+ * anything else opened a descriptor, matched to our sockets by path.
+ * Returns how many were adopted; the others (listening sockets too) are
+ * closed. */
 static guint
 adopt_activated_sockets(HyvedServer *server, const HyvedConfig *cfg, const HyvedPaths *paths,
-                        gboolean *have_rw, gboolean *have_ro)
+                        GArray *activated, gboolean *have_rw, gboolean *have_ro)
 {
-    const char *pid_s = g_getenv("LISTEN_PID");
-    const char *fds_s = g_getenv("LISTEN_FDS");
     guint adopted = 0;
-    int nfds;
 
-    if (!pid_s || !fds_s || g_ascii_strtoll(pid_s, NULL, 10) != getpid())
-        return 0;
-    nfds = (int) g_ascii_strtoll(fds_s, NULL, 10);
-    g_unsetenv("LISTEN_PID");
-    g_unsetenv("LISTEN_FDS");
-    g_unsetenv("LISTEN_FDNAMES");
-
-    for (int fd = 3; fd < 3 + nfds; fd++) {
+    for (guint i = 0; i < activated->len; i++) {
+        int fd = g_array_index(activated, int, i);
         struct sockaddr_un sun = { 0 };
         socklen_t len = sizeof(sun);
         g_autoptr(GError) err = NULL;
         gboolean ro;
 
         if (getsockname(fd, (struct sockaddr *) &sun, &len) < 0 || sun.sun_family != AF_UNIX) {
-            g_warning("inherited fd %d is not a UNIX socket; closing it", fd);
-            close(fd);
+            g_warning("inherited fd %d is no longer a UNIX socket; leaving it alone", fd);
             continue;
         }
         if (g_str_equal(sun.sun_path, paths->sock_rw) && !*have_rw) {
@@ -125,6 +117,7 @@ adopt_activated_sockets(HyvedServer *server, const HyvedConfig *cfg, const Hyved
         *(ro ? have_ro : have_rw) = TRUE;
         adopted++;
     }
+    g_array_set_size(activated, 0);
     return adopted;
 }
 
@@ -157,7 +150,7 @@ make_dir(const char *path, int mode, GError **error)
 }
 
 static int
-run_daemon(const HyvedOptions *opts, GError **error)
+run_daemon(const HyvedOptions *opts, GArray *activated, GError **error)
 {
     g_auto(HyvedConfig) cfg = { 0 };
     g_auto(HyvedPaths) paths = { 0 };
@@ -187,7 +180,7 @@ run_daemon(const HyvedOptions *opts, GError **error)
         return EXIT_FAILURE;
 
     /* Before the driver touches any VM state: is another daemon serving? */
-    if (!g_getenv("LISTEN_FDS") &&
+    if (activated->len == 0 &&
         (!hyved_server_check_not_running(paths.sock_rw, error) ||
          (paths.sock_ro && !hyved_server_check_not_running(paths.sock_ro, error))))
         return EXIT_FAILURE;
@@ -206,7 +199,7 @@ run_daemon(const HyvedOptions *opts, GError **error)
     if (!(server = hyved_server_new(&cfg, driver, privileged, g_main_context_default(), error)))
         goto out;
 
-    adopt_activated_sockets(server, &cfg, &paths, &have_rw, &have_ro);
+    adopt_activated_sockets(server, &cfg, &paths, activated, &have_rw, &have_ro);
     rw_perms = cfg.unix_sock_rw_perms ? cfg.unix_sock_rw_perms :
         (!privileged ? 0700 : cfg.auth_unix_rw == HYVED_AUTH_POLKIT ? 0666 : 0700);
     if (!have_rw &&
@@ -241,6 +234,9 @@ main(int argc, char **argv)
 {
     HyvedOptions opts = { 0 };
     g_autoptr(GError) error = NULL;
+    /* first, before anything opens a descriptor that could sit where
+     * systemd's would be expected (fds from 3 on) */
+    g_autoptr(GArray) activated = hyved_activation_take_fds(3);
     int rc;
 
     signal(SIGPIPE, SIG_IGN);
@@ -252,7 +248,7 @@ main(int argc, char **argv)
         printf("virtbhyved (hyve) %s\n", HYVE_VERSION);
         return 0;
     }
-    rc = run_daemon(&opts, &error);
+    rc = run_daemon(&opts, activated, &error);
     if (rc != EXIT_SUCCESS && error)
         fprintf(stderr, "virtbhyved: %s\n", error->message);
     g_free(opts.root);

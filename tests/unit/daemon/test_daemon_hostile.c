@@ -390,9 +390,63 @@ START_TEST(test_stream_backpressure)
 }
 END_TEST
 
+/* ---- socket activation ------------------------------------------------------ */
+
+START_TEST(test_activation_fds)
+{
+    g_autofree char *dir = g_dir_make_tmp("hyved-act-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "sock", NULL);
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    int p[2], sp[2], lsock, devnull;
+    int src[5];
+    const int base = 200;
+    g_autofree char *pid = g_strdup_printf("%d", (int) getpid());
+    g_autofree char *other_pid = g_strdup_printf("%d", (int) getpid() + 1);
+    GArray *got;
+
+    ck_assert(pipe(p) == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+    devnull = open("/dev/null", O_RDONLY);
+    lsock = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+    ck_assert(devnull >= 0 && lsock >= 0 &&
+              bind(lsock, (struct sockaddr *) &sun, sizeof(sun)) == 0 && listen(lsock, 4) == 0);
+    src[0] = p[0]; src[1] = devnull; src[2] = sp[0]; src[3] = lsock; src[4] = p[1];
+    for (int i = 0; i < 5; i++)
+        ck_assert(dup2(src[i], base + i) == base + i);
+
+    /* LISTEN_PID of another process: nothing taken, environment kept */
+    g_setenv("LISTEN_PID", other_pid, TRUE);
+    g_setenv("LISTEN_FDS", "5", TRUE);
+    got = hyved_activation_take_fds(base);
+    ck_assert_msg(got->len == 0 && g_getenv("LISTEN_FDS"), "activation: took fds of another pid");
+    g_array_unref(got);
+
+    /* ours: only the listening UNIX socket is taken, nothing is closed */
+    g_setenv("LISTEN_PID", pid, TRUE);
+    got = hyved_activation_take_fds(base);
+    ck_assert_msg(got->len == 1 && g_array_index(got, int, 0) == base + 3,
+                  "activation: took %u fds (first %d), expected only fd %d", got->len,
+                  got->len ? g_array_index(got, int, 0) : -1, base + 3);
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg(fcntl(base + i, F_GETFD) >= 0, "activation: fd %d (kind %d) closed",
+                      base + i, i);
+    ck_assert_msg(!g_getenv("LISTEN_PID") && !g_getenv("LISTEN_FDS"),
+                  "activation: LISTEN_* left in the environment");
+    g_array_unref(got);
+    for (int i = 0; i < 5; i++) {
+        close(base + i);
+        close(src[i]);
+    }
+    close(sp[1]);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 void
 test_daemon_add_hostile(TCase *tc)
 {
+    tcase_add_test(tc, test_activation_fds);
     tcase_add_test(tc, test_stream_backpressure);
     tcase_add_test(tc, test_unread_replies);
     tcase_add_test(tc, test_anonymous_cap);
