@@ -308,3 +308,45 @@ hyve_mac_format(const guint8 m[HYVE_MAC_LEN], char out[18])
     g_snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x",
                m[0], m[1], m[2], m[3], m[4], m[5]);
 }
+
+/* ---- bounds ------------------------------------------------------------- */
+
+gboolean
+hyve_domain_def_check_limits(const HyveDomainDef *def, GError **error)
+{
+    g_autofree char *xml = NULL;
+    g_autoptr(xmlDoc) doc = NULL;
+    gsize len;
+
+    if (def->vcpus > HYVE_MAX_VCPUS) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_CONFIG_UNSUPPORTED,
+                       "%u vcpus is more than the limit of %u (xAPIC IDs in the MADT)",
+                       def->vcpus, HYVE_MAX_VCPUS);
+        return FALSE;
+    }
+    if (def->memory_kib > HYVE_MAX_MEMORY_KIB || def->current_memory_kib > HYVE_MAX_MEMORY_KIB) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_CONFIG_UNSUPPORTED,
+                       "memory size %" G_GUINT64_FORMAT " KiB is more than the limit of %"
+                       G_GUINT64_FORMAT " KiB (1 TiB) of guest-physical memory hyve maps",
+                       MAX(def->memory_kib, def->current_memory_kib),
+                       (guint64)HYVE_MAX_MEMORY_KIB);
+        return FALSE;
+    }
+    /* What dumpxml and the config file will hold: it must fit a remote
+     * string and load again. A live id adds a few bytes: headroom. */
+    xml = hyve_domain_def_format(def, -1, 0);
+    len = strlen(xml);
+    if (len > HYVE_DOMAIN_XML_MAX) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_XML_ERROR,
+                       "the domain XML would be %zu bytes, more than the limit of %u "
+                       "(remote strings are at most 4 MiB)", len, HYVE_DOMAIN_XML_MAX);
+        return FALSE;
+    }
+    if (!hyve_xml_check_limits(xml, "(domain_definition)", error))
+        return FALSE;
+    if (!(doc = hyve_xml_parse_string(xml, "(formatted domain_definition)", error))) {
+        g_prefix_error(error, "the definition cannot be written as XML: ");
+        return FALSE;
+    }
+    return TRUE;
+}

@@ -155,6 +155,15 @@ HyveDomainDef *hyve_domain_def_new(void);
 void hyve_domain_def_free(HyveDomainDef *def);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HyveDomainDef, hyve_domain_def_free)
 HyveDomainDef *hyve_domain_def_copy(const HyveDomainDef *def, GError **error);
+/* Bounds every stored definition stays in: at most HYVE_MAX_VCPUS vcpus and
+ * HYVE_MAX_MEMORY_KIB of memory (CONFIG_UNSUPPORTED); formatted, at most
+ * HYVE_DOMAIN_XML_MAX bytes (a remote string is at most 4 MiB), within the
+ * element/attribute limits and well-formed (XML_ERROR). Checked at define
+ * (end of hyve_domain_def_parse_string) and on every set-metadata. */
+#define HYVE_MAX_VCPUS 255u
+#define HYVE_MAX_MEMORY_KIB (G_GUINT64_CONSTANT(1) << 30)
+#define HYVE_DOMAIN_XML_MAX (4u * 1024 * 1024 - 64 * 1024)
+gboolean hyve_domain_def_check_limits(const HyveDomainDef *def, GError **error);
 
 void hyve_disk_def_free(HyveDiskDef *disk);
 void hyve_net_def_free(HyveNetDef *net);

@@ -362,5 +362,7 @@ hyve_domain_def_parse_string(const char *xml, const HyveDomainParseOptions *opts
         return NULL;
     if (!hyve_domain_def_fill_defaults(def, opts, error))
         return NULL;
+    if (!hyve_domain_def_check_limits(def, error))
+        return NULL;
     return g_steal_pointer(&def);
 }

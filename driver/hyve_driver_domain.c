@@ -114,14 +114,16 @@ hyve_driver_set_metadata_locked(HyveDriver *drv, HyveDomainObj *obj, int type,
 
     if (do_live) {
         if (!(live = hyve_domain_def_copy(obj->def, error)) ||
-            !hyve_domain_def_set_metadata(live, type, metadata, key, uri, error))
+            !hyve_domain_def_set_metadata(live, type, metadata, key, uri, error) ||
+            !hyve_domain_def_check_limits(live, error))
             return FALSE;
     }
     if (do_config) {
         HyveDomainDef *src = active && obj->new_def ? obj->new_def : obj->def;
 
         if (!(persistent = hyve_domain_def_copy(src, error)) ||
-            !hyve_domain_def_set_metadata(persistent, type, metadata, key, uri, error))
+            !hyve_domain_def_set_metadata(persistent, type, metadata, key, uri, error) ||
+            !hyve_domain_def_check_limits(persistent, error))
             return FALSE;
         if (!hyve_domain_config_save(hyve_driver_get_config(drv)->config_dir, persistent, error))
             return FALSE;

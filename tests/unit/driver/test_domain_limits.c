@@ -4,7 +4,8 @@
  * refused before libxml2 parses or validates them (define and set-metadata
  * alike), documents just under them still define, and RelaxNG validation
  * against the one cached schema gives the right answer from many threads
- * at once.
+ * at once. Also the bounds of hyve_domain_def_check_limits: vcpus, memory,
+ * and the size of the formatted XML (dumpxml must fit a remote string).
  */
 #include "test_driver_fixture.h"
 
@@ -104,6 +105,122 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/* ---- vcpus and memory at define -------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    const char *vcpu;
+    const char *memory;     /* KiB */
+    const char *error;      /* NULL: defines; else CONFIG_UNSUPPORTED containing this */
+} BoundCase;
+
+static const BoundCase bound_cases[] = {
+    { "255 vcpus", "255", "131072", NULL },
+    { "256 vcpus", "256", "131072", "256 vcpus is more than the limit of 255" },
+    { "4096 vcpus", "4096", "131072", "4096 vcpus is more than the limit of 255" },
+    { "1 TiB", "1", "1073741824", NULL },
+    { "1 TiB + 1 KiB", "1", "1073741825",
+      "memory size 1073741825 KiB is more than the limit of 1073741824 KiB" },
+    { "16 EiB", "1", "17179869184000", "is more than the limit of 1073741824 KiB" },
+};
+
+START_TEST(test_bounds)
+{
+    const BoundCase *c = &bound_cases[_i];
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='bhyve'><name>b</name><memory unit='KiB'>%s</memory><vcpu>%s</vcpu>"
+        "<os><type arch='x86_64'>hvm</type></os></domain>", c->memory, c->vcpu);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HyveDomainObj) obj = hyve_driver_define_xml(drv, xml, 0, &err);
+
+    if (!c->error) {
+        ck_assert_msg(obj, "%s: %s", c->name, err ? err->message : "");
+        return;
+    }
+    ck_assert_msg(!obj, "%s: accepted", c->name);
+    ck_assert_msg(err->code == HYVE_ERR_CONFIG_UNSUPPORTED && strstr(err->message, c->error),
+                  "%s: got %d '%s', want CONFIG_UNSUPPORTED '%s'", c->name, err->code,
+                  err->message, c->error);
+}
+END_TEST
+
+/* ---- formatted size ---------------------------------------------------------- */
+
+static char *
+repeat(char ch, gsize n)
+{
+    char *s = g_malloc(n + 1);
+
+    memset(s, ch, n);
+    s[n] = '\0';
+    return s;
+}
+
+START_TEST(test_formatted_size)
+{
+    g_autoptr(HyveDomainObj) obj = define_ok("big", UUID_A, 65536);
+    g_autoptr(GError) err = NULL;
+    /* under 4 MiB as given, over it once '<' is written as "&lt;" */
+    g_autofree char *lt = repeat('<', 1200 * 1024);
+    g_autofree char *fits = repeat('d', 3 * 1024 * 1024);
+    g_autofree char *gt = repeat('>', 1100 * 1024);
+    g_autofree char *xml = NULL, *desc = NULL, *defxml = NULL;
+
+    ck_assert_msg(hyve_driver_set_metadata(drv, obj, 0, fits, NULL, NULL, 0, &err),
+                  "3 MiB description: %s", err ? err->message : "");
+    ck_assert_msg(!hyve_driver_set_metadata(drv, obj, 0, lt, NULL, NULL, 0, &err),
+                  "4.8 MiB formatted description accepted");
+    ck_assert_msg(err->code == HYVE_ERR_XML_ERROR &&
+                  strstr(err->message, "more than the limit of 4128768"),
+                  "size error: %d %s", err->code, err->message);
+    g_clear_error(&err);
+    /* nothing changed, dumpxml still fits a remote string */
+    desc = hyve_domain_obj_get_metadata(obj, 0, NULL, 0, NULL);
+    ck_assert_msg(desc && g_str_equal(desc, fits), "description changed by a refused call");
+    xml = hyve_domain_obj_get_xml(obj, 0, NULL);
+    ck_assert_msg(strlen(xml) <= HYVE_DOMAIN_XML_MAX, "dumpxml %zu bytes", strlen(xml));
+
+    /* define: the same with '>' in the text (legal unescaped, written "&gt;") */
+    defxml = g_strconcat("<domain type='bhyve'><name>big2</name><description>", gt,
+                         "</description><memory>65536</memory><os><type>hvm</type></os>"
+                         "</domain>", NULL);
+    ck_assert_msg(!hyve_driver_define_xml(drv, defxml, 0, &err), "4.4 MiB define accepted");
+    ck_assert_msg(err->code == HYVE_ERR_XML_ERROR &&
+                  strstr(err->message, "more than the limit of 4128768"),
+                  "define size error: %d %s", err->code, err->message);
+}
+END_TEST
+
+/* Elements added by many set-metadata calls count together: what is saved
+ * must load again. */
+START_TEST(test_metadata_accumulates)
+{
+    g_autoptr(HyveDomainObj) obj = define_ok("acc", UUID_A, 65536);
+    g_autoptr(HyveDomainObj) re = NULL;
+    g_autoptr(GString) el = g_string_new("<a>");
+    g_autoptr(GError) err = NULL;
+    guint stored = 0;
+
+    for (guint i = 0; i < 3000; i++)
+        g_string_append(el, "<b/>");
+    g_string_append(el, "</a>");
+    for (guint i = 0; i < 5; i++) {
+        g_autofree char *uri = g_strdup_printf("urn:acc:%u", i);
+
+        if (!hyve_driver_set_metadata(drv, obj, 2, el->str, "k", uri, 0, &err))
+            break;
+        stored++;
+    }
+    ck_assert_msg(stored == 3, "%u elements of 3001 stored, want 3", stored);
+    ck_assert_msg(err && err->code == HYVE_ERR_XML_ERROR &&
+                  strstr(err->message, "more than the limit of 10000 elements"),
+                  "4th: %s", err ? err->message : "accepted");
+    reopen();
+    re = hyve_driver_lookup_by_name(drv, "acc", NULL);
+    ck_assert_msg(re, "definition with 9003 metadata elements loads again");
+}
+END_TEST
+
 /* ---- concurrent validation ----------------------------------------------- */
 
 #define THREADS 6
@@ -159,6 +276,9 @@ main(void)
     TCase *tc = driver_tcase_new(s);
 
     tcase_add_loop_test(tc, test_limits, 0, G_N_ELEMENTS(limit_cases));
+    tcase_add_loop_test(tc, test_bounds, 0, G_N_ELEMENTS(bound_cases));
+    tcase_add_test(tc, test_formatted_size);
+    tcase_add_test(tc, test_metadata_accumulates);
     tcase_add_test(tc, test_concurrent_validation);
     return test_suite_run(s);
 }
