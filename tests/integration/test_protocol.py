@@ -164,19 +164,47 @@ class ProtocolTest(hyvetest.DaemonTestCase):
             c.close()
 
     def test_many_idle_connections(self):
-        socks = []
-        try:
-            for _ in range(100):
+        # Idle, never-authenticated connections: a few of them must not stop
+        # new clients; a flood of them must not disturb clients already
+        # connected, and new clients get in again once the flood is gone.
+        # (Like libvirtd's max_anonymous_clients, the daemon may hold new
+        # connections off while too many are still unauthenticated.)
+        def idle(n):
+            socks = []
+            for _ in range(n):
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(self.daemon.sock)
                 socks.append(s)
-            self.assertEqual(self.good.getHostname(), socket.gethostname())
+            return socks
+
+        few = idle(5)
+        try:
             conn = libvirt.open(self.daemon.uri)
             self.assertEqual(conn.getType(), "BHYVE")
             conn.close()
         finally:
-            for s in socks:
+            for s in few:
                 s.close()
+
+        flood = []
+        try:
+            flood = idle(100)
+            for i in range(10):
+                self.assertEqual(self.good.getHostname(), socket.gethostname(), i)
+        finally:
+            for s in flood:
+                s.close()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                conn = libvirt.open(self.daemon.uri)
+                break
+            except libvirt.libvirtError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.assertEqual(conn.getType(), "BHYVE")
+        conn.close()
 
     def test_client_that_never_reads(self):
         # Fill the daemon's outgoing queue towards a client that never
