@@ -38,7 +38,7 @@ build_index(gpointer data)
     for (gsize t = 0; t < G_N_ELEMENTS(tables); t++) {
         for (gsize i = 0; i < *tables[t].n; i++) {
             const HyvedProcedure *p = &tables[t].table[i];
-            if (p->proc <= 0 || !p->handler)
+            if (p->proc <= 0 || !p->handler || ((p->flags & HYVED_PROC_WRITE) && !p->api))
                 g_error("procedure table entry '%s' (%d) is malformed",
                         p->name ? p->name : "?", p->proc);
             if (proc_index[p->proc])
@@ -147,8 +147,9 @@ hyved_dispatch_call(HyvedServer *server, HyvedClient *client,
     if (!(p->flags & HYVED_PROC_NO_OPEN) && !hyved_client_is_open(client)) {
         hyve_error_set(&err, HYVE_FROM_RPC, HYVE_ERR_INTERNAL_ERROR, "connection not open");
     } else if ((p->flags & HYVED_PROC_WRITE) && hyved_client_is_readonly(client)) {
-        hyve_error_set(&err, HYVE_FROM_ACCESS, HYVE_ERR_ACCESS_DENIED,
-                       "'%s' is not allowed on a read-only connection", p->name);
+        const char *api = p->api ? p->api : p->name;
+        hyve_error_set(&err, g_str_has_prefix(api, "virDomain") ? HYVE_FROM_DOMAIN : HYVE_FROM_NONE,
+                       HYVE_ERR_OPERATION_DENIED, "read only access prevents %s", api);
     } else {
         ok = p->handler(server, client, hdr, args, ret, &err);
         if (ok) {

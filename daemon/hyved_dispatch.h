@@ -39,7 +39,9 @@ typedef enum {
     HYVED_PROC_NO_AUTH   = 1 << 0,
     /* May run before CONNECT_OPEN (auth calls, SUPPORTS_FEATURE, OPEN). */
     HYVED_PROC_NO_OPEN   = 1 << 1,
-    /* Changes state: refused on read-only connections with ACCESS_DENIED. */
+    /* Changes state: refused on read-only connections as libvirtd does
+     * (virCheckReadOnlyGoto): OPERATION_DENIED (29) "operation forbidden:
+     * read only access prevents <api>", domain DOMAIN for virDomain* APIs. */
     HYVED_PROC_WRITE     = 1 << 2,
     /* Runs inline on the I/O thread instead of a worker (must not block):
      * used for keepalive-sensitive trivial calls. */
@@ -55,6 +57,8 @@ typedef struct {
     size_t ret_size;
     HyvedProcHandler handler;
     guint flags;                 /* HyvedProcFlags */
+    const char *api;             /* libvirt API ("virDomainDefineXML"): required
+                                  * with HYVED_PROC_WRITE, for its refusal */
 } HyvedProcedure;
 
 /* Tables exported by the area files. */

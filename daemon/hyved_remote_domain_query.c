@@ -28,6 +28,12 @@ hyved_remote_domain_get_xml_desc(HyvedServer *server, HyvedClient *client,
     if (!hyved_check_flags_here(args->flags, HYVED_DOMAIN_XML_FLAGS_ALL, error))
         return FALSE;
     HYVED_LOOKUP_DOMAIN_OR_FAIL(obj, server, &args->dom, error);
+    /* as libvirt's virDomainGetXMLDesc */
+    if ((args->flags & HYVED_DOMAIN_XML_SECURE) && hyved_client_is_readonly(client)) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_OPERATION_DENIED,
+                       "virDomainGetXMLDesc with secure flag");
+        return FALSE;
+    }
     ret->xml = hyve_domain_obj_get_xml(obj, args->flags, error);
     return ret->xml != NULL;
 }

@@ -39,6 +39,20 @@ G_BEGIN_DECLS
       (xdrproc_t) xdr_remote_##lower##_ret, sizeof(remote_##lower##_ret), \
       (fn), (pflags) }
 
+/* State-changing procedures (HYVED_PROC_WRITE) name their libvirt API,
+ * which the read-only refusal quotes. */
+#define HYVED_PROC_WRITE_AR(NAME, lower, fn, api) \
+    { REMOTE_PROC_##NAME, #NAME, \
+      (xdrproc_t) xdr_remote_##lower##_args, sizeof(remote_##lower##_args), \
+      (xdrproc_t) xdr_remote_##lower##_ret, sizeof(remote_##lower##_ret), \
+      (fn), HYVED_PROC_WRITE, (api) }
+
+#define HYVED_PROC_WRITE_A(NAME, lower, fn, api) \
+    { REMOTE_PROC_##NAME, #NAME, \
+      (xdrproc_t) xdr_remote_##lower##_args, sizeof(remote_##lower##_args), \
+      (xdrproc_t) (void (*)(void)) xdr_void, 0, \
+      (fn), HYVED_PROC_WRITE, (api) }
+
 /* ---- libvirt flag values the handlers check --------------------------- */
 
 #define HYVED_DOMAIN_AFFECT_LIVE       (1u << 0)
@@ -47,6 +61,7 @@ G_BEGIN_DECLS
 #define HYVED_DOMAIN_VCPU_GUEST        (1u << 3)
 
 #define HYVED_DOMAIN_XML_FLAGS_ALL     0x0fu     /* SECURE|INACTIVE|UPDATE_CPU|MIGRATABLE */
+#define HYVED_DOMAIN_XML_SECURE        (1u << 0)
 #define HYVED_DOMAIN_XML_INACTIVE      (1u << 1)
 #define HYVED_DOMAIN_UNDEFINE_FLAGS_ALL 0x7fu    /* MANAGED_SAVE .. KEEP_TPM */
 #define HYVED_LIST_DOMAINS_FLAGS_ALL   0xffffu   /* ACTIVE .. NO_CHECKPOINT */

@@ -12,7 +12,9 @@ import hyvetest
 import hyverpc
 from hyvetest import virsh, domain_xml, write_file
 
-ACCESS_DENIED = 88
+# libvirtd refuses changes on read-only connections with
+# VIR_ERR_OPERATION_DENIED (virCheckReadOnlyGoto)
+ACCESS_DENIED = libvirt.VIR_ERR_OPERATION_DENIED
 
 
 class ReadOnlyTest(hyvetest.DaemonTestCase):

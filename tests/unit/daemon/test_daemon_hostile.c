@@ -443,9 +443,57 @@ START_TEST(test_activation_fds)
 }
 END_TEST
 
+/* ---- read-only connections --------------------------------------------------- */
+
+START_TEST(test_ro_secure_xml)
+{
+    TestServer *ts = test_server_start(HYVED_AUTH_NONE, NULL);
+    int rw = test_connect(ts->sock_rw);
+    int ro = test_connect(ts->sock_ro);
+    remote_domain_define_xml_args def = {
+        .xml = (char *) "<domain type='bhyve'><name>sec1</name><memory unit='MiB'>64</memory>"
+                        "<vcpu>1</vcpu><os><type>hvm</type></os></domain>" };
+    remote_domain_define_xml_ret def_ret = { { 0 } };
+    remote_domain_get_xml_desc_args get = { .flags = 1 };     /* VIR_DOMAIN_XML_SECURE */
+    TestReply rep;
+
+    test_open(rw, "bhyve:///system", 0);
+    test_open(ro, "bhyve:///system", 1);
+    ck_assert(test_call(rw, REMOTE_PROC_DOMAIN_DEFINE_XML, 2,
+                        (xdrproc_t) xdr_remote_domain_define_xml_args, &def,
+                        (xdrproc_t) xdr_remote_domain_define_xml_ret, &def_ret, &rep));
+    ck_assert_msg(!rep.is_error, "ro-secure: define: %s", rep.message);
+    get.dom = def_ret.dom;
+    for (int secure = 1; secure >= 0; secure--) {
+        for (int on_ro = 0; on_ro < 2; on_ro++) {
+            remote_domain_get_xml_desc_ret ret = { 0 };
+            get.flags = secure;
+            ck_assert(test_call(on_ro ? ro : rw, REMOTE_PROC_DOMAIN_GET_XML_DESC, 3,
+                                (xdrproc_t) xdr_remote_domain_get_xml_desc_args, &get,
+                                (xdrproc_t) xdr_remote_domain_get_xml_desc_ret, &ret, &rep));
+            if (secure && on_ro)
+                ck_assert_msg(rep.is_error && rep.code == 29 && rep.domain == 20 &&
+                              g_strcmp0(rep.message, "operation forbidden: virDomainGetXMLDesc "
+                                        "with secure flag") == 0,
+                              "ro-secure: got %d/%d '%s'", rep.code, rep.domain, rep.message);
+            else
+                ck_assert_msg(!rep.is_error && ret.xml && strstr(ret.xml, "<name>sec1</name>"),
+                              "ro-secure: secure %d ro %d failed: %s", secure, on_ro, rep.message);
+            xdr_free((xdrproc_t) xdr_remote_domain_get_xml_desc_ret, (char *) &ret);
+            test_reply_clear(&rep);
+        }
+    }
+    xdr_free((xdrproc_t) xdr_remote_domain_define_xml_ret, (char *) &def_ret);
+    close(rw);
+    close(ro);
+    test_server_stop(ts);
+}
+END_TEST
+
 void
 test_daemon_add_hostile(TCase *tc)
 {
+    tcase_add_test(tc, test_ro_secure_xml);
     tcase_add_test(tc, test_activation_fds);
     tcase_add_test(tc, test_stream_backpressure);
     tcase_add_test(tc, test_unread_replies);

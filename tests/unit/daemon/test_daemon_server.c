@@ -55,10 +55,11 @@ static const CallCase call_cases[] = {
       REMOTE_PROC_CONNECT_SUPPORTS_FEATURE, 0, ARGS_FEATURE10, 0, 0, NULL },
     { "bad-payload", HYVED_AUTH_NONE, FALSE, PRE_AUTH, RP, REMOTE_PROC_CONNECT_SUPPORTS_FEATURE,
       0, ARGS_NONE, 39, 7, "Unable to decode message payload" },
+    /* libvirtd's virCheckReadOnlyGoto: OPERATION_DENIED from DOMAIN */
     { "ro-socket-define", HYVED_AUTH_NONE, TRUE, PRE_OPEN, RP, REMOTE_PROC_DOMAIN_DEFINE_XML, 0,
-      ARGS_DEFINE, 88, 55, "access denied" },
+      ARGS_DEFINE, 29, 20, "operation forbidden: read only access prevents virDomainDefineXML" },
     { "ro-flag-define", HYVED_AUTH_NONE, FALSE, PRE_OPEN_RO, RP, REMOTE_PROC_DOMAIN_DEFINE_XML, 0,
-      ARGS_DEFINE, 88, 55, "access denied" },
+      ARGS_DEFINE, 29, 20, "operation forbidden: read only access prevents virDomainDefineXML" },
     { "rw-define", HYVED_AUTH_NONE, FALSE, PRE_OPEN, RP, REMOTE_PROC_DOMAIN_DEFINE_XML, 0,
       ARGS_DEFINE, 0, 0, NULL },
     { "open-twice", HYVED_AUTH_NONE, FALSE, PRE_OPEN_TWICE, RP, REMOTE_PROC_CONNECT_OPEN, 0,
