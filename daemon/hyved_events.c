@@ -18,6 +18,11 @@
 /* Offset of the first payload word: length word + 24-byte header. */
 #define HYVED_PAYLOAD_OFFSET (HYVED_MESSAGE_LEN_MAX + HYVED_MESSAGE_HEADER_MAX)
 
+/* Event registrations one connection may hold: each is one MESSAGE per
+ * matching event, so one define must not fan out into unbounded traffic.
+ * libvirt has no such cap; past it: OPERATION_FAILED from RPC. */
+#define HYVED_CLIENT_EVENTS_MAX 1024
+
 void
 hyved_events_client_init(HyvedClient *client)
 {
@@ -39,6 +44,13 @@ hyved_client_add_event_callback(HyvedClient *client, HyvedEventKind kind, int ev
     int id;
 
     g_mutex_lock(&client->lock);
+    if (client->events->len >= HYVED_CLIENT_EVENTS_MAX) {
+        g_mutex_unlock(&client->lock);
+        hyve_error_set(error, HYVE_FROM_RPC, HYVE_ERR_OPERATION_FAILED,
+                       "too many event registrations on this connection (max %d)",
+                       HYVED_CLIENT_EVENTS_MAX);
+        return -1;
+    }
     if (legacy) {
         for (guint i = 0; i < client->events->len; i++) {
             HyvedEventReg *r = &g_array_index(client->events, HyvedEventReg, i);

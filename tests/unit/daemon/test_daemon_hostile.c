@@ -490,9 +490,71 @@ START_TEST(test_ro_secure_xml)
 }
 END_TEST
 
+/* ---- event registrations ------------------------------------------------------ */
+
+static TestReply
+register_any(int fd, guint32 serial, int *id)
+{
+    remote_connect_domain_event_callback_register_any_args a = { .eventID = 0 };
+    remote_connect_domain_event_callback_register_any_ret r = { 0 };
+    TestReply rep = { 0 };
+
+    ck_assert(test_call(fd, REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, serial,
+                        (xdrproc_t) xdr_remote_connect_domain_event_callback_register_any_args, &a,
+                        (xdrproc_t) xdr_remote_connect_domain_event_callback_register_any_ret, &r,
+                        &rep));
+    *id = r.callbackID;
+    return rep;
+}
+
+START_TEST(test_event_cap)
+{
+    TestServer *ts = test_server_start(HYVED_AUTH_NONE, NULL);
+    int fd = test_connect(ts->sock_rw);
+    int other = test_connect(ts->sock_rw);
+    int id = -1, first = -1;
+    TestReply rep;
+
+    test_open(fd, "bhyve:///system", 0);
+    test_open(other, "bhyve:///system", 0);
+    for (guint i = 0; i < 1024; i++) {
+        rep = register_any(fd, 10 + i, &id);
+        ck_assert_msg(!rep.is_error, "event-cap: registration %u refused: %s", i, rep.message);
+        test_reply_clear(&rep);
+        if (i == 0)
+            first = id;
+    }
+    rep = register_any(fd, 5000, &id);
+    ck_assert_msg(rep.is_error && rep.code == 9 && rep.domain == 7 &&
+                  g_str_has_prefix(rep.message, "operation failed: too many event registrations"),
+                  "event-cap: registration 1025 got %d/%d '%s'", rep.code, rep.domain, rep.message);
+    test_reply_clear(&rep);
+    /* per connection: another client still registers */
+    rep = register_any(other, 2, &id);
+    ck_assert_msg(!rep.is_error, "event-cap: other client refused: %s", rep.message);
+    test_reply_clear(&rep);
+    /* a slot frees when one is deregistered */
+    {
+        remote_connect_domain_event_callback_deregister_any_args d = { .callbackID = first };
+        ck_assert(test_call(fd, REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, 5001,
+                            (xdrproc_t) xdr_remote_connect_domain_event_callback_deregister_any_args,
+                            &d, NULL, NULL, &rep));
+        ck_assert_msg(!rep.is_error, "event-cap: deregister: %s", rep.message);
+        test_reply_clear(&rep);
+    }
+    rep = register_any(fd, 5002, &id);
+    ck_assert_msg(!rep.is_error, "event-cap: no slot after deregister: %s", rep.message);
+    test_reply_clear(&rep);
+    close(fd);
+    close(other);
+    test_server_stop(ts);
+}
+END_TEST
+
 void
 test_daemon_add_hostile(TCase *tc)
 {
+    tcase_add_test(tc, test_event_cap);
     tcase_add_test(tc, test_ro_secure_xml);
     tcase_add_test(tc, test_activation_fds);
     tcase_add_test(tc, test_stream_backpressure);
