@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The read-only socket: reads work, every change is refused by the
-daemon itself (not only by the client library)."""
+daemon itself (not only by the client library), exactly as libvirtd
+refuses it (daemon/hyved_dispatch.h, HYVED_PROC_WRITE): OPERATION_DENIED
+(29) from DOMAIN (20), "operation forbidden: read only access prevents
+<libvirt API>"."""
 import os
 import stat
 import uuid as uuidlib
@@ -12,9 +15,12 @@ import hyvetest
 import hyverpc
 from hyvetest import virsh, domain_xml, write_file
 
-# libvirtd refuses changes on read-only connections with
-# VIR_ERR_OPERATION_DENIED (virCheckReadOnlyGoto)
-ACCESS_DENIED = libvirt.VIR_ERR_OPERATION_DENIED
+OPERATION_DENIED = libvirt.VIR_ERR_OPERATION_DENIED   # 29, as libvirtd (virCheckReadOnlyGoto)
+FROM_DOMAIN = libvirt.VIR_FROM_DOMAIN                # 20
+
+
+def denied(api):
+    return "operation forbidden: read only access prevents " + api
 
 
 class ReadOnlyTest(hyvetest.DaemonTestCase):
@@ -64,16 +70,21 @@ class ReadOnlyTest(hyvetest.DaemonTestCase):
         conn = libvirt.open(self.daemon.uri_ro)
         try:
             self.assertEqual(conn.getType(), "BHYVE")
-            with self.assertRaises(libvirt.libvirtError) as cm:
-                conn.defineXML(domain_xml("ro-sneaky"))
-            self.assertEqual(cm.exception.get_error_code(), ACCESS_DENIED, str(cm.exception))
             dom = conn.lookupByName("ro-existing")
+            calls = [("virDomainDefineXML", lambda: conn.defineXML(domain_xml("ro-sneaky"))),
+                     ("virDomainUndefine", dom.undefine),
+                     ("virDomainSetAutostart", lambda: dom.setAutostart(1))]
+            for api, call in calls:
+                with self.assertRaises(libvirt.libvirtError, msg=api) as cm:
+                    call()
+                e = cm.exception
+                self.assertEqual((e.get_error_code(), e.get_error_domain(), e.get_error_message()),
+                                 (OPERATION_DENIED, FROM_DOMAIN, denied(api)), api)
+            # reads still work, but not the secure XML
+            self.assertIn("<name>ro-existing</name>", dom.XMLDesc(0))
             with self.assertRaises(libvirt.libvirtError) as cm:
-                dom.undefine()
-            self.assertEqual(cm.exception.get_error_code(), ACCESS_DENIED, str(cm.exception))
-            with self.assertRaises(libvirt.libvirtError) as cm:
-                dom.setAutostart(1)
-            self.assertEqual(cm.exception.get_error_code(), ACCESS_DENIED, str(cm.exception))
+                dom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE)
+            self.assertEqual(cm.exception.get_error_code(), OPERATION_DENIED, str(cm.exception))
         finally:
             conn.close()
         rw = libvirt.open(self.daemon.uri)
@@ -89,9 +100,9 @@ class ReadOnlyTest(hyvetest.DaemonTestCase):
             c.open("bhyve:///system", 0)
             with self.assertRaises(hyverpc.RemoteError) as cm:
                 c.define_xml(domain_xml("ro-raw"))
-            self.assertEqual(cm.exception.code, ACCESS_DENIED, str(cm.exception))
-            self.assertEqual(cm.exception.level, 2)
-            self.assertTrue(cm.exception.message, "empty error message")
+            e = cm.exception
+            self.assertEqual((e.code, e.domain, e.level, e.message),
+                             (OPERATION_DENIED, FROM_DOMAIN, 2, denied("virDomainDefineXML")))
             # the connection survives the refusal
             self.assertEqual(c.get_type(), "BHYVE")
         finally:
