@@ -551,9 +551,90 @@ START_TEST(test_event_cap)
 }
 END_TEST
 
+/* The stream attach callback must keep the client alive on its own: the
+ * client may be dropped between the reply and the attach. */
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    int step;               /* 1: I/O thread waiting, 2: call done, 3: client closed */
+    HyvedClient *client;
+    gint refs_after_close;
+} AttachRace;
+
+static gboolean
+close_before_attach(gpointer data)
+{
+    AttachRace *ar = data;
+
+    g_mutex_lock(&ar->lock);
+    ar->step = 1;
+    g_cond_broadcast(&ar->cond);
+    while (ar->step < 2)
+        g_cond_wait(&ar->cond, &ar->lock);
+    g_mutex_unlock(&ar->lock);
+    /* on the I/O thread, before the queued attach runs */
+    hyved_client_close(ar->client);
+    g_mutex_lock(&ar->lock);
+    ar->refs_after_close = g_atomic_int_get(&ar->client->refcount);
+    ar->step = 3;
+    g_cond_broadcast(&ar->cond);
+    g_mutex_unlock(&ar->lock);
+    return G_SOURCE_REMOVE;
+}
+
+START_TEST(test_stream_attach_ref)
+{
+    TestServer *ts = test_server_start(HYVED_AUTH_NONE, NULL);
+    int fd = test_connect(ts->sock_rw);
+    int sp[2];
+    HyvedHeader call = { HYVED_PROGRAM_REMOTE, 1, 201, HYVED_TYPE_CALL, 50, 0 };
+    AttachRace ar = { .step = 0 };
+    struct pollfd pfd;
+    char junk;
+
+    g_mutex_init(&ar.lock);
+    g_cond_init(&ar.cond);
+    test_open(fd, "bhyve:///system", 0);
+    hyved_server_foreach_client(ts->server, grab_client, &ar.client);
+    ck_assert(ar.client);
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+    ck_assert(hyved_client_add_stream(ar.client, &call, sp[1], NULL));
+    g_main_context_invoke_full(ts->ctx, G_PRIORITY_HIGH, close_before_attach, &ar, NULL);
+    g_mutex_lock(&ar.lock);
+    while (ar.step < 1)
+        g_cond_wait(&ar.cond, &ar.lock);
+    g_mutex_unlock(&ar.lock);
+    g_mutex_lock(&ar.client->lock);
+    hyved_streams_call_done_locked(ar.client, 50, TRUE);     /* queues the attach */
+    g_mutex_unlock(&ar.client->lock);
+    g_mutex_lock(&ar.lock);
+    ar.step = 2;
+    g_cond_broadcast(&ar.cond);
+    while (ar.step < 3)
+        g_cond_wait(&ar.cond, &ar.lock);
+    g_mutex_unlock(&ar.lock);
+    /* ours + the pending attach's own reference */
+    ck_assert_msg(ar.refs_after_close == 2,
+                  "stream-attach-ref: %d references after close, expected 2 (test + attach)",
+                  ar.refs_after_close);
+    hyved_client_unref(ar.client);
+    /* the attach then finds the client closed: the stream's fd is closed */
+    pfd.fd = sp[0];
+    pfd.events = POLLIN;
+    ck_assert_msg(poll(&pfd, 1, 3000) == 1 && read(sp[0], &junk, 1) == 0,
+                  "stream-attach-ref: stream fd of a dropped client not closed");
+    close(sp[0]);
+    close(fd);
+    test_server_stop(ts);
+    g_mutex_clear(&ar.lock);
+    g_cond_clear(&ar.cond);
+}
+END_TEST
+
 void
 test_daemon_add_hostile(TCase *tc)
 {
+    tcase_add_test(tc, test_stream_attach_ref);
     tcase_add_test(tc, test_event_cap);
     tcase_add_test(tc, test_ro_secure_xml);
     tcase_add_test(tc, test_activation_fds);
