@@ -56,3 +56,5 @@ void test_daemon_add_scenarios(TCase *tc);
 
 /* test_daemon_hostile.c */
 void test_daemon_add_hostile(TCase *tc);
+/* test_daemon_flow.c */
+void test_daemon_add_flow(TCase *tc);
