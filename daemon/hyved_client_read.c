@@ -23,7 +23,8 @@
 #define HYVED_CLIENT_PKT_INITIAL (64 * 1024)
 
 /* Largest packet (length word excluded) a client that has not
- * authenticated yet may announce: it may only call AUTH_*, small calls. */
+ * authenticated or not opened the connection yet may announce: it may only
+ * make small calls then (AUTH_*, SUPPORTS_FEATURE, CONNECT_OPEN). */
 #define HYVED_CLIENT_UNAUTH_PKT_MAX (64 * 1024)
 
 static void
@@ -134,18 +135,18 @@ client_rx_step(HyvedClient *client)
         {
             g_autoptr(GError) err = NULL;
             guint32 total = 0;
-            gboolean authenticated;
+            gboolean early;
 
             if (!hyved_packet_parse_length(client->lenbuf, &total, &err)) {
                 g_message("client %" G_GUINT64_FORMAT ": %s; dropping it", client->id, err->message);
                 return -1;
             }
             g_mutex_lock(&client->lock);
-            authenticated = client->authenticated;
+            early = !client->authenticated || !client->opened;
             g_mutex_unlock(&client->lock);
-            if (!authenticated && total - 4 > HYVED_CLIENT_UNAUTH_PKT_MAX) {
+            if (early && total - 4 > HYVED_CLIENT_UNAUTH_PKT_MAX) {
                 g_message("client %" G_GUINT64_FORMAT ": packet of %u bytes before "
-                          "authentication; dropping it", client->id, total);
+                          "authentication and CONNECT_OPEN; dropping it", client->id, total);
                 return -1;
             }
             client->pkt_len = total - 4;

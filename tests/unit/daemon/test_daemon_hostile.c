@@ -225,8 +225,15 @@ START_TEST(test_declared_length)
     ck_assert_msg(test_wait_eof(unauth, 3000, NULL), "declared-length: 1 MiB before auth kept");
     close(unauth);
 
-    /* authenticated (auth none): 32 MiB announced, 100 KiB sent: the
-     * buffer follows what arrived */
+    /* auth none but not opened yet: the same */
+    ck_assert(test_send_raw(slow, &len, 4));
+    ck_assert_msg(test_wait_eof(slow, 3000, NULL), "declared-length: 1 MiB before open kept");
+    close(slow);
+
+    /* opened: 32 MiB announced, 100 KiB sent: the buffer follows what
+     * arrived */
+    slow = test_connect(ts->sock_ro);
+    test_open(slow, "bhyve:///system", 0);
     ck_assert(test_send_raw(slow, &big, 4));
     ck_assert(test_send_raw(slow, chunk, 100 * 1024));
     g_usleep(300 * 1000);
