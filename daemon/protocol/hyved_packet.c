@@ -231,8 +231,9 @@ hyved_packet_encode_error_type(const HyvedHeader *orig, gint32 type, int code,
     hdr.status = HYVED_STATUS_ERROR;
 
     if (message) {
-        /* Keep the payload encodable whatever the caller passed. */
-        msg = g_strndup(message, HYVED_STRING_MAX);
+        /* Keep the payload encodable whatever the caller passed. Not
+         * g_strndup(message, MAX): that pads the copy to 4 MiB. */
+        msg = g_strndup(message, strnlen(message, HYVED_STRING_MAX));
         msgp = msg;
         err.message = &msgp;
     }
