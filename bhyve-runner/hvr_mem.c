@@ -1,5 +1,6 @@
 /* hvr_mem.c: guest RAM allocation and guest-physical translation. */
 #include <errno.h>
+#include <stdint.h>
 #include <sys/mman.h>
 
 #include "hvr_error.h"
@@ -10,6 +11,35 @@ hvr_mem_split(HvrMem *mem)
 {
     mem->lowmem = MIN(mem->size, HVR_LOWMEM_LIMIT);
     mem->highmem = mem->size - mem->lowmem;
+}
+
+#define HVR_MEM_ALIGN (2ULL << 20)
+
+/*
+ * Maps @size bytes starting on a 2 MiB boundary. KVM backs guest memory
+ * with 2 MiB nested pages only where the guest-physical and host-virtual
+ * addresses agree modulo 2 MiB; a plain mmap() of guest RAM is only 4 KiB
+ * aligned, which costs one nested-page fault per 4 KiB touched (measured
+ * in the lab: ~28k faults before init instead of ~60). Over-map by 2 MiB
+ * and trim both ends.
+ */
+static void *
+hvr_mem_map_aligned(uint64_t size, int flags)
+{
+    uint8_t *p, *start;
+    uint64_t head, tail;
+
+    p = mmap(NULL, size + HVR_MEM_ALIGN, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED)
+        return MAP_FAILED;
+    start = (uint8_t *)(((uintptr_t)p + HVR_MEM_ALIGN - 1) & ~(uintptr_t)(HVR_MEM_ALIGN - 1));
+    head = start - p;
+    tail = HVR_MEM_ALIGN - head;
+    if (head)
+        munmap(p, head);
+    if (tail)
+        munmap(start + size, tail);
+    return start;
 }
 
 HvrMem *
@@ -23,9 +53,11 @@ hvr_mem_new(uint64_t size, bool hugepages, bool mergeable, GError **error)
         /* No MAP_NORESERVE: reserve the huge pages now, so that a short
          * pool fails here with ENOMEM instead of SIGBUS in the guest. */
         flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB;
-        size = (size + (2ULL << 20) - 1) & ~((2ULL << 20) - 1);
+        size = (size + HVR_MEM_ALIGN - 1) & ~(HVR_MEM_ALIGN - 1);
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    } else {
+        p = hvr_mem_map_aligned(size, flags);
     }
-    p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (p == MAP_FAILED) {
         g_set_error(error, HVR_ERROR, HVR_ERROR_SYSTEM,
                     "cannot map %" G_GUINT64_FORMAT " MiB of guest memory%s: %s",
@@ -38,6 +70,12 @@ hvr_mem_new(uint64_t size, bool hugepages, bool mergeable, GError **error)
         munmap(p, size);
         return NULL;
     }
+    /* Advice only: transparent huge pages may be disabled (EINVAL), and
+     * KSM merges 4 KiB pages, so mergeable memory does not ask for them.
+     * A forked child (e.g. a tap helper) never needs guest RAM. */
+    if (!hugepages && !mergeable)
+        (void)madvise(p, size, MADV_HUGEPAGE);
+    (void)madvise(p, size, MADV_DONTFORK);
     mem->host = p;
     mem->size = size;
     mem->owned = true;
