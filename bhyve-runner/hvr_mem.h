@@ -27,6 +27,7 @@ typedef struct {
     uint64_t lowmem;        /* RAM mapped at GPA 0 */
     uint64_t highmem;       /* RAM mapped at 4 GiB */
     bool owned;             /* munmap on free */
+    uint64_t guard;         /* PROT_NONE alignment slack kept just below host */
 } HvrMem;
 
 HvrMem *hvr_mem_new(uint64_t size, bool hugepages, bool mergeable, GError **error);
