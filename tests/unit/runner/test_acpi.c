@@ -6,6 +6,8 @@
 
 #include "hvr_acpi.h"
 
+#include "test_common.h"
+
 static const int cpu_counts[] = { 1, 2, 8, 64 };
 
 static uint8_t
@@ -129,16 +131,10 @@ main(void)
 {
     Suite *s = suite_create("runner-acpi");
     TCase *tc = tcase_create("acpi");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_bytes, 0, G_N_ELEMENTS(cpu_counts));
     tcase_add_test(tc, test_iasl);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_suite_run(s);
 }

@@ -7,6 +7,8 @@
 #include "hvr_error.h"
 #include "hyve/runner-exit.h"
 
+#include "test_common.h"
+
 #define BASE "boot.kernel=/boot/vmlinuz\nname=vm1\n"
 
 static const struct {
@@ -189,17 +191,11 @@ main(void)
 {
     Suite *s = suite_create("runner-config");
     TCase *tc = tcase_create("parse");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_bad, 0, G_N_ELEMENTS(bad_cases));
     tcase_add_test(tc, test_good);
     tcase_add_test(tc, test_documented);
     tcase_add_loop_test(tc, test_exit_names, 0, G_N_ELEMENTS(exit_names));
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_suite_run(s);
 }

@@ -7,6 +7,8 @@
 #include "hvr_error.h"
 #include "hvr_loader.h"
 
+#include "test_common.h"
+
 #define IMG_LEN (1024 + 8192)
 
 static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
@@ -204,17 +206,11 @@ main(void)
 {
     Suite *s = suite_create("runner-loader");
     TCase *tc = tcase_create("loader");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_bad_image, 0, G_N_ELEMENTS(bad_images));
     tcase_add_loop_test(tc, test_zero_page, 0, G_N_ELEMENTS(maps));
     tcase_add_test(tc, test_bsp_state);
     tcase_add_test(tc, test_load);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_suite_run(s);
 }

@@ -7,6 +7,8 @@
 #include "hvr_pci.h"
 #include "hvr_virtio_pci.h"
 
+#include "test_common.h"
+
 static uint32_t
 cfg_read(HvrPci *pci, unsigned slot, unsigned reg, unsigned size)
 {
@@ -280,8 +282,6 @@ main(void)
 {
     Suite *s = suite_create("runner-pci");
     TCase *tc = tcase_create("pci");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_probe, 0, G_N_ELEMENTS(probes));
     tcase_add_test(tc, test_mechanism);
@@ -289,9 +289,5 @@ main(void)
     tcase_add_test(tc, test_caps);
     tcase_add_test(tc, test_common_cfg);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_suite_run(s);
 }

@@ -5,6 +5,8 @@
 
 #include "hvr_uart.h"
 
+#include "test_common.h"
+
 enum { THR = 0, IER = 1, IIR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
 
 typedef struct { char op; unsigned reg; uint8_t val; } Step;   /* 'w' write, 'r' expect */
@@ -85,15 +87,9 @@ main(void)
 {
     Suite *s = suite_create("runner-uart");
     TCase *tc = tcase_create("uart");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_steps, 0, G_N_ELEMENTS(cases));
     tcase_add_test(tc, test_overrun);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_suite_run(s);
 }

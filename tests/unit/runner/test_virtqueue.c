@@ -5,6 +5,8 @@
 
 #include "hvr_virtqueue.h"
 
+#include "test_common.h"
+
 #define RAM   0x10000
 #define QSZ   8
 #define DESC  0x1000
@@ -186,16 +188,10 @@ main(void)
 {
     Suite *s = suite_create("runner-virtqueue");
     TCase *tc = tcase_create("virtqueue");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_pop, 0, G_N_ELEMENTS(cases));
     tcase_add_loop_test(tc, test_layout, 0, G_N_ELEMENTS(layouts));
     tcase_add_test(tc, test_iov);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_suite_run(s);
 }

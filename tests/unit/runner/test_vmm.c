@@ -8,6 +8,8 @@
 
 #include "vmm.h"
 
+#include "test_common.h"
+
 START_TEST(test_cpuid_patch)
 {
     struct kvm_cpuid_entry2 e[5];
@@ -130,16 +132,10 @@ main(void)
 {
     Suite *s = suite_create("vmm");
     TCase *tc = tcase_create("vmm");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_cpuid_patch);
     tcase_add_loop_test(tc, test_probe, 0, G_N_ELEMENTS(probes));
     tcase_add_test(tc, test_vm);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return test_suite_run(s);
 }
