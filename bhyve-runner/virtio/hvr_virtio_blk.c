@@ -109,8 +109,9 @@ hvr_blk_rw(HvrBlk *b, bool write, struct iovec *iov, unsigned n, uint64_t off)
 
 /* Serve one request; returns the used length. */
 static uint32_t
-hvr_blk_request(HvrBlk *b, HvrVqElem *e)
+hvr_blk_request(HvrVirtioDev *dev, HvrVqElem *e)
 {
+    HvrBlk *b = dev->state;
     struct iovec data[HVR_VQ_MAX_SEGS];
     uint8_t hdr[16], status = VIRTIO_BLK_S_OK;
     uint32_t type, used = 0;
@@ -179,19 +180,8 @@ static void
 hvr_blk_notify(HvrVirtioDev *dev, unsigned q)
 {
     HvrBlk *b = dev->state;
-    HvrVirtqueue *vq = &dev->q[q].vq;
-    const char *why;
-    bool done = false;
-    int r;
 
-    while ((r = hvr_vq_pop(vq, &b->elem, &why)) == 1) {
-        hvr_vq_push(vq, b->elem.head, hvr_blk_request(b, &b->elem));
-        done = true;
-    }
-    if (r < 0)
-        hvr_virtio_queue_error(dev, q, why);
-    if (done)
-        hvr_virtio_queue_interrupt(dev, q);
+    hvr_virtio_queue_drain(dev, q, &b->elem, hvr_blk_request);
 }
 
 static void

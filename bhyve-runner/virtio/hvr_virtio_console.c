@@ -18,26 +18,17 @@ typedef struct {
     uint64_t tx_bytes, rx_bytes, rx_dropped;
 } HvrCon;
 
-static void
-hvr_con_tx(HvrVirtioDev *dev, HvrCon *c)
+/* Guest output: the element's driver-readable buffers go to the backend. */
+static uint32_t
+hvr_con_tx(HvrVirtioDev *dev, HvrVqElem *e)
 {
-    HvrVirtqueue *vq = &dev->q[1].vq;
-    const char *why;
-    bool done = false;
+    HvrCon *c = dev->state;
     unsigned i;
-    int r;
 
-    while ((r = hvr_vq_pop(vq, &c->elem, &why)) == 1) {
-        for (i = 0; i < c->elem.nout; i++)
-            hvr_chardev_write(c->chr, c->elem.iov[i].iov_base, c->elem.iov[i].iov_len);
-        c->tx_bytes += c->elem.out_len;
-        hvr_vq_push(vq, c->elem.head, 0);
-        done = true;
-    }
-    if (r < 0)
-        hvr_virtio_queue_error(dev, 1, why);
-    if (done)
-        hvr_virtio_queue_interrupt(dev, 1);
+    for (i = 0; i < e->nout; i++)
+        hvr_chardev_write(c->chr, e->iov[i].iov_base, e->iov[i].iov_len);
+    c->tx_bytes += e->out_len;
+    return 0;
 }
 
 static void
@@ -71,7 +62,7 @@ hvr_con_notify(HvrVirtioDev *dev, unsigned q)
     HvrCon *c = dev->state;
 
     if (q == 1)
-        hvr_con_tx(dev, c);
+        hvr_virtio_queue_drain(dev, 1, &c->elem, hvr_con_tx);
     else
         hvr_con_rx(dev, c);
 }

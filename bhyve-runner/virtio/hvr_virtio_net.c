@@ -25,27 +25,17 @@ typedef struct {
     uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes, rx_dropped;
 } HvrNet;
 
-static void
-hvr_net_tx(HvrVirtioDev *dev, HvrNet *n)
+/* One frame from the guest (vnet header + packet) to the tap. */
+static uint32_t
+hvr_net_tx(HvrVirtioDev *dev, HvrVqElem *e)
 {
-    HvrVirtqueue *vq = &dev->q[1].vq;
-    const char *why;
-    bool done = false;
-    int r;
+    HvrNet *n = dev->state;
 
-    while ((r = hvr_vq_pop(vq, &n->elem, &why)) == 1) {
-        if (n->elem.out_len > NET_HDR_LEN &&
-            writev(n->fd, n->elem.iov, (int)MIN(n->elem.nout, IOV_MAX)) > 0) {
-            n->tx_packets++;
-            n->tx_bytes += n->elem.out_len - NET_HDR_LEN;
-        }
-        hvr_vq_push(vq, n->elem.head, 0);
-        done = true;
+    if (e->out_len > NET_HDR_LEN && writev(n->fd, e->iov, (int)MIN(e->nout, IOV_MAX)) > 0) {
+        n->tx_packets++;
+        n->tx_bytes += e->out_len - NET_HDR_LEN;
     }
-    if (r < 0)
-        hvr_virtio_queue_error(dev, 1, why);
-    if (done)
-        hvr_virtio_queue_interrupt(dev, 1);
+    return 0;
 }
 
 static void
@@ -99,7 +89,7 @@ hvr_net_notify(HvrVirtioDev *dev, unsigned q)
     HvrNet *n = dev->state;
 
     if (q == 1) {
-        hvr_net_tx(dev, n);
+        hvr_virtio_queue_drain(dev, 1, &n->elem, hvr_net_tx);
     } else if (hvr_vq_has_avail(&dev->q[0].vq)) {
         hvr_virtio_arm_fd(dev, n->fd, true);
         hvr_net_rx(dev, n);

@@ -74,6 +74,25 @@ hvr_virtio_queue_error(HvrVirtioDev *dev, unsigned q, const char *why)
     hvr_virtio_send_vector(dev, dev->msix_config);
 }
 
+void
+hvr_virtio_queue_drain(HvrVirtioDev *dev, unsigned q, HvrVqElem *elem,
+                       HvrVirtioElemFunc fn)
+{
+    HvrVirtqueue *vq = &dev->q[q].vq;
+    const char *why;
+    bool done = false;
+    int r;
+
+    while ((r = hvr_vq_pop(vq, elem, &why)) == 1) {
+        hvr_vq_push(vq, elem->head, fn(dev, elem));
+        done = true;
+    }
+    if (r < 0)
+        hvr_virtio_queue_error(dev, q, why);
+    if (done)
+        hvr_virtio_queue_interrupt(dev, q);
+}
+
 static void
 hvr_virtio_reset_locked(HvrVirtioDev *dev)
 {

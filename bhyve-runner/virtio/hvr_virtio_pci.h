@@ -122,6 +122,15 @@ void hvr_virtio_wake(HvrVirtioDev *dev);
 void hvr_virtio_queue_interrupt(HvrVirtioDev *dev, unsigned q);
 /* Guest error on queue @q: DEVICE_NEEDS_RESET + config interrupt (lock held). */
 void hvr_virtio_queue_error(HvrVirtioDev *dev, unsigned q, const char *why);
+/* Handles one popped element; returns the bytes it wrote into the
+ * element's device-writable buffers (the used length). */
+typedef uint32_t (*HvrVirtioElemFunc)(HvrVirtioDev *dev, HvrVqElem *elem);
+/* Pops every available element of queue @q into @elem, hands each to @fn
+ * and pushes it back used; then signals the guest once if anything was
+ * used, and puts the queue in its error state when the ring is malformed
+ * (lock held). */
+void hvr_virtio_queue_drain(HvrVirtioDev *dev, unsigned q, HvrVqElem *elem,
+                            HvrVirtioElemFunc fn);
 /* TRUE when the driver is running and queue @q is usable (lock held). */
 bool hvr_virtio_queue_ready(HvrVirtioDev *dev, unsigned q);
 

@@ -9,36 +9,33 @@ typedef struct {
     uint64_t bytes;
 } HvrRng;
 
+/* Fills the element's device-writable buffers with random bytes. */
+static uint32_t
+hvr_rng_fill(HvrVirtioDev *dev, HvrVqElem *e)
+{
+    HvrRng *r = dev->state;
+    size_t total = 0;
+    unsigned i;
+
+    for (i = e->nout; i < e->nout + e->nin; i++) {
+        ssize_t n = getrandom(e->iov[i].iov_base, e->iov[i].iov_len, 0);
+
+        if (n < 0)
+            break;
+        total += n;
+        if ((size_t)n < e->iov[i].iov_len)
+            break;
+    }
+    r->bytes += total;
+    return (uint32_t)total;
+}
+
 static void
 hvr_rng_notify(HvrVirtioDev *dev, unsigned q)
 {
     HvrRng *r = dev->state;
-    HvrVirtqueue *vq = &dev->q[q].vq;
-    const char *why;
-    bool done = false;
-    int rc;
 
-    while ((rc = hvr_vq_pop(vq, &r->elem, &why)) == 1) {
-        size_t total = 0;
-        unsigned i;
-
-        for (i = r->elem.nout; i < r->elem.nout + r->elem.nin; i++) {
-            ssize_t n = getrandom(r->elem.iov[i].iov_base, r->elem.iov[i].iov_len, 0);
-
-            if (n < 0)
-                break;
-            total += n;
-            if ((size_t)n < r->elem.iov[i].iov_len)
-                break;
-        }
-        r->bytes += total;
-        hvr_vq_push(vq, r->elem.head, (uint32_t)total);
-        done = true;
-    }
-    if (rc < 0)
-        hvr_virtio_queue_error(dev, q, why);
-    if (done)
-        hvr_virtio_queue_interrupt(dev, q);
+    hvr_virtio_queue_drain(dev, q, &r->elem, hvr_rng_fill);
 }
 
 static void
