@@ -16,6 +16,7 @@ hyve_domain_obj_new(HyveDomainDef *def)
 
     obj->refs = 1;
     g_mutex_init(&obj->lock);
+    g_cond_init(&obj->job_cond);
     obj->name = g_strdup(def->name);
     memcpy(obj->uuid, def->uuid, HYVE_UUID_LEN);
     obj->def = def;
@@ -51,6 +52,7 @@ hyve_domain_obj_unref(HyveDomainObj *obj)
         return;
     hyve_domain_def_free(obj->def);
     hyve_domain_def_free(obj->new_def);
+    g_cond_clear(&obj->job_cond);
     g_mutex_clear(&obj->lock);
     g_free(obj->name);
     g_free(obj);

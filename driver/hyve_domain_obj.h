@@ -33,6 +33,11 @@ struct _HyveDomainObj {
     gboolean persistent;        /* [obj] has a config file */
     gboolean autostart;         /* [obj] autostart link exists */
     gboolean removed;           /* [obj] undefined: no longer in the list */
+
+    /* Running domains (hyve_process.h, hyve_driver_lifecycle.c): */
+    struct _HyveDomainRun *run; /* [obj] the runner of an active domain, NULL otherwise */
+    gboolean job_active;        /* [obj] an operation on the domain is in progress */
+    GCond job_cond;             /* with obj->lock: signalled when job_active clears */
 };
 
 /* Takes ownership of @def. state SHUTOFF, id -1, one reference. */

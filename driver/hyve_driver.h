@@ -209,4 +209,169 @@ gboolean hyve_driver_set_metadata(HyveDriver *drv, HyveDomainObj *obj, int type,
                                   const char *metadata, const char *key,
                                   const char *uri, guint flags, GError **error);
 
+/* ---- running domains (hyve_driver_lifecycle.c, hyve_process*.c) -------- *
+ *
+ * Each running domain is one bhyve-runner process, spawned by the driver,
+ * supervised through a pidfd and its control socket, and left running when
+ * the daemon exits (hyve_driver_free never stops guests). Operations on one
+ * domain are serialised by a per-domain job: a second operation waits for
+ * the first (up to 30 s, then OPERATION_TIMEOUT "cannot acquire state change
+ * lock"). Every function returns FALSE/-1/NULL with @error set on failure.
+ * Wrong state -> OPERATION_INVALID with libvirt's messages ("domain is not
+ * running", "domain is already running", "domain is not paused", ...).
+ * Unsupported flag bits -> INVALID_ARG "unsupported flags (0x%x) in function %s".
+ * All of them emit their lifecycle events (see HyveDomainLifecycleEvent and
+ * the details below) through the event sink before returning. */
+
+/* libvirt virDomainCreateFlags */
+#define HYVE_DOMAIN_START_PAUSED      (1u << 0)
+#define HYVE_DOMAIN_START_AUTODESTROY (1u << 1)   /* refused: INVALID_ARG */
+#define HYVE_DOMAIN_START_VALIDATE    (1u << 4)   /* create_xml only */
+/* libvirt virDomainDestroyFlagsValues */
+#define HYVE_DOMAIN_DESTROY_GRACEFUL  (1u << 0)
+/* libvirt virDomainShutdownFlagValues / virDomainRebootFlagValues */
+#define HYVE_DOMAIN_SHUTDOWN_ACPI_POWER_BTN (1u << 0)
+#define HYVE_DOMAIN_SHUTDOWN_GUEST_AGENT    (1u << 1)
+#define HYVE_DOMAIN_SHUTDOWN_INITCTL        (1u << 2)
+#define HYVE_DOMAIN_SHUTDOWN_SIGNAL         (1u << 3)
+#define HYVE_DOMAIN_SHUTDOWN_PARAVIRT       (1u << 4)
+
+/* libvirt lifecycle event details used by hyve (virDomainEvent*DetailType). */
+#define HYVE_EVENT_STARTED_BOOTED       0
+#define HYVE_EVENT_SUSPENDED_PAUSED     0
+#define HYVE_EVENT_RESUMED_UNPAUSED     0
+#define HYVE_EVENT_STOPPED_SHUTDOWN     0
+#define HYVE_EVENT_STOPPED_DESTROYED    1
+#define HYVE_EVENT_STOPPED_CRASHED      2
+#define HYVE_EVENT_STOPPED_FAILED       5
+#define HYVE_EVENT_SHUTDOWN_FINISHED    0
+#define HYVE_EVENT_SHUTDOWN_GUEST       1
+#define HYVE_EVENT_SHUTDOWN_HOST        2
+#define HYVE_EVENT_CRASHED_PANICKED     0
+
+/* Starts a defined, inactive domain (virDomainCreateWithFlags): STARTED/BOOTED
+ * (then SUSPENDED/PAUSED with START_PAUSED). */
+gboolean hyve_driver_domain_start(HyveDriver *drv, HyveDomainObj *obj, guint flags,
+                                  GError **error);
+/* virDomainCreateXML: a transient domain (no config file) that vanishes when
+ * it stops; a persistent domain of that name/uuid that is inactive is started
+ * with this definition instead (as libvirt). Returns a new reference. */
+HyveDomainObj *hyve_driver_create_xml(HyveDriver *drv, const char *xml, guint flags,
+                                      GError **error);
+/* Hard stop (the runner is told to power off, killed if it does not exit at
+ * once; GRACEFUL: never SIGKILL, OPERATION_FAILED if it does not stop in
+ * time). STOPPED/DESTROYED. */
+gboolean hyve_driver_domain_destroy(HyveDriver *drv, HyveDomainObj *obj, guint flags,
+                                    GError **error);
+/* Presses the ACPI power button and returns at once; the domain stops when
+ * the guest powers off. flags 0 or ACPI_POWER_BTN; any other mode:
+ * NO_SUPPORT naming the mode. */
+gboolean hyve_driver_domain_shutdown(HyveDriver *drv, HyveDomainObj *obj, guint flags,
+                                     GError **error);
+/* ACPI reboot: power button now, start again when the guest powers off
+ * (same id; REBOOT event). Same flags rule as shutdown. */
+gboolean hyve_driver_domain_reboot(HyveDriver *drv, HyveDomainObj *obj, guint flags,
+                                   GError **error);
+/* Hard reset (REBOOT event; the domain keeps running with the same id). */
+gboolean hyve_driver_domain_reset(HyveDriver *drv, HyveDomainObj *obj, guint flags,
+                                  GError **error);
+gboolean hyve_driver_domain_suspend(HyveDriver *drv, HyveDomainObj *obj, GError **error);
+gboolean hyve_driver_domain_resume(HyveDriver *drv, HyveDomainObj *obj, GError **error);
+
+/* Daemon start-up: starts every autostart domain that is not running, in
+ * name order; failures are logged, never fatal. Call once, after the event
+ * sink is set (hyve_driver_new already reattached running domains). */
+void hyve_driver_autostart(HyveDriver *drv);
+
+/* Opens the domain's character device @dev_name (NULL: the first console,
+ * i.e. serial0; else an alias "serial0", "serial1", "console0") for a
+ * console stream: returns a non-blocking fd in raw mode (the pty of a
+ * 'pty' serial). OPERATION_INVALID "domain is not running";
+ * INTERNAL_ERROR "cannot find character device %s"; OPERATION_UNSUPPORTED
+ * "character device %s is not using a PTY". Who holds the console (FORCE)
+ * is the daemon's business. */
+int hyve_driver_domain_open_console(HyveDriver *drv, HyveDomainObj *obj,
+                                    const char *dev_name, GError **error);
+
+/* ---- running-domain queries (hyve_driver_stats.c) ---------------------- */
+
+typedef struct {
+    guint number;
+    int state;                    /* libvirt virVcpuState: 1 RUNNING */
+    guint64 cpu_time_ns;
+    int cpu;                      /* host CPU it last ran on, -1 unknown */
+} HyveVcpuInfo;
+/* Per vCPU of a running domain (OPERATION_INVALID when inactive). */
+GArray *hyve_driver_domain_get_vcpus(HyveDriver *drv, HyveDomainObj *obj, GError **error);
+
+/* virDomainBlockStats: @path is a disk target ("vda") or source path.
+ * INVALID_ARG "invalid path: %s" when no disk matches. -1 = unknown. */
+typedef struct {
+    gint64 rd_req, rd_bytes, wr_req, wr_bytes, errs;
+} HyveBlockStats;
+gboolean hyve_driver_domain_block_stats(HyveDriver *drv, HyveDomainObj *obj,
+                                        const char *path, HyveBlockStats *stats,
+                                        GError **error);
+/* virDomainInterfaceStats: @device is the target dev, alias or MAC.
+ * INVALID_ARG "invalid path, '%s' is not a known interface". */
+typedef struct {
+    gint64 rx_bytes, rx_packets, rx_errs, rx_drop;
+    gint64 tx_bytes, tx_packets, tx_errs, tx_drop;
+} HyveInterfaceStats;
+gboolean hyve_driver_domain_interface_stats(HyveDriver *drv, HyveDomainObj *obj,
+                                            const char *device, HyveInterfaceStats *stats,
+                                            GError **error);
+/* virDomainMemoryStats: tags are VIR_DOMAIN_MEMORY_STAT_* (6 ACTUAL_BALLOON,
+ * 7 RSS, ...); at most @nr_stats entries. */
+typedef struct {
+    int tag;
+    guint64 val;
+} HyveMemoryStat;
+GArray *hyve_driver_domain_memory_stats(HyveDriver *drv, HyveDomainObj *obj,
+                                        guint nr_stats, GError **error);
+/* virDomainGetBlockInfo (works on inactive domains too). */
+typedef struct {
+    guint64 capacity, allocation, physical;
+} HyveBlockInfo;
+gboolean hyve_driver_domain_get_block_info(HyveDriver *drv, HyveDomainObj *obj,
+                                           const char *path, HyveBlockInfo *info,
+                                           GError **error);
+
+/* Typed parameters (libvirt virTypedParameterType values). */
+typedef enum {
+    HYVE_PARAM_INT = 1,
+    HYVE_PARAM_UINT = 2,
+    HYVE_PARAM_LLONG = 3,
+    HYVE_PARAM_ULLONG = 4,
+    HYVE_PARAM_DOUBLE = 5,
+    HYVE_PARAM_BOOLEAN = 6,
+    HYVE_PARAM_STRING = 7,
+} HyveParamType;
+typedef struct {
+    char *field;
+    HyveParamType type;
+    union {
+        gint32 i;
+        guint32 ui;
+        gint64 l;
+        guint64 ul;
+        double d;
+        gboolean b;
+        char *s;
+    } v;
+} HyveTypedParam;
+void hyve_typed_param_free(HyveTypedParam *p);
+typedef struct {
+    HyveDomainObj *obj;           /* a reference */
+    GPtrArray *params;            /* HyveTypedParam*, free func set */
+} HyveDomainStatsRecord;
+void hyve_domain_stats_record_free(HyveDomainStatsRecord *rec);
+/* virConnectGetAllDomainStats / virDomainListGetStats: @stats is a mask of
+ * VIR_DOMAIN_STATS_* groups (0 = all hyve supports: STATE 1, CPU_TOTAL 2,
+ * BALLOON 4, VCPU 8, INTERFACE 16, BLOCK 32); @doms NULL = every domain
+ * matching @flags (VIR_CONNECT_GET_ALL_DOMAINS_STATS_* filters). Returns
+ * HyveDomainStatsRecord*, free func set. */
+GPtrArray *hyve_driver_get_all_domain_stats(HyveDriver *drv, GPtrArray *doms,
+                                            guint stats, guint flags, GError **error);
+
 G_END_DECLS
