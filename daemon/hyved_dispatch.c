@@ -28,6 +28,9 @@ build_index(gpointer data)
         { hyved_host_procs, &hyved_host_nprocs },
         { hyved_domain_procs, &hyved_domain_nprocs },
         { hyved_event_procs, &hyved_event_nprocs },
+        { hyved_domain_lifecycle_procs, &hyved_domain_lifecycle_nprocs },
+        { hyved_domain_console_procs, &hyved_domain_console_nprocs },
+        { hyved_domain_stats_procs, &hyved_domain_stats_nprocs },
     };
 
     for (gsize t = 0; t < G_N_ELEMENTS(tables); t++)

@@ -70,6 +70,14 @@ extern const HyvedProcedure hyved_domain_procs[];
 extern const size_t hyved_domain_nprocs;
 extern const HyvedProcedure hyved_event_procs[];
 extern const size_t hyved_event_nprocs;
+/* running domains: start/stop/pause (lifecycle.c), OPEN_CONSOLE (console.c),
+ * statistics and vCPU queries (stats.c) */
+extern const HyvedProcedure hyved_domain_lifecycle_procs[];
+extern const size_t hyved_domain_lifecycle_nprocs;
+extern const HyvedProcedure hyved_domain_console_procs[];
+extern const size_t hyved_domain_console_nprocs;
+extern const HyvedProcedure hyved_domain_stats_procs[];
+extern const size_t hyved_domain_stats_nprocs;
 
 /* Merged lookup (NULL when unknown). */
 const HyvedProcedure *hyved_dispatch_find(gint32 proc);

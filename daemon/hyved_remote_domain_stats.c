@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* daemon/hyved_remote_domain_stats.c: placeholder, being written (issue 4). */
+#include "hyve-config.h"
+#include "hyved_dispatch.h"
+
+const HyvedProcedure hyved_domain_stats_procs[1] = { { 0 } };
+const size_t hyved_domain_stats_nprocs = 0;
