@@ -38,10 +38,12 @@ static const HvrKeyDef hvr_keys[] = {
     { "boot.cmdline", HVR_KEY_CMDLINE, 0 },
     { "boot.initrd", HVR_KEY_PATH, 0 },
     { "boot.kernel", HVR_KEY_PATH, 0 },
+    { "boot.paused", HVR_KEY_BOOL, 0 },
     { "com1.backend", HVR_KEY_BACKEND, 0 },
     { "com2.backend", HVR_KEY_BACKEND, 0 },
     { "control.socket", HVR_KEY_PATH, 0 },
     { "cpus", HVR_KEY_CPUS, 0 },
+    { "exit.file", HVR_KEY_PATH, 0 },
     { "memory.hugepages", HVR_KEY_BOOL, 0 },
     { "memory.mergeable", HVR_KEY_BOOL, 0 },
     { "memory.size", HVR_KEY_SIZE, 0 },
@@ -104,6 +106,7 @@ hvr_config_free(HvrConfig *cfg)
     g_free(cfg->com[0]);
     g_free(cfg->com[1]);
     g_free(cfg->control_socket);
+    g_free(cfg->exit_file);
     for (i = 0; i < HVR_PCI_SLOTS; i++) {
         g_free(cfg->pci[i].path);
         g_free(cfg->pci[i].serial);
@@ -267,6 +270,8 @@ hvr_config_store(HvrConfig *cfg, const char *pattern, int slot, const char *v)
     else if (g_str_equal(pattern, "boot.kernel")) cfg->kernel = g_strdup(v);
     else if (g_str_equal(pattern, "boot.initrd")) cfg->initrd = g_strdup(v);
     else if (g_str_equal(pattern, "boot.cmdline")) cfg->cmdline = g_strdup(v);
+    else if (g_str_equal(pattern, "boot.paused")) cfg->boot_paused = g_str_equal(v, "true");
+    else if (g_str_equal(pattern, "exit.file")) g_free(cfg->exit_file), cfg->exit_file = g_strdup(v);
     else if (g_str_equal(pattern, "com1.backend")) cfg->com[0] = g_strdup(v);
     else if (g_str_equal(pattern, "com2.backend")) cfg->com[1] = g_strdup(v);
     else if (g_str_equal(pattern, "control.socket")) cfg->control_socket = g_strdup(v);
@@ -300,6 +305,11 @@ hvr_config_parse(HvrConfig *cfg, const char *text, GError **error)
     guint i, k;
     int lineno = 0;
     gboolean ok = FALSE;
+
+    /* exit.file first, so that an error on any line is reported there too */
+    for (i = 0; lines[i] && !cfg->exit_file; i++)
+        if (g_str_has_prefix(lines[i], "exit.file=/"))
+            cfg->exit_file = g_strdup(lines[i] + strlen("exit.file="));
 
     for (i = 0; lines[i]; i++) {
         char *line = lines[i];
@@ -416,49 +426,4 @@ hvr_config_parse(HvrConfig *cfg, const char *text, GError **error)
     for (k = 0; k < props->len; k++)
         g_free(g_array_index(props, HvrSlotProp, k).key);
     return ok;
-}
-
-gboolean
-hvr_config_load_file(HvrConfig *cfg, const char *path, GError **error)
-{
-    g_autofree char *text = NULL;
-
-    if (!g_file_get_contents(path, &text, NULL, error)) {
-        g_prefix_error(error, "cannot read configuration: ");
-        return FALSE;
-    }
-    if (!hvr_config_parse(cfg, text, error)) {
-        g_prefix_error(error, "%s: ", path);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-gboolean
-hvr_config_load_fd(HvrConfig *cfg, int fd, GError **error)
-{
-    g_autoptr(GString) s = g_string_new(NULL);
-    char buf[4096];
-    ssize_t n;
-
-    while ((n = read(fd, buf, sizeof(buf))) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            g_set_error(error, HVR_ERROR, HVR_ERROR_READ_FAILED,
-                        "cannot read configuration from fd %d: %s", fd, g_strerror(errno));
-            return FALSE;
-        }
-        g_string_append_len(s, buf, n);
-    }
-    close(fd);
-    if (strlen(s->str) != s->len) {
-        g_set_error(error, HVR_ERROR, HVR_ERROR_CONF_SYNTAX, "configuration contains a NUL byte");
-        return FALSE;
-    }
-    if (!hvr_config_parse(cfg, s->str, error)) {
-        g_prefix_error(error, "fd %d: ", fd);
-        return FALSE;
-    }
-    return TRUE;
 }

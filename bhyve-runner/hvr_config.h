@@ -52,6 +52,8 @@ typedef struct {
     char *cmdline;
     char *com[2];             /* backends of COM1/COM2, NULL = absent */
     char *control_socket;
+    char *exit_file;          /* exit.file: "status=N reason=WORD" on exit */
+    bool boot_paused;         /* boot.paused: vCPUs wait for `resume` */
     HvrPciSlotConfig pci[HVR_PCI_SLOTS];
 } HvrConfig;
 
@@ -69,6 +71,11 @@ const char *hvr_pci_model_to_string(HvrPciModel m);
 /* The i-th key pattern of the key table ('*' = PCI slot), NULL past the end
  * (lets tests check that every key is documented). */
 const char *hvr_config_key_pattern(guint i);
+
+/* Write "status=N reason=WORD\n" to @path atomically (a temporary file in
+ * the same directory, fsync, rename), so a reader sees the whole line or
+ * nothing (hvr_config_file.c). */
+gboolean hvr_exit_file_write(const char *path, int status, GError **error);
 
 /* Validate a character-device backend spec: pty, stdio, null,
  * unix:PATH, file:PATH. */

@@ -222,8 +222,9 @@ hvr_machine_run(HvrMachine *m)
     halt_poll = g_timeout_add_seconds(1, hvr_machine_halt_poll, m);
 
     g_mutex_lock(&m->lock);
+    /* boot.paused: the vCPU threads start and park until `resume` */
     if (m->state == HVR_STATE_CREATED)
-        m->state = HVR_STATE_RUNNING;
+        m->state = m->cfg->boot_paused ? HVR_STATE_PAUSED : HVR_STATE_RUNNING;
     g_mutex_unlock(&m->lock);
     m->start_us = g_get_monotonic_time();
     for (i = 0; i < m->ncpus; i++) {

@@ -7,6 +7,19 @@
 #include "hvr_machine.h"
 #include "hyve/runner-exit.h"
 
+/* Every exit once the configuration named an exit file goes through here. */
+static int
+hvr_main_exit(const char *exit_file, int status, const GError *why)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (why)
+        fprintf(stderr, "bhyve-runner: %s\n", why->message);
+    if (exit_file && !hvr_exit_file_write(exit_file, status, &err))
+        fprintf(stderr, "bhyve-runner: %s\n", err->message);
+    return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -16,8 +29,9 @@ main(int argc, char **argv)
     g_autoptr(HvrMachine) m = NULL;
     g_autoptr(HvrControl) ctl = NULL;
     g_autofree char *file = NULL;
+    g_autofree char *exit_file = NULL;
     gboolean check = FALSE;
-    int fd = -1;
+    int fd = -1, status;
     GOptionEntry entries[] = {
         { "config", 'c', 0, G_OPTION_ARG_FILENAME, &file, "Read the configuration from FILE", "FILE" },
         { "config-fd", 'f', 0, G_OPTION_ARG_INT, &fd, "Read the configuration from inherited descriptor N", "N" },
@@ -36,21 +50,20 @@ main(int argc, char **argv)
         return HYVE_RUNNER_EXIT_ERROR;
     }
     cfg = hvr_config_new();
-    if (!(file ? hvr_config_load_file(cfg, file, &err) : hvr_config_load_fd(cfg, fd, &err))) {
-        fprintf(stderr, "bhyve-runner: %s\n", err->message);
-        return HYVE_RUNNER_EXIT_ERROR;
-    }
+    if (!(file ? hvr_config_load_file(cfg, file, &err) : hvr_config_load_fd(cfg, fd, &err)))
+        return hvr_main_exit(check ? NULL : cfg->exit_file, HYVE_RUNNER_EXIT_ERROR, err);
     if (check)
         return 0;
+    exit_file = g_strdup(cfg->exit_file);
     m = hvr_machine_new(g_steal_pointer(&cfg), &err);
-    if (!m) {
-        fprintf(stderr, "bhyve-runner: %s\n", err->message);
-        return HYVE_RUNNER_EXIT_ERROR;
-    }
+    if (!m)
+        return hvr_main_exit(exit_file, HYVE_RUNNER_EXIT_ERROR, err);
     if (m->cfg->control_socket &&
-        !(ctl = hvr_control_new(m, m->cfg->control_socket, &err))) {
-        fprintf(stderr, "bhyve-runner: %s\n", err->message);
-        return HYVE_RUNNER_EXIT_ERROR;
-    }
-    return hvr_machine_run(m);
+        !(ctl = hvr_control_new(m, m->cfg->control_socket, &err)))
+        return hvr_main_exit(exit_file, HYVE_RUNNER_EXIT_ERROR, err);
+    status = hvr_machine_run(m);
+    /* the control socket goes away before the exit file appears: a client
+     * that sees the file never reaches a dead socket */
+    g_clear_pointer(&ctl, hvr_control_free);
+    return hvr_main_exit(exit_file, status, NULL);
 }

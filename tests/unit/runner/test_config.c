@@ -68,6 +68,9 @@ static const struct {
     { "no-name", "boot.kernel=/k\n", "missing required key 'name'" },
     { "no-kernel", "name=x\n", "missing required key 'boot.kernel'" },
     { "empty-name", "boot.kernel=/k\nname=\n", "line 2: key 'name': empty value" },
+    { "paused-bool", BASE "boot.paused=1\n", "line 3: key 'boot.paused': expected true or false" },
+    { "exit-relative", BASE "exit.file=vm.exit\n", "line 3: key 'exit.file': expected an absolute path" },
+    { "exit-duplicate", BASE "exit.file=/a\nexit.file=/b\n", "line 4: duplicate key 'exit.file'" },
 };
 
 START_TEST(test_bad)
@@ -94,10 +97,12 @@ START_TEST(test_good)
         "boot.cmdline=console=ttyS0 panic=-1\n"
         "boot.initrd=/i.gz\n"
         "boot.kernel=/vmlinuz\n"
+        "boot.paused=true\n"
         "com1.backend=unix:/run/c1\n"
         "com2.backend=file:/var/log/c2\n"
         "control.socket=/run/ctl\n"
         "cpus=4\n"
+        "exit.file=/run/vm.exit\n"
         "memory.hugepages=false\n"
         "memory.mergeable=true\n"
         "memory.size=2G\n"
@@ -128,6 +133,25 @@ START_TEST(test_good)
     ck_assert_int_eq(cfg->pci[31].model, HVR_PCI_VIRTIO_CONSOLE);
     ck_assert_str_eq(cfg->pci[31].backend, "pty");
     ck_assert_int_eq(cfg->pci[4].model, HVR_PCI_NONE);
+    ck_assert(cfg->boot_paused);
+    ck_assert_str_eq(cfg->exit_file, "/run/vm.exit");
+}
+END_TEST
+
+/* exit.file is known even when a line before it is bad (the runner then
+ * reports the error there); without the key there is none. */
+START_TEST(test_exit_file_early)
+{
+    g_autoptr(HvrConfig) cfg = hvr_config_new();
+    g_autoptr(HvrConfig) plain = hvr_config_new();
+    g_autoptr(HvrConfig) def = hvr_config_new();
+
+    ck_assert(!hvr_config_parse(cfg, BASE "cpus=0\nexit.file=/run/x.exit\n", NULL));
+    ck_assert_str_eq(cfg->exit_file, "/run/x.exit");
+    ck_assert(!hvr_config_parse(plain, BASE "cpus=0\n", NULL));
+    ck_assert(plain->exit_file == NULL);
+    ck_assert(hvr_config_parse(def, BASE, NULL));
+    ck_assert(!def->boot_paused && def->exit_file == NULL);
 }
 END_TEST
 
@@ -195,6 +219,7 @@ main(void)
     tcase_add_loop_test(tc, test_bad, 0, G_N_ELEMENTS(bad_cases));
     tcase_add_test(tc, test_good);
     tcase_add_test(tc, test_documented);
+    tcase_add_test(tc, test_exit_file_early);
     tcase_add_loop_test(tc, test_exit_names, 0, G_N_ELEMENTS(exit_names));
     suite_add_tcase(s, tc);
     return test_suite_run(s);

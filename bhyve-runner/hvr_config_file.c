@@ -1,0 +1,74 @@
+/* hvr_config_file.c: read the configuration from a file or a descriptor;
+ * write the exit file (exit.file=PATH) as the runner exits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hvr_config.h"
+#include "hvr_error.h"
+#include "hyve/runner-exit.h"
+
+gboolean
+hvr_config_load_file(HvrConfig *cfg, const char *path, GError **error)
+{
+    g_autofree char *text = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, error)) {
+        g_prefix_error(error, "cannot read configuration: ");
+        return FALSE;
+    }
+    if (!hvr_config_parse(cfg, text, error)) {
+        g_prefix_error(error, "%s: ", path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+hvr_config_load_fd(HvrConfig *cfg, int fd, GError **error)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+    char buf[4096];
+    ssize_t n;
+
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            g_set_error(error, HVR_ERROR, HVR_ERROR_READ_FAILED,
+                        "cannot read configuration from fd %d: %s", fd, g_strerror(errno));
+            return FALSE;
+        }
+        g_string_append_len(s, buf, n);
+    }
+    close(fd);
+    if (strlen(s->str) != s->len) {
+        g_set_error(error, HVR_ERROR, HVR_ERROR_CONF_SYNTAX, "configuration contains a NUL byte");
+        return FALSE;
+    }
+    if (!hvr_config_parse(cfg, s->str, error)) {
+        g_prefix_error(error, "fd %d: ", fd);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+hvr_exit_file_write(const char *path, int status, GError **error)
+{
+    const char *reason = hyve_runner_exit_to_string(status);
+    g_autofree char *line = g_strdup_printf("status=%d reason=%s\n", status,
+                                            reason ? reason : "error");
+
+    /* CONSISTENT: temporary file in the same directory + rename; DURABLE:
+     * fsync before the rename, so a crash never leaves a truncated line. */
+    if (!g_file_set_contents_full(path, line, -1,
+                                  G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                  0644, error)) {
+        g_prefix_error(error, "cannot write the exit file: ");
+        return FALSE;
+    }
+    return TRUE;
+}
