@@ -11,8 +11,9 @@ tests (test-domains-run) and the demo (tools/run-demo).
 - domain_xml(): a <domain type='bhyve'> booting a kernel + initrd.
 
 Command line use (the demo):
-    hyvevirt.py console URI DOMAIN --until TEXT [--timeout S]
-prints what `virsh console` shows until TEXT appeared, then detaches.
+    hyvevirt.py console URI DOMAIN --until TEXT [--wait-end] [--timeout S]
+prints what `virsh console` shows until TEXT appeared, then detaches (or,
+with --wait-end, goes on until the console ends because the domain stopped).
 """
 
 import argparse
@@ -436,18 +437,28 @@ def _main():
     c = sub.add_parser("console")
     c.add_argument("uri")
     c.add_argument("domain")
-    c.add_argument("--until", required=True)
+    c.add_argument("--until", required=True, help="detach once this appeared")
+    c.add_argument("--wait-end", action="store_true",
+                   help="after the text, stay until the console ends (the "
+                        "domain stopped) instead of detaching")
     c.add_argument("--timeout", type=float, default=180)
     a = p.parse_args()
     con = Console(a.uri, a.domain, echo=sys.stdout)
     try:
         con.wait_for(lambda t: a.until in t, a.timeout, repr(a.until))
+        if a.wait_end:
+            if not con.wait_eof(a.timeout):
+                raise Fail("the console did not end within %ds" % a.timeout)
+            rc = con.close()
+            print("\n(virsh console ended: the domain stopped; virsh exit "
+                  "status %s)" % rc)
+            return 0
     except Fail as e:
         print("\n%s" % str(e).split("; output tail")[0], file=sys.stderr)
         con.close()
         return 1
     rc = con.detach()
-    sys.stdout.write("\n")
+    print("\n(detached with Ctrl-], virsh exit status %s)" % rc)
     return 0 if rc in (0, None) else rc
 
 
