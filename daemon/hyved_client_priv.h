@@ -45,8 +45,6 @@ struct _HyvedServer {
     guint n_unauth;                 /* [lock] clients with unauth_counted set */
 };
 
-typedef struct _HyvedStream HyvedStream;
-
 /* One event registration, an element of HyvedClient.events: guarded by
  * that client's lock like the array. */
 typedef struct {

@@ -91,6 +91,28 @@ void hyved_client_set_close_callback(HyvedClient *client, gboolean registered);
 gboolean hyved_client_add_stream(HyvedClient *client, const HyvedHeader *call, int fd,
                                  GError **error);
 
+/* The same, for an owner that needs to know the stream: returns a new
+ * reference (NULL + @error on failure; @fd is closed either way then).
+ * @end (may be NULL) is called once, on the I/O thread with no lock held,
+ * when the stream ends for any reason: fd EOF (after the empty CONTINUE is
+ * queued), client finish/abort, client gone, the opening call failed, or
+ * hyved_stream_abort. @end_notify frees @end_data when the stream is freed
+ * (also on failure here). The end callback may take locks the caller of
+ * hyved_client_open_stream holds (it never runs inside it). */
+typedef struct _HyvedStream HyvedStream;
+typedef void (*HyvedStreamEndFunc)(HyvedStream *stream, gpointer end_data);
+HyvedStream *hyved_client_open_stream(HyvedClient *client, const HyvedHeader *call, int fd,
+                                      HyvedStreamEndFunc end, gpointer end_data,
+                                      GDestroyNotify end_notify, GError **error);
+HyvedStream *hyved_stream_ref(HyvedStream *stream);
+void hyved_stream_unref(HyvedStream *stream);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HyvedStream, hyved_stream_unref)
+/* Any thread: the daemon ends the stream (e.g. a console taken over): the
+ * client gets a STREAM/ERROR packet carrying @error (after the reply of the
+ * call that opened the stream, if that is not queued yet), the fd is closed,
+ * later client packets for it are dropped. No-op when it ended already. */
+void hyved_stream_abort(HyvedStream *stream, const GError *error);
+
 /* Event fan-out (hyved_events.c). */
 void hyved_events_sink(const HyveDomainEvent *event, gpointer server);
 /* Called with the client lock held by hyved_client: drop all registrations. */

@@ -10,6 +10,19 @@
  * A stream registered by a handler stays dormant until the handler's
  * reply is queued (so no data overtakes the reply), and is dropped if the
  * call failed. All fd I/O happens on the I/O thread.
+ *
+ * The daemon may end a stream itself (hyved_stream_abort, any thread: a
+ * console taken over with FORCE): the client gets a STREAM/ERROR packet
+ * carrying the error, after the reply of the call that opened it. The
+ * owner learns when a stream ends, whatever the reason (fd EOF, client
+ * finish/abort, client gone, opening call failed, daemon abort), through
+ * its end callback: called once, on the I/O thread, with no lock held.
+ *
+ * Lifetime: the client's lists (pending_streams, streams) hold one
+ * reference each; handles from hyved_client_open_stream one more. The
+ * stream borrows its client: st->client may only be used while the stream
+ * is linked (in one of the client's lists, flag "linked" under st->lock),
+ * since a client is never freed with streams in its lists.
  */
 #include "hyve-config.h"
 
@@ -32,8 +45,18 @@
  * fields belong to the I/O thread only. No lock of its own. */
 struct _HyvedStream {
     GSource base;               /* first: the stream is its own GSource */
-    HyvedClient *client;        /* immutable; borrowed: the client owns the streams */
+    HyvedClient *client;        /* immutable; borrowed, valid while linked */
+    GMainContext *ctx;          /* immutable: the I/O thread's (a reference) */
     HyvedHeader hdr;            /* immutable: STREAM, CONTINUE, proc/serial of the call */
+    HyvedStreamEndFunc end;     /* immutable */
+    gpointer end_data;          /* immutable, freed with end_notify at finalize */
+    GDestroyNotify end_notify;
+    GMutex lock;                /* guards linked */
+    gboolean linked;            /* [lock] in client->pending_streams or ->streams */
+    gboolean abort_pending;     /* [client->lock] aborted by the daemon while pending:
+                                 * ended right after the call's reply */
+    GError *abort_error;        /* [client->lock] what the client is told then */
+    gboolean ended;             /* I/O thread: end callback called */
     int fd;                     /* I/O thread */
     gpointer tag;               /* I/O thread */
     GIOCondition cur;           /* I/O thread */
@@ -56,6 +79,69 @@ stream_update_full(HyvedStream *st)
         st->client->streams_full++;
     else
         st->client->streams_full--;
+}
+
+/* With client->lock held (st linked): the stream leaves the client's lists. */
+static void
+stream_unlink(HyvedStream *st)
+{
+    g_mutex_lock(&st->lock);
+    st->linked = FALSE;
+    g_mutex_unlock(&st->lock);
+}
+
+/* I/O thread, no lock held: tell the owner, once. */
+static void
+stream_fire_end(HyvedStream *st)
+{
+    if (st->ended)
+        return;
+    st->ended = TRUE;
+    if (st->end) {
+        g_source_ref(&st->base);
+        st->end(st, st->end_data);
+        g_source_unref(&st->base);
+    }
+}
+
+static gboolean
+stream_fire_end_cb(gpointer data)
+{
+    stream_fire_end(data);
+    return G_SOURCE_REMOVE;
+}
+
+/* Any thread: runs @func on the I/O thread later (never in the caller,
+ * which may hold locks the callback's owner code takes). */
+static void
+stream_defer(HyvedStream *st, GSourceFunc func, gpointer data, GDestroyNotify notify)
+{
+    GSource *idle = g_idle_source_new();
+
+    g_source_set_priority(idle, G_PRIORITY_DEFAULT);
+    g_source_set_callback(idle, func, data, notify);
+    g_source_set_name(idle, "hyved-stream-defer");
+    g_source_attach(idle, st->ctx);
+    g_source_unref(idle);
+}
+
+/* Any thread, no lock needed: stream_fire_end on the I/O thread. */
+static void
+stream_fire_end_later(HyvedStream *st)
+{
+    stream_defer(st, stream_fire_end_cb, g_source_ref(&st->base),
+                 (GDestroyNotify) g_source_unref);
+}
+
+static GBytes *
+stream_error_packet(HyvedStream *st, const GError *err)
+{
+    HyveErrorFrom from;
+
+    if (err && hyve_error_from_quark(err->domain, &from))
+        return hyved_packet_encode_stream_error(&st->hdr, err->code, from, err->message);
+    return hyved_packet_encode_stream_error(&st->hdr, HYVE_ERR_INTERNAL_ERROR, HYVE_FROM_STREAMS,
+                                            err ? err->message : "stream aborted");
 }
 
 static GBytes *
@@ -134,6 +220,7 @@ stream_dispatch(GSource *source, GSourceFunc cb, gpointer data)
             /* EOF (a pty whose other side closed reads EIO) */
             st->eof = TRUE;
             hyved_client_enqueue(st->client, stream_packet(st, HYVED_STATUS_CONTINUE, NULL, 0));
+            stream_fire_end(st);
         }
     }
     return G_SOURCE_CONTINUE;
@@ -147,6 +234,11 @@ stream_finalize(GSource *source)
     if (st->fd >= 0)
         close(st->fd);
     g_byte_array_unref(st->wbuf);
+    g_clear_error(&st->abort_error);
+    if (st->end_notify)
+        st->end_notify(st->end_data);
+    g_main_context_unref(st->ctx);
+    g_mutex_clear(&st->lock);
 }
 
 static GSourceFuncs stream_funcs = {
@@ -155,8 +247,10 @@ static GSourceFuncs stream_funcs = {
     .finalize = stream_finalize,
 };
 
-gboolean
-hyved_client_add_stream(HyvedClient *client, const HyvedHeader *call, int fd, GError **error)
+HyvedStream *
+hyved_client_open_stream(HyvedClient *client, const HyvedHeader *call, int fd,
+                         HyvedStreamEndFunc end, gpointer end_data, GDestroyNotify end_notify,
+                         GError **error)
 {
     HyvedStream *st;
     int flags = fcntl(fd, F_GETFL);
@@ -165,28 +259,62 @@ hyved_client_add_stream(HyvedClient *client, const HyvedHeader *call, int fd, GE
         hyve_error_set(error, HYVE_FROM_STREAMS, HYVE_ERR_SYSTEM_ERROR,
                        "cannot make the stream descriptor non-blocking: %s", g_strerror(errno));
         close(fd);
-        return FALSE;
+        if (end_notify)
+            end_notify(end_data);
+        return NULL;
     }
     st = (HyvedStream *) g_source_new(&stream_funcs, sizeof(HyvedStream));
     g_source_set_name(&st->base, "hyved-stream");
     st->client = client;
+    st->ctx = g_main_context_ref(client->server->ctx);
     st->hdr = *call;
     st->hdr.type = HYVED_TYPE_STREAM;
     st->hdr.status = HYVED_STATUS_CONTINUE;
     st->fd = fd;
     st->wbuf = g_byte_array_new();
+    st->end = end;
+    st->end_data = end_data;
+    st->end_notify = end_notify;
+    g_mutex_init(&st->lock);
 
     g_mutex_lock(&client->lock);
     if (client->closed) {
         g_mutex_unlock(&client->lock);
+        st->ended = TRUE;           /* never started: no end callback */
         g_source_unref(&st->base);
         hyve_error_set(error, HYVE_FROM_STREAMS, HYVE_ERR_OPERATION_INVALID,
                        "the client is gone");
-        return FALSE;
+        return NULL;
     }
-    g_ptr_array_add(client->pending_streams, st);
+    st->linked = TRUE;
+    g_ptr_array_add(client->pending_streams, g_source_ref(&st->base));
     g_mutex_unlock(&client->lock);
+    return st;
+}
+
+gboolean
+hyved_client_add_stream(HyvedClient *client, const HyvedHeader *call, int fd, GError **error)
+{
+    HyvedStream *st = hyved_client_open_stream(client, call, fd, NULL, NULL, NULL, error);
+
+    if (!st)
+        return FALSE;
+    hyved_stream_unref(st);
     return TRUE;
+}
+
+HyvedStream *
+hyved_stream_ref(HyvedStream *st)
+{
+    g_source_ref(&st->base);
+    return st;
+}
+
+void
+hyved_stream_unref(HyvedStream *st)
+{
+    if (st)
+        g_source_unref(&st->base);
 }
 
 /* What the attach callback holds: its own references, so that the client
@@ -235,7 +363,12 @@ hyved_streams_call_done_locked(HyvedClient *client, guint32 serial, gboolean ok)
             continue;
         }
         g_ptr_array_remove_index(client->pending_streams, i);
-        if (!ok || client->closed) {
+        if (!ok || client->closed || st->abort_pending) {
+            /* after the reply: the daemon's abort reaches the client */
+            if (ok && !client->closed)
+                hyved_client_enqueue_locked(client, stream_error_packet(st, st->abort_error));
+            stream_unlink(st);
+            stream_fire_end_later(st);
             g_source_unref(&st->base);
             continue;
         }
@@ -263,7 +396,8 @@ stream_find_locked(HyvedClient *client, const HyvedHeader *hdr)
     return NULL;
 }
 
-/* Drops the list's reference (and the source, once attached). */
+/* I/O thread, unlinked: stops the I/O, closes the fd, tells the owner,
+ * drops the list's reference. */
 static void
 stream_destroy(HyvedStream *st)
 {
@@ -271,6 +405,11 @@ stream_destroy(HyvedStream *st)
     stream_update_full(st);
     if (g_source_get_context(&st->base))
         g_source_destroy(&st->base);
+    if (st->fd >= 0) {
+        close(st->fd);
+        st->fd = -1;
+    }
+    stream_fire_end(st);
     g_source_unref(&st->base);
 }
 
@@ -295,6 +434,7 @@ hyved_stream_packet(HyvedClient *client, const HyvedHeader *hdr, const guint8 *p
     }
     /* OK = finish, ERROR = abort: both confirmed with an empty STREAM/OK */
     g_ptr_array_remove(client->streams, st);
+    stream_unlink(st);
     confirm = stream_packet(st, HYVED_STATUS_OK, NULL, 0);
     hyved_client_enqueue_locked(client, confirm);
     g_mutex_unlock(&client->lock);
@@ -321,9 +461,78 @@ hyved_streams_client_close(HyvedClient *client)
     pending = g_steal_pointer(&client->pending_streams);
     client->streams = g_ptr_array_new();
     client->pending_streams = g_ptr_array_new();
+    for (guint i = 0; i < live->len; i++)
+        stream_unlink(live->pdata[i]);
+    for (guint i = 0; i < pending->len; i++)
+        stream_unlink(pending->pdata[i]);
     g_mutex_unlock(&client->lock);
     for (guint i = 0; i < live->len; i++)
         stream_destroy(live->pdata[i]);
-    for (guint i = 0; i < pending->len; i++)
+    for (guint i = 0; i < pending->len; i++) {
+        stream_fire_end(pending->pdata[i]);
         g_source_unref(pending->pdata[i]);
+    }
+}
+
+/* ---- the daemon ends a stream ------------------------------------------- */
+
+typedef struct {
+    HyvedStream *st;            /* a reference */
+    GError *error;
+} HyvedStreamAbort;
+
+static void
+stream_abort_free(gpointer data)
+{
+    HyvedStreamAbort *a = data;
+
+    g_source_unref(&a->st->base);
+    g_clear_error(&a->error);
+    g_free(a);
+}
+
+/* I/O thread. */
+static gboolean
+stream_abort_io(gpointer data)
+{
+    HyvedStreamAbort *a = data;
+    HyvedStream *st = a->st;
+    g_autoptr(HyvedClient) client = NULL;
+    gboolean live;
+
+    g_mutex_lock(&st->lock);
+    if (st->linked)
+        client = hyved_client_ref(st->client);
+    g_mutex_unlock(&st->lock);
+    if (!client)
+        return G_SOURCE_REMOVE;         /* ended already */
+
+    g_mutex_lock(&client->lock);
+    live = g_ptr_array_remove(client->streams, st);
+    if (live) {
+        /* even after EOF: a client waiting for its finish to be confirmed
+         * gets this error instead */
+        stream_unlink(st);
+        hyved_client_enqueue_locked(client, stream_error_packet(st, a->error));
+    } else if (!st->abort_pending) {
+        /* still pending: ends once the reply of its call is queued */
+        st->abort_pending = TRUE;
+        st->abort_error = g_steal_pointer(&a->error);
+    }
+    g_mutex_unlock(&client->lock);
+    if (live) {
+        g_main_context_wakeup(st->ctx);
+        stream_destroy(st);     /* the list's reference */
+    }
+    return G_SOURCE_REMOVE;
+}
+
+void
+hyved_stream_abort(HyvedStream *st, const GError *error)
+{
+    HyvedStreamAbort *a = g_new0(HyvedStreamAbort, 1);
+
+    a->st = hyved_stream_ref(st);
+    a->error = error ? g_error_copy(error) : NULL;
+    stream_defer(st, stream_abort_io, a, stream_abort_free);
 }

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_daemon_stream.c: the stream owner API of hyved_stream.c
+ * (hyved_client_open_stream, end callback, hyved_stream_abort) on the
+ * real in-process server, driven with raw packets: for every way a stream
+ * can end, what the client sees, that the end callback runs exactly once
+ * on the I/O thread, when the fd is closed, and that end_data is freed.
+ */
+#include "hyve-config.h"
+
+#include <check.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "hyved_client_priv.h"
+#include "test_daemon_util.h"
+
+#define SERIAL 50
+#define NO_PACKET (-1)
+
+typedef enum {
+    END_FD_EOF,             /* the fd's other side closes */
+    END_CLIENT_FINISH,      /* client STREAM/OK */
+    END_CLIENT_ABORT,       /* client STREAM/ERROR */
+    END_DISCONNECT,         /* client connection gone */
+    END_CALL_FAILED,        /* the opening call's reply was an error */
+    END_DAEMON_ABORT,       /* hyved_stream_abort on a running stream */
+    END_DAEMON_ABORT_PENDING,   /* ... before the call's reply was queued */
+    END_ABORT_AFTER_FINISH, /* hyved_stream_abort once it ended: no-op */
+} EndHow;
+
+typedef struct {
+    const char *name;
+    EndHow how;
+    gboolean attach;            /* call done (OK) before the ending */
+    gint32 status;              /* STREAM packet the client gets; NO_PACKET */
+    gboolean fd_closed_at_end;  /* the daemon closes the fd as the stream ends
+                                 * (not only once the owner drops it) */
+} EndCase;
+
+static const EndCase end_cases[] = {
+    { "fd-eof", END_FD_EOF, TRUE, HYVED_STATUS_CONTINUE, FALSE },
+    { "client-finish", END_CLIENT_FINISH, TRUE, HYVED_STATUS_OK, TRUE },
+    { "client-abort", END_CLIENT_ABORT, TRUE, HYVED_STATUS_OK, TRUE },
+    { "disconnect", END_DISCONNECT, TRUE, NO_PACKET, TRUE },
+    { "call-failed", END_CALL_FAILED, FALSE, NO_PACKET, FALSE },
+    { "daemon-abort", END_DAEMON_ABORT, TRUE, HYVED_STATUS_ERROR, TRUE },
+    { "daemon-abort-pending", END_DAEMON_ABORT_PENDING, FALSE, HYVED_STATUS_ERROR, FALSE },
+    { "abort-after-finish", END_ABORT_AFTER_FINISH, TRUE, HYVED_STATUS_OK, TRUE },
+};
+
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    GMainContext *ctx;
+    int ends;                   /* [lock] end callbacks so far */
+    gboolean off_thread;        /* [lock] an end callback ran elsewhere than the I/O thread */
+    int notified;               /* [lock] end_data freed */
+    int syncs;                  /* [lock] io_sync idles run */
+} EndRecord;
+
+static void
+on_end(HyvedStream *stream, gpointer data)
+{
+    EndRecord *rec = data;
+
+    g_mutex_lock(&rec->lock);
+    rec->ends++;
+    if (!g_main_context_is_owner(rec->ctx))
+        rec->off_thread = TRUE;
+    g_cond_broadcast(&rec->cond);
+    g_mutex_unlock(&rec->lock);
+}
+
+static void
+on_notify(gpointer data)
+{
+    EndRecord *rec = data;
+
+    g_mutex_lock(&rec->lock);
+    rec->notified++;
+    g_cond_broadcast(&rec->cond);
+    g_mutex_unlock(&rec->lock);
+}
+
+/* Waits until *field >= want (or 5 s); returns its value. */
+static int
+wait_count(EndRecord *rec, int *field, int want)
+{
+    gint64 deadline = g_get_monotonic_time() + 5 * G_TIME_SPAN_SECOND;
+    int v;
+
+    g_mutex_lock(&rec->lock);
+    while (*field < want && g_cond_wait_until(&rec->cond, &rec->lock, deadline))
+        ;
+    v = *field;
+    g_mutex_unlock(&rec->lock);
+    return v;
+}
+
+static void
+grab_client(HyvedClient *client, gpointer data)
+{
+    HyvedClient **out = data;
+
+    if (!*out)
+        *out = hyved_client_ref(client);
+}
+
+static void
+call_done(HyvedClient *client, gboolean ok)
+{
+    g_mutex_lock(&client->lock);
+    hyved_streams_call_done_locked(client, SERIAL, ok);
+    g_mutex_unlock(&client->lock);
+    g_main_context_wakeup(client->server->ctx);
+}
+
+/* Returns once everything the I/O thread had to do at default priority ran. */
+static gboolean
+sync_idle(gpointer data)
+{
+    EndRecord *rec = data;
+
+    g_mutex_lock(&rec->lock);
+    rec->syncs++;
+    g_cond_broadcast(&rec->cond);
+    g_mutex_unlock(&rec->lock);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+io_sync(EndRecord *rec)
+{
+    GSource *idle = g_idle_source_new();
+    int before;
+
+    g_mutex_lock(&rec->lock);
+    before = rec->syncs;
+    g_mutex_unlock(&rec->lock);
+    g_source_set_priority(idle, G_PRIORITY_LOW);
+    g_source_set_callback(idle, sync_idle, rec, NULL);
+    g_source_attach(idle, rec->ctx);
+    g_source_unref(idle);
+    g_main_context_wakeup(rec->ctx);
+    ck_assert_msg(wait_count(rec, &rec->syncs, before + 1) > before,
+                  "the I/O thread did not get to an idle");
+}
+
+static gboolean
+fd_is_closed(int fd, int timeout_ms)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    char c;
+
+    return poll(&pfd, 1, timeout_ms) == 1 && read(fd, &c, 1) == 0;
+}
+
+static void
+send_stream(int fd, gint32 status)
+{
+    ck_assert(test_send(fd, HYVED_PROGRAM_REMOTE, 201, HYVED_TYPE_STREAM, SERIAL, status,
+                        NULL, NULL));
+}
+
+static void
+expect_packet(const EndCase *c, int fd, gint32 status, gsize len_want)
+{
+    HyvedHeader hdr;
+    g_autoptr(GBytes) payload = NULL;
+    gsize len = 0;
+
+    ck_assert_msg(test_recv(fd, &hdr, &payload, 5000, NULL), "%s: no packet (status %d wanted)",
+                  c->name, status);
+    g_bytes_get_data(payload, &len);
+    ck_assert_msg(hdr.type == HYVED_TYPE_STREAM && hdr.proc == 201 && hdr.serial == SERIAL &&
+                  hdr.status == status && (len_want == G_MAXSIZE || len == len_want),
+                  "%s: got type %d proc %d serial %u status %d len %zu, wanted STREAM status %d",
+                  c->name, hdr.type, hdr.proc, hdr.serial, hdr.status, len, status);
+}
+
+static void
+expect_abort_error(const EndCase *c, int fd)
+{
+    HyvedHeader hdr;
+    g_autoptr(GBytes) payload = NULL;
+    g_autoptr(GError) err = NULL;
+    remote_error rerr = { 0 };
+    gsize len = 0;
+    const guint8 *data;
+
+    ck_assert_msg(test_recv(fd, &hdr, &payload, 5000, NULL), "%s: no stream error", c->name);
+    data = g_bytes_get_data(payload, &len);
+    ck_assert_msg(hdr.type == HYVED_TYPE_STREAM && hdr.serial == SERIAL &&
+                  hdr.status == HYVED_STATUS_ERROR,
+                  "%s: got type %d serial %u status %d, wanted STREAM/ERROR", c->name,
+                  hdr.type, hdr.serial, hdr.status);
+    ck_assert_msg(hyved_packet_decode_payload(data, len, (xdrproc_t) xdr_remote_error, &rerr,
+                                              &err), "%s: bad remote_error: %s", c->name,
+                  err ? err->message : "?");
+    ck_assert_msg(rerr.code == HYVE_ERR_RPC && rerr.domain == HYVE_FROM_STREAMS &&
+                  rerr.message && g_strcmp0(*rerr.message, "stream had I/O failure") == 0,
+                  "%s: error %d/%d '%s'", c->name, rerr.code, rerr.domain,
+                  rerr.message ? *rerr.message : "(null)");
+    xdr_free((xdrproc_t) xdr_remote_error, (char *) &rerr);
+}
+
+static void
+daemon_abort(HyvedStream *st)
+{
+    g_autoptr(GError) err = NULL;
+
+    hyve_error_set(&err, HYVE_FROM_STREAMS, HYVE_ERR_RPC, "stream had I/O failure");
+    hyved_stream_abort(st, err);
+}
+
+START_TEST(test_stream_end)
+{
+    const EndCase *c = &end_cases[_i];
+    TestServer *ts = test_server_start(HYVED_AUTH_NONE, NULL);
+    int fd = test_connect(ts->sock_rw);
+    int sp[2];
+    HyvedClient *client = NULL;
+    HyvedHeader call = { HYVED_PROGRAM_REMOTE, 1, 201, HYVED_TYPE_CALL, SERIAL, 0 };
+    HyvedHeader hdr;
+    EndRecord rec = { .ctx = ts->ctx };
+    g_autoptr(GError) err = NULL;
+    HyvedStream *st;
+    gboolean fd_open = TRUE;
+
+    g_mutex_init(&rec.lock);
+    g_cond_init(&rec.cond);
+    test_open(fd, "bhyve:///system", 0);
+    hyved_server_foreach_client(ts->server, grab_client, &client);
+    ck_assert(client);
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+    st = hyved_client_open_stream(client, &call, sp[1], on_end, &rec, on_notify, &err);
+    ck_assert_msg(st, "%s: open: %s", c->name, err ? err->message : "?");
+
+    if (c->attach) {
+        call_done(client, TRUE);
+        ck_assert(write(sp[0], "hello", 5) == 5);
+        expect_packet(c, fd, HYVED_STATUS_CONTINUE, 5);
+    }
+    switch (c->how) {
+    case END_FD_EOF:
+        close(sp[0]);
+        fd_open = FALSE;
+        break;
+    case END_CLIENT_FINISH:
+    case END_ABORT_AFTER_FINISH:
+        send_stream(fd, HYVED_STATUS_OK);
+        break;
+    case END_CLIENT_ABORT:
+        send_stream(fd, HYVED_STATUS_ERROR);
+        break;
+    case END_DISCONNECT:
+        close(fd);
+        fd = -1;
+        break;
+    case END_CALL_FAILED:
+        call_done(client, FALSE);
+        break;
+    case END_DAEMON_ABORT:
+        daemon_abort(st);
+        break;
+    case END_DAEMON_ABORT_PENDING:
+        daemon_abort(st);
+        io_sync(&rec);
+        ck_assert_msg(wait_count(&rec, &rec.ends, 0) == 0,
+                      "%s: ended before the call's reply", c->name);
+        call_done(client, TRUE);
+        break;
+    }
+
+    if (c->status == HYVED_STATUS_ERROR)
+        expect_abort_error(c, fd);
+    else if (c->status != NO_PACKET)
+        expect_packet(c, fd, c->status, 0);
+    ck_assert_msg(wait_count(&rec, &rec.ends, 1) == 1, "%s: end callback not called", c->name);
+
+    if (c->how == END_ABORT_AFTER_FINISH)
+        daemon_abort(st);
+    if (c->how == END_FD_EOF) {
+        /* the client finishes after EOF: confirmed, no second end */
+        send_stream(fd, HYVED_STATUS_OK);
+        expect_packet(c, fd, HYVED_STATUS_OK, 0);
+    }
+    if (fd_open && c->fd_closed_at_end)
+        ck_assert_msg(fd_is_closed(sp[0], 3000), "%s: fd still open after the end", c->name);
+
+    /* nothing more for that stream: stale packets dropped, calls answered */
+    if (fd >= 0) {
+        TestReply r;
+        remote_auth_list_ret auth = { 0 };
+
+        send_stream(fd, HYVED_STATUS_CONTINUE);
+        send_stream(fd, HYVED_STATUS_OK);
+        ck_assert_msg(!test_recv(fd, &hdr, NULL, 300, NULL),
+                      "%s: packet type %d status %d after the end", c->name, hdr.type,
+                      hdr.status);
+        ck_assert_msg(test_call(fd, REMOTE_PROC_AUTH_LIST, 60, NULL, NULL,
+                                (xdrproc_t) xdr_remote_auth_list_ret, &auth, &r) &&
+                      !r.is_error, "%s: connection unusable after the end", c->name);
+        xdr_free((xdrproc_t) xdr_remote_auth_list_ret, (char *) &auth);
+    }
+    io_sync(&rec);
+    g_mutex_lock(&rec.lock);
+    ck_assert_msg(rec.ends == 1 && !rec.off_thread && rec.notified == 0,
+                  "%s: %d end callbacks (off the I/O thread: %d), notified %d before unref",
+                  c->name, rec.ends, rec.off_thread, rec.notified);
+    g_mutex_unlock(&rec.lock);
+
+    hyved_stream_unref(st);
+    ck_assert_msg(wait_count(&rec, &rec.notified, 1) == 1, "%s: end_data not freed", c->name);
+    if (fd_open)
+        ck_assert_msg(fd_is_closed(sp[0], 3000), "%s: fd not closed", c->name);
+
+    if (fd_open)
+        close(sp[0]);
+    if (fd >= 0)
+        close(fd);
+    hyved_client_unref(client);
+    test_server_stop(ts);
+    g_mutex_clear(&rec.lock);
+    g_cond_clear(&rec.cond);
+}
+END_TEST
+
+/* A closed client: open_stream fails, closes the fd, frees end_data, and
+ * never calls the end callback. */
+START_TEST(test_stream_open_closed_client)
+{
+    TestServer *ts = test_server_start(HYVED_AUTH_NONE, NULL);
+    int fd = test_connect(ts->sock_rw);
+    int sp[2];
+    HyvedClient *client = NULL;
+    HyvedHeader call = { HYVED_PROGRAM_REMOTE, 1, 201, HYVED_TYPE_CALL, SERIAL, 0 };
+    EndRecord rec = { .ctx = ts->ctx };
+    g_autoptr(GError) err = NULL;
+    HyvedStream *st;
+
+    g_mutex_init(&rec.lock);
+    g_cond_init(&rec.cond);
+    test_open(fd, "bhyve:///system", 0);
+    hyved_server_foreach_client(ts->server, grab_client, &client);
+    ck_assert(client);
+    close(fd);
+    for (int i = 0; i < 300; i++) {
+        gboolean closed;
+
+        g_mutex_lock(&client->lock);
+        closed = client->closed;
+        g_mutex_unlock(&client->lock);
+        if (closed)
+            break;
+        g_usleep(10 * 1000);
+    }
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+    st = hyved_client_open_stream(client, &call, sp[1], on_end, &rec, on_notify, &err);
+    ck_assert_msg(st == NULL && err && err->code == HYVE_ERR_OPERATION_INVALID,
+                  "open-closed-client: open must fail with OPERATION_INVALID");
+    ck_assert_msg(fd_is_closed(sp[0], 3000), "open-closed-client: fd not closed");
+    io_sync(&rec);
+    ck_assert_msg(rec.ends == 0 && rec.notified == 1,
+                  "open-closed-client: ends %d notified %d", rec.ends, rec.notified);
+    close(sp[0]);
+    hyved_client_unref(client);
+    test_server_stop(ts);
+    g_mutex_clear(&rec.lock);
+    g_cond_clear(&rec.cond);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("daemon-stream");
+    TCase *tc = tcase_create("stream");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_stream_end, 0, G_N_ELEMENTS(end_cases));
+    tcase_add_test(tc, test_stream_open_closed_client);
+    suite_add_tcase(s, tc);
+    return test_suite_run(s);
+}
