@@ -16,13 +16,10 @@
  * volume V -> /srv/hyve-test/pools/P/V, except pool 'missing' (unresolved).
  * HYVE_REGENERATE=1 rewrites the .conf / .err files from the results.
  */
-#include "hyve-config.h"
-
-#include <check.h>
 #include <sys/wait.h>
 #include "hyve_error.h"
 #include "hyve_runner_config.h"
-#include "test_common.h"
+#include "../test_driver_common.h"
 
 #define CASES_DIR HYVE_SOURCE_ROOT "/tests/unit/driver/runner/cases"
 #define STATE_DIR "/run/hyve-test"
@@ -79,25 +76,9 @@ static const ConfCase cases[] = {
 
 static const HyveDomainParseOptions opts = {
     .schema_dir = HYVE_LIBVIRT_SCHEMA_DIR,
-    .emulator = "/usr/sbin/bhyve-runner",
+    .emulator = TEST_EMULATOR,
     .alt_emulator = NULL,
 };
-
-static gboolean
-regenerate(void)
-{
-    const char *v = g_getenv("HYVE_REGENERATE");
-
-    return v && g_str_equal(v, "1");
-}
-
-static char *
-read_or_null(const char *path)
-{
-    char *data = NULL;
-
-    return g_file_get_contents(path, &data, NULL, NULL) ? data : NULL;
-}
 
 static void
 write_or_die(const char *path, const char *data)
@@ -106,17 +87,6 @@ write_or_die(const char *path, const char *data)
 
     ck_assert_msg(g_file_set_contents(path, data, -1, &err), "cannot write %s: %s", path,
                   err ? err->message : "");
-}
-
-/* "<code> <domain> <message>" */
-static char *
-error_line(const GError *err)
-{
-    HyveErrorFrom from = 0;
-
-    if (!hyve_error_from_quark(err->domain, &from))
-        from = -1;
-    return g_strdup_printf("%d %d %s", err->code, (int)from, err->message);
 }
 
 /* The stand-in storage driver: resolved paths of the volume disks. */
@@ -162,7 +132,7 @@ START_TEST(test_case)
     g_autofree char *in_path = g_strdup_printf(CASES_DIR "/%s.xml", c->name);
     g_autofree char *conf_path = g_strdup_printf(CASES_DIR "/%s.conf", c->name);
     g_autofree char *err_path = g_strdup_printf(CASES_DIR "/%s.err", c->name);
-    g_autofree char *input = read_or_null(in_path);
+    g_autofree char *input = test_read_file(in_path);
     g_autofree char *got = NULL, *want = NULL;
     g_autofree int *fds = NULL;
     g_autoptr(HyveDomainDef) def = NULL;
@@ -194,12 +164,12 @@ START_TEST(test_case)
 
         ck_assert_msg(!got, "%s: expected a failure, got:\n%s", c->name, got);
         ck_assert_msg(err, "%s: failure without a GError", c->name);
-        line = error_line(err);
-        if (regenerate()) {
+        line = test_error_line(err);
+        if (test_regenerate()) {
             g_autofree char *data = g_strdup_printf("%s\n", line);
             write_or_die(err_path, data);
         }
-        want = read_or_null(err_path);
+        want = test_read_file(err_path);
         ck_assert_msg(want, "%s: cannot read %s", c->name, err_path);
         g_strchomp(want);
         ck_assert_msg(g_str_equal(line, want), "%s: error\n  got:  %s\n  want: %s", c->name,
@@ -209,9 +179,9 @@ START_TEST(test_case)
         return;
     }
     ck_assert_msg(got, "%s: translation failed: %s", c->name, err ? err->message : "");
-    if (regenerate())
+    if (test_regenerate())
         write_or_die(conf_path, got);
-    want = read_or_null(conf_path);
+    want = test_read_file(conf_path);
     ck_assert_msg(want, "%s: cannot read %s", c->name, conf_path);
     ck_assert_msg(g_str_equal(got, want), "%s: output differs from %s:\n%s", c->name,
                   conf_path, got);
@@ -231,7 +201,7 @@ START_TEST(test_sorted)
 
     if (c->fails)
         return;
-    text = read_or_null(path);
+    text = test_read_file(path);
     ck_assert_msg(text && g_str_has_suffix(text, "\n"), "%s: %s missing or not '\\n' ended",
                   c->name, path);
     lines = g_strsplit(text, "\n", -1);
