@@ -424,18 +424,37 @@ hyve_driver_domain_get_block_info(HyveDriver *drv, HyveDomainObj *obj, const cha
 
 /* ---- network interfaces -------------------------------------------------- */
 
-static gint64
-sysfs_net_counter(const char *ifname, const char *what)
+/* Counters of host interface @ifname from /proc/net/dev (the daemon's
+ * network namespace, which is the tap's), in its column order: rx bytes,
+ * packets, errs, drop, fifo, frame, compressed, multicast, tx bytes,
+ * packets, errs, drop, ... FALSE when there is no such interface. */
+static gboolean
+host_net_counters(const char *ifname, guint64 cols[12])
 {
-    g_autofree char *path = NULL;
     g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
 
-    if (!ifname || strchr(ifname, '/'))
-        return -1;
-    path = g_strdup_printf("/sys/class/net/%s/statistics/%s", ifname, what);
-    if (!g_file_get_contents(path, &text, NULL, NULL))
-        return -1;
-    return (gint64)g_ascii_strtoull(text, NULL, 10);
+    if (!ifname || !g_file_get_contents("/proc/net/dev", &text, NULL, NULL))
+        return FALSE;
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        char *colon = strchr(*l, ':');
+        g_auto(GStrv) f = NULL;
+        guint n = 0;
+
+        if (!colon)
+            continue;
+        *colon = '\0';
+        if (strcmp(g_strstrip(*l), ifname) != 0)
+            continue;
+        f = g_strsplit_set(colon + 1, " \t", -1);
+        for (char **v = f; *v && n < 12; v++) {
+            if (**v)
+                cols[n++] = g_ascii_strtoull(*v, NULL, 10);
+        }
+        return n == 12;
+    }
+    return FALSE;
 }
 
 /* Packets and bytes as the runner's virtio-net counted them (rx = to the
@@ -443,14 +462,20 @@ sysfs_net_counter(const char *ifname, const char *what)
 static void
 net_counters(GHashTable *pairs, const StatsNet *n, HyveInterfaceStats *st)
 {
+    guint64 host[12];
+
     st->rx_bytes = slot_counter(pairs, "net", n->slot, "rx_bytes");
     st->rx_packets = slot_counter(pairs, "net", n->slot, "rx_packets");
     st->tx_bytes = slot_counter(pairs, "net", n->slot, "tx_bytes");
     st->tx_packets = slot_counter(pairs, "net", n->slot, "tx_packets");
-    st->rx_errs = sysfs_net_counter(n->target, "tx_errors");
-    st->rx_drop = sysfs_net_counter(n->target, "tx_dropped");
-    st->tx_errs = sysfs_net_counter(n->target, "rx_errors");
-    st->tx_drop = sysfs_net_counter(n->target, "rx_dropped");
+    if (host_net_counters(n->target, host)) {
+        st->rx_errs = (gint64)host[10];
+        st->rx_drop = (gint64)host[11];
+        st->tx_errs = (gint64)host[2];
+        st->tx_drop = (gint64)host[3];
+    } else {
+        st->rx_errs = st->rx_drop = st->tx_errs = st->tx_drop = -1;
+    }
 }
 
 gboolean
