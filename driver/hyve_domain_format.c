@@ -156,11 +156,22 @@ format_net(GString *buf, const HyveNetDef *n)
     line(buf, 4, "</interface>");
 }
 
+/* @live: a running domain's XML: a pty shows the device it got. */
 static void
-format_chr(GString *buf, const char *tag, const HyveChrDef *c, gboolean console)
+format_chr(GString *buf, const char *tag, const HyveChrDef *c, gboolean console, gboolean live)
 {
-    line(buf, 4, "<%s type='%s'>", tag, hyve_chr_type_to_string(c->type));
-    if (c->type == HYVE_CHR_TYPE_FILE) {
+    gboolean pty_path = live && c->type == HYVE_CHR_TYPE_PTY && c->path;
+
+    if (console && pty_path) {
+        g_string_append_printf(buf, "    <%s type='pty' tty='", tag);
+        append_escaped(buf, c->path);
+        g_string_append(buf, "'>\n");
+    } else {
+        line(buf, 4, "<%s type='%s'>", tag, hyve_chr_type_to_string(c->type));
+    }
+    if (pty_path) {
+        attr_element(buf, 6, "source", "path", c->path);
+    } else if (c->type == HYVE_CHR_TYPE_FILE) {
         attr_element(buf, 6, "source", "path", c->path);
     } else if (c->type == HYVE_CHR_TYPE_UNIX) {
         g_string_append(buf, "      <source");
@@ -218,8 +229,9 @@ hyve_domain_def_format(const HyveDomainDef *def, int id, guint flags)
 {
     GString *buf = g_string_new(NULL);
     char uuid[HYVE_UUID_STRING_LEN];
+    gboolean live = id > 0 && !(flags & HYVE_DOMAIN_XML_INACTIVE);
 
-    if (id > 0 && !(flags & HYVE_DOMAIN_XML_INACTIVE))
+    if (live)
         line(buf, 0, "<domain type='bhyve' id='%d'>", id);
     else
         line(buf, 0, "<domain type='bhyve'>");
@@ -252,9 +264,9 @@ hyve_domain_def_format(const HyveDomainDef *def, int id, guint flags)
     for (guint i = 0; i < def->nets->len; i++)
         format_net(buf, g_ptr_array_index(def->nets, i));
     for (guint i = 0; i < def->serials->len; i++)
-        format_chr(buf, "serial", g_ptr_array_index(def->serials, i), FALSE);
+        format_chr(buf, "serial", g_ptr_array_index(def->serials, i), FALSE, live);
     if (def->console && def->serials->len > 0)
-        format_chr(buf, "console", g_ptr_array_index(def->serials, 0), TRUE);
+        format_chr(buf, "console", g_ptr_array_index(def->serials, 0), TRUE, live);
     if (def->memballoon_none)
         line(buf, 4, "<memballoon model='none'/>");
     for (guint i = 0; i < def->rngs->len; i++) {

@@ -8,6 +8,7 @@
 
 #include <string.h>
 #include "hyve_domain_obj.h"
+#include "hyve_process.h"
 
 HyveDomainObj *
 hyve_domain_obj_new(HyveDomainDef *def)
@@ -32,6 +33,8 @@ hyve_domain_obj_set_persistent_def_locked(HyveDomainObj *obj, HyveDomainDef *def
     if (obj->id > 0) {
         hyve_domain_def_free(obj->new_def);
         obj->new_def = def;
+        if (obj->run)
+            obj->run->updated = TRUE;
     } else {
         hyve_domain_def_free(obj->def);
         obj->def = def;
@@ -52,6 +55,7 @@ hyve_domain_obj_unref(HyveDomainObj *obj)
         return;
     hyve_domain_def_free(obj->def);
     hyve_domain_def_free(obj->new_def);
+    hyve_domain_run_free(obj->run);
     g_cond_clear(&obj->job_cond);
     g_mutex_clear(&obj->lock);
     g_free(obj->name);
@@ -86,6 +90,14 @@ hyve_domain_obj_get_info(HyveDomainObj *obj, HyveDomainInfo *info)
     info->memory_kib = obj->def->current_memory_kib;
     info->nr_vcpus = obj->def->vcpus_current;
     info->cpu_time_ns = 0;
+    if (obj->run && obj->id > 0) {
+        guint64 start = 0, cpu = 0;
+
+        /* the runner's user+system time, if it still is that process */
+        if (hyve_proc_stat(obj->run->pid, &start, NULL, &cpu, NULL) &&
+            start == obj->run->start_time)
+            info->cpu_time_ns = cpu;
+    }
 }
 
 char *
@@ -117,7 +129,11 @@ hyve_domain_obj_is_updated(HyveDomainObj *obj)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&obj->lock);
 
-    return obj->id > 0 && obj->new_def != NULL;
+    /* redefined while running (new_def alone is the persistent definition
+     * every running persistent domain keeps aside while it has a runner) */
+    if (obj->id <= 0)
+        return FALSE;
+    return obj->run ? obj->run->updated : obj->new_def != NULL;
 }
 
 gboolean

@@ -15,6 +15,7 @@
 #include "hyve_domain_obj.h"
 #include "hyve_driver_priv.h"
 #include "hyve_host.h"
+#include "hyve_process.h"
 
 struct _HyveDriver {
     HyveDriverConfig cfg;            /* immutable after hyve_driver_new */
@@ -26,6 +27,7 @@ struct _HyveDriver {
     gpointer sink_data;              /* [event_lock] */
     GQueue pending;                  /* [event_lock] HyveDomainEvent*, oldest first */
     GMutex flush_lock;               /* held while delivering: one flusher at a time */
+    HyveProcessMgr *procs;           /* runner supervision (hyve_process_watch.c) */
 };
 
 #define CHECK_FLAGS(flags, supported, ret) \
@@ -105,7 +107,30 @@ hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
     g_queue_init(&drv->pending);
     drv->domains = hyve_domain_list_new();
     hyve_domain_config_load_all(drv->cfg.config_dir, &drv->opts, drv->domains);
+    drv->procs = hyve_process_mgr_new(drv);
+    /* runners that outlived the previous daemon; raises next_id */
+    hyve_process_reattach_all(drv);
     return drv;
+}
+
+/* Forgets every run (closes pidfds) without touching the runners. */
+static void
+hyve_driver_detach_runs(HyveDriver *drv)
+{
+    g_autoptr(GPtrArray) all = hyve_domain_list_export(drv->domains, 0);
+
+    for (guint i = 0; i < all->len; i++) {
+        HyveDomainObj *obj = g_ptr_array_index(all, i);
+        HyveDomainRun *run;
+
+        g_mutex_lock(&obj->lock);
+        run = g_steal_pointer(&obj->run);
+        g_mutex_unlock(&obj->lock);
+        if (run) {
+            hyve_process_unwatch(drv->procs, run);
+            hyve_domain_run_free(run);
+        }
+    }
 }
 
 void
@@ -113,6 +138,10 @@ hyve_driver_free(HyveDriver *drv)
 {
     if (!drv)
         return;
+    /* stop watching; runners keep running (the next driver reattaches) */
+    hyve_process_mgr_stop(drv->procs);
+    hyve_driver_detach_runs(drv);
+    hyve_process_mgr_free(drv->procs);
     hyve_domain_list_free(drv->domains);
     g_queue_clear_full(&drv->pending, (GDestroyNotify)event_free);
     g_mutex_clear(&drv->event_lock);
@@ -140,6 +169,18 @@ HyveDomainList *
 hyve_driver_get_domains(HyveDriver *drv)
 {
     return drv->domains;
+}
+
+HyveProcessMgr *
+hyve_driver_get_process_mgr(HyveDriver *drv)
+{
+    return drv->procs;
+}
+
+const HyveDomainParseOptions *
+hyve_driver_get_parse_options(HyveDriver *drv)
+{
+    return &drv->opts;
 }
 
 void

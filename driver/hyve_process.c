@@ -1,4 +1,432 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* driver/hyve_process.c: placeholder, being written (issue 4). */
+/*
+ * hyve_process.c: one bhyve-runner process: spawn it (own session, log as
+ * stdout/stderr, taps inherited as 3, 4, ...), wait until its control
+ * socket says it runs, learn its ptys, reap it, remove its files.
+ * Nothing here takes a driver or domain lock: callers hold the domain's job.
+ */
 #include "hyve-config.h"
-typedef int hyve_placeholder_hyve_process_t;
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hyve/runner-exit.h"
+#include "hyve_driver_priv.h"
+#include "hyve_netdev.h"
+#include "hyve_process.h"
+#include "hyve_runner_control.h"
+
+#define HYVE_RUNNER_START_TIMEOUT_MS 30000
+#define HYVE_LOG_TAIL_BYTES 2048
+
+static guint64 run_serial;      /* atomic counter for HyveDomainRun.serial */
+
+guint64
+hyve_process_next_serial(void)
+{
+    return __atomic_add_fetch(&run_serial, 1, __ATOMIC_SEQ_CST);
+}
+
+void
+hyve_domain_run_free(HyveDomainRun *run)
+{
+    if (!run)
+        return;
+    if (run->watch) {
+        g_source_destroy(run->watch);
+        g_source_unref(run->watch);
+    }
+    if (run->pidfd >= 0)
+        close(run->pidfd);
+    hyve_runner_paths_clear(&run->paths);
+    g_free(run);
+}
+
+int
+hyve_pidfd_open(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+gboolean
+hyve_proc_stat(pid_t pid, guint64 *start_time, pid_t *ppid, guint64 *cpu_ns, char *state)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) f = NULL;
+    const char *p;
+    long hz = sysconf(_SC_CLK_TCK);
+
+    if (!g_file_get_contents(path, &text, NULL, NULL) || !(p = strrchr(text, ')')))
+        return FALSE;
+    /* fields from 3 (state) on; f[0] is field 3 */
+    f = g_strsplit(p + 2, " ", -1);
+    if (g_strv_length(f) < 20)
+        return FALSE;
+    if (state)
+        *state = f[0][0];
+    if (ppid)
+        *ppid = (pid_t)g_ascii_strtoll(f[1], NULL, 10);
+    if (cpu_ns) {
+        guint64 ticks = g_ascii_strtoull(f[11], NULL, 10) + g_ascii_strtoull(f[12], NULL, 10);
+
+        *cpu_ns = ticks * (G_GUINT64_CONSTANT(1000000000) / (guint64)(hz > 0 ? hz : 100));
+    }
+    if (start_time)
+        *start_time = g_ascii_strtoull(f[19], NULL, 10);
+    return TRUE;
+}
+
+void
+hyve_process_log_line(const char *log_path, const char *fmt, ...)
+{
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *stamp = g_date_time_format(now, "%Y-%m-%d %H:%M:%S.%f");
+    g_autofree char *msg = NULL, *line = NULL;
+    va_list ap;
+    int fd;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    stamp[23] = '\0';               /* milliseconds */
+    line = g_strdup_printf("%s+0000: %s\n", stamp, msg);
+    fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    if (write(fd, line, strlen(line)) < 0)
+        g_debug("cannot write log %s: %s", log_path, g_strerror(errno));
+    close(fd);
+}
+
+/* The last lines the runner wrote since @offset, for an error message. */
+static char *
+log_tail(const char *log_path, off_t offset)
+{
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    const char *p;
+    char *out;
+
+    if (!g_file_get_contents(log_path, &text, &len, NULL) || (gsize)offset >= len)
+        return g_strdup("(no output)");
+    p = text + offset;
+    if (len - offset > HYVE_LOG_TAIL_BYTES)
+        p = text + len - HYVE_LOG_TAIL_BYTES;
+    out = g_strstrip(g_strdup(p));
+    return *out ? out : (g_free(out), g_strdup("(no output)"));
+}
+
+gboolean
+hyve_process_wait_exit(HyveDomainRun *run, int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+    if (run->pidfd < 0)
+        return kill(run->pid, 0) < 0 && errno == ESRCH;
+    for (;;) {
+        struct pollfd pfd = { .fd = run->pidfd, .events = POLLIN };
+        gint64 left = timeout_ms < 0 ? -1 : (deadline - g_get_monotonic_time()) / 1000;
+        int rc = poll(&pfd, 1, left < 0 && timeout_ms >= 0 ? 0 : (int)MIN(left, G_MAXINT));
+
+        if (rc > 0)
+            return TRUE;
+        if (rc == 0 || (rc < 0 && errno != EINTR))
+            return FALSE;
+    }
+}
+
+/* "status=N reason=WORD" -> N, -1 when absent or unreadable. */
+static int
+read_exit_file(const char *path)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GHashTable) pairs = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return -1;
+    g_strstrip(text);
+    pairs = hyve_runner_parse_pairs(text);
+    return (int)hyve_runner_pairs_get(pairs, "status", -1);
+}
+
+HyveRunnerEnd
+hyve_process_reap(HyveDomainRun *run)
+{
+    HyveRunnerEnd end = { .status = -1, .signal = 0 };
+
+    if (run->is_child) {
+        int st = 0;
+        pid_t r;
+
+        do
+            r = waitpid(run->pid, &st, 0);
+        while (r < 0 && errno == EINTR);
+        if (r == run->pid) {
+            if (WIFEXITED(st))
+                end.status = WEXITSTATUS(st);
+            else if (WIFSIGNALED(st))
+                end.signal = WTERMSIG(st);
+            return end;
+        }
+    }
+    end.status = read_exit_file(run->paths.exit_status);
+    return end;
+}
+
+void
+hyve_process_cleanup(HyveDomainRun *run, const char *why)
+{
+    const char *files[] = { run->paths.config, run->paths.control, run->paths.pidfile,
+                            run->paths.exit_status, run->paths.status };
+
+    for (guint i = 0; i < G_N_ELEMENTS(files); i++)
+        if (files[i] && unlink(files[i]) < 0 && errno != ENOENT)
+            g_warning("cannot remove %s: %s", files[i], g_strerror(errno));
+    if (why)
+        hyve_process_log_line(run->paths.log, "stopped (%s)", why);
+    if (run->pidfd >= 0) {
+        close(run->pidfd);
+        run->pidfd = -1;
+    }
+}
+
+void
+hyve_process_def_clear_live(HyveDomainDef *def)
+{
+    for (guint i = 0; i < def->serials->len; i++) {
+        HyveChrDef *c = g_ptr_array_index(def->serials, i);
+
+        if (c->type == HYVE_CHR_TYPE_PTY)
+            g_clear_pointer(&c->path, g_free);
+    }
+}
+
+gboolean
+hyve_process_query_consoles(HyveDomainRun *run, const char *name, HyveDomainDef *def,
+                            GError **error)
+{
+    g_autofree char *reply = hyve_runner_control(run->paths.control, name, "consoles",
+                                                 HYVE_RUNNER_CONTROL_TIMEOUT_MS, error);
+    g_autoptr(GHashTable) pairs = NULL;
+
+    if (!reply)
+        return FALSE;
+    pairs = hyve_runner_parse_pairs(reply);
+    for (guint i = 0; i < def->serials->len; i++) {
+        HyveChrDef *c = g_ptr_array_index(def->serials, i);
+        g_autofree char *key = g_strdup_printf("com%d", c->port + 1);
+        const char *path = g_hash_table_lookup(pairs, key);
+
+        if (c->type == HYVE_CHR_TYPE_PTY && path && g_str_has_prefix(path, "/dev/")) {
+            g_free(c->path);
+            c->path = g_strdup(path);
+        }
+    }
+    return TRUE;
+}
+
+static void
+child_setup(gpointer data)
+{
+    (void)data;
+    setsid();
+}
+
+/* Opens a tap for every interface of @def (filled in: target dev);
+ * returns the descriptors in def->nets order. */
+static GArray *
+open_taps(HyveDomainDef *def, GError **error)
+{
+    GArray *fds = g_array_new(FALSE, FALSE, sizeof(int));
+
+    for (guint i = 0; i < def->nets->len; i++) {
+        HyveNetDef *net = g_ptr_array_index(def->nets, i);
+        char *ifname = NULL;
+        int fd = hyve_netdev_tap_open(net, &ifname, error);
+
+        if (fd < 0) {
+            for (guint j = 0; j < fds->len; j++)
+                close(g_array_index(fds, int, j));
+            g_array_unref(fds);
+            return NULL;
+        }
+        g_array_append_val(fds, fd);
+        g_free(net->target_dev);
+        net->target_dev = ifname;
+    }
+    return fds;
+}
+
+static gboolean
+spawn_runner(HyveDriver *drv, HyveDomainRun *run, GArray *taps, int logfd, GError **error)
+{
+    const char *argv[] = { hyve_driver_get_config(drv)->runner_path, "-c", run->paths.config,
+                           NULL };
+    g_autofree int *targets = g_new0(int, taps->len + 1);
+    g_autoptr(GError) local = NULL;
+    GPid pid = 0;
+
+    for (guint i = 0; i < taps->len; i++)
+        targets[i] = 3 + (int)i;
+    if (!argv[0]) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
+                       "no bhyve-runner configured");
+        return FALSE;
+    }
+    if (!g_spawn_async_with_pipes_and_fds("/", argv, NULL,
+                                          G_SPAWN_DO_NOT_REAP_CHILD |
+                                          G_SPAWN_STDIN_FROM_DEV_NULL,
+                                          child_setup, NULL, -1, logfd, logfd,
+                                          (const int *)taps->data, targets, taps->len,
+                                          &pid, NULL, NULL, NULL, &local)) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_FAILED,
+                       "cannot start %s: %s", argv[0], local->message);
+        return FALSE;
+    }
+    run->pid = pid;
+    run->is_child = TRUE;
+    run->pidfd = hyve_pidfd_open(pid);
+    if (run->pidfd < 0)
+        g_warning("pidfd_open(%d): %s", (int)pid, g_strerror(errno));
+    hyve_proc_stat(pid, &run->start_time, NULL, NULL, NULL);
+    return TRUE;
+}
+
+/* Polls the control socket until the runner runs (or is paused). */
+static gboolean
+wait_running(HyveDomainRun *run, const char *name, gboolean paused, off_t log_offset,
+             GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + HYVE_RUNNER_START_TIMEOUT_MS * 1000;
+
+    while (g_get_monotonic_time() < deadline) {
+        g_autofree char *reply = NULL;
+
+        if (hyve_process_wait_exit(run, 0)) {
+            g_autofree char *tail = NULL;
+            HyveRunnerEnd end;
+            siginfo_t si = { 0 };
+
+            /* a guest that powered off, reset or crashed right away did run:
+             * the start succeeded and the exit handler takes it from here */
+            if (waitid(P_PID, run->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                si.si_pid == run->pid && si.si_code == CLD_EXITED &&
+                si.si_status >= HYVE_RUNNER_EXIT_REBOOT &&
+                si.si_status <= HYVE_RUNNER_EXIT_TRIPLEFAULT)
+                return TRUE;
+            tail = log_tail(run->paths.log, log_offset);
+            end = hyve_process_reap(run);
+
+            run->pid = 0;
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_FAILED,
+                           "bhyve-runner of domain %s exited while starting (status %d%s%s): %s",
+                           name, end.signal ? 128 + end.signal : end.status,
+                           end.signal ? ", signal " : "",
+                           end.signal ? g_strsignal(end.signal) : "", tail);
+            return FALSE;
+        }
+        reply = hyve_runner_control(run->paths.control, name, "status", 1000, NULL);
+        if (reply && (g_str_equal(reply, "running") || (paused && g_str_equal(reply, "paused"))))
+            return TRUE;
+        hyve_process_wait_exit(run, 20);
+    }
+    hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_FAILED,
+                   "bhyve-runner of domain %s did not come up in %d s", name,
+                   HYVE_RUNNER_START_TIMEOUT_MS / 1000);
+    return FALSE;
+}
+
+static void
+kill_and_reap(HyveDomainRun *run)
+{
+    if (run->pid <= 0)
+        return;
+    kill(run->pid, SIGKILL);
+    hyve_process_wait_exit(run, 10000);
+    hyve_process_reap(run);
+    run->pid = 0;
+}
+
+HyveDomainRun *
+hyve_process_spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError **error)
+{
+    const HyveDriverConfig *cfg = hyve_driver_get_config(drv);
+    g_autoptr(HyveDomainRun) run = g_new0(HyveDomainRun, 1);
+    g_autoptr(GArray) taps = NULL;
+    g_autofree int *net_fds = NULL;
+    g_autofree char *text = NULL, *pidtext = NULL;
+    g_autoptr(GError) local = NULL;
+    HyveRunnerInput in = { 0 };
+    gboolean ok;
+    off_t offset;
+    int logfd;
+
+    run->pidfd = -1;
+    run->serial = hyve_process_next_serial();
+    hyve_runner_paths_init(&run->paths, cfg->state_dir,
+                           cfg->log_dir ? cfg->log_dir : cfg->state_dir, def->name);
+    unlink(run->paths.exit_status);
+    unlink(run->paths.control);
+    if (!(taps = open_taps(def, error)))
+        return NULL;
+    net_fds = g_new0(int, taps->len + 1);
+    for (guint i = 0; i < taps->len; i++)
+        net_fds[i] = 3 + (int)i;
+    in.paths = &run->paths;
+    in.net_fds = net_fds;
+    text = hyve_runner_config_format(def, &in, error);
+    if (text && paused) {
+        char *t = g_strconcat(text, "boot.paused=true\n", NULL);
+
+        g_free(text);
+        text = t;
+    }
+    ok = text && hyve_file_write_atomic(run->paths.config, text, error);
+    logfd = -1;
+    if (ok) {
+        hyve_process_log_line(run->paths.log, "starting up: %s -c %s", cfg->runner_path,
+                              run->paths.config);
+        logfd = open(run->paths.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (logfd < 0) {
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_SYSTEM_ERROR,
+                           "cannot open log file '%s': %s", run->paths.log, g_strerror(errno));
+            ok = FALSE;
+        }
+    }
+    offset = logfd >= 0 ? lseek(logfd, 0, SEEK_END) : 0;
+    ok = ok && spawn_runner(drv, run, taps, logfd, error);
+    for (guint i = 0; i < taps->len; i++)
+        close(g_array_index(taps, int, i));
+    if (logfd >= 0)
+        close(logfd);
+    if (!ok) {
+        unlink(run->paths.config);
+        return NULL;
+    }
+    pidtext = g_strdup_printf("%d\n", (int)run->pid);
+    if (!hyve_file_write_atomic(run->paths.pidfile, pidtext, &local)) {
+        g_warning("%s", local->message);
+        g_clear_error(&local);
+    }
+
+    if (!wait_running(run, def->name, paused, offset, error)) {
+        kill_and_reap(run);
+        hyve_process_cleanup(run, "start failed");
+        return NULL;
+    }
+    if (!hyve_process_query_consoles(run, def->name, def, &local) &&
+        !hyve_process_wait_exit(run, 0)) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        kill_and_reap(run);
+        hyve_process_cleanup(run, "start failed");
+        return NULL;
+    }
+    return g_steal_pointer(&run);
+}

@@ -9,6 +9,24 @@
  * from the successful spawn until the stop bookkeeping is done. Readers
  * (stats, consoles) copy what they need under obj->lock and talk to the
  * runner without any lock held.
+ *
+ * Who does what:
+ *   hyve_process.c         spawn a runner and wait until it runs, reap it,
+ *                          remove its files, /proc facts
+ *   hyve_process_watch.c   the supervision thread (one GMainContext, one
+ *                          pidfd source per runner) and the exit handlers'
+ *                          thread pool
+ *   hyve_process_status.c  the status file and reattach at driver start
+ *   hyve_process_exit.c    a runner that exited on its own: exit status ->
+ *                          events, on_poweroff/on_reboot/on_crash
+ *   hyve_process_run.c     the per-domain job; publishing and retiring a run
+ *                          (state, id, definitions, events)
+ *   hyve_driver_lifecycle.c, hyve_process_console.c: the public operations
+ *                          of hyve_driver.h (console and autostart in the latter)
+ *
+ * Locks: domain list lock, then obj->lock. Neither is ever held across
+ * control-socket I/O, a spawn or a wait; the per-domain job (obj->job_active)
+ * serialises everything that changes a domain's run.
  */
 #pragma once
 
@@ -19,12 +37,139 @@
 
 G_BEGIN_DECLS
 
+typedef struct _HyveProcessMgr HyveProcessMgr;
+
 typedef struct _HyveDomainRun {
     pid_t pid;
     guint64 start_time;         /* /proc/<pid>/stat field 22: with pid, names the process */
     int pidfd;                  /* -1 when none */
     HyveRunnerPaths paths;
-    /* further fields: owned by hyve_process.c / hyve_driver_lifecycle.c */
+    /* further fields: owned by hyve_process.c / hyve_driver_lifecycle.c.
+     * All [obj] (under obj->lock) except where noted. */
+    guint64 serial;             /* immutable: unique per spawn, names this run to the watcher */
+    gboolean is_child;          /* immutable: our child, reaped with waitpid */
+    gboolean host_powerdown;    /* the host pressed the power button during this run */
+    gboolean reboot_pending;    /* virsh reboot: start again when the guest powers off */
+    gboolean autostarted;       /* started by hyve_driver_autostart */
+    gboolean updated;           /* persistent definition redefined while running */
+    GSource *watch;             /* [watcher lock] the pidfd source, NULL when not watched */
 } HyveDomainRun;
+
+void hyve_domain_run_free(HyveDomainRun *run);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HyveDomainRun, hyve_domain_run_free)
+
+/* ---- hooks in hyve_driver.c ---------------------------------------------- */
+HyveProcessMgr *hyve_driver_get_process_mgr(HyveDriver *drv);
+const HyveDomainParseOptions *hyve_driver_get_parse_options(HyveDriver *drv);
+
+/* ---- hyve_process.c -------------------------------------------------------- */
+
+/* How the runner of a domain ended. */
+typedef struct {
+    int status;                 /* HyveRunnerExit 0..4, -1 when killed or unknown */
+    int signal;                 /* signal that killed it, 0 when none/unknown */
+} HyveRunnerEnd;
+
+/* Spawns bhyve-runner for the live definition @def (its pty paths and tap
+ * names are filled in) and waits until it runs (or is paused, with
+ * @paused). Called with the domain's job held and no lock. A runner that
+ * exits meanwhile -> OPERATION_FAILED with the tail of its log. */
+HyveDomainRun *hyve_process_spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused,
+                                  GError **error);
+/* Waits up to @timeout_ms for the runner to exit; TRUE when it did. */
+gboolean hyve_process_wait_exit(HyveDomainRun *run, int timeout_ms);
+/* After the runner exited: its end (wait status for a child, else the
+ * exit file; nothing -> killed). */
+HyveRunnerEnd hyve_process_reap(HyveDomainRun *run);
+/* Removes the run files (config, control socket, pid, exit, status),
+ * logs a "stopped" line with @why and closes the pidfd. */
+void hyve_process_cleanup(HyveDomainRun *run, const char *why);
+/* Asks the runner for its consoles and stores the pty paths of @def's
+ * serials (live definition). */
+gboolean hyve_process_query_consoles(HyveDomainRun *run, const char *name, HyveDomainDef *def,
+                                     GError **error);
+/* Clears what a run put into a live definition (pty paths). */
+void hyve_process_def_clear_live(HyveDomainDef *def);
+/* /proc/<pid>/stat: start time (field 22), parent (4), utime+stime in ns. */
+gboolean hyve_proc_stat(pid_t pid, guint64 *start_time, pid_t *ppid, guint64 *cpu_ns,
+                        char *state);
+/* Appends a timestamped line to the log file. */
+void hyve_process_log_line(const char *log_path, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+int hyve_pidfd_open(pid_t pid);
+guint64 hyve_process_next_serial(void);
+
+/* ---- hyve_process_watch.c ------------------------------------------------- */
+HyveProcessMgr *hyve_process_mgr_new(HyveDriver *drv);
+/* Stops watching (no handler runs after it returns); runners keep running.
+ * Runs may still be unwatched/freed between stop and free. */
+void hyve_process_mgr_stop(HyveProcessMgr *mgr);
+void hyve_process_mgr_free(HyveProcessMgr *mgr);
+/* Watches @run's pidfd: when it exits, hyve_domain_handle_exit(drv, obj,
+ * run->serial) runs on a pool thread. */
+void hyve_process_watch(HyveProcessMgr *mgr, HyveDomainObj *obj, HyveDomainRun *run);
+void hyve_process_unwatch(HyveProcessMgr *mgr, HyveDomainRun *run);
+/* TRUE once hyve_process_mgr_free began: exit handlers do nothing then. */
+gboolean hyve_process_mgr_stopping(HyveProcessMgr *mgr);
+
+/* ---- hyve_process_status.c ------------------------------------------------- */
+/* Writes the status file of a running domain (obj->lock NOT held; the job
+ * is). Failures are logged. */
+void hyve_process_status_save(HyveDomainObj *obj);
+/* At driver creation (no other thread yet): reattaches every live runner
+ * of <state_dir>, marks the others SHUTOFF (events queued) and removes
+ * their files; raises list->next_id above every id in use. */
+void hyve_process_reattach_all(HyveDriver *drv);
+
+/* ---- hyve_driver_lifecycle.c: shared by the lifecycle files --------------- */
+/* Begins the domain's job (waits up to 30 s: OPERATION_TIMEOUT); NO_DOMAIN
+ * when it was undefined meanwhile. @wait_forever: the exit handler. */
+gboolean hyve_domain_job_begin(HyveDomainObj *obj, gboolean wait_forever, GError **error);
+void hyve_domain_job_end(HyveDomainObj *obj);
+
+typedef enum {
+    HYVE_START_BOOT,            /* a new start: new id, STARTED/BOOTED */
+    HYVE_START_REBOOT,          /* same id, REBOOT event */
+    HYVE_START_RESTART,         /* same id, STARTED/BOOTED (on_poweroff restart) */
+} HyveStartKind;
+/* With the job held: spawns the runner for @live (taken; NULL = a copy of
+ * the current definition) and publishes the run. For REBOOT/RESTART the old
+ * run must have been stopped with hyve_domain_run_stop(.., keep = TRUE). */
+gboolean hyve_domain_run_start(HyveDriver *drv, HyveDomainObj *obj, HyveDomainDef *live,
+                               HyveStartKind kind, gboolean paused, GError **error);
+
+typedef struct {
+    int event;
+    int detail;
+} HyveEventSpec;
+/* With the job held and the runner gone (reaped): the stop bookkeeping.
+ * Queues @pre events (n_pre of them, current id) and, unless @keep, the
+ * domain becomes SHUTOFF/@reason with STOPPED/@stopped_detail (id -1),
+ * a transient domain leaves the list, new_def becomes def.
+ * With @keep (a restart follows) only the run is dropped. */
+void hyve_domain_run_stop(HyveDriver *drv, HyveDomainObj *obj, const HyveEventSpec *pre,
+                          guint n_pre, int reason, int stopped_detail, gboolean keep,
+                          const char *why);
+
+/* With the job held and the old runner reaped: drops the run (queueing
+ * @pre) and starts the domain again with the same id and live definition.
+ * A failed start leaves it SHUTOFF/FAILED (STOPPED/FAILED) and FALSE. */
+gboolean hyve_domain_restart(HyveDriver *drv, HyveDomainObj *obj, HyveStartKind kind,
+                             const HyveEventSpec *pre, guint n_pre, const char *why,
+                             GError **error);
+
+/* ---- hyve_process_exit.c ----------------------------------------------- */
+/* A runner exited on its own (pool thread, no lock held). */
+void hyve_domain_handle_exit(HyveDriver *drv, HyveDomainObj *obj, guint64 serial);
+
+/* libvirt state reasons used by hyve */
+#define HYVE_REASON_RUNNING_BOOTED 1
+#define HYVE_REASON_RUNNING_UNPAUSED 5
+#define HYVE_REASON_PAUSED_USER 1
+#define HYVE_REASON_SHUTOFF_UNKNOWN 0
+#define HYVE_REASON_SHUTOFF_SHUTDOWN 1
+#define HYVE_REASON_SHUTOFF_DESTROYED 2
+#define HYVE_REASON_SHUTOFF_CRASHED 3
+#define HYVE_REASON_SHUTOFF_FAILED 6
+#define HYVE_REASON_SHUTOFF_DAEMON 8
 
 G_END_DECLS

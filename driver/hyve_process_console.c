@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyve_process_console.c: the pty of a running domain's serial port for a
+ * console stream, and autostart at daemon start-up.
+ */
+#include "hyve-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "hyve_driver_priv.h"
+#include "hyve_process.h"
+
+/* With obj->lock held: the serial @dev_name names (NULL: the console). */
+static HyveChrDef *
+find_chr_locked(HyveDomainObj *obj, const char *dev_name)
+{
+    GPtrArray *serials = obj->def->serials;
+    guint64 n;
+
+    if (!dev_name)
+        return serials->len > 0 ? g_ptr_array_index(serials, 0) : NULL;
+    if (g_str_equal(dev_name, "console0"))
+        return obj->def->console && serials->len > 0 ? g_ptr_array_index(serials, 0) : NULL;
+    if (g_str_has_prefix(dev_name, "serial") && dev_name[6] &&
+        g_ascii_string_to_unsigned(dev_name + 6, 10, 0, G_MAXUINT, &n, NULL) &&
+        n < serials->len)
+        return g_ptr_array_index(serials, n);
+    return NULL;
+}
+
+int
+hyve_driver_domain_open_console(HyveDriver *drv, HyveDomainObj *obj, const char *dev_name,
+                                GError **error)
+{
+    g_autofree char *path = NULL;
+    const char *what = dev_name ? dev_name : "serial0";
+    struct termios tio;
+    HyveChrDef *chr;
+    gboolean pty;
+    int fd;
+
+    (void)drv;
+    g_mutex_lock(&obj->lock);
+    if (obj->id <= 0 || !obj->run) {
+        g_mutex_unlock(&obj->lock);
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_INVALID,
+                       "domain is not running");
+        return -1;
+    }
+    chr = find_chr_locked(obj, dev_name);
+    pty = chr && chr->type == HYVE_CHR_TYPE_PTY;
+    path = chr ? g_strdup(chr->path) : NULL;
+    g_mutex_unlock(&obj->lock);
+    if (!chr) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
+                       "cannot find character device %s", dev_name ? dev_name : "<null>");
+        return -1;
+    }
+    if (!pty) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_UNSUPPORTED,
+                       "character device %s is not using a PTY", what);
+        return -1;
+    }
+    if (!path) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_FAILED,
+                       "character device %s of domain %s has no pty", what, obj->name);
+        return -1;
+    }
+    fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_SYSTEM_ERROR,
+                       "cannot open pty %s of domain %s: %s", path, obj->name,
+                       g_strerror(errno));
+        return -1;
+    }
+    if (tcgetattr(fd, &tio) < 0 || (cfmakeraw(&tio), tcsetattr(fd, TCSANOW, &tio) < 0)) {
+        int err = errno;
+
+        close(fd);
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_SYSTEM_ERROR,
+                       "cannot set pty %s of domain %s to raw mode: %s", path, obj->name,
+                       g_strerror(err));
+        return -1;
+    }
+    return fd;
+}
+
+/* libvirt VIR_CONNECT_LIST_DOMAINS_INACTIVE | _AUTOSTART */
+#define LIST_INACTIVE_AUTOSTART ((1u << 1) | (1u << 10))
+
+void
+hyve_driver_autostart(HyveDriver *drv)
+{
+    g_autoptr(GPtrArray) doms = hyve_driver_list_domains(drv, LIST_INACTIVE_AUTOSTART, NULL);
+
+    /* flush what reattach queued (runners that died while no daemon ran) */
+    hyve_driver_flush_events(drv);
+    for (guint i = 0; doms && i < doms->len; i++) {
+        HyveDomainObj *obj = g_ptr_array_index(doms, i);
+        g_autoptr(GError) err = NULL;
+        gboolean start;
+
+        if (!hyve_domain_job_begin(obj, FALSE, &err)) {
+            g_warning("cannot autostart domain %s: %s", obj->name, err->message);
+            continue;
+        }
+        g_mutex_lock(&obj->lock);
+        start = obj->id <= 0 && obj->autostart;
+        g_mutex_unlock(&obj->lock);
+        if (start && hyve_domain_run_start(drv, obj, NULL, HYVE_START_BOOT, FALSE, &err)) {
+            g_mutex_lock(&obj->lock);
+            if (obj->run)
+                obj->run->autostarted = TRUE;
+            g_mutex_unlock(&obj->lock);
+            hyve_process_status_save(obj);
+            g_message("autostarted domain %s", obj->name);
+        } else if (start) {
+            g_warning("cannot autostart domain %s: %s", obj->name, err->message);
+        }
+        hyve_domain_job_end(obj);
+    }
+}

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyve_process_run.c: the per-domain job, and publishing / retiring a
+ * domain's run: the state, id, definitions and events that go with a
+ * runner starting and stopping. Events are queued under the domain list
+ * lock right after the change they report (hyve_driver_priv.h) and
+ * delivered before the caller's operation returns.
+ */
+#include "hyve-config.h"
+
+#include "hyve_driver_priv.h"
+#include "hyve_process.h"
+
+#define HYVE_JOB_WAIT_US (30 * G_USEC_PER_SEC)
+
+gboolean
+hyve_domain_job_begin(HyveDomainObj *obj, gboolean wait_forever, GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + HYVE_JOB_WAIT_US;
+
+    g_mutex_lock(&obj->lock);
+    while (obj->job_active) {
+        if (wait_forever) {
+            g_cond_wait(&obj->job_cond, &obj->lock);
+        } else if (!g_cond_wait_until(&obj->job_cond, &obj->lock, deadline) &&
+                   obj->job_active) {
+            g_mutex_unlock(&obj->lock);
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_TIMEOUT,
+                           "cannot acquire state change lock");
+            return FALSE;
+        }
+    }
+    if (!hyve_driver_check_removed_locked(obj, error)) {
+        g_mutex_unlock(&obj->lock);
+        return FALSE;
+    }
+    obj->job_active = TRUE;
+    g_mutex_unlock(&obj->lock);
+    return TRUE;
+}
+
+void
+hyve_domain_job_end(HyveDomainObj *obj)
+{
+    g_mutex_lock(&obj->lock);
+    obj->job_active = FALSE;
+    g_cond_broadcast(&obj->job_cond);
+    g_mutex_unlock(&obj->lock);
+}
+
+static void
+queue_lifecycle(HyveDriver *drv, HyveDomainObj *obj, int dom_id, int event, int detail)
+{
+    hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid, dom_id,
+                            event, detail, NULL);
+}
+
+gboolean
+hyve_domain_run_start(HyveDriver *drv, HyveDomainObj *obj, HyveDomainDef *live,
+                      HyveStartKind kind, gboolean paused, GError **error)
+{
+    HyveDomainList *list = hyve_driver_get_domains(drv);
+    g_autoptr(HyveDomainDef) def = live;
+    HyveDomainRun *run;
+    int id;
+
+    if (!def) {
+        g_mutex_lock(&obj->lock);
+        def = hyve_domain_def_copy(obj->def, error);
+        g_mutex_unlock(&obj->lock);
+        if (!def)
+            return FALSE;
+    }
+    hyve_process_def_clear_live(def);
+    if (!(run = hyve_process_spawn(drv, def, paused, error)))
+        return FALSE;
+
+    g_mutex_lock(&list->lock);
+    if (kind == HYVE_START_BOOT)
+        id = list->next_id++;
+    g_mutex_lock(&obj->lock);
+    if (kind == HYVE_START_BOOT) {
+        obj->id = id;
+        /* the persistent definition waits in new_def while the domain runs */
+        hyve_domain_def_free(obj->new_def);
+        obj->new_def = NULL;
+        if (obj->persistent)
+            obj->new_def = obj->def;
+        else
+            hyve_domain_def_free(obj->def);
+    } else {
+        id = obj->id;
+        hyve_domain_def_free(obj->def);
+    }
+    obj->def = g_steal_pointer(&def);
+    obj->run = run;
+    obj->state = HYVE_DOMAIN_STATE_RUNNING;
+    obj->reason = HYVE_REASON_RUNNING_BOOTED;
+    if (kind == HYVE_START_REBOOT)
+        hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_REBOOT, obj->name, obj->uuid, id,
+                                0, 0, NULL);
+    else
+        queue_lifecycle(drv, obj, id, HYVE_DOMAIN_EVENT_STARTED, HYVE_EVENT_STARTED_BOOTED);
+    if (paused) {
+        obj->state = HYVE_DOMAIN_STATE_PAUSED;
+        obj->reason = HYVE_REASON_PAUSED_USER;
+        queue_lifecycle(drv, obj, id, HYVE_DOMAIN_EVENT_SUSPENDED, HYVE_EVENT_SUSPENDED_PAUSED);
+    }
+    g_mutex_unlock(&obj->lock);
+    g_mutex_unlock(&list->lock);
+
+    hyve_process_log_line(run->paths.log, "domain %s running as pid %d, id %d", obj->name,
+                          (int)run->pid, id);
+    hyve_process_watch(hyve_driver_get_process_mgr(drv), obj, run);
+    hyve_process_status_save(obj);
+    hyve_driver_flush_events(drv);
+    return TRUE;
+}
+
+void
+hyve_domain_run_stop(HyveDriver *drv, HyveDomainObj *obj, const HyveEventSpec *pre,
+                     guint n_pre, int reason, int stopped_detail, gboolean keep,
+                     const char *why)
+{
+    HyveDomainList *list = hyve_driver_get_domains(drv);
+    HyveDomainRun *run;
+    gboolean remove = FALSE;
+
+    g_mutex_lock(&obj->lock);
+    run = obj->run;
+    g_mutex_unlock(&obj->lock);
+    if (run) {
+        hyve_process_unwatch(hyve_driver_get_process_mgr(drv), run);
+        hyve_process_cleanup(run, why);
+    }
+
+    g_mutex_lock(&list->lock);
+    g_mutex_lock(&obj->lock);
+    for (guint i = 0; i < n_pre; i++)
+        queue_lifecycle(drv, obj, obj->id, pre[i].event, pre[i].detail);
+    obj->run = NULL;
+    if (!keep) {
+        obj->id = -1;
+        obj->state = HYVE_DOMAIN_STATE_SHUTOFF;
+        obj->reason = reason;
+        if (obj->new_def) {
+            hyve_domain_def_free(obj->def);
+            obj->def = g_steal_pointer(&obj->new_def);
+        }
+        hyve_process_def_clear_live(obj->def);
+        queue_lifecycle(drv, obj, -1, HYVE_DOMAIN_EVENT_STOPPED, stopped_detail);
+        remove = !obj->persistent && !obj->removed;
+    }
+    g_mutex_unlock(&obj->lock);
+    /* a transient domain vanishes (no UNDEFINED event, as libvirt) */
+    if (remove)
+        hyve_domain_list_remove_locked(list, obj);
+    g_mutex_unlock(&list->lock);
+    hyve_domain_run_free(run);
+    hyve_driver_flush_events(drv);
+}
+
+/* Drops the old run and starts the domain again with the same id. */
+gboolean
+hyve_domain_restart(HyveDriver *drv, HyveDomainObj *obj, HyveStartKind kind,
+                    const HyveEventSpec *pre, guint n_pre, const char *why, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    gboolean updated, autostarted;
+
+    g_mutex_lock(&obj->lock);
+    updated = obj->run->updated;
+    autostarted = obj->run->autostarted;
+    g_mutex_unlock(&obj->lock);
+    hyve_domain_run_stop(drv, obj, pre, n_pre, 0, 0, TRUE, why);
+    if (hyve_domain_run_start(drv, obj, NULL, kind, FALSE, &err)) {
+        g_mutex_lock(&obj->lock);
+        if (obj->run) {
+            obj->run->updated = updated;
+            obj->run->autostarted = autostarted;
+        }
+        g_mutex_unlock(&obj->lock);
+        if (updated || autostarted)
+            hyve_process_status_save(obj);
+        return TRUE;
+    }
+    g_warning("cannot restart domain %s: %s", obj->name, err->message);
+    hyve_domain_run_stop(drv, obj, NULL, 0, HYVE_REASON_SHUTOFF_FAILED,
+                         HYVE_EVENT_STOPPED_FAILED, FALSE, NULL);
+    if (error)
+        g_propagate_error(error, g_steal_pointer(&err));
+    return FALSE;
+}

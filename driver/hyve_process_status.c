@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyve_process_status.c: the status file of a running domain
+ * (<state_dir>/<name>.xml) and reattaching to the runners it names when
+ * the driver starts:
+ *
+ *   <domstatus state='1' reason='1' pid='P' starttime='T' id='I'
+ *              [transient='yes'] [autostarted='yes'] [powerbutton='yes']
+ *              [reboot='yes'] [updated='yes']>
+ *     <domain ...> (the live definition, as --inactive formats it) </domain>
+ *   </domstatus>
+ *
+ * A runner is reattached only if its pid is alive, its /proc start time
+ * matches and its command line is [runner, "-c", <name>.conf]; otherwise
+ * the domain ends SHUTOFF (reason from the exit file), with its STOPPED
+ * event queued, and the run files are removed.
+ */
+#include "hyve-config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hyve/runner-exit.h"
+#include "hyve_domain_parse_priv.h"
+#include "hyve_driver_priv.h"
+#include "hyve_process.h"
+
+void
+hyve_process_status_save(HyveDomainObj *obj)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *path = NULL, *dom = NULL, *text = NULL;
+    HyveDomainRun *run;
+
+    g_mutex_lock(&obj->lock);
+    run = obj->run;
+    if (!run || obj->id <= 0) {
+        g_mutex_unlock(&obj->lock);
+        return;
+    }
+    path = g_strdup(run->paths.status);
+    dom = hyve_domain_def_format(obj->def, -1, HYVE_DOMAIN_XML_INACTIVE);
+    text = g_strdup_printf("<domstatus state='%d' reason='%d' pid='%d' starttime='%"
+                           G_GUINT64_FORMAT "' id='%d'%s%s%s%s%s>\n%s</domstatus>\n",
+                           obj->state, obj->reason, (int)run->pid, run->start_time, obj->id,
+                           obj->persistent ? "" : " transient='yes'",
+                           run->autostarted ? " autostarted='yes'" : "",
+                           run->host_powerdown ? " powerbutton='yes'" : "",
+                           run->reboot_pending ? " reboot='yes'" : "",
+                           run->updated ? " updated='yes'" : "", dom);
+    g_mutex_unlock(&obj->lock);
+    if (!hyve_file_write_atomic(path, text, &err))
+        g_warning("cannot save status of domain %s: %s", obj->name, err->message);
+}
+
+/* ---- reattach --------------------------------------------------------------- */
+
+typedef struct {
+    int state, reason, id;
+    pid_t pid;
+    guint64 start_time;
+    gboolean transient, autostarted, powerbutton, reboot, updated;
+    HyveDomainDef *def;
+} HyveStatus;
+
+static gint64
+attr_int(xmlNodePtr node, const char *name)
+{
+    g_autofree char *v = hyve_xml_attr(node, name);
+    guint64 n;
+
+    return v && hyve_parse_uint(v, G_MAXINT64, &n) ? (gint64)n : -1;
+}
+
+static gboolean
+attr_yes(xmlNodePtr node, const char *name)
+{
+    g_autofree char *v = hyve_xml_attr(node, name);
+
+    return v && g_str_equal(v, "yes");
+}
+
+static gboolean
+status_parse(HyveDriver *drv, const char *path, HyveStatus *st, GError **error)
+{
+    g_autofree char *text = NULL, *domxml = NULL;
+    g_autoptr(xmlDoc) doc = NULL;
+    xmlNodePtr root, dom;
+    xmlBufferPtr buf;
+
+    if (!g_file_get_contents(path, &text, NULL, error) ||
+        !(doc = hyve_xml_parse_string(text, path, error)))
+        return FALSE;
+    root = xmlDocGetRootElement(doc);
+    dom = root ? hyve_xml_child(root, "domain") : NULL;
+    if (!root || !g_str_equal((const char *)root->name, "domstatus") || !dom) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
+                       "%s is not a domain status file", path);
+        return FALSE;
+    }
+    st->state = (int)attr_int(root, "state");
+    st->reason = (int)attr_int(root, "reason");
+    st->id = (int)attr_int(root, "id");
+    st->pid = (pid_t)attr_int(root, "pid");
+    st->start_time = (guint64)attr_int(root, "starttime");
+    st->transient = attr_yes(root, "transient");
+    st->autostarted = attr_yes(root, "autostarted");
+    st->powerbutton = attr_yes(root, "powerbutton");
+    st->reboot = attr_yes(root, "reboot");
+    st->updated = attr_yes(root, "updated");
+    buf = xmlBufferCreate();
+    xmlNodeDump(buf, doc, dom, 0, 0);
+    domxml = g_strndup((const char *)xmlBufferContent(buf), xmlBufferLength(buf));
+    xmlBufferFree(buf);
+    st->def = hyve_domain_def_parse_string(domxml, hyve_driver_get_parse_options(drv), error);
+    return st->def != NULL;
+}
+
+/* Is @pid (opened as @pidfd) the runner of @paths, started at @start_time? */
+static gboolean
+runner_verify(HyveDriver *drv, pid_t pid, guint64 start_time, const HyveRunnerPaths *paths,
+              pid_t *ppid)
+{
+    const char *runner = hyve_driver_get_config(drv)->runner_path;
+    g_autofree char *cmdpath = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+    g_autofree char *cmd = NULL, *base_cmd = NULL, *base_runner = NULL;
+    guint64 st = 0;
+    gsize len = 0;
+    char state = 0;
+    const char *a1, *a2;
+
+    if (!hyve_proc_stat(pid, &st, ppid, NULL, &state) || st != start_time || state == 'Z' ||
+        !g_file_get_contents(cmdpath, &cmd, &len, NULL) || len == 0 || cmd[len - 1] != '\0')
+        return FALSE;
+    a1 = cmd + strlen(cmd) + 1;
+    if (a1 >= cmd + len)
+        return FALSE;
+    a2 = a1 + strlen(a1) + 1;
+    if (a2 >= cmd + len || a2 + strlen(a2) + 1 != cmd + len)
+        return FALSE;
+    base_cmd = g_path_get_basename(cmd);
+    base_runner = g_path_get_basename(runner ? runner : "bhyve-runner");
+    return (g_strcmp0(cmd, runner) == 0 || g_str_equal(base_cmd, base_runner)) &&
+           g_str_equal(a1, "-c") && g_str_equal(a2, paths->config);
+}
+
+/* A runner that ended while no driver watched it: how it ended. */
+static HyveRunnerEnd
+dead_runner_end(HyveStatus *st, const HyveRunnerPaths *paths)
+{
+    HyveDomainRun tmp = { .pid = st->pid, .pidfd = -1, .paths = *paths };
+    guint64 start = 0;
+    pid_t ppid = 0;
+    char state = 0;
+
+    /* our own zombie child (a driver of this process spawned it): reap it */
+    tmp.is_child = st->pid > 0 && hyve_proc_stat(st->pid, &start, &ppid, NULL, &state) &&
+                   start == st->start_time && ppid == getpid() && state == 'Z';
+    return hyve_process_reap(&tmp);
+}
+
+static void
+reattach_dead(HyveDriver *drv, HyveStatus *st, HyveRunnerPaths *paths)
+{
+    HyveDomainList *list = hyve_driver_get_domains(drv);
+    HyveRunnerEnd end = dead_runner_end(st, paths);
+    g_autoptr(HyveDomainObj) obj = NULL;
+    int reason = HYVE_REASON_SHUTOFF_CRASHED, detail = HYVE_EVENT_STOPPED_FAILED;
+
+    switch (end.status) {
+    case HYVE_RUNNER_EXIT_REBOOT:
+    case HYVE_RUNNER_EXIT_POWEROFF:
+    case HYVE_RUNNER_EXIT_HALT:
+        reason = HYVE_REASON_SHUTOFF_SHUTDOWN;
+        detail = HYVE_EVENT_STOPPED_SHUTDOWN;
+        break;
+    case HYVE_RUNNER_EXIT_TRIPLEFAULT:
+        detail = HYVE_EVENT_STOPPED_CRASHED;
+        break;
+    case HYVE_RUNNER_EXIT_ERROR:
+        reason = HYVE_REASON_SHUTOFF_FAILED;
+        break;
+    default:
+        break;
+    }
+    g_message("domain %s: bhyve-runner %d ended while the daemon was away (status %d)",
+              st->def->name, (int)st->pid, end.status);
+    g_mutex_lock(&list->lock);
+    if ((obj = hyve_domain_list_find_uuid_locked(list, st->def->uuid))) {
+        g_mutex_lock(&obj->lock);
+        obj->state = HYVE_DOMAIN_STATE_SHUTOFF;
+        obj->reason = reason;
+        g_mutex_unlock(&obj->lock);
+    }
+    hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, st->def->name, st->def->uuid,
+                            -1, HYVE_DOMAIN_EVENT_STOPPED, detail, NULL);
+    g_mutex_unlock(&list->lock);
+    {
+        HyveDomainRun tmp = { .pid = st->pid, .pidfd = -1, .paths = *paths };
+
+        hyve_process_cleanup(&tmp, "runner ended while the daemon was not running");
+    }
+}
+
+static void
+reattach_live(HyveDriver *drv, HyveStatus *st, HyveDomainRun *run)
+{
+    HyveDomainList *list = hyve_driver_get_domains(drv);
+    g_autoptr(HyveDomainObj) obj = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (!hyve_process_query_consoles(run, st->def->name, st->def, &err))
+        g_warning("domain %s: %s", st->def->name, err->message);
+    g_mutex_lock(&list->lock);
+    obj = hyve_domain_list_find_uuid_locked(list, st->def->uuid);
+    if (!obj) {
+        obj = hyve_domain_obj_new(g_steal_pointer(&st->def));
+        obj->persistent = FALSE;
+        hyve_domain_list_add_locked(list, obj);
+    }
+    g_mutex_lock(&obj->lock);
+    if (st->def) {
+        hyve_domain_def_free(obj->new_def);
+        obj->new_def = obj->persistent ? obj->def : NULL;
+        if (!obj->persistent)
+            hyve_domain_def_free(obj->def);
+        obj->def = g_steal_pointer(&st->def);
+    }
+    obj->id = st->id;
+    obj->state = st->state == HYVE_DOMAIN_STATE_PAUSED ? HYVE_DOMAIN_STATE_PAUSED :
+                 HYVE_DOMAIN_STATE_RUNNING;
+    obj->reason = st->reason;
+    run->host_powerdown = st->powerbutton;
+    run->reboot_pending = st->reboot;
+    run->autostarted = st->autostarted;
+    run->updated = st->updated;
+    obj->run = run;
+    g_mutex_unlock(&obj->lock);
+    if (st->id >= list->next_id)
+        list->next_id = st->id + 1;
+    g_mutex_unlock(&list->lock);
+    hyve_process_log_line(run->paths.log, "reattached to pid %d, id %d", (int)run->pid, st->id);
+    hyve_process_watch(hyve_driver_get_process_mgr(drv), obj, run);
+}
+
+static void
+reattach_one(HyveDriver *drv, const char *path)
+{
+    const HyveDriverConfig *cfg = hyve_driver_get_config(drv);
+    HyveStatus st = { 0 };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HyveDomainRun) run = g_new0(HyveDomainRun, 1);
+    pid_t ppid = 0;
+
+    run->pidfd = -1;
+    if (!status_parse(drv, path, &st, &err)) {
+        g_warning("cannot reattach from %s: %s", path, err->message);
+        hyve_domain_def_free(st.def);
+        return;
+    }
+    hyve_runner_paths_init(&run->paths, cfg->state_dir,
+                           cfg->log_dir ? cfg->log_dir : cfg->state_dir, st.def->name);
+    if (st.pid > 0 && st.id > 0)
+        run->pidfd = hyve_pidfd_open(st.pid);
+    if (run->pidfd >= 0 && runner_verify(drv, st.pid, st.start_time, &run->paths, &ppid)) {
+        run->pid = st.pid;
+        run->start_time = st.start_time;
+        run->is_child = ppid == getpid();
+        run->serial = hyve_process_next_serial();
+        reattach_live(drv, &st, g_steal_pointer(&run));
+    } else {
+        reattach_dead(drv, &st, &run->paths);
+    }
+    hyve_domain_def_free(st.def);
+}
+
+static gint
+cmp_paths(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void
+hyve_process_reattach_all(HyveDriver *drv)
+{
+    const char *dir = hyve_driver_get_config(drv)->state_dir;
+    g_autoptr(GDir) d = dir ? g_dir_open(dir, 0, NULL) : NULL;
+    g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+    const char *name;
+
+    if (!d)
+        return;
+    while ((name = g_dir_read_name(d)))
+        if (g_str_has_suffix(name, ".xml") && name[0] != '.')
+            g_ptr_array_add(files, g_build_filename(dir, name, NULL));
+    g_ptr_array_sort(files, cmp_paths);
+    for (guint i = 0; i < files->len; i++)
+        reattach_one(drv, g_ptr_array_index(files, i));
+}

@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_domain_process.c: running domains through the real driver and the
+ * real bhyve-runner on this host's /dev/kvm (an emulated one is enough):
+ * start/destroy/shutdown/reset/suspend/resume, exit decoding with the
+ * on_* actions, events in order, status files, reattach after the driver
+ * is freed, transient domains, racing operations. The guests are tiny
+ * synthetic bzImages (64-bit entry code) that write a line to COM1 and
+ * then spin, power off, reset or triple-fault.
+ * argv[1]: the bhyve-runner binary. Skipped (77) without a usable /dev/kvm.
+ */
+#include "test_driver_common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hyve_driver_priv.h"
+#include "hyve_process.h"
+
+static const char *runner_path;
+static char *tmpdir;
+static HyveDriver *drv;
+static GMutex events_lock;
+static GPtrArray *events;       /* "EVENT/DETAIL@ID" strings, guarded by events_lock */
+
+/* x86-64 guest actions, run after the COM1 message (hex machine code). */
+#define ACT_SPIN ""
+#define ACT_POWEROFF "66BA040666B8003466EF"        /* outw 0x3400 -> PM1a_CNT (S5) */
+#define ACT_RESET "66BAF90CB006EE"                  /* outb 6 -> 0xCF9 */
+
+/* A bzImage (boot protocol 2.15, 64-bit entry at +0x200) whose code writes
+ * "HYVE-GUEST up" to COM1, runs @action, then spins with pause. */
+static GByteArray *
+guest_image(const char *action)
+{
+    static const guint8 print[] = {
+        0x66, 0xBA, 0xF8, 0x03,                         /* mov dx, 0x3f8 */
+        0x48, 0x8D, 0x35, 0, 0, 0, 0,                   /* lea rsi, [rip+msg] */
+        0xAC, 0x84, 0xC0, 0x74, 0x03, 0xEE, 0xEB, 0xF8, /* lodsb; test al; jz; out; jmp */
+    };
+    static const guint8 spin[] = { 0xF3, 0x90, 0xEB, 0xFC };
+    static const char msg[] = "HYVE-GUEST up\n";
+    GByteArray *img = g_byte_array_new();
+    guint8 setup[1024] = { 0 }, pad[0x200] = { 0 }, code[512];
+    gsize n = 0, len = strlen(action) / 2;
+    gint32 disp;
+
+    memcpy(code, print, sizeof(print));
+    n = sizeof(print);
+    for (gsize i = 0; i < len; i++) {
+        char h[3] = { action[2 * i], action[2 * i + 1], 0 };
+
+        code[n++] = (guint8)strtoul(h, NULL, 16);
+    }
+    memcpy(code + n, spin, sizeof(spin));
+    n += sizeof(spin);
+    disp = (gint32)(n - 11);
+    memcpy(code + 7, &disp, 4);
+    memcpy(code + n, msg, sizeof(msg));
+    n += sizeof(msg);
+
+    setup[0x1F1] = 1;                                   /* setup_sects */
+    setup[0x1FE] = 0x55; setup[0x1FF] = 0xAA;
+    setup[0x202] = 'H'; setup[0x203] = 'd'; setup[0x204] = 'r'; setup[0x205] = 'S';
+    setup[0x206] = 0x0F; setup[0x207] = 0x02;           /* protocol 2.15 */
+    setup[0x211] = 1;                                   /* LOADED_HIGH */
+    setup[0x22C] = 0xFF; setup[0x22D] = 0xFF; setup[0x22E] = 0xFF; setup[0x22F] = 0x7F;
+    setup[0x232] = 0x20;                                /* kernel_alignment 2 MiB */
+    setup[0x236] = 1;                                   /* XLF_KERNEL_64 */
+    setup[0x238] = 0xFF; setup[0x239] = 0x07;           /* cmdline_size */
+    setup[0x262] = 0x10;                                /* init_size 1 MiB */
+    g_byte_array_append(img, setup, sizeof(setup));
+    g_byte_array_append(img, pad, sizeof(pad));
+    g_byte_array_append(img, code, n);
+    g_byte_array_set_size(img, 1024 + 4096);
+    return img;
+}
+
+static void
+sink(const HyveDomainEvent *ev, gpointer data)
+{
+    char *s;
+
+    (void)data;
+    if (ev->id == HYVE_DOMAIN_EVENT_ID_REBOOT)
+        s = g_strdup_printf("%s:REBOOT@%d", ev->name, ev->dom_id);
+    else if (ev->id == HYVE_DOMAIN_EVENT_ID_LIFECYCLE)
+        s = g_strdup_printf("%s:%d/%d@%d", ev->name, ev->event, ev->detail, ev->dom_id);
+    else
+        return;
+    g_mutex_lock(&events_lock);
+    g_ptr_array_add(events, s);
+    g_mutex_unlock(&events_lock);
+}
+
+static HyveDriver *
+open_driver(void)
+{
+    HyveDriverConfig cfg = { 0 };
+    g_autoptr(GError) err = NULL;
+    HyveDriver *d;
+
+    cfg.config_dir = g_build_filename(tmpdir, "etc", NULL);
+    cfg.state_dir = g_build_filename(tmpdir, "run", NULL);
+    cfg.log_dir = g_build_filename(tmpdir, "log", NULL);
+    cfg.schema_dir = g_strdup(HYVE_LIBVIRT_SCHEMA_DIR);
+    cfg.runner_path = g_strdup(runner_path);
+    cfg.uri = g_strdup("bhyve:///session");
+    g_mkdir_with_parents(cfg.log_dir, 0700);
+    d = hyve_driver_new(&cfg, &err);
+    hyve_driver_config_clear(&cfg);
+    ck_assert_msg(d, "hyve_driver_new: %s", err ? err->message : "");
+    hyve_driver_set_event_sink(d, sink, NULL);
+    return d;
+}
+
+static void
+setup(void)
+{
+    tmpdir = test_tmpdir_new("hyve-process-XXXXXX");
+    events = g_ptr_array_new_with_free_func(g_free);
+    drv = open_driver();
+}
+
+static void
+teardown(void)
+{
+    hyve_driver_free(drv);
+    drv = NULL;
+    test_tree_remove(tmpdir);
+    g_clear_pointer(&tmpdir, g_free);
+    g_clear_pointer(&events, g_ptr_array_unref);
+}
+
+/* Domain XML for a guest running @action; @extra goes inside <domain>. */
+static char *
+guest_xml(const char *name, const char *action, const char *extra)
+{
+    g_autoptr(GByteArray) img = guest_image(action);
+    g_autofree char *kernel = g_strdup_printf("%s/%s.bzImage", tmpdir, name);
+
+    ck_assert(g_file_set_contents(kernel, (char *)img->data, img->len, NULL));
+    return g_strdup_printf("<domain type='bhyve'><name>%s</name><memory unit='MiB'>64</memory>"
+                           "<os><type>hvm</type><kernel>%s</kernel></os>%s"
+                           "<devices><serial type='pty'/></devices></domain>",
+                           name, kernel, extra ? extra : "");
+}
+
+static HyveDomainObj *
+define_guest(const char *name, const char *action, const char *extra)
+{
+    g_autofree char *xml = guest_xml(name, action, extra);
+    g_autoptr(GError) err = NULL;
+    HyveDomainObj *obj = hyve_driver_define_xml(drv, xml, 0, &err);
+
+    ck_assert_msg(obj, "define %s: %s", name, err ? err->message : "");
+    return obj;
+}
+
+static void
+start_ok(HyveDomainObj *obj, guint flags)
+{
+    g_autoptr(GError) err = NULL;
+
+    ck_assert_msg(hyve_driver_domain_start(drv, obj, flags, &err), "start %s: %s", obj->name,
+                  err ? err->message : "");
+}
+
+static void
+assert_state(HyveDomainObj *obj, int state, int reason, const char *ctx)
+{
+    HyveDomainInfo info;
+
+    hyve_domain_obj_get_info(obj, &info);
+    ck_assert_msg((int)info.state == state && info.reason == reason,
+                  "%s: state %d/%d, want %d/%d", ctx, info.state, info.reason, state, reason);
+}
+
+/* Waits up to @secs for the state (exit handling runs on a driver thread). */
+static void
+wait_state(HyveDomainObj *obj, int state, int reason, int secs, const char *ctx)
+{
+    HyveDomainInfo info;
+
+    for (int i = 0; i < secs * 50; i++) {
+        hyve_domain_obj_get_info(obj, &info);
+        if ((int)info.state == state && info.reason == reason)
+            return;
+        g_usleep(20000);
+    }
+    assert_state(obj, state, reason, ctx);
+}
+
+/* The events seen so far, joined with spaces. */
+static char *
+events_str(void)
+{
+    GString *s = g_string_new(NULL);
+
+    hyve_driver_flush_events(drv);
+    g_mutex_lock(&events_lock);
+    for (guint i = 0; i < events->len; i++)
+        g_string_append_printf(s, "%s%s", i ? " " : "", (char *)g_ptr_array_index(events, i));
+    g_mutex_unlock(&events_lock);
+    return g_string_free(s, FALSE);
+}
+
+static void
+assert_events(const char *want, const char *ctx)
+{
+    g_autofree char *got = events_str();
+
+    ck_assert_msg(g_str_equal(got, want), "%s: events\n  got:  %s\n  want: %s", ctx, got, want);
+}
+
+static pid_t
+runner_pid(HyveDomainObj *obj)
+{
+    pid_t pid;
+
+    g_mutex_lock(&obj->lock);
+    pid = obj->run ? obj->run->pid : 0;
+    g_mutex_unlock(&obj->lock);
+    return pid;
+}
+
+static gboolean
+run_file_exists(const char *name, const char *ext)
+{
+    g_autofree char *p = g_strdup_printf("%s/run/%s.%s", tmpdir, name, ext);
+
+    return g_file_test(p, G_FILE_TEST_EXISTS);
+}
+
+/* The pid is gone (not even a zombie left unreaped). */
+static gboolean
+pid_gone(pid_t pid)
+{
+    for (int i = 0; i < 250; i++) {
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+            return TRUE;
+        g_usleep(20000);
+    }
+    return FALSE;
+}
+
+#define EV(e, d, id) #e "/" #d "@" #id
+
+static void
+clear_events(void)
+{
+    hyve_driver_flush_events(drv);
+    g_mutex_lock(&events_lock);
+    g_ptr_array_set_size(events, 0);
+    g_mutex_unlock(&events_lock);
+}
+
+/* Runner processes of this test's domains still alive (zombies excluded). */
+static guint
+live_runners(void)
+{
+    g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
+    g_autofree char *prefix = g_strdup_printf("%s/run/", tmpdir);
+    const char *ent;
+    guint n = 0;
+
+    while ((ent = g_dir_read_name(d))) {
+        g_autofree char *path = g_strdup_printf("/proc/%s/cmdline", ent);
+        g_autofree char *cmd = NULL;
+        gsize len = 0;
+        guint64 st;
+        char state = 0;
+
+        if (!g_ascii_isdigit(ent[0]) || !g_file_get_contents(path, &cmd, &len, NULL))
+            continue;
+        for (gsize i = 0; i + 1 < len; i++)
+            if (cmd[i] == '\0')
+                cmd[i] = ' ';
+        if (strstr(cmd, prefix) && hyve_proc_stat(atoi(ent), &st, NULL, NULL, &state) &&
+            state != 'Z')
+            n++;
+    }
+    return n;
+}
+
+START_TEST(test_start_destroy)
+{
+    g_autoptr(HyveDomainObj) obj = define_guest("vm1", ACT_SPIN, NULL);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *xml = NULL, *xml2 = NULL;
+    char buf[256] = { 0 };
+    gsize got = 0;
+    HyveDomainInfo info;
+    pid_t pid;
+    int fd;
+
+    clear_events();
+    start_ok(obj, 0);
+    assert_state(obj, HYVE_DOMAIN_STATE_RUNNING, 1, "started");
+    assert_events("vm1:2/0@1", "start");
+    ck_assert_int_eq(obj->id, 1);
+    ck_assert(hyve_domain_obj_is_active(obj));
+    ck_assert(!hyve_domain_obj_is_updated(obj));
+    pid = runner_pid(obj);
+    ck_assert_msg(pid > 0 && kill(pid, 0) == 0, "runner %d alive", pid);
+    ck_assert(run_file_exists("vm1", "conf") && run_file_exists("vm1", "pid") &&
+              run_file_exists("vm1", "xml") && run_file_exists("vm1", "ctl"));
+
+    xml = hyve_domain_obj_get_xml(obj, 0, &err);
+    ck_assert_msg(strstr(xml, "<domain type='bhyve' id='1'>") &&
+                  strstr(xml, "<source path='/dev/pts/") && strstr(xml, "tty='/dev/pts/"),
+                  "live XML:\n%s", xml);
+    xml2 = hyve_domain_obj_get_xml(obj, HYVE_DOMAIN_XML_INACTIVE, &err);
+    ck_assert_msg(!strstr(xml2, "/dev/pts/") && !strstr(xml2, "id='1'"), "inactive XML:\n%s",
+                  xml2);
+
+    /* the guest's line on the console pty */
+    fd = hyve_driver_domain_open_console(drv, obj, NULL, &err);
+    ck_assert_msg(fd >= 0, "open console: %s", err ? err->message : "");
+    for (int i = 0; i < 500 && !strstr(buf, "HYVE-GUEST up"); i++) {
+        ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+
+        if (n > 0)
+            got += n;
+        else
+            g_usleep(20000);
+    }
+    close(fd);
+    ck_assert_msg(strstr(buf, "HYVE-GUEST up"), "console read '%s'", buf);
+
+    /* the spinning guest uses CPU time */
+    for (int i = 0; i < 100; i++) {
+        hyve_domain_obj_get_info(obj, &info);
+        if (info.cpu_time_ns > 0)
+            break;
+        g_usleep(20000);
+    }
+    ck_assert_msg(info.cpu_time_ns > 0, "cpu time %" G_GUINT64_FORMAT, info.cpu_time_ns);
+
+    clear_events();
+    ck_assert_msg(hyve_driver_domain_destroy(drv, obj, 0, &err), "destroy: %s",
+                  err ? err->message : "");
+    assert_state(obj, HYVE_DOMAIN_STATE_SHUTOFF, 2, "destroyed");
+    assert_events("vm1:5/1@-1", "destroy");
+    ck_assert_int_eq(obj->id, -1);
+    ck_assert_msg(pid_gone(pid), "runner %d still there", pid);
+    ck_assert(!run_file_exists("vm1", "conf") && !run_file_exists("vm1", "pid") &&
+              !run_file_exists("vm1", "xml") && !run_file_exists("vm1", "ctl"));
+    g_clear_pointer(&xml, g_free);
+    xml = hyve_domain_obj_get_xml(obj, 0, NULL);
+    ck_assert_msg(!strstr(xml, "/dev/pts/") && !strstr(xml, " id="), "stopped XML:\n%s", xml);
+    ck_assert_uint_eq(live_runners(), 0);
+}
+END_TEST
+
+/* A guest that ends on its own, and what the driver makes of it. */
+static const struct {
+    const char *name;
+    const char *action;
+    const char *extra;
+    int state, reason;          /* final, when @loops is FALSE */
+    const char *events;         /* exact (or the prefix when @loops) */
+    gboolean loops;             /* restarts forever: destroyed by the test */
+} exits[] = {
+    { "poweroff", ACT_POWEROFF, NULL, 5, 1, "x:2/0@1 x:6/0@1 x:6/1@1 x:5/0@-1", FALSE },
+    { "reset-destroy", ACT_RESET, "<on_reboot>destroy</on_reboot>", 5, 1,
+      "x:2/0@1 x:6/0@1 x:6/1@1 x:5/0@-1", FALSE },
+    { "poweroff-restart", ACT_POWEROFF, "<on_poweroff>restart</on_poweroff>", 0, 0,
+      "x:2/0@1 x:6/0@1 x:6/1@1 x:2/0@1 x:6/0@1 x:6/1@1 x:2/0@1", TRUE },
+    { "reset-restart", ACT_RESET, NULL, 0, 0, "x:2/0@1 x:REBOOT@1 x:REBOOT@1", TRUE },
+};
+
+START_TEST(test_guest_exit)
+{
+    g_autoptr(HyveDomainObj) obj = define_guest("x", exits[_i].action, exits[_i].extra);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *got = NULL;
+
+    clear_events();
+    start_ok(obj, 0);
+    if (!exits[_i].loops) {
+        wait_state(obj, HYVE_DOMAIN_STATE_SHUTOFF, exits[_i].reason, 30, exits[_i].name);
+        got = events_str();
+        ck_assert_msg(g_str_equal(got, exits[_i].events), "%s: events\n  got:  %s\n  want: %s",
+                      exits[_i].name, got, exits[_i].events);
+        ck_assert_msg(!run_file_exists("x", "xml") && !run_file_exists("x", "pid"),
+                      "%s: run files left", exits[_i].name);
+    } else {
+        for (int i = 0; i < 1500; i++) {
+            g_free(got);
+            got = events_str();
+            if (g_str_has_prefix(got, exits[_i].events))
+                break;
+            g_usleep(20000);
+        }
+        ck_assert_msg(g_str_has_prefix(got, exits[_i].events),
+                      "%s: events\n  got:  %s\n  want: %s...", exits[_i].name, got,
+                      exits[_i].events);
+        ck_assert_int_eq(obj->id, 1);
+        ck_assert_msg(hyve_driver_domain_destroy(drv, obj, 0, &err), "%s: destroy: %s",
+                      exits[_i].name, err ? err->message : "");
+        assert_state(obj, HYVE_DOMAIN_STATE_SHUTOFF, 2, exits[_i].name);
+    }
+    ck_assert_msg(live_runners() == 0, "%s: runners left", exits[_i].name);
+}
+END_TEST
+
+START_TEST(test_runner_killed)
+{
+    g_autoptr(HyveDomainObj) obj = define_guest("vm1", ACT_SPIN, NULL);
+    pid_t pid;
+
+    start_ok(obj, 0);
+    clear_events();
+    pid = runner_pid(obj);
+    ck_assert(kill(pid, SIGKILL) == 0);
+    wait_state(obj, HYVE_DOMAIN_STATE_SHUTOFF, 3, 20, "killed");
+    assert_events("vm1:5/5@-1", "killed");
+    ck_assert(pid_gone(pid));
+    ck_assert(!run_file_exists("vm1", "xml"));
+}
+END_TEST
+
+static Suite *
+process_suite(void)
+{
+    Suite *s = suite_create("domain-process");
+    TCase *tc = tcase_create("process");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_start_destroy);
+    tcase_add_loop_test(tc, test_guest_exit, 0, G_N_ELEMENTS(exits));
+    tcase_add_test(tc, test_runner_killed);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(int argc, char **argv)
+{
+    int fd;
+
+    if (argc < 2) {
+        g_printerr("usage: %s BHYVE-RUNNER\n", argv[0]);
+        return 2;
+    }
+    runner_path = g_canonicalize_filename(argv[1], NULL);
+    fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        g_print("SKIP: /dev/kvm: %s\n", g_strerror(errno));
+        return 77;
+    }
+    close(fd);
+    return test_suite_run(process_suite());
+}
