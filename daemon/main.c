@@ -216,6 +216,9 @@ run_daemon(const HyvedOptions *opts, GArray *activated, GError **error)
     g_unix_signal_add(SIGINT, on_signal, server);
     g_unix_signal_add(SIGHUP, on_sighup, NULL);
     hyved_server_set_idle_timeout(server, opts->timeout);
+    /* the server set the driver's event sink: autostart domains now (the idle
+     * timeout never fires while domains run) */
+    hyve_driver_autostart(driver);
     g_info("virtbhyved %s ready (%s mode) on %s", HYVE_VERSION,
            privileged ? "system" : "session", paths.sock_rw);
     hyved_notify("READY=1\nSTATUS=serving " HYVE_VERSION);
