@@ -66,7 +66,7 @@ typedef struct {
     guint vcpus;                /* online */
     guint vcpus_max;
     guint64 max_mem_kib;
-    guint64 cur_mem_kib;
+    guint64 cur_mem_kib;        /* what the guest has (balloon.current) */
     GArray *disks;              /* StatsDisk */
     GArray *nets;               /* StatsNet */
 } StatsSnap;
@@ -120,7 +120,11 @@ stats_snap_take(HyveDomainObj *obj)
     s->vcpus = def->vcpus_current ? def->vcpus_current : def->vcpus;
     s->vcpus_max = def->vcpus;
     s->max_mem_kib = def->memory_kib;
-    s->cur_mem_kib = def->current_memory_kib ? def->current_memory_kib : def->memory_kib;
+    /* The runner has no balloon: a running guest has all of <memory>
+     * (bhyve-runner memory.size); <currentMemory> is what the definition
+     * asks for next time. */
+    s->cur_mem_kib = s->active || !def->current_memory_kib ? def->memory_kib
+                                                           : def->current_memory_kib;
     s->disks = g_array_new(FALSE, TRUE, sizeof(StatsDisk));
     g_array_set_clear_func(s->disks, stats_disk_clear);
     for (guint i = 0; def->disks && i < def->disks->len; i++) {
@@ -536,7 +540,7 @@ hyve_driver_domain_memory_stats(HyveDriver *drv, HyveDomainObj *obj, guint nr_st
     if (!check_active(s, error))
         return NULL;
     out = g_array_new(FALSE, TRUE, sizeof(HyveMemoryStat));
-    /* no balloon device: the guest has all of its current memory */
+    /* no balloon device: the guest has all of its memory */
     m = (HyveMemoryStat){ MEMORY_STAT_ACTUAL_BALLOON, s->cur_mem_kib };
     if (out->len < nr_stats)
         g_array_append_val(out, m);

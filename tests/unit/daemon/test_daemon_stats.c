@@ -553,7 +553,7 @@ START_TEST(test_net_mem_control)
             (xdrproc_t)xdr_remote_domain_memory_stats_ret, &mr);
     ck_assert_uint_eq(mr.stats.stats_len, 2);
     ck_assert_int_eq(mr.stats.stats_val[0].tag, 6);
-    ck_assert_uint_eq(mr.stats.stats_val[0].val, 131072);
+    ck_assert_uint_eq(mr.stats.stats_val[0].val, 262144);   /* no balloon: all of <memory> */
     ck_assert_int_eq(mr.stats.stats_val[1].tag, 7);
     ck_assert(mr.stats.stats_val[1].val > 1024);     /* this process's RSS, KiB */
     xdr_free((xdrproc_t)xdr_remote_domain_memory_stats_ret, (char *)&mr);
@@ -633,7 +633,7 @@ START_TEST(test_all_stats)
     ck_assert_uint_eq(num(on, "state.reason", 1), 1);
     ck_assert(num(on, "cpu.time", 4) >= 40000000);    /* the two vCPU threads' 60 ms */
     ck_assert(num(on, "cpu.time", 4) == num(on, "cpu.user", 4) + num(on, "cpu.system", 4));
-    ck_assert_uint_eq(num(on, "balloon.current", 4), 131072);
+    ck_assert_uint_eq(num(on, "balloon.current", 4), 262144);
     ck_assert_uint_eq(num(on, "balloon.maximum", 4), 262144);
     ck_assert(num(on, "balloon.rss", 4) > 1024);
     ck_assert_uint_eq(num(on, "vcpu.current", 2), 3);
@@ -665,6 +665,7 @@ START_TEST(test_all_stats)
     ck_assert_uint_eq(num(off, "state.state", 1), 5);
     ck_assert(!param(off, "cpu.time") && !param(off, "vcpu.0.time") && !param(off, "net.count"));
     ck_assert_uint_eq(num(off, "balloon.maximum", 4), 262144);
+    ck_assert_uint_eq(num(off, "balloon.current", 4), 131072);   /* <currentMemory> */
     ck_assert_uint_eq(num(off, "vcpu.current", 2), 3);
     ck_assert_uint_eq(num(off, "block.0.capacity", 4), DISK_SIZE);
     ck_assert(!param(off, "block.0.rd.reqs"));
