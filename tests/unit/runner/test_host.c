@@ -34,7 +34,7 @@ static const struct {
 
 START_TEST(test_exit)
 {
-    Run r = { 0 };
+    g_auto(Run) r = { 0 };
     g_autofree char *out = NULL;
     int st;
 
@@ -49,7 +49,7 @@ END_TEST
 
 START_TEST(test_control)
 {
-    Run r = { 0 };
+    g_auto(Run) r = { 0 };
     static const struct { const char *req, *reply; } steps[] = {
         { "status", "ok running" },
         { "pause", "ok" },
@@ -96,7 +96,7 @@ END_TEST
  * backend in both directions and UART receive (LSR.DR, RBR). */
 START_TEST(test_unix_echo)
 {
-    Run r = { 0 };
+    g_auto(Run) r = { 0 };
     g_autofree char *sock = g_build_filename(tmpdir, "echo.sock", NULL);
     g_autofree char *extra = NULL;
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -216,7 +216,8 @@ END_TEST
  * cleanly at start (exit 4), never with SIGBUS later. */
 START_TEST(test_memory_options)
 {
-    Run r = { 0 }, h = { 0 };
+    g_auto(Run) r = { 0 };
+    g_auto(Run) h = { 0 };
     g_autofree char *pool = NULL;
 
     run_start(&r, "mergeable", "66BA040666B8003466EF", "memory.mergeable=true\n");

@@ -44,7 +44,7 @@ static const struct {
 
 START_TEST(test_exit_file)
 {
-    Run r = { 0 };
+    g_auto(Run) r = { 0 };
     g_autofree char *dir = g_build_filename(tmpdir, exits[_i].name, NULL);
     g_autofree char *exitf = g_build_filename(dir, "vm.exit", NULL);
     g_autofree char *extra = g_strdup_printf("exit.file=%s\n", exitf);
@@ -124,7 +124,7 @@ END_TEST
 /* boot.paused=true: no guest instruction runs before `resume`. */
 START_TEST(test_boot_paused)
 {
-    Run r = { 0 };
+    g_auto(Run) r = { 0 };
     g_autofree char *extra = NULL, *stats = NULL, *rep = NULL;
     g_autofree char *out = NULL;
     static const struct { const char *req, *reply; } steps[] = {
@@ -162,7 +162,7 @@ END_TEST
 /* A VM started paused can be stopped without ever running. */
 START_TEST(test_boot_paused_poweroff)
 {
-    Run r = { 0 };
+    g_auto(Run) r = { 0 };
     g_autofree char *extra = NULL, *out = NULL;
 
     extra = g_strdup_printf("boot.paused=true\nexit.file=%s/paused-off/vm.exit\n", tmpdir);

@@ -75,6 +75,15 @@ test_kernel_end(const char *action_hex, gboolean spin)
 
 
 void
+run_clear(Run *r)
+{
+    g_clear_pointer(&r->dir, g_free);
+    g_clear_pointer(&r->conf, g_free);
+    g_clear_pointer(&r->com1, g_free);
+    g_clear_pointer(&r->ctl, g_free);
+}
+
+void
 run_start(Run *r, const char *name, const char *action, const char *extra)
 {
     /* guests that must stay up spin; the others end in cli; hlt */

@@ -24,6 +24,10 @@ typedef struct {
     char *ctl;
 } Run;
 
+/* Frees the strings of @r (not the process: run_wait reaps it). */
+void run_clear(Run *r);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Run, run_clear)
+
 /* Start the runner on a kernel running @action; @extra: more config lines
  * (non-empty = the guest spins instead of halting). */
 void run_start(Run *r, const char *name, const char *action, const char *extra);
