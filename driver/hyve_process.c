@@ -421,8 +421,9 @@ hyve_process_spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError 
         hyve_process_cleanup(run, "start failed");
         return NULL;
     }
+    /* a runner whose guest ends right away closes its socket as it exits */
     if (!hyve_process_query_consoles(run, def->name, def, &local) &&
-        !hyve_process_wait_exit(run, 0)) {
+        !hyve_process_wait_exit(run, 2000)) {
         g_propagate_error(error, g_steal_pointer(&local));
         kill_and_reap(run);
         hyve_process_cleanup(run, "start failed");
