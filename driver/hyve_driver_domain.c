@@ -11,6 +11,7 @@
 #include <string.h>
 #include "hyve_domain_obj.h"
 #include "hyve_driver_priv.h"
+#include "hyve_process.h"
 
 #define AFFECT_LIVE 1u
 #define AFFECT_CONFIG 2u
@@ -160,6 +161,8 @@ hyve_driver_set_metadata(HyveDriver *drv, HyveDomainObj *obj, int type, const ch
         hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_METADATA_CHANGE, obj->name, obj->uuid,
                                 dom_id, 0, type, type == 2 ? uri : NULL);
     g_mutex_unlock(&list->lock);
+    if (ok && dom_id > 0)
+        hyve_process_status_save(obj);     /* the live definition changed */
     hyve_driver_flush_events(drv);
     return ok;
 }

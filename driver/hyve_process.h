@@ -112,8 +112,8 @@ void hyve_process_unwatch(HyveProcessMgr *mgr, HyveDomainRun *run);
 gboolean hyve_process_mgr_stopping(HyveProcessMgr *mgr);
 
 /* ---- hyve_process_status.c ------------------------------------------------- */
-/* Writes the status file of a running domain (obj->lock NOT held; the job
- * is). Failures are logged. */
+/* Writes the status file of a running domain (no lock held; callers hold
+ * the job, or changed only the live definition). Failures are logged. */
 void hyve_process_status_save(HyveDomainObj *obj);
 /* At driver creation (no other thread yet): reattaches every live runner
  * of <state_dir>, marks the others SHUTOFF (events queued) and removes

@@ -27,9 +27,14 @@
 #include "hyve_driver_priv.h"
 #include "hyve_process.h"
 
+/* Serialises status writers (a job holder and a live metadata change may
+ * save the same domain at once): taken before obj->lock, never inside it. */
+static GMutex status_lock;
+
 void
 hyve_process_status_save(HyveDomainObj *obj)
 {
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&status_lock);
     g_autoptr(GError) err = NULL;
     g_autofree char *path = NULL, *dom = NULL, *text = NULL;
     HyveDomainRun *run;

@@ -20,6 +20,7 @@
 
 #include "hyve_driver_priv.h"
 #include "hyve_process.h"
+#include "hyve_runner_control.h"
 
 static const char *runner_path;
 static char *tmpdir;
@@ -764,6 +765,94 @@ START_TEST(test_autostart)
 }
 END_TEST
 
+/* What the guest does after the host pressed the power button, played by
+ * the runner's control socket ("poweroff": exit 1 as for ACPI S5). */
+static void
+guest_powers_off(HyveDomainObj *obj)
+{
+    g_autofree char *ctl = NULL, *reply = NULL;
+    g_autoptr(GError) err = NULL;
+
+    g_mutex_lock(&obj->lock);
+    ctl = g_strdup(obj->run->paths.control);
+    g_mutex_unlock(&obj->lock);
+    reply = hyve_runner_control(ctl, obj->name, "poweroff", 5000, &err);
+    ck_assert_msg(reply, "poweroff: %s", err ? err->message : "");
+}
+
+static const struct {
+    const char *name;
+    gboolean reboot;            /* virsh reboot instead of shutdown */
+    gboolean reattach;          /* the driver is replaced in between */
+    const char *extra;
+    const char *events;
+    int state, reason;
+} buttons[] = {
+    { "shutdown", FALSE, FALSE, NULL, "b:6/0@1 b:6/2@1 b:5/0@-1", 5, 1 },
+    { "shutdown-reattached", FALSE, TRUE, NULL, "b:6/0@1 b:6/2@1 b:5/0@-1", 5, 1 },
+    { "reboot", TRUE, FALSE, NULL, "b:REBOOT@1", 1, 1 },
+    { "reboot-reattached", TRUE, TRUE, NULL, "b:REBOOT@1", 1, 1 },
+    { "shutdown-restart", FALSE, FALSE, "<on_poweroff>restart</on_poweroff>",
+      "b:6/0@1 b:6/2@1 b:2/0@1", 1, 1 },
+};
+
+START_TEST(test_power_button)
+{
+    g_autoptr(HyveDomainObj) obj = define_guest("b", ACT_SPIN, buttons[_i].extra);
+    g_autoptr(GError) err = NULL;
+    const char *name = buttons[_i].name;
+    pid_t pid;
+
+    start_ok(obj, 0);
+    pid = runner_pid(obj);
+    if (buttons[_i].reboot)
+        ck_assert_msg(hyve_driver_domain_reboot(drv, obj, 0, &err), "%s: %s", name,
+                      err ? err->message : "");
+    else
+        ck_assert_msg(hyve_driver_domain_shutdown(drv, obj, 0, &err), "%s: %s", name,
+                      err ? err->message : "");
+    if (buttons[_i].reattach) {
+        g_clear_pointer(&obj, hyve_domain_obj_unref);
+        hyve_driver_free(drv);
+        drv = open_driver();
+        obj = hyve_driver_lookup_by_name(drv, "b", &err);
+        ck_assert_msg(runner_pid(obj) == pid, "%s: reattached", name);
+    }
+    clear_events();
+    guest_powers_off(obj);
+    ck_assert_msg(pid_gone(pid), "%s: old runner gone", name);
+    wait_state(obj, buttons[_i].state, buttons[_i].reason, 20, name);
+    /* a restart: until the new runner is published */
+    for (int i = 0; i < 500 && hyve_domain_obj_is_active(obj) &&
+         (runner_pid(obj) == pid || runner_pid(obj) == 0); i++)
+        g_usleep(20000);
+    hyve_driver_flush_events(drv);
+    {
+        g_autofree char *got = events_str();
+
+        ck_assert_msg(g_str_equal(got, buttons[_i].events), "%s: events\n  got:  %s\n  want: %s",
+                      name, got, buttons[_i].events);
+    }
+    if (hyve_domain_obj_is_active(obj)) {
+        ck_assert_int_eq(obj->id, 1);
+        ck_assert_msg(runner_pid(obj) != pid, "%s: a new runner", name);
+        /* the next power-off is the guest's own again */
+        clear_events();
+        guest_powers_off(obj);
+        if (buttons[_i].extra) {
+            for (int i = 0; i < 250 && !g_str_has_suffix(events_str(), "b:2/0@1"); i++)
+                g_usleep(20000);
+            assert_events("b:6/0@1 b:6/1@1 b:2/0@1", name);
+            ck_assert(hyve_driver_domain_destroy(drv, obj, 0, &err));
+        } else {
+            wait_state(obj, 5, 1, 20, name);
+            assert_events("b:6/0@1 b:6/1@1 b:5/0@-1", name);
+        }
+    }
+    ck_assert_uint_eq(live_runners(), 0);
+}
+END_TEST
+
 /* Several threads race start/destroy/shutdown/suspend/resume/reset on one
  * domain: every call succeeds or fails with "not valid in this state",
  * the events alternate consistently, and at the end the domain is either
@@ -875,6 +964,7 @@ process_suite(void)
     tcase_add_test(tc, test_transient);
     tcase_add_test(tc, test_redefine_undefine_running);
     tcase_add_test(tc, test_autostart);
+    tcase_add_loop_test(tc, test_power_button, 0, G_N_ELEMENTS(buttons));
     tcase_add_loop_test(tc, test_race, 0, 3);
     suite_add_tcase(s, tc);
     return s;
