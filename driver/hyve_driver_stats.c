@@ -725,6 +725,26 @@ stats_record(HyveDomainObj *obj, const StatsSnap *s, guint stats)
     return rec;
 }
 
+static HyveDomainStatsRecord *
+stats_record_copy(const HyveDomainStatsRecord *rec)
+{
+    HyveDomainStatsRecord *copy = g_new0(HyveDomainStatsRecord, 1);
+
+    copy->obj = hyve_domain_obj_ref(rec->obj);
+    copy->params = g_ptr_array_new_full(rec->params->len,
+                                        (GDestroyNotify)hyve_typed_param_free);
+    for (guint i = 0; i < rec->params->len; i++) {
+        const HyveTypedParam *p = g_ptr_array_index(rec->params, i);
+        HyveTypedParam *c = g_memdup2(p, sizeof(*p));
+
+        c->field = g_strdup(p->field);
+        if (p->type == HYVE_PARAM_STRING)
+            c->v.s = g_strdup(p->v.s);
+        g_ptr_array_add(copy->params, c);
+    }
+    return copy;
+}
+
 /* VIR_CONNECT_GET_ALL_DOMAINS_STATS_* filters on an explicit list. */
 static gboolean
 stats_filter_match(const StatsSnap *s, guint flags)
@@ -756,6 +776,7 @@ hyve_driver_get_all_domain_stats(HyveDriver *drv, GPtrArray *doms, guint stats, 
     guint supported_flags = ALL_STATS_FILTERS | ALL_STATS_NOWAIT | ALL_STATS_BACKING |
                             ALL_STATS_ENFORCE;
     g_autoptr(GPtrArray) list = NULL;
+    g_autoptr(GHashTable) done = NULL;
     GPtrArray *out;
 
     if (flags & ~supported_flags) {
@@ -778,12 +799,24 @@ hyve_driver_get_all_domain_stats(HyveDriver *drv, GPtrArray *doms, guint stats, 
         doms = list;
     }
     out = g_ptr_array_new_with_free_func((GDestroyNotify)hyve_domain_stats_record_free);
+    done = g_hash_table_new(g_direct_hash, g_direct_equal);
     for (guint i = 0; i < doms->len; i++) {
         HyveDomainObj *obj = g_ptr_array_index(doms, i);
-        g_autoptr(StatsSnap) s = stats_snap_take(obj);
+        HyveDomainStatsRecord *first = g_hash_table_lookup(done, obj);
+        g_autoptr(StatsSnap) s = NULL;
 
-        if (!s->removed && stats_filter_match(s, flags))
-            g_ptr_array_add(out, stats_record(obj, s, stats));
+        /* a domain listed again (as libvirt, one record each) is asked once */
+        if (first) {
+            g_ptr_array_add(out, stats_record_copy(first));
+            continue;
+        }
+        s = stats_snap_take(obj);
+        if (!s->removed && stats_filter_match(s, flags)) {
+            HyveDomainStatsRecord *rec = stats_record(obj, s, stats);
+
+            g_ptr_array_add(out, rec);
+            g_hash_table_insert(done, obj, rec);
+        }
     }
     return out;
 }

@@ -23,6 +23,7 @@ import time
 
 import libvirt
 
+import hyverpc
 import hyvetest
 from hyvetest import virsh
 
@@ -349,6 +350,25 @@ class StatsTest(hyvetest.DaemonTestCase):
         # the read-only socket may read statistics too
         out = virsh(self.daemon.uri_ro, "domstats", "--vcpu", "st-on", readonly=True).stdout
         self.assertIn("vcpu.current=2", out)
+
+    def test_domstats_hostile_list(self):
+        """16384 copies of one domain (the protocol's limit) from the read-only
+        socket: one record each, and the daemon keeps serving."""
+        rc = hyverpc.RawClient(self.daemon.sock_ro, timeout=240)
+        try:
+            rc.open("bhyve:///system", 1)
+            one = hyverpc.string("st-on") + self.on.UUID() + hyverpc.i32(self.on.ID())
+            body = rc.call(344, hyverpc.u32(16384) + one * 16384 + hyverpc.u32(0)
+                           + hyverpc.u32(0))
+            self.assertEqual(hyverpc.Reader(body).u32(), 16384)
+            # one more than the limit does not even decode
+            with self.assertRaises(hyverpc.RemoteError) as cm:
+                rc.call(344, hyverpc.u32(16385) + one * 16385 + hyverpc.u32(0) + hyverpc.u32(0))
+            self.assertEqual(cm.exception.code, libvirt.VIR_ERR_RPC)
+        finally:
+            rc.close()
+        self.assertEqual(self.on.state()[0], libvirt.VIR_DOMAIN_RUNNING)
+        self.assertDaemonAlive()
 
     # -- errors ------------------------------------------------------------------
     def test_errors(self):

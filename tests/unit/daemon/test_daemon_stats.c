@@ -694,6 +694,17 @@ START_TEST(test_all_stats)
     ck_assert_uint_eq(r.retStats.retStats_len, 1);
     ck_assert_str_eq(r.retStats.retStats_val[0].dom.name, "vm-off");
     xdr_free((xdrproc_t)xdr_remote_connect_get_all_domain_stats_ret, (char *)&r);
+    /* a domain listed twice: two records, the same numbers */
+    two[0] = fx.on_dom;
+    all_stats(&fx, two, 2, 0, 0, &r);
+    ck_assert_uint_eq(r.retStats.retStats_len, 2);
+    ck_assert_uint_eq(r.retStats.retStats_val[0].params.params_len,
+                      r.retStats.retStats_val[1].params.params_len);
+    ck_assert_uint_eq(num(&r.retStats.retStats_val[1], "vcpu.0.time", 4),
+                      num(&r.retStats.retStats_val[0], "vcpu.0.time", 4));
+    ck_assert_str_eq(param(&r.retStats.retStats_val[1], "block.0.path")->value
+                     .remote_typed_param_value_u.s, fx.disk);
+    xdr_free((xdrproc_t)xdr_remote_connect_get_all_domain_stats_ret, (char *)&r);
     fx_teardown(&fx);
 }
 END_TEST
