@@ -99,10 +99,9 @@ sink(const HyveDomainEvent *ev, gpointer data)
 }
 
 static HyveDriver *
-open_driver(void)
+open_driver_or_null(GError **err)
 {
     HyveDriverConfig cfg = { 0 };
-    g_autoptr(GError) err = NULL;
     HyveDriver *d;
 
     cfg.config_dir = g_build_filename(tmpdir, "etc", NULL);
@@ -112,10 +111,20 @@ open_driver(void)
     cfg.runner_path = g_strdup(runner_path);
     cfg.uri = g_strdup("bhyve:///session");
     g_mkdir_with_parents(cfg.log_dir, 0700);
-    d = hyve_driver_new(&cfg, &err);
+    d = hyve_driver_new(&cfg, err);
     hyve_driver_config_clear(&cfg);
+    if (d)
+        hyve_driver_set_event_sink(d, sink, NULL);
+    return d;
+}
+
+static HyveDriver *
+open_driver(void)
+{
+    g_autoptr(GError) err = NULL;
+    HyveDriver *d = open_driver_or_null(&err);
+
     ck_assert_msg(d, "hyve_driver_new: %s", err ? err->message : "");
-    hyve_driver_set_event_sink(d, sink, NULL);
     return d;
 }
 
@@ -853,6 +862,78 @@ START_TEST(test_power_button)
 }
 END_TEST
 
+/* A runner that is not our child (started by a driver in another process,
+ * like a daemon before its restart): its end comes from the exit file, or
+ * there is none because it was killed. */
+static const struct {
+    const char *name;
+    gboolean kill;
+    const char *events;
+    int reason;
+} foreign[] = {
+    { "poweroff", FALSE, "f:6/0@1 f:6/1@1 f:5/0@-1", 1 },
+    { "killed", TRUE, "f:5/5@-1", 3 },
+};
+
+static const char *self_path;
+
+START_TEST(test_foreign_runner)
+{
+    g_autoptr(HyveDomainObj) obj = define_guest("f", ACT_SPIN, NULL);
+    g_autoptr(GError) err = NULL;
+    const char *argv[] = { self_path, "--start-in", tmpdir, runner_path, "f", NULL };
+    g_autofree char *out = NULL;
+    int status = -1;
+    pid_t pid, ppid = 0;
+
+    g_clear_pointer(&obj, hyve_domain_obj_unref);
+    hyve_driver_free(drv);
+    ck_assert_msg(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                               &out, NULL, &status, &err) && status == 0,
+                  "%s: starting in another process: %s (status %d) %s", foreign[_i].name,
+                  err ? err->message : "", status, out ? out : "");
+    drv = open_driver();
+    obj = hyve_driver_lookup_by_name(drv, "f", &err);
+    assert_state(obj, HYVE_DOMAIN_STATE_RUNNING, 1, foreign[_i].name);
+    pid = runner_pid(obj);
+    ck_assert(hyve_proc_stat(pid, NULL, &ppid, NULL, NULL));
+    ck_assert_msg(ppid != getpid(), "%s: runner %d is not our child", foreign[_i].name, pid);
+    clear_events();
+    if (foreign[_i].kill)
+        ck_assert(kill(pid, SIGKILL) == 0);
+    else
+        guest_powers_off(obj);
+    wait_state(obj, HYVE_DOMAIN_STATE_SHUTOFF, foreign[_i].reason, 20, foreign[_i].name);
+    assert_events(foreign[_i].events, foreign[_i].name);
+    ck_assert(pid_gone(pid));
+}
+END_TEST
+
+/* --start-in DIR RUNNER NAME: start a domain with a driver of this process
+ * and leave it running. */
+static int
+start_in(char **argv)
+{
+    g_autoptr(GError) err = NULL;
+    HyveDomainObj *obj;
+
+    tmpdir = argv[2];
+    runner_path = argv[3];
+    events = g_ptr_array_new_with_free_func(g_free);
+    if (!(drv = open_driver_or_null(&err))) {
+        g_print("driver: %s\n", err->message);
+        return 1;
+    }
+    obj = hyve_driver_lookup_by_name(drv, argv[4], &err);
+    if (!obj || !hyve_driver_domain_start(drv, obj, 0, &err)) {
+        g_print("start %s: %s\n", argv[4], err->message);
+        return 1;
+    }
+    hyve_domain_obj_unref(obj);
+    hyve_driver_free(drv);
+    return 0;
+}
+
 /* Several threads race start/destroy/shutdown/suspend/resume/reset on one
  * domain: every call succeeds or fails with "not valid in this state",
  * the events alternate consistently, and at the end the domain is either
@@ -965,6 +1046,7 @@ process_suite(void)
     tcase_add_test(tc, test_redefine_undefine_running);
     tcase_add_test(tc, test_autostart);
     tcase_add_loop_test(tc, test_power_button, 0, G_N_ELEMENTS(buttons));
+    tcase_add_loop_test(tc, test_foreign_runner, 0, G_N_ELEMENTS(foreign));
     tcase_add_loop_test(tc, test_race, 0, 3);
     suite_add_tcase(s, tc);
     return s;
@@ -975,6 +1057,9 @@ main(int argc, char **argv)
 {
     int fd;
 
+    self_path = g_canonicalize_filename(argv[0], NULL);
+    if (argc == 5 && g_str_equal(argv[1], "--start-in"))
+        return start_in(argv);
     if (argc < 2) {
         g_printerr("usage: %s BHYVE-RUNNER\n", argv[0]);
         return 2;
