@@ -263,7 +263,8 @@ pid_gone(pid_t pid)
 static void
 clear_events(void)
 {
-    hyve_driver_flush_events(drv);
+    if (drv)
+        hyve_driver_flush_events(drv);
     g_mutex_lock(&events_lock);
     g_ptr_array_set_size(events, 0);
     g_mutex_unlock(&events_lock);
@@ -591,7 +592,7 @@ START_TEST(test_reattach)
     g_clear_pointer(&b, hyve_domain_obj_unref);
     g_clear_pointer(&c, hyve_domain_obj_unref);
     g_clear_pointer(&t, hyve_domain_obj_unref);
-    hyve_driver_free(drv);
+    g_clear_pointer(&drv, hyve_driver_free);
     ck_assert_msg(kill(pa, 0) == 0 && kill(pb, 0) == 0 && kill(pc, 0) == 0 && kill(pt, 0) == 0,
                   "runners survive the driver");
     /* b dies while no driver watches */
@@ -849,8 +850,13 @@ START_TEST(test_power_button)
         clear_events();
         guest_powers_off(obj);
         if (buttons[_i].extra) {
-            for (int i = 0; i < 250 && !g_str_has_suffix(events_str(), "b:2/0@1"); i++)
+            for (int i = 0; i < 250; i++) {
+                g_autofree char *now = events_str();
+
+                if (g_str_has_suffix(now, "b:2/0@1"))
+                    break;
                 g_usleep(20000);
+            }
             assert_events("b:6/0@1 b:6/1@1 b:2/0@1", name);
             ck_assert(hyve_driver_domain_destroy(drv, obj, 0, &err));
         } else {
