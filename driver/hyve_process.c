@@ -232,11 +232,19 @@ hyve_process_query_consoles(HyveDomainRun *run, const char *name, HyveDomainDef 
     return TRUE;
 }
 
+/* In the child, before exec (async-signal-safe calls only): its own
+ * session, and the signal state of a process started from a shell (the
+ * spawning thread may block signals; the daemon ignores SIGPIPE). */
 static void
 child_setup(gpointer data)
 {
+    sigset_t none;
+
     (void)data;
     setsid();
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
 }
 
 /* Opens a tap for every interface of @def (filled in: target dev);
