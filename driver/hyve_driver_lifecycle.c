@@ -275,11 +275,12 @@ gboolean
 hyve_driver_domain_reset(HyveDriver *drv, HyveDomainObj *obj, guint flags, GError **error)
 {
     g_autofree char *reply = NULL;
+    HyveDomainState state;
     HyveDomainRun *run;
     gboolean ok;
 
     CHECK_FLAGS(flags, 0, FALSE);
-    if (!(run = begin_active(obj, NULL, error)))
+    if (!(run = begin_active(obj, &state, error)))
         return FALSE;
     reply = hyve_runner_control(run->paths.control, obj->name, "reset",
                                 HYVE_RUNNER_CONTROL_TIMEOUT_MS, error);
@@ -292,7 +293,9 @@ hyve_driver_domain_reset(HyveDriver *drv, HyveDomainObj *obj, guint flags, GErro
         hyve_process_wait_exit(run, DESTROY_KILL_MS);
     }
     hyve_process_reap(run);
-    ok = hyve_domain_restart(drv, obj, HYVE_START_REBOOT, NULL, 0, "reset", error);
+    /* as QEMU's system_reset: a paused domain stays paused */
+    ok = hyve_domain_restart(drv, obj, HYVE_START_REBOOT, state == HYVE_DOMAIN_STATE_PAUSED,
+                             NULL, 0, "reset", error);
     hyve_domain_job_end(obj);
     return ok;
 }

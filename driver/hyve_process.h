@@ -154,8 +154,8 @@ void hyve_domain_run_stop(HyveDriver *drv, HyveDomainObj *obj, const HyveEventSp
  * @pre) and starts the domain again with the same id and live definition.
  * A failed start leaves it SHUTOFF/FAILED (STOPPED/FAILED) and FALSE. */
 gboolean hyve_domain_restart(HyveDriver *drv, HyveDomainObj *obj, HyveStartKind kind,
-                             const HyveEventSpec *pre, guint n_pre, const char *why,
-                             GError **error);
+                             gboolean paused, const HyveEventSpec *pre, guint n_pre,
+                             const char *why, GError **error);
 
 /* ---- hyve_process_exit.c ----------------------------------------------- */
 /* A runner exited on its own (pool thread, no lock held). */

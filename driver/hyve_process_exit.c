@@ -41,9 +41,10 @@ handle_end(HyveDriver *drv, HyveDomainObj *obj, HyveRunnerEnd end, const HyveExi
     case HYVE_RUNNER_EXIT_POWEROFF:
     case HYVE_RUNNER_EXIT_HALT:
         if (c->reboot_pending) {
-            hyve_domain_restart(drv, obj, HYVE_START_REBOOT, NULL, 0, why, NULL);
+            hyve_domain_restart(drv, obj, HYVE_START_REBOOT, FALSE, NULL, 0, why, NULL);
         } else if (c->on_poweroff == HYVE_LIFECYCLE_RESTART) {
-            hyve_domain_restart(drv, obj, HYVE_START_RESTART, shutdown, G_N_ELEMENTS(shutdown), why, NULL);
+            hyve_domain_restart(drv, obj, HYVE_START_RESTART, FALSE, shutdown,
+                                G_N_ELEMENTS(shutdown), why, NULL);
         } else {
             hyve_domain_run_stop(drv, obj, shutdown, G_N_ELEMENTS(shutdown),
                                  HYVE_REASON_SHUTOFF_SHUTDOWN, HYVE_EVENT_STOPPED_SHUTDOWN,
@@ -52,7 +53,7 @@ handle_end(HyveDriver *drv, HyveDomainObj *obj, HyveRunnerEnd end, const HyveExi
         return;
     case HYVE_RUNNER_EXIT_REBOOT:
         if (c->on_reboot == HYVE_LIFECYCLE_RESTART) {
-            hyve_domain_restart(drv, obj, HYVE_START_REBOOT, NULL, 0, why, NULL);
+            hyve_domain_restart(drv, obj, HYVE_START_REBOOT, FALSE, NULL, 0, why, NULL);
         } else {
             shutdown[1].detail = HYVE_EVENT_SHUTDOWN_GUEST;
             hyve_domain_run_stop(drv, obj, shutdown, G_N_ELEMENTS(shutdown),
@@ -62,7 +63,7 @@ handle_end(HyveDriver *drv, HyveDomainObj *obj, HyveRunnerEnd end, const HyveExi
         return;
     case HYVE_RUNNER_EXIT_TRIPLEFAULT:
         if (c->on_crash == HYVE_LIFECYCLE_RESTART)
-            hyve_domain_restart(drv, obj, HYVE_START_REBOOT, NULL, 0, why, NULL);
+            hyve_domain_restart(drv, obj, HYVE_START_REBOOT, FALSE, NULL, 0, why, NULL);
         else
             hyve_domain_run_stop(drv, obj, crashed, G_N_ELEMENTS(crashed),
                                  HYVE_REASON_SHUTOFF_CRASHED, HYVE_EVENT_STOPPED_CRASHED,

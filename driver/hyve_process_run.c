@@ -102,9 +102,12 @@ hyve_domain_run_start(HyveDriver *drv, HyveDomainObj *obj, HyveDomainDef *live,
     else
         queue_lifecycle(drv, obj, id, HYVE_DOMAIN_EVENT_STARTED, HYVE_EVENT_STARTED_BOOTED);
     if (paused) {
+        /* a reset of a paused domain leaves it paused, with no new event */
         obj->state = HYVE_DOMAIN_STATE_PAUSED;
         obj->reason = HYVE_REASON_PAUSED_USER;
-        queue_lifecycle(drv, obj, id, HYVE_DOMAIN_EVENT_SUSPENDED, HYVE_EVENT_SUSPENDED_PAUSED);
+        if (kind != HYVE_START_REBOOT)
+            queue_lifecycle(drv, obj, id, HYVE_DOMAIN_EVENT_SUSPENDED,
+                            HYVE_EVENT_SUSPENDED_PAUSED);
     }
     g_mutex_unlock(&obj->lock);
     g_mutex_unlock(&list->lock);
@@ -162,7 +165,7 @@ hyve_domain_run_stop(HyveDriver *drv, HyveDomainObj *obj, const HyveEventSpec *p
 
 /* Drops the old run and starts the domain again with the same id. */
 gboolean
-hyve_domain_restart(HyveDriver *drv, HyveDomainObj *obj, HyveStartKind kind,
+hyve_domain_restart(HyveDriver *drv, HyveDomainObj *obj, HyveStartKind kind, gboolean paused,
                     const HyveEventSpec *pre, guint n_pre, const char *why, GError **error)
 {
     g_autoptr(GError) err = NULL;
@@ -173,7 +176,7 @@ hyve_domain_restart(HyveDriver *drv, HyveDomainObj *obj, HyveStartKind kind,
     autostarted = obj->run->autostarted;
     g_mutex_unlock(&obj->lock);
     hyve_domain_run_stop(drv, obj, pre, n_pre, 0, 0, TRUE, why);
-    if (hyve_domain_run_start(drv, obj, NULL, kind, FALSE, &err)) {
+    if (hyve_domain_run_start(drv, obj, NULL, kind, paused, &err)) {
         g_mutex_lock(&obj->lock);
         if (obj->run) {
             obj->run->updated = updated;

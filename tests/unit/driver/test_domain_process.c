@@ -560,6 +560,17 @@ START_TEST(test_reset)
     assert_state(obj, HYVE_DOMAIN_STATE_RUNNING, 1, "reset");
     ck_assert_int_eq(obj->id, 1);
     assert_events("vm1:REBOOT@1", "reset");
+
+    /* a paused domain stays paused through a reset */
+    ck_assert(hyve_driver_domain_suspend(drv, obj, &err));
+    clear_events();
+    ck_assert_msg(hyve_driver_domain_reset(drv, obj, 0, &err), "reset paused: %s",
+                  err ? err->message : "");
+    assert_state(obj, HYVE_DOMAIN_STATE_PAUSED, 1, "reset while paused");
+    assert_events("vm1:REBOOT@1", "reset paused");
+    ck_assert(pid_gone(pid2));
+    pid2 = runner_pid(obj);
+    ck_assert(hyve_driver_domain_resume(drv, obj, &err));
     ck_assert(hyve_driver_domain_destroy(drv, obj, 0, &err));
     ck_assert(pid_gone(pid2));
 }
