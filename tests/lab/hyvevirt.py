@@ -98,7 +98,7 @@ class Daemon:
         self.log_path = os.path.join(root, "virtbhyved.log")
         self.proc = None
 
-    def start(self, timeout=30):
+    def start(self, timeout=120):
         os.makedirs(self.root, exist_ok=True)
         try:
             os.unlink(self.sock)      # left by a SIGKILLed daemon
@@ -275,6 +275,13 @@ class Console(_PtyReader):
         self.wait_for(lambda t: markers(t, marker) >= count, timeout,
                       "marker %r%s" % (marker, " x%d" % count
                                        if count > 1 else ""))
+
+    def wait_connected(self, timeout=60):
+        """virsh switches its tty to raw mode (flushing pending input) once
+        the stream is open: type only after its banner."""
+        self.wait_for(lambda t: "Escape character is" in t, timeout,
+                      "'Escape character is' banner")
+        time.sleep(0.3)
 
     def count(self, marker):
         return markers(self.text(), marker)
