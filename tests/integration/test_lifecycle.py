@@ -582,7 +582,7 @@ class RaceTest(RunningTestCase):
         pids = runner_pids(self.daemon, name)
         if state in (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_PAUSED):
             self.assertEqual(len(pids), 1, "state %d, runners %r" % (state, pids))
-            self.assertGreater(dom.ID(), 0)
+            self.assertGreater(self.conn.lookupByName(name).ID(), 0)   # not dom's cached id
             dom.destroy()
         else:
             self.assertEqual(state, libvirt.VIR_DOMAIN_SHUTOFF)
