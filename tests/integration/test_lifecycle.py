@@ -360,6 +360,41 @@ class LifecycleTest(RunningTestCase):
         self.assertRunner(name, 1)
         dom.destroy()
 
+    def test_reset(self):
+        """virsh reset: a hard reset is a new runner under the same id, a
+        REBOOT event, no lifecycle event."""
+        name = "lc-reset"
+        dom = self.define(name)
+        EventLoop.ensure()
+        listener = libvirt.open(self.daemon.uri)
+        ev = EventCollector()
+        ldom = listener.lookupByName(name)
+        cbs = [listener.domainEventRegisterAny(ldom, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                               ev.lifecycle, None),
+               listener.domainEventRegisterAny(ldom, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT,
+                                               ev.reboot, None)]
+        try:
+            dom.create()
+            dom_id = dom.ID()
+            old_pid = self.assertRunner(name, 1)[0]
+            out = virsh(self.daemon.uri, "reset", name).stdout
+            self.assertIn("Domain '%s' was reset" % name, out)
+            self.assertTrue(wait_until(lambda: runner_pids(self.daemon, name) not in
+                                       ([], [old_pid]), timeout=10),
+                            "no new runner after reset")
+            self.assertEqual(self.conn.lookupByName(name).ID(), dom_id)
+            self.assertEqual(self.domstate(name)[:7], "running")
+            self.assertEqual(ev.wait_for(2), [
+                (name, dom_id, E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_BOOTED),
+                (name, dom_id, "reboot", None)])
+            self.assertEqual(ev.drain(), ev.got[:2], "only the REBOOT event for a reset")
+            dom.destroy()
+            self.assertRunner(name, 0)
+        finally:
+            for cb in cbs:
+                listener.domainEventDeregisterAny(cb)
+            listener.close()
+
     def test_runner_killed(self):
         name = "lc-killed"
         dom = self.define(name)
@@ -468,6 +503,9 @@ class EventTest(RunningTestCase):
                     break
             self.assertTrue(synced, "virsh event printed nothing: %r" % watcher.seen)
             virsh(self.daemon.uri, "start", name)
+            virsh(self.daemon.uri, "reset", name)
+            self.assertTrue(watcher.wait_for("event 'reboot' for domain '%s'" % name),
+                            watcher.seen)
             virsh(self.daemon.uri, "suspend", name)
             virsh(self.daemon.uri, "resume", name)
             virsh(self.daemon.uri, "destroy", name)
@@ -479,7 +517,7 @@ class EventTest(RunningTestCase):
                     "Started Booted", "Suspended Paused", "Stopped Failed"]
             for w in want:
                 watcher.wait_for(LINE % (name, w), timeout=10)
-            mine = [l for l in watcher.seen if "'%s'" % name in l]
+            mine = [l for l in watcher.seen if "'%s'" % name in l and "'lifecycle'" in l]
             self.assertEqual(mine, [LINE % (name, w) for w in want])
             self.assertIsNone(watcher.proc.poll(), "virsh event exited early")
         finally:
