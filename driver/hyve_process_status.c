@@ -220,6 +220,14 @@ reattach_live(HyveDriver *drv, HyveStatus *st, HyveDomainRun *run)
         g_warning("domain %s: %s", st->def->name, err->message);
     g_mutex_lock(&list->lock);
     obj = hyve_domain_list_find_uuid_locked(list, st->def->uuid);
+    if (!obj && (obj = hyve_domain_list_find_name_locked(list, st->def->name))) {
+        /* cannot happen through the API; never let two domains share a name */
+        g_mutex_unlock(&list->lock);
+        g_warning("domain %s: runner %d left alone: a domain of that name with another "
+                  "uuid is defined", st->def->name, (int)run->pid);
+        hyve_domain_run_free(run);
+        return;
+    }
     if (!obj) {
         obj = hyve_domain_obj_new(g_steal_pointer(&st->def));
         obj->persistent = FALSE;
