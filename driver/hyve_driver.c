@@ -352,6 +352,8 @@ hyve_driver_define_xml(HyveDriver *drv, const char *xml, guint flags, GError **e
         hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid,
                                 dom_id, HYVE_DOMAIN_EVENT_DEFINED, detail, NULL);
     g_mutex_unlock(&drv->domains->lock);
+    if (obj && dom_id > 0)
+        hyve_process_status_save(obj);     /* "updated" survives a daemon restart */
     hyve_driver_flush_events(drv);
     return obj;
 }

@@ -170,6 +170,14 @@ START_TEST(test_redefine_undefine_running)
     o2 = hyve_driver_define_xml(drv, xml, 0, &err);
     ck_assert_msg(o2 == obj, "redefine: %s", err ? err->message : "");
     ck_assert(hyve_domain_obj_is_updated(obj));
+    /* still updated after a reattach */
+    g_clear_pointer(&o2, hyve_domain_obj_unref);
+    g_clear_pointer(&obj, hyve_domain_obj_unref);
+    g_clear_pointer(&drv, hyve_driver_free);
+    drv = open_driver();
+    obj = hyve_driver_lookup_by_name(drv, "vm1", &err);
+    ck_assert_msg(obj && hyve_domain_obj_is_active(obj) && hyve_domain_obj_is_updated(obj),
+                  "updated after a reattach");
     ck_assert(hyve_driver_domain_destroy(drv, obj, 0, &err));
     ck_assert(!hyve_domain_obj_is_updated(obj));
     g_free(xml);
