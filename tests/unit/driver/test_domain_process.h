@@ -136,11 +136,15 @@ setup(void)
     drv = open_driver();
 }
 
+static inline guint runners_of_test(gboolean kill_them);
+
 static inline void
 teardown(void)
 {
     hyve_driver_free(drv);
     drv = NULL;
+    /* runners a failed test left running (our children are reaped at exit) */
+    runners_of_test(TRUE);
     test_tree_remove(tmpdir);
     g_clear_pointer(&tmpdir, g_free);
     g_clear_pointer(&events, g_ptr_array_unref);
@@ -269,9 +273,10 @@ clear_events(void)
     g_mutex_unlock(&events_lock);
 }
 
-/* Runner processes of this test's domains still alive (zombies excluded). */
+/* Runner processes of this test's domains still alive (zombies excluded);
+ * with @kill_them, SIGKILLed (a failed test leaves none behind). */
 static inline guint
-live_runners(void)
+runners_of_test(gboolean kill_them)
 {
     g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
     g_autofree char *prefix = g_strdup_printf("%s/run/", tmpdir);
@@ -291,10 +296,19 @@ live_runners(void)
             if (cmd[i] == '\0')
                 cmd[i] = ' ';
         if (strstr(cmd, prefix) && hyve_proc_stat(atoi(ent), &st, NULL, NULL, &state) &&
-            state != 'Z')
+            state != 'Z') {
             n++;
+            if (kill_them)
+                kill(atoi(ent), SIGKILL);
+        }
     }
     return n;
+}
+
+static inline guint
+live_runners(void)
+{
+    return runners_of_test(FALSE);
 }
 
 static inline void
