@@ -11,9 +11,11 @@ tests (test-domains-run) and the demo (tools/run-demo).
 - domain_xml(): a <domain type='bhyve'> booting a kernel + initrd.
 
 Command line use (the demo):
-    hyvevirt.py console URI DOMAIN --until TEXT [--wait-end] [--timeout S]
+    hyvevirt.py console URI DOMAIN --until TEXT [--wait-end] [--run CMD]
+                [--timeout S]
 prints what `virsh console` shows until TEXT appeared, then detaches (or,
-with --wait-end, goes on until the console ends because the domain stopped).
+with --wait-end, goes on until the console ends because the domain stopped);
+--run CMD runs CMD once the console is connected (e.g. virsh shutdown).
 """
 
 import argparse
@@ -21,6 +23,7 @@ import errno
 import fcntl
 import os
 import pty
+import shlex
 import signal
 import subprocess
 import sys
@@ -176,6 +179,7 @@ class _PtyReader:
         self.data = ""
         self.eof = False
         self.echo = echo
+        self._pending = ""
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -197,11 +201,20 @@ class _PtyReader:
             if not chunk:
                 return
             if self.echo is not None:
-                # virsh on a tty tries to start a polkit agent first; with no
-                # polkit on the system bus it says so and goes on.  Noise.
-                text = text.replace(POLKIT_NOTICE, "")
-                self.echo.write(text)
-                self.echo.flush()
+                self._echo(text, final=not chunk)
+
+    def _echo(self, text, final):
+        # Whole lines only, so that virsh's polkit notice can be dropped: on
+        # a tty virsh tries to start a polkit agent first and, with no
+        # polkit on the system bus, says so and goes on.  Noise.
+        self._pending += text
+        lines = self._pending.split("\n")
+        self._pending = "" if final else lines.pop()
+        out = "".join(l + "\n" for l in lines if l + "\n" != POLKIT_NOTICE)
+        if final and self._pending:
+            out += self._pending
+        self.echo.write(out)
+        self.echo.flush()
 
     def text(self):
         with self.lock:
@@ -448,10 +461,22 @@ def _main():
     c.add_argument("--wait-end", action="store_true",
                    help="after the text, stay until the console ends (the "
                         "domain stopped) instead of detaching")
+    c.add_argument("--run", metavar="COMMAND",
+                   help="once the console is connected, run this command "
+                        "(shown as '$ COMMAND'), then go on watching")
     c.add_argument("--timeout", type=float, default=180)
     a = p.parse_args()
     con = Console(a.uri, a.domain, echo=sys.stdout)
     try:
+        if a.run:
+            con.wait_connected(a.timeout)
+            print("$ %s" % a.run, flush=True)
+            r = subprocess.run(shlex.split(a.run), stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True)
+            sys.stdout.write(r.stdout + r.stderr)
+            sys.stdout.flush()
+            if r.returncode != 0:
+                raise Fail("%s failed (%d)" % (a.run, r.returncode))
         con.wait_for(lambda t: a.until in t, a.timeout, repr(a.until))
         if a.wait_end:
             if not con.wait_eof(a.timeout):
