@@ -184,11 +184,12 @@ void
 hyve_process_cleanup(HyveDomainRun *run, const char *why)
 {
     const char *files[] = { run->paths.config, run->paths.control, run->paths.pidfile,
-                            run->paths.exit_status, run->paths.status };
+                            run->paths.exit_status };
 
     for (guint i = 0; i < G_N_ELEMENTS(files); i++)
         if (files[i] && unlink(files[i]) < 0 && errno != ENOENT)
             g_warning("cannot remove %s: %s", files[i], g_strerror(errno));
+    hyve_process_status_remove(run->paths.status);
     if (why)
         hyve_process_log_line(run->paths.log, "stopped (%s)", why);
     if (run->pidfd >= 0) {

@@ -52,6 +52,7 @@ typedef struct _HyveDomainRun {
     gboolean reboot_pending;    /* virsh reboot: start again when the guest powers off */
     gboolean autostarted;       /* started by hyve_driver_autostart */
     gboolean updated;           /* persistent definition redefined while running */
+    gboolean stopping;          /* its files are being removed: no more status saves */
     GSource *watch;             /* [watcher lock] the pidfd source, NULL when not watched */
 } HyveDomainRun;
 
@@ -82,7 +83,8 @@ gboolean hyve_process_wait_exit(HyveDomainRun *run, int timeout_ms);
  * exit file; nothing -> killed). */
 HyveRunnerEnd hyve_process_reap(HyveDomainRun *run);
 /* Removes the run files (config, control socket, pid, exit, status),
- * logs a "stopped" line with @why and closes the pidfd. */
+ * logs a "stopped" line with @why and closes the pidfd. For a published
+ * run: only once run->stopping is set. */
 void hyve_process_cleanup(HyveDomainRun *run, const char *why);
 /* Asks the runner for its consoles and stores the pty paths of @def's
  * serials (live definition). */
@@ -115,6 +117,8 @@ gboolean hyve_process_mgr_stopping(HyveProcessMgr *mgr);
 /* Writes the status file of a running domain (no lock held; callers hold
  * the job, or changed only the live definition). Failures are logged. */
 void hyve_process_status_save(HyveDomainObj *obj);
+/* Removes a status file, ordered with the saves. */
+void hyve_process_status_remove(const char *path);
 /* At driver creation (no other thread yet): reattaches every live runner
  * of <state_dir>, marks the others SHUTOFF (events queued) and removes
  * their files; raises list->next_id above every id in use. */

@@ -134,6 +134,9 @@ hyve_domain_run_stop(HyveDriver *drv, HyveDomainObj *obj, const HyveEventSpec *p
     g_mutex_unlock(&obj->lock);
     if (run) {
         hyve_process_unwatch(hyve_driver_get_process_mgr(drv), run);
+        g_mutex_lock(&obj->lock);
+        run->stopping = TRUE;           /* no status save from here on */
+        g_mutex_unlock(&obj->lock);
         hyve_process_cleanup(run, why);
     }
 

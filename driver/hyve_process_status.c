@@ -41,7 +41,7 @@ hyve_process_status_save(HyveDomainObj *obj)
 
     g_mutex_lock(&obj->lock);
     run = obj->run;
-    if (!run || obj->id <= 0) {
+    if (!run || run->stopping || obj->id <= 0) {
         g_mutex_unlock(&obj->lock);
         return;
     }
@@ -58,6 +58,15 @@ hyve_process_status_save(HyveDomainObj *obj)
     g_mutex_unlock(&obj->lock);
     if (!hyve_file_write_atomic(path, text, &err))
         g_warning("cannot save status of domain %s: %s", obj->name, err->message);
+}
+
+void
+hyve_process_status_remove(const char *path)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&status_lock);
+
+    if (path && unlink(path) < 0 && errno != ENOENT)
+        g_warning("cannot remove %s: %s", path, g_strerror(errno));
 }
 
 /* ---- reattach --------------------------------------------------------------- */
