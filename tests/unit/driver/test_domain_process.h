@@ -254,7 +254,7 @@ run_file_exists(const char *name, const char *ext)
 static inline gboolean
 pid_gone(pid_t pid)
 {
-    for (int i = 0; i < 250; i++) {
+    for (int i = 0; i < 500; i++) {
         if (kill(pid, 0) < 0 && errno == ESRCH)
             return TRUE;
         g_usleep(20000);
