@@ -179,8 +179,41 @@ class Daemon:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def runner_pids(self):
+        """Live bhyve-runner processes of this daemon's domains: their command
+        line ends with `-c <state dir>/NAME.conf`."""
+        state = os.path.join(self.root, "run", "libvirt", "bhyve") + "/"
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as f:
+                    argv = f.read().split(b"\0")
+                with open("/proc/%s/stat" % entry) as f:
+                    zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            except OSError:
+                continue
+            if argv and argv[-1] == b"":
+                argv = argv[:-1]
+            if (not zombie and len(argv) >= 3 and argv[-2] == b"-c"
+                    and argv[-1].startswith(state.encode()) and argv[-1].endswith(b".conf")):
+                pids.append(int(entry))
+        return pids
+
+    def kill_runners(self):
+        """Runners outlive their daemon by design; a test's die with it."""
+        if self.system:
+            return
+        for pid in self.runner_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
     def cleanup(self):
         self.stop()
+        self.kill_runners()
         self._saved_log = self.log()
         if not os.environ.get("HYVE_KEEP_TMP"):
             if self.owns_root:
