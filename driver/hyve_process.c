@@ -207,6 +207,10 @@ hyve_process_def_clear_live(HyveDomainDef *def)
         if (c->type == HYVE_CHR_TYPE_PTY)
             g_clear_pointer(&c->path, g_free);
     }
+    /* The runner has no balloon: the guest gets all of <memory>, so the
+     * live <currentMemory> (dominfo "Used memory") says so, as libvirt
+     * does for a domain without a balloon device. */
+    def->current_memory_kib = def->memory_kib;
 }
 
 gboolean

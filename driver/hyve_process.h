@@ -90,7 +90,8 @@ void hyve_process_cleanup(HyveDomainRun *run, const char *why);
  * serials (live definition). */
 gboolean hyve_process_query_consoles(HyveDomainRun *run, const char *name, HyveDomainDef *def,
                                      GError **error);
-/* Clears what a run put into a live definition (pty paths). */
+/* Readies a copy of the definition for a run: clears what an earlier run put
+ * into it (pty paths); <currentMemory> = <memory> (no balloon). */
 void hyve_process_def_clear_live(HyveDomainDef *def);
 /* /proc/<pid>/stat: start time (field 22), parent (4), utime+stime in ns. */
 gboolean hyve_proc_stat(pid_t pid, guint64 *start_time, pid_t *ppid, guint64 *cpu_ns,
