@@ -373,7 +373,6 @@ hyve_process_spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError 
     const HyveDriverConfig *cfg = hyve_driver_get_config(drv);
     g_autoptr(HyveDomainRun) run = g_new0(HyveDomainRun, 1);
     g_autoptr(GArray) taps = NULL;
-    g_autofree int *net_fds = NULL;
     g_autofree char *text = NULL, *pidtext = NULL;
     g_autoptr(GError) local = NULL;
     HyveRunnerInput in = { 0 };
@@ -387,14 +386,16 @@ hyve_process_spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError 
                            cfg->log_dir ? cfg->log_dir : cfg->state_dir, def->name);
     unlink(run->paths.exit_status);
     unlink(run->paths.control);
+    /* The configuration first: a definition the runner cannot run is
+     * refused before anything changes on the host. The taps are then
+     * dup2()ed onto 3, 4, ... in the child, the numbers a NULL net_fds
+     * gives. */
+    in.paths = &run->paths;
+    text = hyve_runner_config_format(def, &in, error);
+    if (!text)
+        return NULL;
     if (!(taps = open_taps(def, error)))
         return NULL;
-    net_fds = g_new0(int, taps->len + 1);
-    for (guint i = 0; i < taps->len; i++)
-        net_fds[i] = 3 + (int)i;
-    in.paths = &run->paths;
-    in.net_fds = net_fds;
-    text = hyve_runner_config_format(def, &in, error);
     if (text && paused) {
         char *t = g_strconcat(text, "boot.paused=true\n", NULL);
 
