@@ -58,8 +58,8 @@ struct _HyvedStream {
     GError *abort_error;        /* [client->lock] what the client is told then */
     gboolean ended;             /* I/O thread: end callback called */
     int fd;                     /* I/O thread */
-    gpointer tag;               /* I/O thread */
-    GIOCondition cur;           /* I/O thread */
+    gpointer tag;               /* I/O thread: NULL while cur is 0 */
+    GIOCondition cur;           /* I/O thread: events polled */
     gboolean eof;               /* I/O thread: EOF sent to the client */
     GByteArray *wbuf;           /* I/O thread: client data not yet written to fd */
     gboolean full;              /* I/O thread: wbuf at HYVED_STREAM_WBUF_MAX, counted
@@ -168,10 +168,20 @@ stream_prepare(GSource *source, gint *timeout)
         want |= G_IO_IN;
     if (st->wbuf->len > 0)
         want |= G_IO_OUT;
-    if (want != st->cur) {
+    if (want == st->cur)
+        return FALSE;
+    /* Nothing wanted: off the poll set entirely, since poll() reports a
+     * hung-up fd (a pty after its runner exited, until the client finishes)
+     * whatever events are asked for, which would spin the loop. */
+    if (want == 0) {
+        g_source_remove_unix_fd(source, st->tag);
+        st->tag = NULL;
+    } else if (!st->tag) {
+        st->tag = g_source_add_unix_fd(source, st->fd, want);
+    } else {
         g_source_modify_unix_fd(source, st->tag, want);
-        st->cur = want;
     }
+    st->cur = want;
     return FALSE;
 }
 
@@ -206,7 +216,7 @@ static gboolean
 stream_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 {
     HyvedStream *st = (HyvedStream *) source;
-    GIOCondition rev = g_source_query_unix_fd(source, st->tag);
+    GIOCondition rev = st->tag ? g_source_query_unix_fd(source, st->tag) : 0;
 
     if (rev & G_IO_OUT)
         stream_write_update(st);

@@ -77,19 +77,6 @@ def kill_runners(daemon):
             pass
 
 
-# Runners outlive their daemon by design: whenever a test daemon is cleaned
-# up (end of a class, or meson's timeout signal), its runners go first.
-_daemon_cleanup = hyvetest.Daemon.cleanup
-
-
-def _cleanup_with_runners(self):
-    kill_runners(self)
-    _daemon_cleanup(self)
-
-
-hyvetest.Daemon.cleanup = _cleanup_with_runners
-
-
 def wait_until(pred, timeout=20, step=0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "hyved_client_priv.h"
@@ -158,6 +159,16 @@ fd_is_closed(int fd, int timeout_ms)
     return poll(&pfd, 1, timeout_ms) == 1 && read(fd, &c, 1) == 0;
 }
 
+static double
+cpu_seconds(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static void
 send_stream(int fd, gint32 status)
 {
@@ -284,6 +295,13 @@ START_TEST(test_stream_end)
     if (c->how == END_ABORT_AFTER_FINISH)
         daemon_abort(st);
     if (c->how == END_FD_EOF) {
+        /* a hung-up fd is not polled while the client has yet to finish:
+         * the server must not spin meanwhile */
+        double cpu = cpu_seconds();
+
+        g_usleep(G_USEC_PER_SEC);
+        cpu = cpu_seconds() - cpu;
+        ck_assert_msg(cpu < 0.3, "%s: server spins after EOF (%.2f s CPU in 1 s)", c->name, cpu);
         /* the client finishes after EOF: confirmed, no second end */
         send_stream(fd, HYVED_STATUS_OK);
         expect_packet(c, fd, HYVED_STATUS_OK, 0);
