@@ -672,6 +672,26 @@ class DaemonKillTest(RunningTestCase):
                 (names[0], -1, E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_DESTROYED),
                 (names[1], -1, E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_FAILED),
             ]))
+            # the console of a reattached domain opens, and ends with EOF at destroy
+            cc = libvirt.open(self.daemon.uri)
+            try:
+                st = cc.newStream(0)
+                cc.lookupByName(names[2]).openConsole(None, st, 0)
+                eof = []
+
+                def read_to_eof():
+                    while st.recv(4096) != b"":
+                        pass            # guest output, if any
+                    eof.append(b"")
+
+                reader = threading.Thread(target=read_to_eof, daemon=True)
+                reader.start()
+                self.conn.lookupByName(names[2]).destroy()
+                reader.join(15)
+                self.assertEqual(eof, [b""], "console of a reattached domain: no EOF")
+                st.finish()
+            finally:
+                cc.close()
             # a new start gets an id past every reattached one
             dom = self.conn.lookupByName(names[0])
             dom.create()
