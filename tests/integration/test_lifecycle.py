@@ -345,7 +345,16 @@ class LifecycleTest(RunningTestCase):
         time.sleep(0.5)
         self.assertEqual(dom.state()[0], libvirt.VIR_DOMAIN_RUNNING)
         self.assertRunner(name, 1)
+        # ACPI reboot: the button now, a new start once the guest powers off
+        # (never, here); a destroy meanwhile is final: no respawn
+        out = virsh(self.daemon.uri, "reboot", name).stdout
+        self.assertIn("Domain '%s' is being rebooted" % name, out)
+        time.sleep(0.5)
+        self.assertEqual(dom.state()[0], libvirt.VIR_DOMAIN_RUNNING)
         dom.destroy()
+        time.sleep(1)
+        self.assertEqual(self.domstate(name), "shut off (destroyed)")
+        self.assertRunner(name, 0, "destroy with a reboot pending")
 
     def test_reset(self):
         """virsh reset: a hard reset is a new runner under the same id, a
