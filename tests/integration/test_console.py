@@ -100,6 +100,20 @@ class VirshConsole:
         return self.out.decode("utf-8", "replace")
 
 
+def daemon_ptys(daemon):
+    """How many /dev/pts descriptors the daemon holds: one per open console
+    stream (virsh prints its banner before it opens the console)."""
+    fd_dir = "/proc/%d/fd" % daemon.proc.pid
+    n = 0
+    for fd in os.listdir(fd_dir):
+        try:
+            if os.readlink(os.path.join(fd_dir, fd)).startswith("/dev/pts/"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
 class ConsoleTest(RunningTestCase):
 
     def start(self, name):
@@ -136,6 +150,7 @@ class ConsoleTest(RunningTestCase):
             r2 = StreamReader(st2)
             self.assertEqual(r1.wait(), ("error", libvirt.VIR_ERR_RPC, TAKEN))
             self.assertIsNone(r2.result, "new holder's stream ended early")
+            self.assertEqual(daemon_ptys(self.daemon), 1, "the old holder's pty stays open")
             # the new holder holds: a plain open is refused again
             st = c1.newStream(0)
             self.assertEqual(err_of(c1.lookupByName(name).openConsole, None, st, 0)[1], BUSY)
@@ -144,6 +159,7 @@ class ConsoleTest(RunningTestCase):
             c1.lookupByName(name).destroy()
             self.assertEqual(r2.wait(), "eof")
             st2.finish()
+            self.assertEqual(daemon_ptys(self.daemon), 0, "pty open after the stream ended")
             # inactive: OPERATION_INVALID
             st = c1.newStream(0)
             self.assertEqual(err_of(c1.lookupByName(name).openConsole, None, st, 0),
@@ -213,7 +229,8 @@ class ConsoleTest(RunningTestCase):
         v2 = None
         try:
             self.assertTrue(v1.read_until("Escape character is ^]"), v1.text())
-            self.assertTrue(v1.read_until("\n"), v1.text())
+            self.assertTrue(wait_until(lambda: daemon_ptys(self.daemon) == 1, timeout=10),
+                            "virsh console did not open the console: " + v1.text())
             self.assertIsNone(v1.proc.poll(), "virsh console exited: " + v1.text())
             # python without FORCE: busy
             st = self.conn.newStream(0)
@@ -229,6 +246,7 @@ class ConsoleTest(RunningTestCase):
             self.assertTrue(v2.read_until("Escape character is ^]"), v2.text())
             self.assertEqual(v1.wait(), 1, v1.text())
             self.assertIn(TAKEN, v1.text())
+            self.assertEqual(daemon_ptys(self.daemon), 1, "the old holder's pty stays open")
             # typing reaches the console without trouble; Ctrl-] leaves, exit 0
             v2.send(b"root\r")
             time.sleep(0.2)
@@ -238,7 +256,8 @@ class ConsoleTest(RunningTestCase):
             # which released the console: virsh again, then destroy -> EOF, exit 0
             v2 = VirshConsole(self.daemon.uri, name)
             self.assertTrue(v2.read_until("Escape character is ^]"), v2.text())
-            time.sleep(0.2)
+            self.assertTrue(wait_until(lambda: daemon_ptys(self.daemon) == 1, timeout=10),
+                            "virsh console did not open the console: " + v2.text())
             self.assertIsNone(v2.proc.poll(), "virsh console exited: " + v2.text())
             self.conn.lookupByName(name).destroy()
             self.assertEqual(v2.wait(), 0, v2.text())
