@@ -156,13 +156,23 @@ check_active(const StatsSnap *s, GError **error)
 
 /* The runner's counters (hyve_runner_parse_pairs table). */
 static GHashTable *
-runner_stats(const StatsSnap *s, GError **error)
+runner_stats_timeout(const StatsSnap *s, int timeout_ms, GError **error)
 {
     g_autofree char *payload = hyve_runner_control(s->control, s->name, "stats",
-                                                   HYVE_RUNNER_CONTROL_TIMEOUT_MS, error);
+                                                   timeout_ms, error);
 
     return payload ? hyve_runner_parse_pairs(payload) : NULL;
 }
+
+static GHashTable *
+runner_stats(const StatsSnap *s, GError **error)
+{
+    return runner_stats_timeout(s, HYVE_RUNNER_CONTROL_TIMEOUT_MS, error);
+}
+
+/* All-domain stats ask every runner in turn while virt-manager polls: a
+ * stuck runner may delay the answer by this much, not by the full timeout. */
+#define HYVE_STATS_POLL_TIMEOUT_MS 1000
 
 static gint64
 slot_counter(GHashTable *pairs, const char *dev, guint slot, const char *what)
@@ -699,7 +709,7 @@ stats_record(HyveDomainObj *obj, const StatsSnap *s, guint stats)
     rec->params = g_ptr_array_new_with_free_func((GDestroyNotify)hyve_typed_param_free);
     /* a runner that does not answer only costs its device counters */
     if (s->active && (stats & (STATS_INTERFACE | STATS_BLOCK)))
-        pairs = runner_stats(s, NULL);
+        pairs = runner_stats_timeout(s, HYVE_STATS_POLL_TIMEOUT_MS, NULL);
     if (stats & STATS_STATE) {
         PARAM_INT(rec->params, s->state, "state.state");
         PARAM_INT(rec->params, s->reason, "state.reason");
