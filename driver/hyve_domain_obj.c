@@ -280,6 +280,10 @@ obj_matches_locked(HyveDomainObj *obj, guint flags)
     gboolean active = obj->id > 0;
     guint m = 0;
 
+    /* a transient domain exists only while it runs: one being created
+     * (its runner not yet running) or just stopped is not listed */
+    if (!active && !obj->persistent)
+        return FALSE;
     m |= active ? F_ACTIVE : F_INACTIVE;
     m |= obj->persistent ? F_PERSISTENT : F_TRANSIENT;
     switch (obj->state) {

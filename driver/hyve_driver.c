@@ -346,12 +346,48 @@ hyve_driver_define_xml(HyveDriver *drv, const char *xml, guint flags, GError **e
     if (!(def = hyve_domain_def_parse_string(xml, &drv->opts, error)))
         return NULL;
 
-    g_mutex_lock(&drv->domains->lock);
-    obj = hyve_driver_define_locked(drv, def, &dom_id, &detail, error);
-    if (obj)
-        hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid,
-                                dom_id, HYVE_DOMAIN_EVENT_DEFINED, detail, NULL);
-    g_mutex_unlock(&drv->domains->lock);
+    /* Redefining an existing domain takes its job first (a start, create or
+     * exit handling in progress finishes before its definition changes);
+     * the job is waited for without the list lock, then the lookup is
+     * done again: the domain may have been removed (a failed create). */
+    for (int tries = 0;; tries++) {
+        g_autoptr(HyveDomainObj) held = NULL;
+        g_autoptr(GError) job_err = NULL;
+
+        g_mutex_lock(&drv->domains->lock);
+        held = hyve_domain_list_find_uuid_locked(drv->domains, def->uuid);
+        if (!held)
+            held = hyve_domain_list_find_name_locked(drv->domains, def->name);
+        g_mutex_unlock(&drv->domains->lock);
+        if (held && !hyve_domain_job_begin(held, FALSE, &job_err)) {
+            if (job_err->code == HYVE_ERR_NO_DOMAIN && tries < 100)
+                continue;
+            hyve_domain_def_free(def);
+            g_propagate_error(error, g_steal_pointer(&job_err));
+            return NULL;
+        }
+        g_mutex_lock(&drv->domains->lock);
+        if (held) {
+            g_autoptr(HyveDomainObj) again = hyve_domain_list_find_uuid_locked(drv->domains,
+                                                                               def->uuid);
+
+            if (!again)
+                again = hyve_domain_list_find_name_locked(drv->domains, def->name);
+            if (again != held && tries < 100) {
+                g_mutex_unlock(&drv->domains->lock);
+                hyve_domain_job_end(held);
+                continue;
+            }
+        }
+        obj = hyve_driver_define_locked(drv, def, &dom_id, &detail, error);
+        if (obj)
+            hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid,
+                                    dom_id, HYVE_DOMAIN_EVENT_DEFINED, detail, NULL);
+        g_mutex_unlock(&drv->domains->lock);
+        if (held)
+            hyve_domain_job_end(held);
+        break;
+    }
     if (obj && dom_id > 0)
         hyve_process_status_save(obj);     /* "updated" survives a daemon restart */
     hyve_driver_flush_events(drv);
@@ -439,12 +475,18 @@ hyve_driver_undefine(HyveDriver *drv, HyveDomainObj *obj, guint flags, GError **
     if (!hyve_driver_undefine_check_exclusive(flags, error))
         return FALSE;
 
+    /* The job: a start in progress (id not yet set) finishes first, so its
+     * runner is either published (the domain becomes transient and keeps
+     * running) or gone (the domain leaves the list). */
+    if (!hyve_domain_job_begin(obj, FALSE, error))
+        return FALSE;
     g_mutex_lock(&drv->domains->lock);
     ok = hyve_driver_undefine_locked(drv, obj, &dom_id, error);
     if (ok)
         hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid,
                                 dom_id, HYVE_DOMAIN_EVENT_UNDEFINED, 0 /* REMOVED */, NULL);
     g_mutex_unlock(&drv->domains->lock);
+    hyve_domain_job_end(obj);
     hyve_driver_flush_events(drv);
     return ok;
 }

@@ -154,8 +154,15 @@ hyve_driver_create_xml(HyveDriver *drv, const char *xml, guint flags, GError **e
         ok = start_job(drv, obj, g_steal_pointer(&def), flags, error);
     }
     if (!ok && fresh) {
+        gboolean drop;
+
+        /* never drop a domain that became persistent meanwhile */
         g_mutex_lock(&list->lock);
-        hyve_domain_list_remove_locked(list, obj);
+        g_mutex_lock(&obj->lock);
+        drop = !obj->persistent && obj->id <= 0;
+        g_mutex_unlock(&obj->lock);
+        if (drop)
+            hyve_domain_list_remove_locked(list, obj);
         g_mutex_unlock(&list->lock);
     }
     hyve_domain_job_end(obj);
