@@ -55,6 +55,31 @@ queue_lifecycle(HyveDriver *drv, HyveDomainObj *obj, int dom_id, int event, int 
                             event, detail, NULL);
 }
 
+/* With list->lock held: a new id, positive and not in use (next_id wraps
+ * from INT_MAX back to 1). */
+static int
+alloc_id_locked(HyveDomainList *list)
+{
+    for (guint tries = 0;; tries++) {
+        int id = list->next_id > 0 ? list->next_id : 1;
+        gboolean used = FALSE;
+        GHashTableIter it;
+        gpointer value;
+
+        list->next_id = id == G_MAXINT ? 1 : id + 1;
+        g_hash_table_iter_init(&it, list->by_uuid);
+        while (!used && g_hash_table_iter_next(&it, NULL, &value)) {
+            HyveDomainObj *o = value;
+
+            g_mutex_lock(&o->lock);
+            used = o->id == id;
+            g_mutex_unlock(&o->lock);
+        }
+        if (!used || tries > g_hash_table_size(list->by_uuid))
+            return id;
+    }
+}
+
 gboolean
 hyve_domain_run_start(HyveDriver *drv, HyveDomainObj *obj, HyveDomainDef *live,
                       HyveStartKind kind, gboolean paused, GError **error)
@@ -77,7 +102,7 @@ hyve_domain_run_start(HyveDriver *drv, HyveDomainObj *obj, HyveDomainDef *live,
 
     g_mutex_lock(&list->lock);
     if (kind == HYVE_START_BOOT)
-        id = list->next_id++;
+        id = alloc_id_locked(list);
     g_mutex_lock(&obj->lock);
     if (kind == HYVE_START_BOOT) {
         obj->id = id;

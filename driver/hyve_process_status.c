@@ -103,6 +103,7 @@ status_parse(HyveDriver *drv, const char *path, HyveStatus *st, GError **error)
     g_autoptr(xmlDoc) doc = NULL;
     xmlNodePtr root, dom;
     xmlBufferPtr buf;
+    gint64 id, pid;
 
     if (!g_file_get_contents(path, &text, NULL, error) ||
         !(doc = hyve_xml_parse_string(text, path, error)))
@@ -114,10 +115,13 @@ status_parse(HyveDriver *drv, const char *path, HyveStatus *st, GError **error)
                        "%s is not a domain status file", path);
         return FALSE;
     }
-    st->state = (int)attr_int(root, "state");
-    st->reason = (int)attr_int(root, "reason");
-    st->id = (int)attr_int(root, "id");
-    st->pid = (pid_t)attr_int(root, "pid");
+    st->state = (int)CLAMP(attr_int(root, "state"), -1, G_MAXINT);
+    st->reason = (int)CLAMP(attr_int(root, "reason"), -1, G_MAXINT);
+    /* ids and pids out of range are invalid (never truncated into range) */
+    id = attr_int(root, "id");
+    st->id = id >= 1 && id <= G_MAXINT ? (int)id : -1;
+    pid = attr_int(root, "pid");
+    st->pid = pid >= 1 && pid <= G_MAXINT ? (pid_t)pid : -1;
     st->start_time = (guint64)attr_int(root, "starttime");
     st->transient = attr_yes(root, "transient");
     st->autostarted = attr_yes(root, "autostarted");
@@ -218,6 +222,25 @@ reattach_dead(HyveDriver *drv, HyveStatus *st, HyveRunnerPaths *paths)
     }
 }
 
+/* With list->lock held: does a domain have id @id? */
+static gboolean
+id_in_use_locked(HyveDomainList *list, int id)
+{
+    GHashTableIter it;
+    gpointer value;
+    gboolean used = FALSE;
+
+    g_hash_table_iter_init(&it, list->by_uuid);
+    while (!used && g_hash_table_iter_next(&it, NULL, &value)) {
+        HyveDomainObj *o = value;
+
+        g_mutex_lock(&o->lock);
+        used = o->id == id;
+        g_mutex_unlock(&o->lock);
+    }
+    return used;
+}
+
 static void
 reattach_live(HyveDriver *drv, HyveStatus *st, HyveDomainRun *run)
 {
@@ -243,6 +266,29 @@ reattach_live(HyveDriver *drv, HyveStatus *st, HyveDomainRun *run)
         hyve_domain_list_add_locked(list, obj);
     }
     g_mutex_lock(&obj->lock);
+    if (obj->run) {
+        /* a second status file for a domain already reattached */
+        pid_t other = obj->run->pid;
+
+        g_mutex_unlock(&obj->lock);
+        g_mutex_unlock(&list->lock);
+        g_warning("domain %s: runner %d not reattached: the domain is already running as "
+                  "pid %d", obj->name, (int)run->pid, (int)other);
+        hyve_domain_run_free(run);
+        return;
+    }
+    g_mutex_unlock(&obj->lock);
+    if (st->id <= 0 || id_in_use_locked(list, st->id)) {
+        int id = st->id;
+
+        if (st->id <= 0)
+            st->id = 1;
+        while (id_in_use_locked(list, st->id))
+            st->id = st->id == G_MAXINT ? 1 : st->id + 1;
+        g_warning("domain %s: id %d of its status file is in use: now id %d", obj->name, id,
+                  st->id);
+    }
+    g_mutex_lock(&obj->lock);
     if (st->def) {
         hyve_domain_def_free(obj->new_def);
         obj->new_def = obj->persistent ? obj->def : NULL;
@@ -261,7 +307,7 @@ reattach_live(HyveDriver *drv, HyveStatus *st, HyveDomainRun *run)
     obj->run = run;
     g_mutex_unlock(&obj->lock);
     if (st->id >= list->next_id)
-        list->next_id = st->id + 1;
+        list->next_id = st->id == G_MAXINT ? 1 : st->id + 1;
     g_mutex_unlock(&list->lock);
     hyve_process_log_line(run->paths.log, "reattached to pid %d, id %d", (int)run->pid, st->id);
     hyve_process_watch(hyve_driver_get_process_mgr(drv), obj, run);
@@ -284,7 +330,8 @@ reattach_one(HyveDriver *drv, const char *path)
     }
     hyve_runner_paths_init(&run->paths, cfg->state_dir,
                            cfg->log_dir ? cfg->log_dir : cfg->state_dir, st.def->name);
-    if (st.pid > 0 && st.id > 0)
+    /* an invalid id never leaves a live runner untracked: it gets a new one */
+    if (st.pid > 0)
         run->pidfd = hyve_pidfd_open(st.pid);
     if (run->pidfd >= 0 && runner_verify(drv, st.pid, st.start_time, &run->paths, &ppid)) {
         run->pid = st.pid;
@@ -315,7 +362,8 @@ hyve_process_reattach_all(HyveDriver *drv)
     if (!d)
         return;
     while ((name = g_dir_read_name(d)))
-        if (g_str_has_suffix(name, ".xml") && name[0] != '.')
+        /* names may begin with '.' (a domain ".x"); temp files end in .new */
+        if (g_str_has_suffix(name, ".xml"))
             g_ptr_array_add(files, g_build_filename(dir, name, NULL));
     g_ptr_array_sort(files, cmp_paths);
     for (guint i = 0; i < files->len; i++)

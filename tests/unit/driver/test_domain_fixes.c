@@ -122,6 +122,75 @@ START_TEST(test_define_during_failing_create)
 }
 END_TEST
 
+/* Replaces the id attribute of a status file. */
+static void
+status_set_id(const char *name, const char *id)
+{
+    g_autofree char *path = g_strdup_printf("%s/run/%s.xml", tmpdir, name);
+    g_autofree char *text = NULL, *out = NULL;
+    g_autoptr(GRegex) re = g_regex_new(" id='[0-9]+'", 0, 0, NULL);
+    g_autofree char *rep = g_strdup_printf(" id='%s'", id);
+
+    ck_assert(g_file_get_contents(path, &text, NULL, NULL));
+    out = g_regex_replace_literal(re, text, -1, 0, rep, 0, NULL);
+    ck_assert(g_file_set_contents(path, out, -1, NULL));
+}
+
+/* Ids read back from status files: INT_MAX (the next start wraps to a
+ * positive id), out of range, duplicates -> a fresh id; the runner of a
+ * domain whose name starts with '.' is reattached too. */
+static const struct {
+    const char *a_id, *b_id;
+} ids[] = {
+    { "2147483647", NULL },
+    { "4294967297", NULL },
+    { "0", NULL },
+    { "7", "7" },
+};
+
+START_TEST(test_status_ids)
+{
+    g_autoptr(HyveDomainObj) a = define_guest("a", ACT_SPIN, NULL);
+    g_autoptr(HyveDomainObj) b = define_guest(".b", ACT_SPIN, NULL);
+    g_autoptr(HyveDomainObj) c = define_guest("c", ACT_SPIN, NULL);
+    g_autoptr(GError) err = NULL;
+    pid_t pa, pb;
+    int ida, idb, idc;
+
+    start_ok(a, 0);
+    start_ok(b, 0);
+    pa = runner_pid(a);
+    pb = runner_pid(b);
+    status_set_id("a", ids[_i].a_id);
+    if (ids[_i].b_id)
+        status_set_id(".b", ids[_i].b_id);
+    g_clear_pointer(&a, hyve_domain_obj_unref);
+    g_clear_pointer(&b, hyve_domain_obj_unref);
+    g_clear_pointer(&c, hyve_domain_obj_unref);
+    g_clear_pointer(&drv, hyve_driver_free);
+    drv = open_driver();
+
+    a = hyve_driver_lookup_by_name(drv, "a", NULL);
+    b = hyve_driver_lookup_by_name(drv, ".b", NULL);
+    c = hyve_driver_lookup_by_name(drv, "c", NULL);
+    ck_assert(a && b && c);
+    ck_assert_msg(hyve_domain_obj_is_active(a) && runner_pid(a) == pa, "case %d: a", _i);
+    ck_assert_msg(hyve_domain_obj_is_active(b) && runner_pid(b) == pb, "case %d: .b", _i);
+    start_ok(c, 0);
+    ida = a->id;
+    idb = b->id;
+    idc = c->id;
+    ck_assert_msg(ida > 0 && idb > 0 && idc > 0 && ida != idb && ida != idc && idb != idc,
+                  "case %d: ids %d %d %d", _i, ida, idb, idc);
+    if (_i == 0)
+        ck_assert_msg(ida == G_MAXINT, "case %d: id %d kept", _i, ida);
+    for (HyveDomainObj **o = (HyveDomainObj *[]){ a, b, c, NULL }; *o; o++)
+        ck_assert_msg(hyve_driver_domain_destroy(drv, *o, 0, &err), "case %d: destroy %s: %s",
+                      _i, (*o)->name, err ? err->message : "");
+    ck_assert_uint_eq(live_runners(), 0);
+}
+END_TEST
+
 int
 main(int argc, char **argv)
 {
@@ -130,5 +199,6 @@ main(int argc, char **argv)
 
     tcase_add_test(tc, test_undefine_during_start);
     tcase_add_test(tc, test_define_during_failing_create);
+    tcase_add_loop_test(tc, test_status_ids, 0, G_N_ELEMENTS(ids));
     return process_test_main(argc, argv, s);
 }
