@@ -246,6 +246,13 @@ press_power_button(HyveDomainObj *obj, gboolean reboot, GError **error)
         hyve_domain_job_end(obj);
         return not_running(error);
     }
+    g_mutex_lock(&obj->lock);
+    if (reboot && obj->def->on_reboot != HYVE_LIFECYCLE_RESTART) {
+        /* as libvirt's QEMU driver: the reboot is a shutdown then */
+        g_message("domain %s: on_reboot setting overridden, shutting down", obj->name);
+        reboot = FALSE;
+    }
+    g_mutex_unlock(&obj->lock);
     reply = hyve_runner_control(run->paths.control, obj->name, "powerdown",
                                 HYVE_RUNNER_CONTROL_TIMEOUT_MS, error);
     if (reply) {

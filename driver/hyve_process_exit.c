@@ -40,7 +40,7 @@ handle_end(HyveDriver *drv, HyveDomainObj *obj, HyveRunnerEnd end, const HyveExi
     switch (end.status) {
     case HYVE_RUNNER_EXIT_POWEROFF:
     case HYVE_RUNNER_EXIT_HALT:
-        if (c->reboot_pending) {
+        if (c->reboot_pending && c->on_reboot == HYVE_LIFECYCLE_RESTART) {
             hyve_domain_restart(drv, obj, HYVE_START_REBOOT, FALSE, NULL, 0, why, NULL);
         } else if (c->on_poweroff == HYVE_LIFECYCLE_RESTART) {
             hyve_domain_restart(drv, obj, HYVE_START_RESTART, FALSE, shutdown,

@@ -122,6 +122,27 @@ START_TEST(test_define_during_failing_create)
 }
 END_TEST
 
+/* virsh reboot with <on_reboot>destroy</on_reboot> is a shutdown. */
+START_TEST(test_reboot_on_reboot_destroy)
+{
+    g_autoptr(HyveDomainObj) obj = define_guest("rd", ACT_SPIN,
+                                                "<on_reboot>destroy</on_reboot>");
+    g_autoptr(GError) err = NULL;
+    pid_t pid;
+
+    start_ok(obj, 0);
+    pid = runner_pid(obj);
+    clear_events();
+    ck_assert_msg(hyve_driver_domain_reboot(drv, obj, 0, &err), "reboot: %s",
+                  err ? err->message : "");
+    guest_powers_off(obj);
+    wait_state(obj, HYVE_DOMAIN_STATE_SHUTOFF, HYVE_REASON_SHUTOFF_SHUTDOWN, 10, "rd");
+    ck_assert_msg(pid_gone(pid), "runner gone");
+    ck_assert_uint_eq(live_runners(), 0);
+    assert_events("rd:6/0@1 rd:6/2@1 rd:5/0@-1", "reboot -> shutdown");
+}
+END_TEST
+
 /* Replaces the id attribute of a status file. */
 static void
 status_set_id(const char *name, const char *id)
@@ -199,6 +220,7 @@ main(int argc, char **argv)
 
     tcase_add_test(tc, test_undefine_during_start);
     tcase_add_test(tc, test_define_during_failing_create);
+    tcase_add_test(tc, test_reboot_on_reboot_destroy);
     tcase_add_loop_test(tc, test_status_ids, 0, G_N_ELEMENTS(ids));
     return process_test_main(argc, argv, s);
 }
