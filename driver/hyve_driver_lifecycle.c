@@ -222,6 +222,10 @@ check_power_mode(guint flags, const char *what, const char *func, GError **error
                        "unsupported flags (0x%x) in function %s", flags & ~0x1fu, func);
         return FALSE;
     }
+    /* a set of modes that includes the power button uses it (as libvirt
+     * falls back to ACPI when the others are unavailable) */
+    if (flags & HYVE_DOMAIN_SHUTDOWN_ACPI_POWER_BTN)
+        return TRUE;
     for (guint i = 0; i < G_N_ELEMENTS(modes); i++) {
         if (flags & modes[i].flag) {
             hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_NO_SUPPORT,

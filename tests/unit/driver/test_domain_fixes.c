@@ -143,6 +143,38 @@ START_TEST(test_reboot_on_reboot_destroy)
 }
 END_TEST
 
+/* Mode sets: with the power button they use it; without, NO_SUPPORT. */
+static const struct {
+    guint flags;
+    gboolean ok;
+} modes[] = {
+    { HYVE_DOMAIN_SHUTDOWN_ACPI_POWER_BTN | HYVE_DOMAIN_SHUTDOWN_GUEST_AGENT, TRUE },
+    { HYVE_DOMAIN_SHUTDOWN_ACPI_POWER_BTN | HYVE_DOMAIN_SHUTDOWN_SIGNAL, TRUE },
+    { 0x1f, TRUE },
+    { HYVE_DOMAIN_SHUTDOWN_GUEST_AGENT | HYVE_DOMAIN_SHUTDOWN_INITCTL, FALSE },
+    { HYVE_DOMAIN_SHUTDOWN_PARAVIRT, FALSE },
+};
+
+START_TEST(test_power_modes)
+{
+    g_autoptr(HyveDomainObj) obj = define_guest("pm", ACT_SPIN, NULL);
+
+    start_ok(obj, 0);
+    for (int reboot = 0; reboot < 2; reboot++) {
+        g_autoptr(GError) err = NULL;
+        gboolean ok = reboot ? hyve_driver_domain_reboot(drv, obj, modes[_i].flags, &err) :
+                               hyve_driver_domain_shutdown(drv, obj, modes[_i].flags, &err);
+
+        ck_assert_msg(ok == modes[_i].ok, "case %d (0x%x) reboot=%d: %s", _i, modes[_i].flags,
+                      reboot, err ? err->message : "ok");
+        if (!ok)
+            ck_assert_msg(err->code == HYVE_ERR_NO_SUPPORT, "case %d: code %d", _i, err->code);
+    }
+    assert_state(obj, HYVE_DOMAIN_STATE_RUNNING, 1, "pm");
+    ck_assert(hyve_driver_domain_destroy(drv, obj, 0, NULL));
+}
+END_TEST
+
 /* Replaces the id attribute of a status file. */
 static void
 status_set_id(const char *name, const char *id)
@@ -221,6 +253,7 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_undefine_during_start);
     tcase_add_test(tc, test_define_during_failing_create);
     tcase_add_test(tc, test_reboot_on_reboot_destroy);
+    tcase_add_loop_test(tc, test_power_modes, 0, G_N_ELEMENTS(modes));
     tcase_add_loop_test(tc, test_status_ids, 0, G_N_ELEMENTS(ids));
     return process_test_main(argc, argv, s);
 }
