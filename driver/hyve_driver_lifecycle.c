@@ -329,15 +329,10 @@ pause_or_resume(HyveDriver *drv, HyveDomainObj *obj, gboolean pause, GError **er
 
     if (!(run = begin_active(obj, &state, error)))
         return FALSE;
-    if (pause && state == HYVE_DOMAIN_STATE_PAUSED) {
+    if ((pause && state == HYVE_DOMAIN_STATE_PAUSED) ||
+        (!pause && state == HYVE_DOMAIN_STATE_RUNNING)) {
         hyve_domain_job_end(obj);
-        return TRUE;            /* as libvirt: nothing to do */
-    }
-    if (!pause && state != HYVE_DOMAIN_STATE_PAUSED) {
-        hyve_domain_job_end(obj);
-        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_INVALID,
-                       "domain is not paused");
-        return FALSE;
+        return TRUE;            /* as libvirt: nothing to do, no event */
     }
     reply = hyve_runner_control(run->paths.control, obj->name, pause ? "pause" : "resume",
                                 HYVE_RUNNER_CONTROL_TIMEOUT_MS, error);
