@@ -159,7 +159,7 @@ hyve_driver_create_xml(HyveDriver *drv, const char *xml, guint flags, GError **e
         /* never drop a domain that became persistent meanwhile */
         g_mutex_lock(&list->lock);
         g_mutex_lock(&obj->lock);
-        drop = !obj->persistent && obj->id <= 0;
+        drop = !obj->persistent && obj->id <= 0 && !obj->removed;
         g_mutex_unlock(&obj->lock);
         if (drop)
             hyve_domain_list_remove_locked(list, obj);

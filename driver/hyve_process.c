@@ -105,6 +105,45 @@ hyve_process_log_line(const char *log_path, const char *fmt, ...)
     close(fd);
 }
 
+gboolean
+hyve_process_cmdline_is_runner(const char *runner_path, pid_t pid, const char *config)
+{
+    g_autofree char *cmdpath = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+    g_autofree char *cmd = NULL, *base_cmd = NULL, *base_runner = NULL;
+    gsize len = 0;
+    const char *a1, *a2;
+
+    if (pid <= 0 || !g_file_get_contents(cmdpath, &cmd, &len, NULL) || len == 0 ||
+        cmd[len - 1] != '\0')
+        return FALSE;
+    a1 = cmd + strlen(cmd) + 1;
+    if (a1 >= cmd + len)
+        return FALSE;
+    a2 = a1 + strlen(a1) + 1;
+    if (a2 >= cmd + len || a2 + strlen(a2) + 1 != cmd + len)
+        return FALSE;
+    base_cmd = g_path_get_basename(cmd);
+    base_runner = g_path_get_basename(runner_path ? runner_path : "bhyve-runner");
+    return (g_strcmp0(cmd, runner_path) == 0 || g_str_equal(base_cmd, base_runner)) &&
+           g_str_equal(a1, "-c") && g_str_equal(a2, config);
+}
+
+pid_t
+hyve_process_pidfile_runner(const char *runner_path, const HyveRunnerPaths *paths)
+{
+    g_autofree char *text = NULL;
+    guint64 pid = 0;
+    char state = 0;
+
+    if (!g_file_get_contents(paths->pidfile, &text, NULL, NULL) ||
+        !g_ascii_string_to_unsigned(g_strstrip(text), 10, 1, G_MAXINT, &pid, NULL))
+        return 0;
+    if (!hyve_proc_stat((pid_t)pid, NULL, NULL, NULL, &state) || state == 'Z' ||
+        !hyve_process_cmdline_is_runner(runner_path, (pid_t)pid, paths->config))
+        return 0;
+    return (pid_t)pid;
+}
+
 /* The last lines the runner wrote since @offset, for an error message. */
 static char *
 log_tail(const char *log_path, off_t offset)
@@ -384,6 +423,19 @@ hyve_process_spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError 
     run->serial = hyve_process_next_serial();
     hyve_runner_paths_init(&run->paths, cfg->state_dir,
                            cfg->log_dir ? cfg->log_dir : cfg->state_dir, def->name);
+    /* Never take the files of a live runner of this domain that nobody
+     * tracks: refused (killing it is left to an administrator, or to the
+     * next daemon start, which kills runners it cannot reattach). */
+    {
+        pid_t other = hyve_process_pidfile_runner(cfg->runner_path, &run->paths);
+
+        if (other > 0) {
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_FAILED,
+                           "bhyve-runner %d of domain %s (%s) is still running: not starting "
+                           "a second one", (int)other, def->name, run->paths.config);
+            return NULL;
+        }
+    }
     unlink(run->paths.exit_status);
     unlink(run->paths.control);
     /* The configuration first: a definition the runner cannot run is

@@ -99,6 +99,11 @@ gboolean hyve_proc_stat(pid_t pid, guint64 *start_time, pid_t *ppid, guint64 *cp
 /* Appends a timestamped line to the log file. */
 void hyve_process_log_line(const char *log_path, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 int hyve_pidfd_open(pid_t pid);
+/* Is /proc/<pid>/cmdline [runner, "-c", @config]? */
+gboolean hyve_process_cmdline_is_runner(const char *runner_path, pid_t pid, const char *config);
+/* The live runner <name>.pid names, if its command line is ours for
+ * <name>.conf; else 0. */
+pid_t hyve_process_pidfile_runner(const char *runner_path, const HyveRunnerPaths *paths);
 guint64 hyve_process_next_serial(void);
 
 /* ---- hyve_process_watch.c ------------------------------------------------- */
@@ -118,6 +123,8 @@ gboolean hyve_process_mgr_stopping(HyveProcessMgr *mgr);
 /* Writes the status file of a running domain (no lock held; callers hold
  * the job, or changed only the live definition). Failures are logged. */
 void hyve_process_status_save(HyveDomainObj *obj);
+/* The same, failures returned (a start that cannot save its status fails). */
+gboolean hyve_process_status_save_checked(HyveDomainObj *obj, GError **error);
 /* Removes a status file, ordered with the saves. */
 void hyve_process_status_remove(const char *path);
 /* At driver creation (no other thread yet): reattaches every live runner

@@ -8,6 +8,8 @@
  */
 #include "hyve-config.h"
 
+#include <signal.h>
+
 #include "hyve_driver_priv.h"
 #include "hyve_process.h"
 
@@ -140,7 +142,20 @@ hyve_domain_run_start(HyveDriver *drv, HyveDomainObj *obj, HyveDomainDef *live,
     hyve_process_log_line(run->paths.log, "domain %s running as pid %d, id %d", obj->name,
                           (int)run->pid, id);
     hyve_process_watch(hyve_driver_get_process_mgr(drv), obj, run);
-    hyve_process_status_save(obj);
+    if (!hyve_process_status_save_checked(obj, error)) {
+        /* a runner the daemon could not find again after a restart must not
+         * run: the start fails (as libvirt's) */
+        g_warning("domain %s: status file not saved, killing bhyve-runner %d", obj->name,
+                  (int)run->pid);
+        kill(run->pid, SIGKILL);
+        hyve_process_wait_exit(run, 10000);
+        hyve_process_reap(run);
+        /* a restart ends the domain itself (hyve_domain_restart) */
+        hyve_domain_run_stop(drv, obj, NULL, 0, HYVE_REASON_SHUTOFF_FAILED,
+                             HYVE_EVENT_STOPPED_FAILED, kind != HYVE_START_BOOT,
+                             "status file not saved");
+        return FALSE;
+    }
     hyve_driver_flush_events(drv);
     return TRUE;
 }

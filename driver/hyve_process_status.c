@@ -18,6 +18,7 @@
 #include "hyve-config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,8 +35,16 @@ static GMutex status_lock;
 void
 hyve_process_status_save(HyveDomainObj *obj)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&status_lock);
     g_autoptr(GError) err = NULL;
+
+    if (!hyve_process_status_save_checked(obj, &err))
+        g_warning("cannot save status of domain %s: %s", obj->name, err->message);
+}
+
+gboolean
+hyve_process_status_save_checked(HyveDomainObj *obj, GError **error)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&status_lock);
     g_autofree char *path = NULL, *dom = NULL, *text = NULL;
     HyveDomainRun *run;
 
@@ -43,7 +52,7 @@ hyve_process_status_save(HyveDomainObj *obj)
     run = obj->run;
     if (!run || run->stopping || obj->id <= 0) {
         g_mutex_unlock(&obj->lock);
-        return;
+        return TRUE;
     }
     path = g_strdup(run->paths.status);
     dom = hyve_domain_def_format(obj->def, -1, HYVE_DOMAIN_XML_INACTIVE);
@@ -56,8 +65,7 @@ hyve_process_status_save(HyveDomainObj *obj)
                            run->reboot_pending ? " reboot='yes'" : "",
                            run->updated ? " updated='yes'" : "", dom);
     g_mutex_unlock(&obj->lock);
-    if (!hyve_file_write_atomic(path, text, &err))
-        g_warning("cannot save status of domain %s: %s", obj->name, err->message);
+    return hyve_file_write_atomic(path, text, error);
 }
 
 void
@@ -141,27 +149,12 @@ static gboolean
 runner_verify(HyveDriver *drv, pid_t pid, guint64 start_time, const HyveRunnerPaths *paths,
               pid_t *ppid)
 {
-    const char *runner = hyve_driver_get_config(drv)->runner_path;
-    g_autofree char *cmdpath = g_strdup_printf("/proc/%d/cmdline", (int)pid);
-    g_autofree char *cmd = NULL, *base_cmd = NULL, *base_runner = NULL;
     guint64 st = 0;
-    gsize len = 0;
     char state = 0;
-    const char *a1, *a2;
 
-    if (!hyve_proc_stat(pid, &st, ppid, NULL, &state) || st != start_time || state == 'Z' ||
-        !g_file_get_contents(cmdpath, &cmd, &len, NULL) || len == 0 || cmd[len - 1] != '\0')
-        return FALSE;
-    a1 = cmd + strlen(cmd) + 1;
-    if (a1 >= cmd + len)
-        return FALSE;
-    a2 = a1 + strlen(a1) + 1;
-    if (a2 >= cmd + len || a2 + strlen(a2) + 1 != cmd + len)
-        return FALSE;
-    base_cmd = g_path_get_basename(cmd);
-    base_runner = g_path_get_basename(runner ? runner : "bhyve-runner");
-    return (g_strcmp0(cmd, runner) == 0 || g_str_equal(base_cmd, base_runner)) &&
-           g_str_equal(a1, "-c") && g_str_equal(a2, paths->config);
+    return hyve_proc_stat(pid, &st, ppid, NULL, &state) && st == start_time && state != 'Z' &&
+           hyve_process_cmdline_is_runner(hyve_driver_get_config(drv)->runner_path, pid,
+                                          paths->config);
 }
 
 /* A runner that ended while no driver watched it: how it ended. */
@@ -345,6 +338,49 @@ reattach_one(HyveDriver *drv, const char *path)
     hyve_domain_def_free(st.def);
 }
 
+static void
+untracked_pidfile(HyveDriver *drv, const char *dir, const char *file)
+{
+    const HyveDriverConfig *cfg = hyve_driver_get_config(drv);
+    HyveDomainList *list = hyve_driver_get_domains(drv);
+    g_autofree char *name = g_strndup(file, strlen(file) - 4);
+    g_autoptr(HyveDomainObj) obj = NULL;
+    HyveDomainRun tmp = { .pidfd = -1 };
+    gboolean tracked = FALSE;
+    pid_t pid;
+
+    g_mutex_lock(&list->lock);
+    if ((obj = hyve_domain_list_find_name_locked(list, name))) {
+        g_mutex_lock(&obj->lock);
+        tracked = obj->run != NULL;
+        g_mutex_unlock(&obj->lock);
+    }
+    g_mutex_unlock(&list->lock);
+    if (tracked)
+        return;
+    hyve_runner_paths_init(&tmp.paths, dir, cfg->log_dir ? cfg->log_dir : dir, name);
+    pid = hyve_process_pidfile_runner(cfg->runner_path, &tmp.paths);
+    if (pid > 0) {
+        guint64 start = 0;
+        pid_t ppid = 0;
+        char state = 0;
+
+        g_warning("domain %s: bhyve-runner %d cannot be reattached (no readable status "
+                   "file): killing it (SIGKILL) so that it never runs twice", name, (int)pid);
+        tmp.pid = pid;
+        tmp.pidfd = hyve_pidfd_open(pid);
+        hyve_proc_stat(pid, &start, &ppid, NULL, &state);
+        kill(pid, SIGKILL);
+        hyve_process_wait_exit(&tmp, 10000);
+        if (ppid == getpid())
+            waitpid(pid, NULL, 0);
+        hyve_process_log_line(tmp.paths.log, "bhyve-runner %d killed: no readable status file",
+                              (int)pid);
+    }
+    hyve_process_cleanup(&tmp, pid > 0 ? "killed: not reattachable" : "stale run files");
+    hyve_runner_paths_clear(&tmp.paths);
+}
+
 static gint
 cmp_paths(gconstpointer a, gconstpointer b)
 {
@@ -368,4 +404,13 @@ hyve_process_reattach_all(HyveDriver *drv)
     g_ptr_array_sort(files, cmp_paths);
     for (guint i = 0; i < files->len; i++)
         reattach_one(drv, g_ptr_array_index(files, i));
+
+    /* Then the pid files no reattached domain owns: a runner whose status
+     * file is missing (the daemon died during its start) or unreadable. A
+     * live runner of ours is killed, never left running untracked (it could
+     * end up running twice); the run files go. */
+    g_dir_rewind(d);
+    while ((name = g_dir_read_name(d)))
+        if (g_str_has_suffix(name, ".pid") && strlen(name) > 4)
+            untracked_pidfile(drv, dir, name);
 }
