@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,7 +24,7 @@
 #include "hyve_runner_control.h"
 
 #define HYVE_RUNNER_START_TIMEOUT_MS 30000
-#define HYVE_LOG_TAIL_BYTES 2048
+#define HYVE_LOG_TAIL_BYTES 4096
 
 static guint64 run_serial;      /* atomic counter for HyveDomainRun.serial */
 
@@ -144,21 +145,32 @@ hyve_process_pidfile_runner(const char *runner_path, const HyveRunnerPaths *path
     return (pid_t)pid;
 }
 
-/* The last lines the runner wrote since @offset, for an error message. */
+/* The last lines the runner wrote since @offset, for an error message:
+ * only the last HYVE_LOG_TAIL_BYTES are read (the log only grows). */
 static char *
 log_tail(const char *log_path, off_t offset)
 {
-    g_autofree char *text = NULL;
-    gsize len = 0;
-    const char *p;
+    int fd = open(log_path, O_RDONLY | O_CLOEXEC);
+    g_autofree char *buf = NULL;
+    struct stat sb;
+    off_t from;
+    ssize_t n;
     char *out;
 
-    if (!g_file_get_contents(log_path, &text, &len, NULL) || (gsize)offset >= len)
+    if (fd < 0)
         return g_strdup("(no output)");
-    p = text + offset;
-    if (len - offset > HYVE_LOG_TAIL_BYTES)
-        p = text + len - HYVE_LOG_TAIL_BYTES;
-    out = g_strstrip(g_strdup(p));
+    if (fstat(fd, &sb) < 0 || offset < 0 || sb.st_size <= offset) {
+        close(fd);
+        return g_strdup("(no output)");
+    }
+    from = MAX(offset, sb.st_size - (off_t)HYVE_LOG_TAIL_BYTES);
+    buf = g_malloc0((gsize)(sb.st_size - from) + 1);
+    n = pread(fd, buf, (size_t)(sb.st_size - from), from);
+    close(fd);
+    if (n <= 0)
+        return g_strdup("(no output)");
+    buf[n] = '\0';
+    out = g_strstrip(g_strdup(buf));
     return *out ? out : (g_free(out), g_strdup("(no output)"));
 }
 

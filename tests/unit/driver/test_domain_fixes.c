@@ -244,6 +244,43 @@ START_TEST(test_status_ids)
 }
 END_TEST
 
+/* Peak resident memory of this process, in KiB. */
+static long
+vm_hwm_kib(void)
+{
+    g_autofree char *text = NULL;
+    const char *p;
+
+    ck_assert(g_file_get_contents("/proc/self/status", &text, NULL, NULL));
+    p = strstr(text, "VmHWM:");
+    ck_assert(p);
+    return atol(p + 6);
+}
+
+/* A failed start reports the tail of what the runner wrote, read from the
+ * end of the log: a huge log (sparse, 300 MiB) is never read whole. */
+START_TEST(test_log_tail)
+{
+    g_autoptr(HyveDomainObj) obj = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *log = g_strdup_printf("%s/log/lt.log", tmpdir);
+    long before;
+    int fd;
+
+    reopen_with_slow_runner("0", TRUE);
+    obj = define_guest("lt", ACT_SPIN, NULL);
+    fd = open(log, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    ck_assert(fd >= 0 && ftruncate(fd, 300L << 20) == 0);
+    close(fd);
+    before = vm_hwm_kib();
+    ck_assert_msg(!hyve_driver_domain_start(drv, obj, 0, &err), "start fails");
+    ck_assert_msg(strstr(err->message, "wrapper gives up") && strlen(err->message) < 8192,
+                  "the log tail: %.200s", err->message);
+    ck_assert_msg(vm_hwm_kib() - before < 100 * 1024, "peak memory grew by %ld KiB",
+                  vm_hwm_kib() - before);
+}
+END_TEST
+
 int
 main(int argc, char **argv)
 {
@@ -255,5 +292,6 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_reboot_on_reboot_destroy);
     tcase_add_loop_test(tc, test_power_modes, 0, G_N_ELEMENTS(modes));
     tcase_add_loop_test(tc, test_status_ids, 0, G_N_ELEMENTS(ids));
+    tcase_add_test(tc, test_log_tail);
     return process_test_main(argc, argv, s);
 }
