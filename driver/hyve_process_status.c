@@ -27,6 +27,7 @@
 #include "hyve_domain_parse_priv.h"
 #include "hyve_driver_priv.h"
 #include "hyve_process.h"
+#include "hyve_runner_control.h"
 
 /* Serialises status writers (a job holder and a live metadata change may
  * save the same domain at once): taken before obj->lock, never inside it. */
@@ -241,6 +242,25 @@ reattach_live(HyveDriver *drv, HyveStatus *st, HyveDomainRun *run)
     g_autoptr(HyveDomainObj) obj = NULL;
     g_autoptr(GError) err = NULL;
 
+    g_autofree char *state = NULL;
+
+    /* the runner's own word on its state, not the status file's (it may
+     * have been paused or resumed while no daemon ran); a runner that does
+     * not answer stays tracked with the state of the file */
+    state = hyve_runner_control(run->paths.control, st->def->name, "status",
+                                HYVE_RUNNER_CONTROL_TIMEOUT_MS, &err);
+    if (state && g_str_equal(state, "paused") && st->state != HYVE_DOMAIN_STATE_PAUSED) {
+        st->state = HYVE_DOMAIN_STATE_PAUSED;
+        st->reason = HYVE_REASON_PAUSED_USER;
+    } else if (state && g_str_equal(state, "running") &&
+               st->state != HYVE_DOMAIN_STATE_RUNNING) {
+        st->state = HYVE_DOMAIN_STATE_RUNNING;
+        st->reason = HYVE_REASON_RUNNING_UNPAUSED;
+    } else if (!state) {
+        g_warning("domain %s: bhyve-runner %d does not answer: state from its status file",
+                  st->def->name, (int)run->pid);
+    }
+    g_clear_error(&err);
     if (!hyve_process_query_consoles(run, st->def->name, st->def, &err))
         g_warning("domain %s: %s", st->def->name, err->message);
     g_mutex_lock(&list->lock);
@@ -304,6 +324,7 @@ reattach_live(HyveDriver *drv, HyveStatus *st, HyveDomainRun *run)
     g_mutex_unlock(&list->lock);
     hyve_process_log_line(run->paths.log, "reattached to pid %d, id %d", (int)run->pid, st->id);
     hyve_process_watch(hyve_driver_get_process_mgr(drv), obj, run);
+    hyve_process_status_save(obj);     /* the state the runner told, a new id */
 }
 
 static void

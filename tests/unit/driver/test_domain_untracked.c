@@ -106,6 +106,40 @@ START_TEST(test_start_refused_live_runner)
 }
 END_TEST
 
+/* The runner paused or resumed behind the daemon's back (its control
+ * socket): a reattach takes the runner's state, not the status file's. */
+static const struct {
+    guint start_flags;
+    const char *request;
+    int state, reason;
+} behind[] = {
+    { 0, "pause", HYVE_DOMAIN_STATE_PAUSED, HYVE_REASON_PAUSED_USER },
+    { HYVE_DOMAIN_START_PAUSED, "resume", HYVE_DOMAIN_STATE_RUNNING,
+      HYVE_REASON_RUNNING_UNPAUSED },
+};
+
+START_TEST(test_reattach_real_state)
+{
+    g_autoptr(HyveDomainObj) a = define_guest("a", ACT_SPIN, NULL);
+    g_autofree char *ctl = g_strdup_printf("%s/run/a.ctl", tmpdir);
+    g_autofree char *reply = NULL;
+    g_autoptr(GError) err = NULL;
+    pid_t pid;
+
+    start_ok(a, behind[_i].start_flags);
+    pid = runner_pid(a);
+    g_clear_pointer(&a, hyve_domain_obj_unref);
+    g_clear_pointer(&drv, hyve_driver_free);
+    reply = hyve_runner_control(ctl, "a", behind[_i].request, 5000, &err);
+    ck_assert_msg(reply, "case %d: %s: %s", _i, behind[_i].request, err ? err->message : "");
+    drv = open_driver();
+    a = hyve_driver_lookup_by_name(drv, "a", NULL);
+    ck_assert(a && runner_pid(a) == pid);
+    assert_state(a, behind[_i].state, behind[_i].reason, behind[_i].request);
+    ck_assert(hyve_driver_domain_destroy(drv, a, 0, NULL));
+}
+END_TEST
+
 int
 main(int argc, char **argv)
 {
@@ -115,5 +149,6 @@ main(int argc, char **argv)
     tcase_add_loop_test(tc, test_unreadable_status, 0, G_N_ELEMENTS(damage));
     tcase_add_test(tc, test_status_save_fails);
     tcase_add_test(tc, test_start_refused_live_runner);
+    tcase_add_loop_test(tc, test_reattach_real_state, 0, G_N_ELEMENTS(behind));
     return process_test_main(argc, argv, s);
 }
