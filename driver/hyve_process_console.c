@@ -32,6 +32,46 @@ find_chr_locked(HyveDomainObj *obj, const char *dev_name)
     return NULL;
 }
 
+/* The pty paths are unknown (the runner did not answer at reattach): asks
+ * the runner again and, if the definition did not change meanwhile, stores
+ * them in the live definition. Returns the path of @dev_name or NULL. */
+static char *
+retry_consoles(HyveDomainObj *obj, const char *dev_name)
+{
+    g_autoptr(HyveDomainDef) copy = NULL;
+    HyveDomainRun tmp = { .pidfd = -1 };
+    g_autoptr(GError) err = NULL;
+    HyveDomainDef *seen;
+    HyveChrDef *chr;
+    char *path = NULL;
+    gboolean ok;
+
+    g_mutex_lock(&obj->lock);
+    seen = obj->def;
+    copy = obj->run ? hyve_domain_def_copy(obj->def, NULL) : NULL;
+    tmp.paths.control = obj->run && copy ? g_strdup(obj->run->paths.control) : NULL;
+    g_mutex_unlock(&obj->lock);
+    if (!copy || !tmp.paths.control)
+        return NULL;
+    ok = hyve_process_query_consoles(&tmp, obj->name, copy, &err);
+    g_free(tmp.paths.control);
+    if (!ok) {
+        g_warning("domain %s: %s", obj->name, err->message);
+        return NULL;
+    }
+    g_mutex_lock(&obj->lock);
+    if (obj->def == seen && obj->run) {
+        obj->def = g_steal_pointer(&copy);
+        hyve_domain_def_free(seen);
+    }
+    chr = find_chr_locked(obj, dev_name);
+    path = chr && chr->type == HYVE_CHR_TYPE_PTY ? g_strdup(chr->path) : NULL;
+    g_mutex_unlock(&obj->lock);
+    if (path)
+        hyve_process_status_save(obj);
+    return path;
+}
+
 int
 hyve_driver_domain_open_console(HyveDriver *drv, HyveDomainObj *obj, const char *dev_name,
                                 GError **error)
@@ -65,6 +105,8 @@ hyve_driver_domain_open_console(HyveDriver *drv, HyveDomainObj *obj, const char 
                        "character device %s is not using a PTY", what);
         return -1;
     }
+    if (!path)
+        path = retry_consoles(obj, dev_name);
     if (!path) {
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_FAILED,
                        "character device %s of domain %s has no pty", what, obj->name);

@@ -47,6 +47,7 @@ hyve_process_status_save_checked(HyveDomainObj *obj, GError **error)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&status_lock);
     g_autofree char *path = NULL, *dom = NULL, *text = NULL;
+    g_autoptr(GString) ptys = NULL;
     HyveDomainRun *run;
 
     g_mutex_lock(&obj->lock);
@@ -57,14 +58,26 @@ hyve_process_status_save_checked(HyveDomainObj *obj, GError **error)
     }
     path = g_strdup(run->paths.status);
     dom = hyve_domain_def_format(obj->def, -1, HYVE_DOMAIN_XML_INACTIVE);
+    /* the pty paths (the inactive format has none): a runner that does not
+     * answer at a reattach keeps its consoles */
+    ptys = g_string_new(NULL);
+    for (guint i = 0; i < obj->def->serials->len; i++) {
+        HyveChrDef *c = g_ptr_array_index(obj->def->serials, i);
+        g_autofree char *esc = NULL;
+
+        if (c->type != HYVE_CHR_TYPE_PTY || !c->path)
+            continue;
+        esc = g_markup_escape_text(c->path, -1);
+        g_string_append_printf(ptys, "  <pty serial='%u' path='%s'/>\n", i, esc);
+    }
     text = g_strdup_printf("<domstatus state='%d' reason='%d' pid='%d' starttime='%"
-                           G_GUINT64_FORMAT "' id='%d'%s%s%s%s%s>\n%s</domstatus>\n",
+                           G_GUINT64_FORMAT "' id='%d'%s%s%s%s%s>\n%s%s</domstatus>\n",
                            obj->state, obj->reason, (int)run->pid, run->start_time, obj->id,
                            obj->persistent ? "" : " transient='yes'",
                            run->autostarted ? " autostarted='yes'" : "",
                            run->host_powerdown ? " powerbutton='yes'" : "",
                            run->reboot_pending ? " reboot='yes'" : "",
-                           run->updated ? " updated='yes'" : "", dom);
+                           run->updated ? " updated='yes'" : "", dom, ptys->str);
     g_mutex_unlock(&obj->lock);
     return hyve_file_write_atomic(path, text, error);
 }
@@ -142,7 +155,26 @@ status_parse(HyveDriver *drv, const char *path, HyveStatus *st, GError **error)
     domxml = g_strndup((const char *)xmlBufferContent(buf), xmlBufferLength(buf));
     xmlBufferFree(buf);
     st->def = hyve_domain_def_parse_string(domxml, hyve_driver_get_parse_options(drv), error);
-    return st->def != NULL;
+    if (!st->def)
+        return FALSE;
+    for (xmlNodePtr n = root->children; n; n = n->next) {
+        g_autofree char *p = NULL;
+        gint64 i;
+
+        if (n->type != XML_ELEMENT_NODE || !g_str_equal((const char *)n->name, "pty"))
+            continue;
+        i = attr_int(n, "serial");
+        p = hyve_xml_attr(n, "path");
+        if (p && g_str_has_prefix(p, "/dev/") && i >= 0 && i < st->def->serials->len) {
+            HyveChrDef *c = g_ptr_array_index(st->def->serials, i);
+
+            if (c->type == HYVE_CHR_TYPE_PTY) {
+                g_free(c->path);
+                c->path = g_steal_pointer(&p);
+            }
+        }
+    }
+    return TRUE;
 }
 
 /* Is @pid (opened as @pidfd) the runner of @paths, started at @start_time? */
@@ -262,7 +294,8 @@ reattach_live(HyveDriver *drv, HyveStatus *st, HyveDomainRun *run)
     }
     g_clear_error(&err);
     if (!hyve_process_query_consoles(run, st->def->name, st->def, &err))
-        g_warning("domain %s: %s", st->def->name, err->message);
+        g_warning("domain %s: %s (pty paths from the status file)", st->def->name,
+                  err->message);
     g_mutex_lock(&list->lock);
     obj = hyve_domain_list_find_uuid_locked(list, st->def->uuid);
     if (!obj && (obj = hyve_domain_list_find_name_locked(list, st->def->name))) {

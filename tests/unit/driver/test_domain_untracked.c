@@ -140,6 +140,51 @@ START_TEST(test_reattach_real_state)
 }
 END_TEST
 
+/* A runner that does not answer at reattach (its control socket moved
+ * away) stays tracked; its pty paths come from the status file, or, when
+ * the file has none, from the runner at the first console open. */
+START_TEST(test_reattach_silent_runner)
+{
+    g_autoptr(HyveDomainObj) a = define_guest("a", ACT_SPIN, NULL);
+    g_autofree char *ctl = g_strdup_printf("%s/run/a.ctl", tmpdir);
+    g_autofree char *hidden = g_strdup_printf("%s/run/a.ctl.hidden", tmpdir);
+    g_autofree char *status = g_strdup_printf("%s/run/a.xml", tmpdir);
+    g_autofree char *xml = NULL;
+    g_autoptr(GError) err = NULL;
+    gboolean in_file = _i == 0;
+    pid_t pid;
+    int fd;
+
+    start_ok(a, 0);
+    pid = runner_pid(a);
+    g_clear_pointer(&a, hyve_domain_obj_unref);
+    g_clear_pointer(&drv, hyve_driver_free);
+    if (!in_file) {
+        g_autofree char *text = NULL, *out = NULL;
+        g_autoptr(GRegex) re = g_regex_new("  <pty [^>]*/>\n", 0, 0, NULL);
+
+        ck_assert(g_file_get_contents(status, &text, NULL, NULL));
+        ck_assert_msg(strstr(text, "<pty serial='0' path='/dev/pts/"), "pty saved:\n%s", text);
+        out = g_regex_replace_literal(re, text, -1, 0, "", 0, NULL);
+        ck_assert(g_file_set_contents(status, out, -1, NULL));
+    }
+    ck_assert(rename(ctl, hidden) == 0);
+    drv = open_driver();
+    ck_assert(rename(hidden, ctl) == 0);
+    a = hyve_driver_lookup_by_name(drv, "a", NULL);
+    ck_assert_msg(a && hyve_domain_obj_is_active(a) && runner_pid(a) == pid,
+                  "case %d: silent runner tracked", _i);
+    xml = hyve_domain_obj_get_xml(a, 0, NULL);
+    ck_assert_msg((strstr(xml, "<source path='/dev/pts/") != NULL) == in_file,
+                  "case %d: pty path %s the status file:\n%s", _i, in_file ? "from" : "not in",
+                  xml);
+    fd = hyve_driver_domain_open_console(drv, a, NULL, &err);
+    ck_assert_msg(fd >= 0, "case %d: console: %s", _i, err ? err->message : "");
+    close(fd);
+    ck_assert(hyve_driver_domain_destroy(drv, a, 0, NULL));
+}
+END_TEST
+
 int
 main(int argc, char **argv)
 {
@@ -150,5 +195,6 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_status_save_fails);
     tcase_add_test(tc, test_start_refused_live_runner);
     tcase_add_loop_test(tc, test_reattach_real_state, 0, G_N_ELEMENTS(behind));
+    tcase_add_loop_test(tc, test_reattach_silent_runner, 0, 2);
     return process_test_main(argc, argv, s);
 }
