@@ -367,6 +367,7 @@ reattach_one(HyveDriver *drv, const char *path)
     HyveStatus st = { 0 };
     g_autoptr(GError) err = NULL;
     g_autoptr(HyveDomainRun) run = g_new0(HyveDomainRun, 1);
+    g_autofree char *base_file = NULL, *base_status = NULL;
     pid_t ppid = 0;
 
     run->pidfd = -1;
@@ -377,6 +378,16 @@ reattach_one(HyveDriver *drv, const char *path)
     }
     hyve_runner_paths_init(&run->paths, cfg->state_dir,
                            cfg->log_dir ? cfg->log_dir : cfg->state_dir, st.def->name);
+    base_file = g_path_get_basename(path);
+    base_status = g_path_get_basename(run->paths.status);
+    if (!g_str_equal(base_file, base_status)) {
+        /* a stray copy names another domain's files: it never touches them
+         * (the domain's own status file decides) */
+        g_warning("%s: status of domain %s, whose status file is %s: ignored", path,
+                  st.def->name, run->paths.status);
+        hyve_domain_def_free(st.def);
+        return;
+    }
     /* an invalid id never leaves a live runner untracked: it gets a new one */
     if (st.pid > 0)
         run->pidfd = hyve_pidfd_open(st.pid);

@@ -185,6 +185,34 @@ START_TEST(test_reattach_silent_runner)
 }
 END_TEST
 
+/* A copy of a's status file under another name (with a wrong pid) never
+ * touches a's runner or files. */
+START_TEST(test_stray_status_copy)
+{
+    g_autoptr(HyveDomainObj) a = define_guest("a", ACT_SPIN, NULL);
+    g_autofree char *status = g_strdup_printf("%s/run/a.xml", tmpdir);
+    g_autofree char *copy = g_strdup_printf("%s/run/.a-copy.xml", tmpdir);
+    g_autofree char *text = NULL, *out = NULL;
+    g_autoptr(GRegex) re = g_regex_new(" pid='[0-9]+'", 0, 0, NULL);
+    pid_t pid;
+
+    start_ok(a, 0);
+    pid = runner_pid(a);
+    g_clear_pointer(&a, hyve_domain_obj_unref);
+    g_clear_pointer(&drv, hyve_driver_free);
+    ck_assert(g_file_get_contents(status, &text, NULL, NULL));
+    out = g_regex_replace_literal(re, text, -1, 0, " pid='1'", 0, NULL);
+    ck_assert(g_file_set_contents(copy, out, -1, NULL));
+    drv = open_driver();
+    a = hyve_driver_lookup_by_name(drv, "a", NULL);
+    ck_assert_msg(a && hyve_domain_obj_is_active(a) && runner_pid(a) == pid, "a reattached");
+    ck_assert_msg(run_file_exists("a", "xml") && run_file_exists("a", "conf") &&
+                  run_file_exists("a", "pid"), "a's files stay");
+    ck_assert(hyve_driver_domain_destroy(drv, a, 0, NULL));
+    ck_assert_uint_eq(live_runners(), 0);
+}
+END_TEST
+
 int
 main(int argc, char **argv)
 {
@@ -196,5 +224,6 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_start_refused_live_runner);
     tcase_add_loop_test(tc, test_reattach_real_state, 0, G_N_ELEMENTS(behind));
     tcase_add_loop_test(tc, test_reattach_silent_runner, 0, 2);
+    tcase_add_test(tc, test_stray_status_copy);
     return process_test_main(argc, argv, s);
 }
