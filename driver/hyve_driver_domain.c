@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hyve_driver_domain.c: per-domain entry points that change a persistent
- * definition: autostart and metadata (libvirt semantics, METADATA_CHANGE
+ * definition: autostart, metadata and undefine (libvirt semantics, METADATA_CHANGE
  * event queued under the list lock, delivered after the locks are dropped).
  * An object undefined meanwhile (obj->removed) is NO_DOMAIN and nothing
  * is written.
@@ -15,6 +15,16 @@
 
 #define AFFECT_LIVE 1u
 #define AFFECT_CONFIG 2u
+
+#define CHECK_FLAGS(flags, supported, ret) \
+    do { \
+        if ((flags) & ~(guint)(supported)) { \
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG, \
+                           "unsupported flags (0x%x) in function %s", \
+                           (flags) & ~(guint)(supported), __func__); \
+            return ret; \
+        } \
+    } while (0)
 
 gboolean
 hyve_driver_set_autostart(HyveDriver *drv, HyveDomainObj *obj, gboolean autostart,
@@ -163,6 +173,106 @@ hyve_driver_set_metadata(HyveDriver *drv, HyveDomainObj *obj, int type, const ch
     g_mutex_unlock(&list->lock);
     if (ok && dom_id > 0)
         hyve_process_status_save(obj);     /* the live definition changed */
+    hyve_driver_flush_events(drv);
+    return ok;
+}
+
+/* ---- undefine (moved from hyve_driver.c) --------------------------------- */
+
+/* libvirt virDomainUndefineFlagsValues: none of these objects exist in
+ * hyve (no managed save, snapshots, checkpoints, nvram, tpm), so each is a
+ * no-op; the keep/remove pairs stay mutually exclusive as in libvirt. */
+#define UNDEFINE_MANAGED_SAVE 1u
+#define UNDEFINE_SNAPSHOTS_METADATA 2u
+#define UNDEFINE_NVRAM 4u
+#define UNDEFINE_KEEP_NVRAM 8u
+#define UNDEFINE_CHECKPOINTS_METADATA 16u
+#define UNDEFINE_TPM 32u
+#define UNDEFINE_KEEP_TPM 64u
+
+/* Pairs of libvirt flags that exclude each other. */
+static gboolean
+hyve_driver_undefine_check_exclusive(guint flags, GError **error)
+{
+    if ((flags & UNDEFINE_NVRAM) && (flags & UNDEFINE_KEEP_NVRAM)) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG,
+                       "Flags 'VIR_DOMAIN_UNDEFINE_NVRAM' and 'VIR_DOMAIN_UNDEFINE_KEEP_NVRAM' "
+                       "are mutually exclusive");
+        return FALSE;
+    }
+    if ((flags & UNDEFINE_TPM) && (flags & UNDEFINE_KEEP_TPM)) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG,
+                       "Flags 'VIR_DOMAIN_UNDEFINE_TPM' and 'VIR_DOMAIN_UNDEFINE_KEEP_TPM' "
+                       "are mutually exclusive");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* With the domain list locked: deletes the config file; a running domain
+ * becomes transient and keeps running, an inactive one leaves the list.
+ * *dom_id: the id for the event. */
+static gboolean
+hyve_driver_undefine_locked(HyveDriver *drv, HyveDomainObj *obj, int *dom_id, GError **error)
+{
+    gboolean present, persistent;
+
+    g_mutex_lock(&obj->lock);
+    present = hyve_driver_check_removed_locked(obj, error);
+    persistent = obj->persistent;
+    *dom_id = obj->id;
+    g_mutex_unlock(&obj->lock);
+    if (!present)
+        return FALSE;
+    if (!persistent) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_INVALID,
+                       "cannot undefine transient domain");
+        return FALSE;
+    }
+    if (!hyve_domain_config_delete(hyve_driver_get_config(drv)->config_dir, obj->name, error)) {
+        /* the link may be gone even though the file stayed */
+        g_mutex_lock(&obj->lock);
+        obj->autostart = hyve_domain_autostart_get(hyve_driver_get_config(drv)->config_dir,
+                                                   obj->name);
+        g_mutex_unlock(&obj->lock);
+        return FALSE;
+    }
+    g_mutex_lock(&obj->lock);
+    obj->autostart = FALSE;
+    obj->persistent = FALSE;
+    if (obj->id > 0) {
+        /* a running domain becomes transient and keeps running */
+        g_clear_pointer(&obj->new_def, hyve_domain_def_free);
+        g_mutex_unlock(&obj->lock);
+    } else {
+        g_mutex_unlock(&obj->lock);
+        hyve_domain_list_remove_locked(hyve_driver_get_domains(drv), obj);
+    }
+    return TRUE;
+}
+
+gboolean
+hyve_driver_undefine(HyveDriver *drv, HyveDomainObj *obj, guint flags, GError **error)
+{
+    gboolean ok;
+    int dom_id = -1;
+
+    CHECK_FLAGS(flags, 0x7f, FALSE);
+    if (!hyve_driver_undefine_check_exclusive(flags, error))
+        return FALSE;
+
+    /* The job: a start in progress (id not yet set) finishes first, so its
+     * runner is either published (the domain becomes transient and keeps
+     * running) or gone (the domain leaves the list). */
+    if (!hyve_domain_job_begin(obj, FALSE, error))
+        return FALSE;
+    g_mutex_lock(&hyve_driver_get_domains(drv)->lock);
+    ok = hyve_driver_undefine_locked(drv, obj, &dom_id, error);
+    if (ok)
+        hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid,
+                                dom_id, HYVE_DOMAIN_EVENT_UNDEFINED, 0 /* REMOVED */, NULL);
+    g_mutex_unlock(&hyve_driver_get_domains(drv)->lock);
+    hyve_domain_job_end(obj);
     hyve_driver_flush_events(drv);
     return ok;
 }

@@ -24,7 +24,6 @@
 #include "hyve_runner_control.h"
 
 #define HYVE_RUNNER_START_TIMEOUT_MS 30000
-#define HYVE_LOG_TAIL_BYTES 4096
 
 static guint64 run_serial;      /* atomic counter for HyveDomainRun.serial */
 
@@ -104,74 +103,6 @@ hyve_process_log_line(const char *log_path, const char *fmt, ...)
     if (write(fd, line, strlen(line)) < 0)
         g_debug("cannot write log %s: %s", log_path, g_strerror(errno));
     close(fd);
-}
-
-gboolean
-hyve_process_cmdline_is_runner(const char *runner_path, pid_t pid, const char *config)
-{
-    g_autofree char *cmdpath = g_strdup_printf("/proc/%d/cmdline", (int)pid);
-    g_autofree char *cmd = NULL, *base_cmd = NULL, *base_runner = NULL;
-    gsize len = 0;
-    const char *a1, *a2;
-
-    if (pid <= 0 || !g_file_get_contents(cmdpath, &cmd, &len, NULL) || len == 0 ||
-        cmd[len - 1] != '\0')
-        return FALSE;
-    a1 = cmd + strlen(cmd) + 1;
-    if (a1 >= cmd + len)
-        return FALSE;
-    a2 = a1 + strlen(a1) + 1;
-    if (a2 >= cmd + len || a2 + strlen(a2) + 1 != cmd + len)
-        return FALSE;
-    base_cmd = g_path_get_basename(cmd);
-    base_runner = g_path_get_basename(runner_path ? runner_path : "bhyve-runner");
-    return (g_strcmp0(cmd, runner_path) == 0 || g_str_equal(base_cmd, base_runner)) &&
-           g_str_equal(a1, "-c") && g_str_equal(a2, config);
-}
-
-pid_t
-hyve_process_pidfile_runner(const char *runner_path, const HyveRunnerPaths *paths)
-{
-    g_autofree char *text = NULL;
-    guint64 pid = 0;
-    char state = 0;
-
-    if (!g_file_get_contents(paths->pidfile, &text, NULL, NULL) ||
-        !g_ascii_string_to_unsigned(g_strstrip(text), 10, 1, G_MAXINT, &pid, NULL))
-        return 0;
-    if (!hyve_proc_stat((pid_t)pid, NULL, NULL, NULL, &state) || state == 'Z' ||
-        !hyve_process_cmdline_is_runner(runner_path, (pid_t)pid, paths->config))
-        return 0;
-    return (pid_t)pid;
-}
-
-/* The last lines the runner wrote since @offset, for an error message:
- * only the last HYVE_LOG_TAIL_BYTES are read (the log only grows). */
-static char *
-log_tail(const char *log_path, off_t offset)
-{
-    int fd = open(log_path, O_RDONLY | O_CLOEXEC);
-    g_autofree char *buf = NULL;
-    struct stat sb;
-    off_t from;
-    ssize_t n;
-    char *out;
-
-    if (fd < 0)
-        return g_strdup("(no output)");
-    if (fstat(fd, &sb) < 0 || offset < 0 || sb.st_size <= offset) {
-        close(fd);
-        return g_strdup("(no output)");
-    }
-    from = MAX(offset, sb.st_size - (off_t)HYVE_LOG_TAIL_BYTES);
-    buf = g_malloc0((gsize)(sb.st_size - from) + 1);
-    n = pread(fd, buf, (size_t)(sb.st_size - from), from);
-    close(fd);
-    if (n <= 0)
-        return g_strdup("(no output)");
-    buf[n] = '\0';
-    out = g_strstrip(g_strdup(buf));
-    return *out ? out : (g_free(out), g_strdup("(no output)"));
 }
 
 gboolean
@@ -385,7 +316,7 @@ wait_running(HyveDomainRun *run, const char *name, gboolean paused, off_t log_of
                 si.si_status >= HYVE_RUNNER_EXIT_REBOOT &&
                 si.si_status <= HYVE_RUNNER_EXIT_TRIPLEFAULT)
                 return TRUE;
-            tail = log_tail(run->paths.log, log_offset);
+            tail = hyve_process_log_tail(run->paths.log, log_offset);
             end = hyve_process_reap(run);
 
             run->pid = 0;

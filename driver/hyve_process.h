@@ -15,10 +15,11 @@
  *                          remove its files, /proc facts
  *   hyve_process_watch.c   the supervision thread (one GMainContext, one
  *                          pidfd source per runner) and the exit handlers'
- *                          thread pool
+ *                          thread pool; telling our runners, killing untracked ones
  *   hyve_process_status.c  the status file and reattach at driver start
  *   hyve_process_exit.c    a runner that exited on its own: exit status ->
- *                          events, on_poweroff/on_reboot/on_crash
+ *                          events, on_poweroff/on_reboot/on_crash; one that
+ *                          ended unwatched (reattach); a failed start's log tail
  *   hyve_process_run.c     the per-domain job; publishing and retiring a run
  *                          (state, id, definitions, events)
  *   hyve_driver_lifecycle.c, hyve_process_console.c: the public operations
@@ -131,6 +132,10 @@ void hyve_process_status_remove(const char *path);
  * of <state_dir>, marks the others SHUTOFF (events queued) and removes
  * their files; raises list->next_id above every id in use. */
 void hyve_process_reattach_all(HyveDriver *drv);
+/* hyve_process_watch.c: at reattach, for <dir>/@pidfile_name with no
+ * reattached domain: a live runner of ours it names is SIGKILLed (never left
+ * running untracked), the run files are removed. */
+void hyve_process_kill_untracked(HyveDriver *drv, const char *dir, const char *pidfile_name);
 
 /* ---- hyve_driver_lifecycle.c: shared by the lifecycle files --------------- */
 /* Begins the domain's job (waits up to 30 s: OPERATION_TIMEOUT); NO_DOMAIN
@@ -172,6 +177,14 @@ gboolean hyve_domain_restart(HyveDriver *drv, HyveDomainObj *obj, HyveStartKind 
 /* ---- hyve_process_exit.c ----------------------------------------------- */
 /* A runner exited on its own (pool thread, no lock held). */
 void hyve_domain_handle_exit(HyveDriver *drv, HyveDomainObj *obj, guint64 serial);
+/* At reattach: the runner @pid (started at @start_time) of the domain @def
+ * ended while no driver watched it: the domain is SHUTOFF (reason from the
+ * exit file), STOPPED queued, its run files removed. */
+void hyve_process_end_unwatched(HyveDriver *drv, const HyveDomainDef *def, pid_t pid,
+                                guint64 start_time, HyveRunnerPaths *paths);
+/* The last 4 KiB the runner wrote to @log_path since @offset (only those
+ * are read), stripped; "(no output)" when none. */
+char *hyve_process_log_tail(const char *log_path, off_t offset);
 
 /* libvirt state reasons used by hyve */
 #define HYVE_REASON_RUNNING_BOOTED 1

@@ -190,64 +190,6 @@ runner_verify(HyveDriver *drv, pid_t pid, guint64 start_time, const HyveRunnerPa
                                           paths->config);
 }
 
-/* A runner that ended while no driver watched it: how it ended. */
-static HyveRunnerEnd
-dead_runner_end(HyveStatus *st, const HyveRunnerPaths *paths)
-{
-    HyveDomainRun tmp = { .pid = st->pid, .pidfd = -1, .paths = *paths };
-    guint64 start = 0;
-    pid_t ppid = 0;
-    char state = 0;
-
-    /* our own zombie child (a driver of this process spawned it): reap it */
-    tmp.is_child = st->pid > 0 && hyve_proc_stat(st->pid, &start, &ppid, NULL, &state) &&
-                   start == st->start_time && ppid == getpid() && state == 'Z';
-    return hyve_process_reap(&tmp);
-}
-
-static void
-reattach_dead(HyveDriver *drv, HyveStatus *st, HyveRunnerPaths *paths)
-{
-    HyveDomainList *list = hyve_driver_get_domains(drv);
-    HyveRunnerEnd end = dead_runner_end(st, paths);
-    g_autoptr(HyveDomainObj) obj = NULL;
-    int reason = HYVE_REASON_SHUTOFF_CRASHED, detail = HYVE_EVENT_STOPPED_FAILED;
-
-    switch (end.status) {
-    case HYVE_RUNNER_EXIT_REBOOT:
-    case HYVE_RUNNER_EXIT_POWEROFF:
-    case HYVE_RUNNER_EXIT_HALT:
-        reason = HYVE_REASON_SHUTOFF_SHUTDOWN;
-        detail = HYVE_EVENT_STOPPED_SHUTDOWN;
-        break;
-    case HYVE_RUNNER_EXIT_TRIPLEFAULT:
-        detail = HYVE_EVENT_STOPPED_CRASHED;
-        break;
-    case HYVE_RUNNER_EXIT_ERROR:
-        reason = HYVE_REASON_SHUTOFF_FAILED;
-        break;
-    default:
-        break;
-    }
-    g_message("domain %s: bhyve-runner %d ended while the daemon was away (status %d)",
-              st->def->name, (int)st->pid, end.status);
-    g_mutex_lock(&list->lock);
-    if ((obj = hyve_domain_list_find_uuid_locked(list, st->def->uuid))) {
-        g_mutex_lock(&obj->lock);
-        obj->state = HYVE_DOMAIN_STATE_SHUTOFF;
-        obj->reason = reason;
-        g_mutex_unlock(&obj->lock);
-    }
-    hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, st->def->name, st->def->uuid,
-                            -1, HYVE_DOMAIN_EVENT_STOPPED, detail, NULL);
-    g_mutex_unlock(&list->lock);
-    {
-        HyveDomainRun tmp = { .pid = st->pid, .pidfd = -1, .paths = *paths };
-
-        hyve_process_cleanup(&tmp, "runner ended while the daemon was not running");
-    }
-}
-
 /* With list->lock held: does a domain have id @id? */
 static gboolean
 id_in_use_locked(HyveDomainList *list, int id)
@@ -398,52 +340,9 @@ reattach_one(HyveDriver *drv, const char *path)
         run->serial = hyve_process_next_serial();
         reattach_live(drv, &st, g_steal_pointer(&run));
     } else {
-        reattach_dead(drv, &st, &run->paths);
+        hyve_process_end_unwatched(drv, st.def, st.pid, st.start_time, &run->paths);
     }
     hyve_domain_def_free(st.def);
-}
-
-static void
-untracked_pidfile(HyveDriver *drv, const char *dir, const char *file)
-{
-    const HyveDriverConfig *cfg = hyve_driver_get_config(drv);
-    HyveDomainList *list = hyve_driver_get_domains(drv);
-    g_autofree char *name = g_strndup(file, strlen(file) - 4);
-    g_autoptr(HyveDomainObj) obj = NULL;
-    HyveDomainRun tmp = { .pidfd = -1 };
-    gboolean tracked = FALSE;
-    pid_t pid;
-
-    g_mutex_lock(&list->lock);
-    if ((obj = hyve_domain_list_find_name_locked(list, name))) {
-        g_mutex_lock(&obj->lock);
-        tracked = obj->run != NULL;
-        g_mutex_unlock(&obj->lock);
-    }
-    g_mutex_unlock(&list->lock);
-    if (tracked)
-        return;
-    hyve_runner_paths_init(&tmp.paths, dir, cfg->log_dir ? cfg->log_dir : dir, name);
-    pid = hyve_process_pidfile_runner(cfg->runner_path, &tmp.paths);
-    if (pid > 0) {
-        guint64 start = 0;
-        pid_t ppid = 0;
-        char state = 0;
-
-        g_warning("domain %s: bhyve-runner %d cannot be reattached (no readable status "
-                   "file): killing it (SIGKILL) so that it never runs twice", name, (int)pid);
-        tmp.pid = pid;
-        tmp.pidfd = hyve_pidfd_open(pid);
-        hyve_proc_stat(pid, &start, &ppid, NULL, &state);
-        kill(pid, SIGKILL);
-        hyve_process_wait_exit(&tmp, 10000);
-        if (ppid == getpid())
-            waitpid(pid, NULL, 0);
-        hyve_process_log_line(tmp.paths.log, "bhyve-runner %d killed: no readable status file",
-                              (int)pid);
-    }
-    hyve_process_cleanup(&tmp, pid > 0 ? "killed: not reattachable" : "stale run files");
-    hyve_runner_paths_clear(&tmp.paths);
 }
 
 static gint
@@ -477,5 +376,5 @@ hyve_process_reattach_all(HyveDriver *drv)
     g_dir_rewind(d);
     while ((name = g_dir_read_name(d)))
         if (g_str_has_suffix(name, ".pid") && strlen(name) > 4)
-            untracked_pidfile(drv, dir, name);
+            hyve_process_kill_untracked(drv, dir, name);
 }
