@@ -30,16 +30,6 @@ struct _HyveDriver {
     HyveProcessMgr *procs;           /* runner supervision (hyve_process_watch.c) */
 };
 
-#define CHECK_FLAGS(flags, supported, ret) \
-    do { \
-        if ((flags) & ~(guint)(supported)) { \
-            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG, \
-                           "unsupported flags (0x%x) in function %s", \
-                           (flags) & ~(guint)(supported), __func__); \
-            return ret; \
-        } \
-    } while (0)
-
 void
 hyve_driver_config_clear(HyveDriverConfig *cfg)
 {

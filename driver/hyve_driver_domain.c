@@ -16,16 +16,6 @@
 #define AFFECT_LIVE 1u
 #define AFFECT_CONFIG 2u
 
-#define CHECK_FLAGS(flags, supported, ret) \
-    do { \
-        if ((flags) & ~(guint)(supported)) { \
-            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG, \
-                           "unsupported flags (0x%x) in function %s", \
-                           (flags) & ~(guint)(supported), __func__); \
-            return ret; \
-        } \
-    } while (0)
-
 gboolean
 hyve_driver_set_autostart(HyveDriver *drv, HyveDomainObj *obj, gboolean autostart,
                           GError **error)

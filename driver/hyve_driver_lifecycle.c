@@ -21,16 +21,6 @@
 #define DESTROY_KILL_MS 10000
 #define RESET_EXIT_MS 10000
 
-#define CHECK_FLAGS(flags, supported, ret) \
-    do { \
-        if ((flags) & ~(guint)(supported)) { \
-            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG, \
-                           "unsupported flags (0x%x) in function %s", \
-                           (flags) & ~(guint)(supported), __func__); \
-            return ret; \
-        } \
-    } while (0)
-
 static gboolean
 not_running(GError **error)
 {

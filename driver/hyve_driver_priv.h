@@ -5,6 +5,19 @@
 #include "hyve_driver.h"
 #include "hyve_domain_obj.h"
 
+/* In an API entry point with a GError **error: refuses flag bits outside
+ * @supported with libvirt's INVALID_ARG "unsupported flags (0x%x) in
+ * function %s" and returns @ret. */
+#define CHECK_FLAGS(flags, supported, ret) \
+    do { \
+        if ((flags) & ~(guint)(supported)) { \
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INVALID_ARG, \
+                           "unsupported flags (0x%x) in function %s", \
+                           (flags) & ~(guint)(supported), __func__); \
+            return ret; \
+        } \
+    } while (0)
+
 HyveDomainList *hyve_driver_get_domains(HyveDriver *drv);
 /* Queues an event (copied). Call with the domain list lock held, right
  * after the change it reports, so the queue is in state-change order. */
