@@ -21,6 +21,7 @@ command finished.  See `lab-run --help`.
 
 import os
 import secrets
+import re
 import selectors
 import shlex
 import signal
@@ -34,6 +35,11 @@ import initramfs  # noqa: E402
 
 TIMEOUT = 124
 LAB_FAILURE = 125
+
+# "watchdog: BUG: soft lockup - CPU#1 stuck for 26s!" from the L1 kernel:
+# past LOCKUP_S the emulated machine is taken as hung.
+LOCKUP_RE = re.compile(rb"watchdog: BUG: soft lockup - CPU#\d+ stuck for (\d+)s!")
+LOCKUP_S = 120
 
 QEMU = os.environ.get("HYVE_LAB_QEMU", "qemu-system-x86_64")
 
@@ -149,6 +155,7 @@ class Result:
         self.boot_s = None   # QEMU start -> begin marker
         self.total_s = None  # QEMU start -> QEMU exit
         self.timed_out = False
+        self.lockup = False  # the L1 kernel hung (see run)
         self.reason = ""
 
     def __repr__(self):
@@ -316,8 +323,34 @@ def qemu_argv(ver, initrd, mem, smp, writable):
 
 
 def run(argv, timeout=600, mem=4096, smp=2, modules=(), writable=None,
-        cwd=None, env=None, stream=None, log_path=None, keep_log=False):
+        cwd=None, env=None, stream=None, log_path=None, keep_log=False,
+        lockup_retries=1):
     """Run argv in L1 and return a Result.
+
+    When the L1 kernel itself hangs (soft lockups of its CPUs for
+    LOCKUP_S seconds: the emulated machine, not the command, stopped; seen
+    now and then under TCG with nested KVM), QEMU is stopped and the whole
+    command runs again in a fresh L1, at most lockup_retries times, with a
+    note on stream. A lockup on the last attempt returns LAB_FAILURE.
+    """
+    for attempt in range(lockup_retries + 1):
+        res = _run_once(argv, timeout, mem, smp, modules, writable, cwd, env,
+                        stream, log_path, keep_log)
+        if not res.lockup or attempt == lockup_retries:
+            return res
+        note = ("lab: L1 hung (%s; console log %s); running the command again "
+                "in a fresh L1 (attempt %d of %d)\n" % (
+                    res.reason, res.log_path, attempt + 2, lockup_retries + 1))
+        sys.stderr.write(note)
+        if stream is not None and stream is not sys.stderr:
+            stream.write(note)
+            stream.flush()
+    return res
+
+
+def _run_once(argv, timeout, mem, smp, modules, writable, cwd, env, stream,
+              log_path, keep_log):
+    """One L1 boot running argv (see run).
 
     stream: a text file object (e.g. sys.stdout) that gets the command's
     output as it arrives.  The full console log goes to log_path (or a file
@@ -403,6 +436,10 @@ def _drive(res, qargv, nonce, timeout, stream, log):
             while b"\n" in buf and state != "done":
                 line, buf = buf.split(b"\n", 1)
                 line = line.rstrip(b"\r")
+                m = LOCKUP_RE.search(line)
+                if m and int(m.group(1)) >= LOCKUP_S:
+                    res.lockup = True
+                    break
                 if state == "boot":
                     if line.endswith(begin):
                         state = "cmd"
@@ -420,6 +457,8 @@ def _drive(res, qargv, nonce, timeout, stream, log):
                     # Hold each line's newline back until more output comes.
                     _emit(pending + line, out, stream)
                     pending = b"\n"
+            if res.lockup:
+                break
             if state == "done":
                 # stage2 powers off now; give QEMU a moment to exit
                 try:
@@ -440,7 +479,10 @@ def _drive(res, qargv, nonce, timeout, stream, log):
     if state == "cmd":
         _emit(pending + buf.replace(b"\r\n", b"\n"), out, stream)
     res.output = b"".join(out).decode(errors="replace")
-    if res.timed_out:
+    if res.lockup:
+        res.returncode = LAB_FAILURE
+        res.reason = "L1 kernel soft lockup for %d s or more" % LOCKUP_S
+    elif res.timed_out:
         res.returncode = TIMEOUT
         res.reason = "time limit of %s s reached (%s)" % (
             timeout, "L1 never started the command" if state == "boot"
