@@ -82,8 +82,8 @@ stats_cpu(const HyveStatsSnap *s, GPtrArray *params)
 
     if (!stat)
         return;
-    user = hyve_stats_ticks_to_ns(hyve_stats_proc_field(stat, 14));
-    sys = hyve_stats_ticks_to_ns(hyve_stats_proc_field(stat, 15));
+    user = hyve_proc_ticks_to_ns(hyve_stats_proc_field(stat, 14));
+    sys = hyve_proc_ticks_to_ns(hyve_stats_proc_field(stat, 15));
     PARAM_ULLONG(params, user + sys, "cpu.time");
     PARAM_ULLONG(params, user, "cpu.user");
     PARAM_ULLONG(params, sys, "cpu.system");

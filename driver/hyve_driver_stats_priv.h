@@ -56,7 +56,6 @@ GHashTable *hyve_stats_runner_stats(const HyveStatsSnap *s, GError **error);
 gint64 hyve_stats_slot_counter(GHashTable *pairs, const char *dev, guint slot, const char *what);
 /* Field number @field (from 3 on, as proc(5) counts) of a /proc stat line. */
 guint64 hyve_stats_proc_field(char **fields, guint field);
-guint64 hyve_stats_ticks_to_ns(guint64 ticks);
 /* The runner's /proc/<pid>/stat fields when pid still names that runner. */
 char **hyve_stats_runner_proc_stat(const HyveStatsSnap *s);
 /* HyveVcpuInfo of every online vCPU. */

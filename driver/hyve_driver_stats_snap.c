@@ -113,19 +113,6 @@ hyve_stats_slot_counter(GHashTable *pairs, const char *dev, guint slot, const ch
 
 /* ---- /proc ------------------------------------------------------------ */
 
-/* Fields of a /proc/.../stat line from field 3 (state) on: the command
- * name in parentheses may contain spaces, so split after the last ')'. */
-static char **
-proc_stat_fields(const char *path)
-{
-    g_autofree char *text = NULL;
-    const char *rp;
-
-    if (!g_file_get_contents(path, &text, NULL, NULL) || !(rp = strrchr(text, ')')))
-        return NULL;
-    return g_strsplit_set(g_strstrip((char *)rp + 1), " ", -1);
-}
-
 guint64
 hyve_stats_proc_field(char **fields, guint field)
 {
@@ -134,20 +121,12 @@ hyve_stats_proc_field(char **fields, guint field)
     return g_ascii_strtoull(fields[field - 3], NULL, 10);
 }
 
-guint64
-hyve_stats_ticks_to_ns(guint64 ticks)
-{
-    long hz = sysconf(_SC_CLK_TCK);
-
-    return ticks * (G_GUINT64_CONSTANT(1000000000) / (guint64)(hz > 0 ? hz : 100));
-}
-
 /* The runner's /proc/<pid>/stat when pid still names that runner. */
 char **
 hyve_stats_runner_proc_stat(const HyveStatsSnap *s)
 {
     g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)s->pid);
-    char **fields = proc_stat_fields(path);
+    char **fields = hyve_proc_stat_fields(path);
 
     if (fields && s->start_time && hyve_stats_proc_field(fields, 22) != s->start_time)
         g_clear_pointer(&fields, g_strfreev);
@@ -194,7 +173,7 @@ thread_times(const HyveStatsSnap *s, pid_t tid, guint64 *cpu_ns, int *cpu)
     g_autofree char *stat_path = g_strconcat(base, "/stat", NULL);
     g_autofree char *sched_path = g_strconcat(base, "/schedstat", NULL);
     g_autofree char *sched = NULL;
-    g_auto(GStrv) fields = proc_stat_fields(stat_path);
+    g_auto(GStrv) fields = hyve_proc_stat_fields(stat_path);
 
     if (!fields)
         return FALSE;
@@ -202,7 +181,7 @@ thread_times(const HyveStatsSnap *s, pid_t tid, guint64 *cpu_ns, int *cpu)
     if (g_file_get_contents(sched_path, &sched, NULL, NULL))
         *cpu_ns = g_ascii_strtoull(sched, NULL, 10);
     else
-        *cpu_ns = hyve_stats_ticks_to_ns(hyve_stats_proc_field(fields, 14) + hyve_stats_proc_field(fields, 15));
+        *cpu_ns = hyve_proc_ticks_to_ns(hyve_stats_proc_field(fields, 14) + hyve_stats_proc_field(fields, 15));
     return TRUE;
 }
 

@@ -54,30 +54,41 @@ hyve_pidfd_open(pid_t pid)
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+char **
+hyve_proc_stat_fields(const char *path)
+{
+    g_autofree char *text = NULL;
+    const char *rp;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL) || !(rp = strrchr(text, ')')))
+        return NULL;
+    return g_strsplit_set(g_strstrip((char *)rp + 1), " ", -1);
+}
+
+guint64
+hyve_proc_ticks_to_ns(guint64 ticks)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+
+    return ticks * (G_GUINT64_CONSTANT(1000000000) / (guint64)(hz > 0 ? hz : 100));
+}
+
 gboolean
 hyve_proc_stat(pid_t pid, guint64 *start_time, pid_t *ppid, guint64 *cpu_ns, char *state)
 {
     g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
-    g_autofree char *text = NULL;
-    g_auto(GStrv) f = NULL;
-    const char *p;
-    long hz = sysconf(_SC_CLK_TCK);
+    g_auto(GStrv) f = hyve_proc_stat_fields(path);
 
-    if (!g_file_get_contents(path, &text, NULL, NULL) || !(p = strrchr(text, ')')))
-        return FALSE;
-    /* fields from 3 (state) on; f[0] is field 3 */
-    f = g_strsplit(p + 2, " ", -1);
-    if (g_strv_length(f) < 20)
+    /* f[0] is field 3 */
+    if (!f || g_strv_length(f) < 20)
         return FALSE;
     if (state)
         *state = f[0][0];
     if (ppid)
         *ppid = (pid_t)g_ascii_strtoll(f[1], NULL, 10);
-    if (cpu_ns) {
-        guint64 ticks = g_ascii_strtoull(f[11], NULL, 10) + g_ascii_strtoull(f[12], NULL, 10);
-
-        *cpu_ns = ticks * (G_GUINT64_CONSTANT(1000000000) / (guint64)(hz > 0 ? hz : 100));
-    }
+    if (cpu_ns)
+        *cpu_ns = hyve_proc_ticks_to_ns(g_ascii_strtoull(f[11], NULL, 10) +
+                                        g_ascii_strtoull(f[12], NULL, 10));
     if (start_time)
         *start_time = g_ascii_strtoull(f[19], NULL, 10);
     return TRUE;

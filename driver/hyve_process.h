@@ -95,6 +95,11 @@ gboolean hyve_process_query_consoles(HyveDomainRun *run, const char *name, HyveD
  * into it (pty paths); <currentMemory> = <memory> (no balloon). */
 void hyve_process_def_clear_live(HyveDomainDef *def);
 /* /proc/<pid>/stat: start time (field 22), parent (4), utime+stime in ns. */
+/* Fields of a /proc/.../stat file from field 3 (state) on (split after the
+ * last ')': the command name may contain spaces); NULL if unreadable. */
+char **hyve_proc_stat_fields(const char *path);
+/* Clock ticks (utime, stime) -> nanoseconds. */
+guint64 hyve_proc_ticks_to_ns(guint64 ticks);
 gboolean hyve_proc_stat(pid_t pid, guint64 *start_time, pid_t *ppid, guint64 *cpu_ns,
                         char *state);
 /* Appends a timestamped line to the log file. */
