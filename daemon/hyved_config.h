@@ -63,6 +63,7 @@ typedef struct {
     char *state_dir;
     char *log_dir;
     char *cache_dir;
+    char *pool_dir;         /* the 'default' storage pool's directory */
 } HyvedPaths;
 
 /* @root: relocate every path under this directory (NULL: none). */

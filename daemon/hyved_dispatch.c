@@ -31,6 +31,8 @@ build_index(gpointer data)
         { hyved_domain_lifecycle_procs, &hyved_domain_lifecycle_nprocs },
         { hyved_domain_console_procs, &hyved_domain_console_nprocs },
         { hyved_domain_stats_procs, &hyved_domain_stats_nprocs },
+        { hyved_storage_pool_procs, &hyved_storage_pool_nprocs },
+        { hyved_storage_vol_procs, &hyved_storage_vol_nprocs },
     };
 
     for (gsize t = 0; t < G_N_ELEMENTS(tables); t++)

@@ -78,6 +78,13 @@ extern const HyvedProcedure hyved_domain_console_procs[];
 extern const size_t hyved_domain_console_nprocs;
 extern const HyvedProcedure hyved_domain_stats_procs[];
 extern const size_t hyved_domain_stats_nprocs;
+/* storage: pools, their events' registration stays in hyved_remote_event.c
+ * (hyved_remote_storage_pool.c); volumes incl. upload/download
+ * (hyved_remote_storage_vol.c) */
+extern const HyvedProcedure hyved_storage_pool_procs[];
+extern const size_t hyved_storage_pool_nprocs;
+extern const HyvedProcedure hyved_storage_vol_procs[];
+extern const size_t hyved_storage_vol_nprocs;
 
 /* Merged lookup (NULL when unknown). */
 const HyvedProcedure *hyved_dispatch_find(gint32 proc);

@@ -5,12 +5,14 @@
  *
  * System:  HYVED_SYSCONFDIR/libvirt/virtbhyved.conf, …/libvirt/bhyve,
  *          /run/libvirt/virtbhyved-sock(-ro), /run/libvirt/bhyve,
- *          HYVED_LOCALSTATEDIR/log/libvirt/bhyve, …/cache/libvirt/bhyve.
+ *          HYVED_LOCALSTATEDIR/log/libvirt/bhyve, …/cache/libvirt/bhyve,
+ *          …/lib/libvirt/bhyve/images (the 'default' storage pool).
  * Session: $XDG_CONFIG_HOME/libvirt/{virtbhyved.conf,bhyve},
  *          $XDG_RUNTIME_DIR/libvirt/{virtbhyved-sock,bhyve},
- *          $XDG_CACHE_HOME/libvirt/bhyve{,/log}.
+ *          $XDG_CACHE_HOME/libvirt/bhyve{,/log}, $XDG_DATA_HOME/libvirt/images.
  * --root DIR: system paths are prefixed with DIR; in session mode the XDG
- *          directories become DIR/.config, DIR/run and DIR/.cache.
+ *          directories become DIR/.config, DIR/run, DIR/.cache and
+ *          DIR/.local/share.
  */
 #include "hyve-config.h"
 
@@ -58,22 +60,26 @@ hyved_paths_init(HyvedPaths *paths, gboolean privileged, const char *root, GErro
         paths->state_dir = g_build_filename(run, "bhyve", NULL);
         paths->log_dir = g_build_filename(var, "log", "libvirt", "bhyve", NULL);
         paths->cache_dir = g_build_filename(var, "cache", "libvirt", "bhyve", NULL);
+        paths->pool_dir = g_build_filename(var, "lib", "libvirt", "bhyve", "images", NULL);
     } else {
         g_autofree char *config_home = NULL;
         g_autofree char *runtime = NULL;
         g_autofree char *cache_home = NULL;
+        g_autofree char *data_home = NULL;
         g_autofree char *run = NULL;
 
         if (root) {
             config_home = g_build_filename(root, ".config", NULL);
             runtime = g_build_filename(root, "run", NULL);
             cache_home = g_build_filename(root, ".cache", NULL);
+            data_home = g_build_filename(root, ".local", "share", NULL);
         } else {
             /* g_get_user_runtime_dir() already falls back to the cache dir
              * (~/.cache) when XDG_RUNTIME_DIR is unset, as libvirt does. */
             config_home = g_strdup(g_get_user_config_dir());
             runtime = g_strdup(g_get_user_runtime_dir());
             cache_home = g_strdup(g_get_user_cache_dir());
+            data_home = g_strdup(g_get_user_data_dir());
         }
         run = g_build_filename(runtime, "libvirt", NULL);
         paths->config_file = g_build_filename(config_home, "libvirt", "virtbhyved.conf", NULL);
@@ -84,6 +90,7 @@ hyved_paths_init(HyvedPaths *paths, gboolean privileged, const char *root, GErro
         paths->state_dir = g_build_filename(run, "bhyve", NULL);
         paths->log_dir = g_build_filename(cache_home, "libvirt", "bhyve", "log", NULL);
         paths->cache_dir = g_build_filename(cache_home, "libvirt", "bhyve", NULL);
+        paths->pool_dir = g_build_filename(data_home, "libvirt", "images", NULL);
     }
     return TRUE;
 }
@@ -99,4 +106,5 @@ hyved_paths_clear(HyvedPaths *paths)
     g_clear_pointer(&paths->state_dir, g_free);
     g_clear_pointer(&paths->log_dir, g_free);
     g_clear_pointer(&paths->cache_dir, g_free);
+    g_clear_pointer(&paths->pool_dir, g_free);
 }

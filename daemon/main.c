@@ -190,6 +190,7 @@ run_daemon(const HyvedOptions *opts, GArray *activated, GError **error)
     dcfg.state_dir = paths.state_dir;
     dcfg.log_dir = paths.log_dir;
     dcfg.cache_dir = paths.cache_dir;
+    dcfg.default_pool_path = paths.pool_dir;
     dcfg.schema_dir = (char *) HYVE_LIBVIRT_SCHEMA_DIR;
     dcfg.runner_path = cfg.runner_path;
     dcfg.uri = (char *) (privileged ? "bhyve:///system" : "bhyve:///session");

@@ -42,6 +42,7 @@ hyve_driver_config_clear(HyveDriverConfig *cfg)
     g_clear_pointer(&cfg->schema_dir, g_free);
     g_clear_pointer(&cfg->runner_path, g_free);
     g_clear_pointer(&cfg->uri, g_free);
+    g_clear_pointer(&cfg->default_pool_path, g_free);
 }
 
 static void
@@ -89,6 +90,7 @@ hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
     drv->cfg.schema_dir = g_strdup(cfg->schema_dir ? cfg->schema_dir : HYVE_LIBVIRT_SCHEMA_DIR);
     drv->cfg.runner_path = g_strdup(cfg->runner_path);
     drv->cfg.uri = g_strdup(cfg->uri);
+    drv->cfg.default_pool_path = g_strdup(cfg->default_pool_path);
     drv->opts.schema_dir = drv->cfg.schema_dir;
     drv->opts.emulator = HYVE_EMULATOR_PATH;
     drv->opts.alt_emulator = drv->cfg.runner_path;

@@ -35,6 +35,8 @@ typedef struct {
     char *schema_dir;         /* libvirt RelaxNG schemas */
     char *runner_path;        /* bhyve-runner binary (used from the domains issue on) */
     char *uri;                /* "bhyve:///system" or "bhyve:///session" */
+    char *default_pool_path;  /* target of the 'default' storage pool defined on
+                               * the first start (NULL: <config_dir>/../images) */
 } HyveDriverConfig;
 
 void hyve_driver_config_clear(HyveDriverConfig *cfg);
@@ -106,6 +108,9 @@ void hyve_driver_free(HyveDriver *drv);
 void hyve_driver_set_event_sink(HyveDriver *drv, HyveDomainEventSink sink,
                                 gpointer user_data);
 const HyveDriverConfig *hyve_driver_get_config(HyveDriver *drv);
+/* The storage driver (hyve_storage.h), created by hyve_driver_new. */
+typedef struct _HyveStorage HyveStorage;
+HyveStorage *hyve_driver_get_storage(HyveDriver *drv);
 
 /* ---- host ------------------------------------------------------------- */
 

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyve_storage_priv.h: what driver/hyve_storage*.c share.
+ *
+ *   hyve_storage.c            HyveStorage: pool list, lookups, persistence,
+ *                             autostart, default pool, events, start-up
+ *   hyve_storage_pool.c       pool operations of hyve_storage.h
+ *   hyve_storage_vol.c        volume operations of hyve_storage.h, volume
+ *                             marks (building / in use), vol acquire/release
+ *   hyve_storage_def.c        pool XML;  hyve_storage_voldef.c  volume XML
+ *   hyve_storage_backend_dir.c, hyve_storage_backend_logical.c  backends
+ *   hyve_storage_io.c         sparse-aware copy and wipe of a path
+ *   hyve_storage_transfer.c   upload/download threads (hyve_stream_frame.h)
+ *
+ * Locking: st->lock (the pool list) before pool->lock; never the other way.
+ * No lock is held while a backend runs or while data is copied: an
+ * operation marks what it works on (pool->async_jobs, vol->building,
+ * vol->in_use) under pool->lock, drops the lock, works, then retakes it to
+ * publish the result and clear the mark. Pool destroy/undefine/delete and
+ * volume delete/resize/wipe check those marks and refuse (OPERATION_INVALID).
+ */
+#pragma once
+
+#include "hyve_storage.h"
+#include "hyve_storage_def.h"
+
+G_BEGIN_DECLS
+
+/* Refuses flag bits outside @supported (libvirt's INVALID_ARG text) from
+ * domain STORAGE; in a function with GError **error. */
+#define HYVE_STORAGE_CHECK_FLAGS(flags, supported, ret) \
+    do { \
+        if ((flags) & ~(guint)(supported)) { \
+            hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_INVALID_ARG, \
+                           "unsupported flags (0x%x) in function %s", \
+                           (flags) & ~(guint)(supported), __func__); \
+            return ret; \
+        } \
+    } while (0)
+
+/* ---- backends ---------------------------------------------------------- *
+ * Called with no lock held, on private copies of the definitions. Every
+ * function reports its own errors (domain STORAGE). Absent = NO_SUPPORT
+ * reported by the caller. */
+typedef struct {
+    HyvePoolType type;
+    /* Fills defaults the XML left out (logical: source_name = pool name,
+     * target_path = /dev/<vg>) and checks backend rules (dir: target path
+     * absolute; logical: source_format NULL or "lvm2"). At define time. */
+    gboolean (*check_def)(HyvePoolDef *def, GError **error);
+    /* Two defs naming the same storage (same directory, same VG). */
+    gboolean (*same_source)(const HyvePoolDef *a, const HyvePoolDef *b);
+    gboolean (*build)(const HyvePoolDef *def, guint flags, GError **error);
+    gboolean (*start)(const HyvePoolDef *def, GError **error);
+    gboolean (*stop)(const HyvePoolDef *def, GError **error);
+    gboolean (*delete_pool)(const HyvePoolDef *def, guint flags, GError **error);
+    /* Rescans: sets def->capacity/allocation/available and returns every
+     * volume found (HyveVolDef*, free func set) with key, target_path,
+     * type, capacity, allocation, physical, format filled in. */
+    GPtrArray *(*refresh)(HyvePoolDef *def, GError **error);
+    /* Sets vol->key, target_path and type for a new volume named vol->name. */
+    gboolean (*vol_prepare)(const HyvePoolDef *pool, HyveVolDef *vol, GError **error);
+    /* Creates it with vol->capacity, allocating vol->allocation bytes; on
+     * failure nothing is left behind. Then re-reads sizes into @vol. */
+    gboolean (*vol_create)(const HyvePoolDef *pool, HyveVolDef *vol, GError **error);
+    gboolean (*vol_delete)(const HyvePoolDef *pool, const HyveVolDef *vol, guint flags,
+                           GError **error);
+    /* New capacity (already computed from DELTA, checked against SHRINK). */
+    gboolean (*vol_resize)(const HyvePoolDef *pool, HyveVolDef *vol, guint64 capacity,
+                           guint flags, GError **error);
+    /* Re-reads capacity/allocation/physical. */
+    gboolean (*vol_refresh)(const HyvePoolDef *pool, HyveVolDef *vol, GError **error);
+} HyveStorageBackend;
+
+extern const HyveStorageBackend hyve_storage_backend_dir;
+extern const HyveStorageBackend hyve_storage_backend_logical;
+/* NULL for types hyve does not support. */
+const HyveStorageBackend *hyve_storage_backend_for(HyvePoolType type);
+
+/* ---- objects ------------------------------------------------------------ */
+
+typedef struct {
+    HyveVolDef *def;
+    guint building;               /* being created/cloned: listed, not usable */
+    guint in_use;                 /* transfers, wipes in progress */
+} HyveVolObj;
+
+struct _HyvePoolObj {
+    gint refs;                    /* atomic */
+    HyveStorage *st;              /* borrowed; outlives every pool */
+    GMutex lock;                  /* guards everything below */
+    HyvePoolDef *def;             /* live definition when active, else the config */
+    HyvePoolDef *new_def;         /* config redefined while active; becomes def at stop */
+    const HyveStorageBackend *backend;
+    gboolean active;
+    gboolean persistent;
+    gboolean autostart;
+    gboolean removed;             /* no longer in the list */
+    guint async_jobs;             /* volume builds, transfers, wipes running */
+    GPtrArray *vols;              /* HyveVolObj* (free func set), sorted by name; empty when inactive */
+};
+
+struct _HyveStorage {
+    char *config_dir;             /* <driver config>/storage */
+    char *autostart_dir;          /* <config_dir>/autostart */
+    char *state_dir;              /* <driver state>/storage */
+    char *schema_dir;
+    char *default_pool_path;
+    gboolean privileged;
+
+    GMutex lock;                  /* guards pools */
+    GPtrArray *pools;             /* HyvePoolObj* references, sorted by name */
+
+    GMutex event_lock;            /* guards sink, sink_data, pending */
+    HyvePoolEventSink sink;
+    gpointer sink_data;
+    GQueue pending;               /* HyvePoolEvent* */
+    GMutex flush_lock;
+
+    HyveVolUserFunc vol_user;     /* set once before use */
+    gpointer vol_user_data;
+};
+
+/* hyve_storage.c */
+void hyve_storage_queue_event(HyveStorage *st, HyvePoolEventId id, const HyvePoolDef *def,
+                              int event);
+void hyve_storage_flush_events(HyveStorage *st);
+/* Writes <state_dir>/NAME.xml (live def) atomically / removes it. */
+gboolean hyve_storage_save_state(HyveStorage *st, const HyvePoolDef *def, GError **error);
+void hyve_storage_remove_state(HyveStorage *st, const char *name);
+/* Writes <config_dir>/NAME.xml atomically. */
+gboolean hyve_storage_save_config(HyveStorage *st, const HyvePoolDef *def, GError **error);
+/* With pool->lock held: NO_STORAGE_POOL if the pool was undefined meanwhile;
+ * with @need_active also OPERATION_INVALID "storage pool '%s' is not active". */
+gboolean hyve_pool_obj_check_locked(HyvePoolObj *pool, gboolean need_active, GError **error);
+/* Runs the backend refresh and replaces pool->vols (keeping the marks of
+ * volumes still present); call with pool->lock held (refresh is quick:
+ * stat/readdir or one lvs). */
+gboolean hyve_pool_obj_refresh_locked(HyvePoolObj *pool, GError **error);
+
+/* hyve_storage_vol.c */
+HyveVolObj *hyve_pool_obj_find_vol_locked(HyvePoolObj *pool, const char *name);
+void hyve_vol_obj_free(HyveVolObj *vol);
+typedef enum {
+    HYVE_VOL_USE_READ,            /* download */
+    HYVE_VOL_USE_WRITE,           /* upload, wipe */
+} HyveVolUse;
+/* Marks (pool, name) in use (vol->in_use++, pool->async_jobs++) after the
+ * usual checks (pool active, volume exists and is not being built).
+ * Uploading into a volume a running domain uses is allowed, as libvirt.
+ * Returns its path and capacity. */
+gboolean hyve_storage_vol_acquire(HyveStorage *st, HyvePoolObj *pool, const char *name,
+                                  HyveVolUse use, char **path, guint64 *capacity,
+                                  GError **error);
+/* Undoes acquire; @refresh: re-read the volume's sizes and queue the pool's
+ * REFRESH event (after an upload). */
+void hyve_storage_vol_release(HyveStorage *st, HyvePoolObj *pool, const char *name,
+                              gboolean refresh);
+/* Name of a running domain using @path (through st->vol_user), or NULL. */
+char *hyve_storage_path_user(HyveStorage *st, const char *path);
+
+/* hyve_storage_io.c: on paths (regular files or block devices). */
+/* Copies @length bytes of @src to @dst from offset 0, skipping holes of
+ * @src (SEEK_DATA/SEEK_HOLE; a block device source is read fully and runs
+ * of zeros are not written when @dst was freshly created sparse). */
+gboolean hyve_storage_copy_sparse(const char *src, const char *dst, guint64 length,
+                                  GError **error);
+/* Zeroes [0, length): punch holes in files (fallocate PUNCH_HOLE, keeps
+ * them sparse), BLKZEROOUT (or zero writes) on block devices. */
+gboolean hyve_storage_wipe_path(const char *path, guint64 length, GError **error);
+
+G_END_DECLS
