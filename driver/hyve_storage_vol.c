@@ -382,11 +382,12 @@ vol_create(HyveStorage *st, HyvePoolObj *pool, const char *xml, guint flags,
     gboolean ok;
 
     if (flags & HYVE_VOL_CREATE_PREALLOC_METADATA) {
-        VOL_ERR(HYVE_ERR_OPERATION_UNSUPPORTED, "%s",
+        VOL_ERR(HYVE_ERR_CONFIG_UNSUPPORTED, "%s",
                 "metadata preallocation is not supported for raw volumes");
         return FALSE;
     }
-    if (flags & HYVE_VOL_CREATE_REFLINK) {
+    /* Reflinks only matter for clones (ignored otherwise, as libvirt). */
+    if (src && (flags & HYVE_VOL_CREATE_REFLINK)) {
         VOL_ERR(HYVE_ERR_NO_SUPPORT, "%s", "reflink copies are not supported by hyve");
         return FALSE;
     }
