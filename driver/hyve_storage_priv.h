@@ -137,6 +137,24 @@ gboolean hyve_pool_obj_check_locked(HyvePoolObj *pool, gboolean need_active, GEr
  * volumes still present); call with pool->lock held (refresh is quick:
  * stat/readdir or one lvs). */
 gboolean hyve_pool_obj_refresh_locked(HyvePoolObj *pool, GError **error);
+/* Core internals shared by hyve_storage.c and hyve_storage_pool.c (added
+ * by "core"): a new object (takes @def; one reference, not listed); with
+ * st->lock held: finding (new reference or NULL), listing (takes a new
+ * reference, keeps the list sorted), unlisting (sets pool->removed);
+ * the config file and autostart link of @name. */
+HyvePoolObj *hyve_pool_obj_new(HyveStorage *st, HyvePoolDef *def,
+                               const HyveStorageBackend *backend);
+HyvePoolObj *hyve_storage_find_name_locked(HyveStorage *st, const char *name);
+HyvePoolObj *hyve_storage_find_uuid_locked(HyveStorage *st, const guint8 uuid[HYVE_UUID_LEN]);
+void hyve_storage_add_locked(HyveStorage *st, HyvePoolObj *pool);
+void hyve_storage_remove_locked(HyveStorage *st, HyvePoolObj *pool);
+gboolean hyve_storage_delete_config(HyveStorage *st, const char *name, GError **error);
+gboolean hyve_storage_set_autostart_link(HyveStorage *st, const char *name, gboolean on,
+                                         GError **error);
+/* With st->lock and pool->lock held: the pool stopped (or failed to start):
+ * inactive, no volumes, sizes 0, the config becomes current again
+ * (new_def), state file removed; a transient pool leaves the list. */
+void hyve_pool_obj_stopped_locked(HyvePoolObj *pool);
 
 /* hyve_storage_vol.c */
 HyveVolObj *hyve_pool_obj_find_vol_locked(HyvePoolObj *pool, const char *name);
