@@ -16,6 +16,7 @@
 #include "hyve_driver_priv.h"
 #include "hyve_host.h"
 #include "hyve_process.h"
+#include "hyve_storage.h"
 
 struct _HyveDriver {
     HyveDriverConfig cfg;            /* immutable after hyve_driver_new */
@@ -28,6 +29,7 @@ struct _HyveDriver {
     GQueue pending;                  /* [event_lock] HyveDomainEvent*, oldest first */
     GMutex flush_lock;               /* held while delivering: one flusher at a time */
     HyveProcessMgr *procs;           /* runner supervision (hyve_process_watch.c) */
+    HyveStorage *storage;            /* pools and volumes (hyve_storage.h) */
 };
 
 void
@@ -68,10 +70,51 @@ make_dir(const char *dir, GError **error)
     return TRUE;
 }
 
+/* HyveVolUserFunc: the first running domain with a disk on @path (a volume
+ * disk: its resolved path, kept in the live definition from the start, or
+ * resolved now for a domain reattached after a daemon restart). Called by
+ * the storage code with no storage lock held; volumes are resolved here
+ * with no domain lock held. */
+static char *
+volume_user(const char *path, gpointer user_data)
+{
+    HyveDriver *drv = user_data;
+    g_autoptr(GPtrArray) running = hyve_domain_list_export(drv->domains, 1);  /* ACTIVE */
+
+    for (guint i = 0; i < running->len; i++) {
+        HyveDomainObj *obj = g_ptr_array_index(running, i);
+        g_autoptr(GPtrArray) vols = g_ptr_array_new_with_free_func(g_free);   /* pool, vol */
+        gboolean used = FALSE;
+
+        g_mutex_lock(&obj->lock);
+        for (guint j = 0; obj->run && !used && j < obj->def->disks->len; j++) {
+            const HyveDiskDef *d = g_ptr_array_index(obj->def->disks, j);
+
+            used = g_strcmp0(d->path, path) == 0;
+            if (!d->path && d->type == HYVE_DISK_TYPE_VOLUME) {
+                g_ptr_array_add(vols, g_strdup(d->pool));
+                g_ptr_array_add(vols, g_strdup(d->volume));
+            }
+        }
+        g_mutex_unlock(&obj->lock);
+        for (guint j = 0; !used && j + 1 < vols->len; j += 2) {
+            g_autofree char *p = hyve_storage_resolve_volume(drv->storage, vols->pdata[j],
+                                                             vols->pdata[j + 1], NULL);
+
+            used = g_strcmp0(p, path) == 0;
+        }
+        if (used)
+            return g_strdup(obj->name);
+    }
+    return NULL;
+}
+
 HyveDriver *
 hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
 {
     HyveDriver *drv;
+    HyveStorageConfig scfg = { 0 };
+    HyveStorage *storage;
 
     if (!cfg->config_dir) {
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
@@ -79,6 +122,13 @@ hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
         return NULL;
     }
     if (!make_dir(cfg->config_dir, error) || !make_dir(cfg->state_dir, error))
+        return NULL;
+    scfg.privileged = cfg->privileged;
+    scfg.config_dir = cfg->config_dir;
+    scfg.state_dir = cfg->state_dir;
+    scfg.schema_dir = cfg->schema_dir ? cfg->schema_dir : HYVE_LIBVIRT_SCHEMA_DIR;
+    scfg.default_pool_path = cfg->default_pool_path;   /* NULL: no default pool */
+    if (!(storage = hyve_storage_new(&scfg, error)))
         return NULL;
 
     drv = g_new0(HyveDriver, 1);
@@ -99,6 +149,8 @@ hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
     g_queue_init(&drv->pending);
     drv->domains = hyve_domain_list_new();
     hyve_domain_config_load_all(drv->cfg.config_dir, &drv->opts, drv->domains);
+    drv->storage = storage;
+    hyve_storage_set_vol_user_func(storage, volume_user, drv);
     drv->procs = hyve_process_mgr_new(drv);
     /* runners that outlived the previous daemon; raises next_id */
     hyve_process_reattach_all(drv);
@@ -134,6 +186,7 @@ hyve_driver_free(HyveDriver *drv)
     hyve_process_mgr_stop(drv->procs);
     hyve_driver_detach_runs(drv);
     hyve_process_mgr_free(drv->procs);
+    hyve_storage_free(drv->storage);
     hyve_domain_list_free(drv->domains);
     g_queue_clear_full(&drv->pending, (GDestroyNotify)event_free);
     g_mutex_clear(&drv->event_lock);
@@ -155,6 +208,12 @@ const HyveDriverConfig *
 hyve_driver_get_config(HyveDriver *drv)
 {
     return &drv->cfg;
+}
+
+HyveStorage *
+hyve_driver_get_storage(HyveDriver *drv)
+{
+    return drv->storage;
 }
 
 HyveDomainList *

@@ -12,6 +12,7 @@
 
 #include "hyve_driver_priv.h"
 #include "hyve_process.h"
+#include "hyve_storage.h"
 
 #define HYVE_JOB_WAIT_US (30 * G_USEC_PER_SEC)
 
@@ -82,6 +83,28 @@ alloc_id_locked(HyveDomainList *list)
     }
 }
 
+/* Every <disk type='volume'> of the live definition gets its volume's path
+ * (d->path; the runner configuration reads it, the XML keeps the volume
+ * form). A pool or volume that is missing or inactive fails the start with
+ * the storage error. */
+static gboolean
+resolve_volume_disks(HyveDriver *drv, HyveDomainDef *def, GError **error)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        HyveDiskDef *d = g_ptr_array_index(def->disks, i);
+        char *path;
+
+        if (d->type != HYVE_DISK_TYPE_VOLUME)
+            continue;
+        if (!(path = hyve_storage_resolve_volume(hyve_driver_get_storage(drv), d->pool,
+                                                 d->volume, error)))
+            return FALSE;
+        g_free(d->path);
+        d->path = path;
+    }
+    return TRUE;
+}
+
 gboolean
 hyve_domain_run_start(HyveDriver *drv, HyveDomainObj *obj, HyveDomainDef *live,
                       HyveStartKind kind, gboolean paused, GError **error)
@@ -99,7 +122,8 @@ hyve_domain_run_start(HyveDriver *drv, HyveDomainObj *obj, HyveDomainDef *live,
             return FALSE;
     }
     hyve_process_def_clear_live(def);
-    if (!(run = hyve_process_spawn(drv, def, paused, error)))
+    if (!resolve_volume_disks(drv, def, error) ||
+        !(run = hyve_process_spawn(drv, def, paused, error)))
         return FALSE;
 
     g_mutex_lock(&list->lock);
