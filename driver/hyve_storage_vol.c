@@ -415,7 +415,7 @@ vol_create(HyveStorage *st, HyvePoolObj *pool, const char *xml, guint flags,
     if (vdef->allocation > vdef->capacity)
         vdef->allocation = vdef->capacity;
     /* A clone stays sparse unless it is asked to be fully allocated. */
-    if (src && vdef->allocation < vdef->capacity)
+    if (src && (!vdef->has_allocation || vdef->allocation < vdef->capacity))
         vdef->allocation = 0;
     if (!backend->vol_prepare(pdef, vdef, error))
         return FALSE;
