@@ -958,6 +958,121 @@ START_TEST(test_resolve)
 }
 END_TEST
 
+/* ---- the dir backend through pool operations --------------------------------- */
+
+typedef enum { DB_START_MISSING, DB_BUILD_MODE, DB_BUILD_DEFAULT_MODE, DB_BUILD_OVER_FILE,
+               DB_DELETE_NONEMPTY, DB_DELETE, DB_RELATIVE, DB_SAME_DIR, DB_SIZES } DirOp;
+
+typedef struct {
+    const char *name;
+    DirOp op;
+    int code;
+    const char *text;             /* @D = the pool's directory */
+} DirCase;
+
+static const DirCase dir_cases[] = {
+    { "start without directory", DB_START_MISSING, 38,
+      "cannot open directory '@D': No such file or directory" },
+    { "build with mode", DB_BUILD_MODE, 0, NULL },
+    { "build default mode", DB_BUILD_DEFAULT_MODE, 0, NULL },
+    { "build over a file", DB_BUILD_OVER_FILE, 38, "cannot create path '@D'" },
+    { "delete non-empty", DB_DELETE_NONEMPTY, 9,
+      "failed to remove pool '@D': Directory not empty" },
+    { "delete", DB_DELETE, 0, NULL },
+    { "relative target", DB_RELATIVE, 27, "absolute" },
+    { "same directory", DB_SAME_DIR, 9, "Storage source conflict with pool: 'p'" },
+    { "sizes", DB_SIZES, 0, NULL },
+};
+
+START_TEST(test_dir_backend)
+{
+    const DirCase *c = &dir_cases[_i];
+    g_autofree char *dir = g_build_filename(tmp, "q", "sub", NULL);
+    g_autofree char *xml = NULL;
+    g_autoptr(HyvePoolObj) q = NULL;
+    g_autoptr(GError) err = NULL;
+    gboolean ok = TRUE;
+    struct stat sb;
+
+    if (c->op == DB_BUILD_MODE)
+        xml = g_strdup_printf("<pool type='dir'><name>q</name><target><path>%s/</path>"
+                              "<permissions><mode>0750</mode></permissions></target></pool>",
+                              dir);
+    else if (c->op == DB_RELATIVE)
+        xml = g_strdup("<pool type='dir'><name>q</name><target><path>rel/dir</path>"
+                       "</target></pool>");
+    else if (c->op == DB_SAME_DIR)
+        xml = g_strdup_printf("<pool type='dir'><name>q</name><target><path>%s//</path>"
+                              "</target></pool>", pool_dir);
+    else
+        xml = g_strdup_printf("<pool type='dir'><name>q</name><target><path>%s</path>"
+                              "</target></pool>", dir);
+    q = hyve_storage_pool_define_xml(st, xml, 0, &err);
+    if (c->op == DB_RELATIVE || c->op == DB_SAME_DIR) {
+        ck_assert_msg(!q, "%s: defined", c->name);
+        ok = FALSE;
+        goto check;
+    }
+    ck_assert_msg(q, "%s: define: %s", c->name, err ? err->message : "?");
+    switch (c->op) {
+    case DB_START_MISSING:
+        ok = hyve_storage_pool_start(st, q, 0, &err);
+        break;
+    case DB_BUILD_MODE:
+    case DB_BUILD_DEFAULT_MODE:
+        ok = hyve_storage_pool_build(st, q, 0, &err) && stat(dir, &sb) == 0;
+        if (ok)
+            ck_assert_msg((sb.st_mode & 07777) == (c->op == DB_BUILD_MODE ? 0750 : 0711),
+                          "%s: mode %o", c->name, sb.st_mode & 07777);
+        break;
+    case DB_BUILD_OVER_FILE: {
+        g_autofree char *parent = g_path_get_dirname(dir);
+
+        ck_assert(g_mkdir(parent, 0700) == 0);
+        ck_assert(g_file_set_contents(dir, "", 0, NULL));
+        ok = hyve_storage_pool_build(st, q, 0, &err);
+        break;
+    }
+    case DB_DELETE_NONEMPTY:
+    case DB_DELETE: {
+        g_autofree char *f = g_build_filename(dir, "f", NULL);
+
+        ck_assert(hyve_storage_pool_build(st, q, 0, NULL));
+        if (c->op == DB_DELETE_NONEMPTY)
+            ck_assert(g_file_set_contents(f, "", 0, NULL));
+        ok = hyve_storage_pool_delete(st, q, 0, &err);
+        ck_assert_msg(g_file_test(dir, G_FILE_TEST_IS_DIR) == (c->op == DB_DELETE_NONEMPTY),
+                      "%s: directory %s", c->name, dir);
+        break;
+    }
+    case DB_SIZES: {
+        HyvePoolInfo info;
+
+        ck_assert(hyve_storage_pool_build(st, q, 0, NULL));
+        ok = hyve_storage_pool_start(st, q, 0, &err);
+        hyve_pool_obj_get_info(q, &info);
+        ck_assert_msg(info.state == 2 && info.capacity > 0 && info.available > 0 &&
+                      info.available <= info.capacity && info.allocation <= info.capacity,
+                      "%s: %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT,
+                      c->name, info.capacity, info.allocation, info.available);
+        break;
+    }
+    default:
+        break;
+    }
+check:
+    if (c->code) {
+        g_autoptr(GString) text = g_string_new(c->text);
+
+        g_string_replace(text, "@D", dir, 0);
+        ck_assert_msg(!ok, "%s: succeeded", c->name);
+        assert_error(err, c->name, c->code, text->str);
+    } else {
+        ck_assert_msg(ok, "%s: %s", c->name, err ? err->message : "?");
+    }
+}
+END_TEST
+
 static Suite *
 storage_vol_suite(void)
 {
@@ -980,6 +1095,7 @@ storage_vol_suite(void)
         { "refresh-outside", test_refresh_outside, 1 },
         { "transfer-marks", test_transfer_marks, 1 },
         { "resolve", test_resolve, G_N_ELEMENTS(resolve_cases) },
+        { "dir-backend", test_dir_backend, G_N_ELEMENTS(dir_cases) },
     };
 
     for (guint i = 0; i < G_N_ELEMENTS(tests); i++) {
