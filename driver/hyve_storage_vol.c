@@ -788,16 +788,24 @@ void
 hyve_storage_vol_release(HyveStorage *st, HyvePoolObj *pool, const char *name, gboolean refresh)
 {
     g_autoptr(HyveVolDef) fresh = NULL;
+    g_autoptr(GError) err = NULL;
 
     if (refresh)
         vol_refresh_copy(pool, name, &fresh);
     vol_unmark(pool, name, fresh);
-    if (refresh) {
-        g_mutex_lock(&pool->lock);
+    if (!refresh)
+        return;
+    /* As libvirt after an upload: the whole pool is rescanned (its sizes
+     * changed too), then REFRESH. */
+    g_mutex_lock(&pool->lock);
+    if (pool->active && !pool->removed) {
+        if (!hyve_pool_obj_refresh_locked(pool, &err))
+            g_warning("storage: refreshing pool %s after a transfer: %s", pool->def->name,
+                      err->message);
         hyve_storage_queue_event(st, HYVE_POOL_EVENT_ID_REFRESH, pool->def, 0);
-        g_mutex_unlock(&pool->lock);
-        hyve_storage_flush_events(st);
     }
+    g_mutex_unlock(&pool->lock);
+    hyve_storage_flush_events(st);
 }
 
 /* ---- for the domain side ------------------------------------------------ */

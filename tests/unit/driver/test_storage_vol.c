@@ -906,7 +906,12 @@ START_TEST(test_transfer_marks)
     assert_error(err, "destroy during transfer", 55, "pool 'p' has asynchronous jobs running.");
     g_clear_error(&err);
     write_at(path, 2 * MiB - 1, 'e', 1);
+    g_autofree char *ext = vol_path("ext.img");
+    ck_assert(g_file_set_contents(ext, "x", 1, NULL));
     hyve_storage_vol_release(st, pool, "t", TRUE);
+    /* the whole pool was rescanned, as libvirt does after an upload */
+    g_autofree char *listed = list_names();
+    ck_assert_str_eq(listed, "ext.img,t");
     ck_assert_msg(events->len == before + 1, "%u events after release", events->len - before);
     ck_assert_str_eq(g_ptr_array_index(events, before), "1 0 p");
     HyveVolInfo info;
