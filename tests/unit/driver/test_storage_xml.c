@@ -10,10 +10,16 @@
  * the same text, and a copy of the definition formats the same.
  * Volume cases named logical-* are parsed for a logical pool, the others
  * for a dir pool. HYVE_REGENERATE=1 rewrites the .out.xml files.
+ *
+ * LVM: the vgs/lvs parsers; every backend operation against fake LVM
+ * tools (the exact commands, errors with their stderr); and, only where
+ * HYVE_LVM_TEST_DEVICE names a disposable block device (the lab), the
+ * whole cycle with the real tools.
  */
 #include <string.h>
+#include <unistd.h>
 #include "test_driver_common.h"
-#include "hyve_storage_def.h"
+#include "hyve_storage_priv.h"
 
 #define STORAGE_DIR HYVE_SOURCE_ROOT "/tests/unit/driver/storage"
 
@@ -416,11 +422,488 @@ START_TEST(test_defaults)
 }
 END_TEST
 
+/* ---- LVM backend: pure parsers ------------------------------------------ */
+
+/* Not in a header (see hyve_storage_backend_logical.c). */
+gboolean hyve_lvm_parse_vgs(const char *out, const char *vg, guint64 *size, guint64 *free_bytes,
+                            GError **error);
+GPtrArray *hyve_lvm_parse_lvs(const char *out, const char *vg_dir, GError **error);
+gboolean hyve_lvm_name_valid(const char *name);
+
+START_TEST(test_lvm_parse_vgs)
+{
+    g_autoptr(GError) err = NULL;
+    guint64 size = 0, avail = 0;
+
+    ck_assert_msg(hyve_lvm_parse_vgs("  other#8#4\n  hyvevg#264241152#255852544\n", "hyvevg",
+                                     &size, &avail, &err), "vgs: %s", err ? err->message : "");
+    ck_assert_msg(size == 264241152ULL && avail == 255852544ULL, "vgs: sizes");
+    ck_assert_msg(!hyve_lvm_parse_vgs("  other#8#4\n", "hyvevg", &size, &avail, &err), "vgs");
+    ck_assert_str_eq(err->message, "operation failed: cannot find logical volume group name "
+                     "'hyvevg'");
+    ck_assert_int_eq(err->code, HYVE_ERR_OPERATION_FAILED);
+    g_clear_error(&err);
+    ck_assert_msg(!hyve_lvm_parse_vgs("", "hyvevg", &size, &avail, &err), "vgs: empty");
+    g_clear_error(&err);
+    ck_assert_msg(!hyve_lvm_parse_vgs("  hyvevg#12.5#1\n", "hyvevg", &size, &avail, &err),
+                  "vgs: fraction");
+    ck_assert_str_eq(err->message, "internal error: cannot parse vgs output: 'hyvevg#12.5#1'");
+    g_clear_error(&err);
+    ck_assert_msg(!hyve_lvm_parse_vgs("  hyvevg#4#8\n", "hyvevg", &size, &avail, &err),
+                  "vgs: free > size");
+    g_clear_error(&err);
+    ck_assert_msg(!hyve_lvm_parse_vgs("  hyvevg#4\n", "hyvevg", &size, &avail, &err),
+                  "vgs: two fields");
+}
+END_TEST
+
+START_TEST(test_lvm_parse_lvs)
+{
+    const char *out =
+        "  zeta#8388608#-wi-a-----\n"
+        "  thin#104857600#twi-a-tz--\n"
+        "  [hidden]#4194304#ewi-------\n"
+        "  alpha#4194304#-wi-------\n"
+        "\n";
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) vols = hyve_lvm_parse_lvs(out, "/dev/vg", &err);
+    HyveVolDef *a, *z;
+
+    ck_assert_msg(vols, "lvs: %s", err ? err->message : "");
+    ck_assert_int_eq(vols->len, 2);
+    a = vols->pdata[0];
+    z = vols->pdata[1];
+    ck_assert_str_eq(a->name, "alpha");
+    ck_assert_str_eq(z->name, "zeta");
+    ck_assert_str_eq(a->target_path, "/dev/vg/alpha");
+    ck_assert_str_eq(a->key, "/dev/vg/alpha");
+    ck_assert_str_eq(a->format, "raw");
+    ck_assert_int_eq(a->type, HYVE_VOL_TYPE_BLOCK);
+    ck_assert_msg(a->capacity == 4194304 && a->allocation == 4194304 && a->physical == 4194304,
+                  "lvs: alpha sizes");
+    ck_assert_msg(z->capacity == 8388608 && z->allocation == 8388608, "lvs: zeta sizes");
+    g_clear_pointer(&vols, g_ptr_array_unref);
+    vols = hyve_lvm_parse_lvs("", "/dev/vg", &err);
+    ck_assert_msg(vols && vols->len == 0, "lvs: empty VG");
+    g_clear_pointer(&vols, g_ptr_array_unref);
+    vols = hyve_lvm_parse_lvs("  a#-1#-wi-a-----\n", "/dev/vg", &err);
+    ck_assert_msg(!vols && err, "lvs: negative size accepted");
+    ck_assert_str_eq(err->message, "internal error: cannot parse lvs output: 'a#-1#-wi-a-----'");
+    g_clear_error(&err);
+    vols = hyve_lvm_parse_lvs("  a#1\n", "/dev/vg", &err);
+    ck_assert_msg(!vols && err, "lvs: two fields accepted");
+}
+END_TEST
+
+static const struct {
+    const char *name;
+    gboolean ok;
+} lvm_names[] = {
+    { "vg0", TRUE }, { "my_vg.1+x-y", TRUE }, { "-vg", FALSE }, { "--help", FALSE },
+    { "a b", FALSE }, { "a/b", FALSE }, { ".", FALSE }, { "..", FALSE }, { "", FALSE },
+    { "ä", FALSE }, { "a;rm", FALSE }, { ".hidden", TRUE },
+};
+
+START_TEST(test_lvm_names)
+{
+    ck_assert_msg(hyve_lvm_name_valid(lvm_names[_i].name) == lvm_names[_i].ok,
+                  "name '%s': valid=%d", lvm_names[_i].name, !lvm_names[_i].ok);
+}
+END_TEST
+
+START_TEST(test_lvm_check_def)
+{
+    const HyveStorageBackend *be = &hyve_storage_backend_logical;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HyvePoolDef) a = hyve_pool_def_parse(
+        "<pool type='logical'><name>pool</name><source><device path='/dev/a'/></source></pool>",
+        FALSE, NULL, &err);
+    g_autoptr(HyvePoolDef) b = NULL;
+
+    ck_assert_msg(a, "%s", err ? err->message : "");
+    ck_assert_int_eq(be->type, HYVE_POOL_TYPE_LOGICAL);
+    g_clear_pointer(&a->source_name, g_free);
+    g_clear_pointer(&a->target_path, g_free);
+    ck_assert_msg(be->check_def(a, &err), "check_def: %s", err ? err->message : "");
+    ck_assert_str_eq(a->source_name, "pool");
+    ck_assert_str_eq(a->target_path, "/dev/pool");
+    b = hyve_pool_def_copy(a);
+    g_free(b->name);
+    b->name = g_strdup("other");
+    ck_assert_msg(be->same_source(a, b), "same VG not the same source");
+    g_free(b->source_name);
+    b->source_name = g_strdup("vg2");
+    ck_assert_msg(be->same_source(a, b), "shared device not the same source");
+    g_strfreev(b->source_devices);
+    b->source_devices = g_strsplit("/dev/b", ",", -1);
+    ck_assert_msg(!be->same_source(a, b), "different VG and devices: same source");
+    g_free(b->source_name);
+    b->source_name = g_strdup("-vg");
+    ck_assert_msg(!be->check_def(b, &err), "check_def accepted VG '-vg'");
+    ck_assert_str_eq(err->message, "unsupported configuration: invalid volume group name '-vg'");
+    g_clear_error(&err);
+    g_free(b->source_name);
+    b->source_name = g_strdup("vg2");
+    b->source_format = g_strdup("unknown");
+    ck_assert_msg(!be->check_def(b, &err), "check_def accepted format 'unknown'");
+    ck_assert_int_eq(err->code, HYVE_ERR_CONFIG_UNSUPPORTED);
+}
+END_TEST
+
+/* ---- LVM backend: commands, against fake tools -------------------------- *
+ * Every LVM tool (and blkid) is a script in a temporary directory put first
+ * in PATH: it logs "tool [arg] [arg]..." to <dir>/log, prints <dir>/tool.out
+ * and <dir>/tool.err, exits with <dir>/tool.rc. "@C" in expected logs
+ * stands for the --config argument LVM gets when there is no udev. */
+
+static const char *const fake_tools[] = {
+    "blkid", "pvcreate", "pvremove", "vgcreate", "vgchange", "vgremove", "vgs", "lvs",
+    "lvcreate", "lvremove", "lvresize", NULL,
+};
+
+static char *fake_dir;
+
+static void
+fake_setup(void)
+{
+    g_autofree char *script = NULL, *path = NULL;
+
+    fake_dir = test_tmpdir_new("hyve-lvm-XXXXXX");
+    script = g_build_filename(fake_dir, "fake-tool", NULL);
+    write_or_die(script,
+                 "#!/bin/sh\n"
+                 "n=${0##*/}; d=${0%/*}\n"
+                 "{ printf '%s' \"$n\"; for a in \"$@\"; do printf ' [%s]' \"$a\"; done; echo; }"
+                 " >>\"$d/log\"\n"
+                 "[ -f \"$d/$n.out\" ] && cat \"$d/$n.out\"\n"
+                 "[ -f \"$d/$n.err\" ] && cat \"$d/$n.err\" >&2\n"
+                 "[ -f \"$d/$n.rc\" ] && exit \"$(cat \"$d/$n.rc\")\"\n"
+                 "exit 0\n");
+    ck_assert_int_eq(g_chmod(script, 0755), 0);
+    for (gsize i = 0; fake_tools[i]; i++) {
+        g_autofree char *link = g_build_filename(fake_dir, fake_tools[i], NULL);
+
+        ck_assert_int_eq(symlink("fake-tool", link), 0);
+    }
+    path = g_strdup_printf("%s:%s", fake_dir, g_getenv("PATH"));
+    g_setenv("PATH", path, TRUE);
+}
+
+static void
+fake_teardown(void)
+{
+    test_tree_remove(fake_dir);
+    g_clear_pointer(&fake_dir, g_free);
+}
+
+static void
+fake_set(const char *tool, const char *suffix, const char *data)
+{
+    g_autofree char *p = g_strdup_printf("%s/%s.%s", fake_dir, tool, suffix);
+
+    if (data)
+        write_or_die(p, data);
+    else
+        g_unlink(p);
+}
+
+/* Compares and clears the log. */
+static void
+fake_expect(const char *what, const char *want)
+{
+    g_autofree char *p = g_build_filename(fake_dir, "log", NULL);
+    g_autofree char *got = test_read_file(p);
+    gboolean udev = g_file_test("/run/udev/control", G_FILE_TEST_EXISTS);
+    g_auto(GStrv) parts = g_strsplit(want, "@C", -1);
+    g_autofree char *expected = g_strjoinv(udev ? "" :
+                                           " [--config] [activation{udev_sync=0 udev_rules=0}]",
+                                           parts);
+
+    ck_assert_msg(g_str_equal(got ? got : "", expected), "%s: commands\n--- got:\n%s--- want:\n%s",
+                  what, got ? got : "", expected);
+    g_unlink(p);
+}
+
+static HyvePoolDef *
+fake_pool(void)
+{
+    g_autoptr(GError) err = NULL;
+    HyvePoolDef *def = hyve_pool_def_parse(
+        "<pool type='logical'><name>p</name><source><device path='/dev/a'/>"
+        "<device path='/dev/b'/><name>vg</name></source></pool>", FALSE, NULL, &err);
+
+    ck_assert_msg(def && hyve_storage_backend_logical.check_def(def, &err), "fake pool: %s",
+                  err ? err->message : "");
+    return def;
+}
+
+START_TEST(test_lvm_build)
+{
+    const HyveStorageBackend *be = &hyve_storage_backend_logical;
+    g_autoptr(HyvePoolDef) def = fake_pool();
+    g_autoptr(GError) err = NULL;
+
+    fake_set("blkid", "rc", "2");
+    ck_assert_msg(be->build(def, 0, &err), "build: %s", err ? err->message : "");
+    fake_expect("build",
+                "blkid [-p] [-o] [value] [-s] [TYPE] [-s] [PTTYPE] [/dev/a]\n"
+                "blkid [-p] [-o] [value] [-s] [TYPE] [-s] [PTTYPE] [/dev/b]\n"
+                "pvcreate@C [/dev/a]\npvcreate@C [/dev/b]\nvgcreate@C [vg] [/dev/a] [/dev/b]\n");
+
+    fake_set("blkid", "rc", "0");
+    fake_set("blkid", "out", "LVM2_member\n");
+    ck_assert_msg(!be->build(def, HYVE_POOL_BUILD_NO_OVERWRITE, &err), "built over a PV");
+    ck_assert_int_eq(err->code, HYVE_ERR_STORAGE_POOL_BUILT);
+    ck_assert_str_eq(err->message, "Storage pool already built: Device '/dev/a' already "
+                     "formatted using 'LVM2_member'");
+    g_clear_error(&err);
+    fake_expect("build over a PV", "blkid [-p] [-o] [value] [-s] [TYPE] [-s] [PTTYPE] [/dev/a]\n");
+
+    fake_set("blkid", "out", "dos\n");
+    ck_assert_msg(!be->build(def, 0, &err), "built over a partition table");
+    ck_assert_str_eq(err->message, "Requested operation is not valid: Format of device '/dev/a' "
+                     "does not match the expected format 'LVM2_member', forced overwrite is "
+                     "necessary");
+    g_clear_error(&err);
+    fake_expect("build over a partition table",
+                "blkid [-p] [-o] [value] [-s] [TYPE] [-s] [PTTYPE] [/dev/a]\n");
+
+    /* OVERWRITE: no probe, pvcreate -ff -y; a failing vgcreate undoes the PVs */
+    fake_set("vgcreate", "rc", "5");
+    fake_set("vgcreate", "err", "  Device /dev/b excluded by a filter.\n");
+    ck_assert_msg(!be->build(def, HYVE_POOL_BUILD_OVERWRITE, &err), "vgcreate failure ignored");
+    ck_assert_int_eq(err->code, HYVE_ERR_INTERNAL_ERROR);
+    {
+        g_autofree char *want = g_strdup_printf(
+            "internal error: Child process (vgcreate%s vg /dev/a /dev/b) unexpected exit "
+            "status 5:   Device /dev/b excluded by a filter.",
+            g_file_test("/run/udev/control", G_FILE_TEST_EXISTS) ? "" :
+            " --config activation{udev_sync=0 udev_rules=0}");
+
+        ck_assert_str_eq(err->message, want);
+    }
+    g_clear_error(&err);
+    fake_expect("build, vgcreate fails",
+                "pvcreate@C [-ff] [-y] [/dev/a]\npvcreate@C [-ff] [-y] [/dev/b]\n"
+                "vgcreate@C [vg] [/dev/a] [/dev/b]\n"
+                "pvremove@C [-y] [/dev/a]\npvremove@C [-y] [/dev/b]\n");
+
+    fake_set("pvcreate", "rc", "3");
+    ck_assert_msg(!be->build(def, HYVE_POOL_BUILD_OVERWRITE, &err), "pvcreate failure ignored");
+    g_clear_error(&err);
+    fake_expect("build, pvcreate fails", "pvcreate@C [-ff] [-y] [/dev/a]\n");
+
+    ck_assert_msg(!be->build(def, HYVE_POOL_BUILD_REPAIR, &err), "REPAIR accepted");
+    ck_assert_int_eq(err->code, HYVE_ERR_INVALID_ARG);
+    g_clear_error(&err);
+    g_strfreev(def->source_devices);
+    def->source_devices = g_new0(char *, 1);
+    ck_assert_msg(!be->build(def, 0, &err), "built with no devices");
+    fake_expect("refused builds", "");
+}
+END_TEST
+
+START_TEST(test_lvm_pool_ops)
+{
+    const HyveStorageBackend *be = &hyve_storage_backend_logical;
+    g_autoptr(HyvePoolDef) def = fake_pool();
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) vols = NULL;
+
+    ck_assert_msg(be->start(def, &err) && be->stop(def, &err), "start/stop: %s",
+                  err ? err->message : "");
+    fake_expect("start/stop", "vgchange@C [-aly] [vg]\nvgchange@C [-aln] [vg]\n");
+
+    fake_set("vgs", "out", "  vg#1069547520#1052770304\n");
+    fake_set("lvs", "out", "  lv1#8388608#-wi-a-----\n  lv0#8388608#-wi-a-----\n");
+    vols = be->refresh(def, &err);
+    ck_assert_msg(vols, "refresh: %s", err ? err->message : "");
+    ck_assert_msg(def->capacity == 1069547520ULL && def->available == 1052770304ULL &&
+                  def->allocation == 16777216ULL, "refresh: pool sizes");
+    ck_assert_int_eq(vols->len, 2);
+    ck_assert_str_eq(((HyveVolDef *)vols->pdata[0])->target_path, "/dev/vg/lv0");
+    fake_expect("refresh",
+                "vgs@C [--noheadings] [--units] [b] [--nosuffix] [--separator] [#] [-o] "
+                "[vg_name,vg_size,vg_free] [vg]\n"
+                "lvs@C [--noheadings] [--units] [b] [--nosuffix] [--separator] [#] [-o] "
+                "[lv_name,lv_size,lv_attr] [vg]\n");
+
+    fake_set("vgs", "rc", "5");
+    fake_set("vgs", "err", "  Volume group \"vg\" not found\n");
+    ck_assert_msg(!be->refresh(def, &err), "refresh without VG");
+    ck_assert_msg(g_str_has_suffix(err->message, "unexpected exit status 5:   Volume group "
+                                   "\"vg\" not found"), "refresh: %s", err->message);
+    g_clear_error(&err);
+    fake_expect("refresh without VG",
+                "vgs@C [--noheadings] [--units] [b] [--nosuffix] [--separator] [#] [-o] "
+                "[vg_name,vg_size,vg_free] [vg]\n");
+
+    ck_assert_msg(be->delete_pool(def, 0, &err), "delete: %s", err ? err->message : "");
+    fake_expect("delete", "vgremove@C [-f] [vg]\npvremove@C [-y] [/dev/a]\n"
+                "pvremove@C [-y] [/dev/b]\n");
+    ck_assert_msg(!be->delete_pool(def, 1, &err), "delete ZEROED accepted");
+}
+END_TEST
+
+START_TEST(test_lvm_vol_ops)
+{
+    const HyveStorageBackend *be = &hyve_storage_backend_logical;
+    g_autoptr(HyvePoolDef) def = fake_pool();
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HyveVolDef) vol = hyve_vol_def_parse(
+        "<volume><name>lv0</name><capacity>5000000</capacity><allocation>0</allocation>"
+        "</volume>", HYVE_POOL_TYPE_LOGICAL, FALSE, NULL, &err);
+    const char *lvs_one = "lvs@C [--noheadings] [--units] [b] [--nosuffix] [--separator] [#] "
+                          "[-o] [lv_name,lv_size,lv_attr] [vg/lv0]\n";
+    g_autofree char *want = NULL;
+
+    ck_assert_msg(vol && be->vol_prepare(def, vol, &err), "prepare: %s",
+                  err ? err->message : "");
+    ck_assert_str_eq(vol->target_path, "/dev/vg/lv0");
+    ck_assert_str_eq(vol->key, "/dev/vg/lv0");
+    ck_assert_int_eq(vol->type, HYVE_VOL_TYPE_BLOCK);
+
+    /* LVM rounds up to its extent size: the sizes come from lvs */
+    fake_set("lvs", "out", "  lv0#8388608#-wi-a-----\n");
+    ck_assert_msg(be->vol_create(def, vol, &err), "create: %s", err ? err->message : "");
+    ck_assert_msg(vol->capacity == 8388608 && vol->allocation == 8388608, "create: sizes");
+    want = g_strconcat("lvcreate@C [--yes] [-n] [lv0] [-L] [5000000b] [vg]\n", lvs_one, NULL);
+    fake_expect("create", want);
+
+    /* sizes unreadable after lvcreate: the LV is removed again */
+    fake_set("lvs", "rc", "5");
+    ck_assert_msg(!be->vol_create(def, vol, &err), "create with failing lvs");
+    g_clear_error(&err);
+    g_free(want);
+    want = g_strconcat("lvcreate@C [--yes] [-n] [lv0] [-L] [8388608b] [vg]\n", lvs_one,
+                       "lvremove@C [-f] [vg/lv0]\n", NULL);
+    fake_expect("create, lvs fails", want);
+    fake_set("lvs", "rc", NULL);
+
+    fake_set("lvs", "out", "  lv0#16777216#-wi-a-----\n");
+    ck_assert_msg(be->vol_resize(def, vol, 16777216, 0, &err), "grow: %s",
+                  err ? err->message : "");
+    ck_assert_msg(vol->capacity == 16777216, "grow: capacity");
+    g_free(want);
+    want = g_strconcat("lvresize@C [-L] [16777216b] [vg/lv0]\n", lvs_one, NULL);
+    fake_expect("grow", want);
+    fake_set("lvs", "out", "  lv0#4194304#-wi-a-----\n");
+    ck_assert_msg(be->vol_resize(def, vol, 4194304, HYVE_VOL_RESIZE_SHRINK, &err), "shrink: %s",
+                  err ? err->message : "");
+    ck_assert_msg(vol->capacity == 4194304 && vol->allocation == 4194304, "shrink: sizes");
+    g_free(want);
+    want = g_strconcat("lvresize@C [-f] [-L] [4194304b] [vg/lv0]\n", lvs_one, NULL);
+    fake_expect("shrink", want);
+
+    ck_assert_msg(be->vol_delete(def, vol, 0, &err), "delete: %s", err ? err->message : "");
+    fake_expect("delete", "lvremove@C [-f] [vg/lv0]\n");
+
+    g_free(vol->name);
+    vol->name = g_strdup("-rf");
+    ck_assert_msg(!be->vol_prepare(def, vol, &err), "prepare accepted '-rf'");
+    ck_assert_str_eq(err->message, "unsupported configuration: invalid logical volume name "
+                     "'-rf'");
+}
+END_TEST
+
+/* ---- LVM backend for real ----------------------------------------------- *
+ * Only where HYVE_LVM_TEST_DEVICE names an empty block device this test may
+ * destroy (the lab: a loop device, with dm_mod loaded); skipped otherwise. */
+START_TEST(test_lvm_real)
+{
+    const HyveStorageBackend *be = &hyve_storage_backend_logical;
+    const char *dev = g_getenv("HYVE_LVM_TEST_DEVICE");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HyvePoolDef) def = NULL;
+    g_autoptr(HyveVolDef) vol = NULL;
+    g_autoptr(GPtrArray) vols = NULL;
+    g_autofree char *xml = NULL;
+    guint64 total;
+
+    if (!dev || !*dev) {
+        fprintf(stderr, "test_lvm_real: skipped (HYVE_LVM_TEST_DEVICE not set)\n");
+        return;
+    }
+    xml = g_strdup_printf("<pool type='logical'><name>hyvetestvg</name><source>"
+                          "<device path='%s'/></source></pool>", dev);
+    def = hyve_pool_def_parse(xml, FALSE, NULL, &err);
+    ck_assert_msg(def && be->check_def(def, &err), "pool: %s", err ? err->message : "");
+    ck_assert_msg(be->build(def, HYVE_POOL_BUILD_NO_OVERWRITE, &err), "build: %s",
+                  err ? err->message : "");
+    ck_assert_msg(!be->build(def, HYVE_POOL_BUILD_NO_OVERWRITE, &err), "built twice");
+    fprintf(stderr, "real: second build: %s\n", err->message);
+    ck_assert_int_eq(err->code, HYVE_ERR_STORAGE_POOL_BUILT);
+    g_clear_error(&err);
+    ck_assert_msg(be->start(def, &err), "start: %s", err ? err->message : "");
+    vols = be->refresh(def, &err);
+    ck_assert_msg(vols && vols->len == 0, "refresh: %s", err ? err->message : "");
+    total = def->capacity;
+    fprintf(stderr, "real: VG capacity %" G_GUINT64_FORMAT " available %" G_GUINT64_FORMAT "\n",
+            def->capacity, def->available);
+    ck_assert_msg(total > 128 * 1024 * 1024 && def->available == total && def->allocation == 0,
+                  "fresh VG sizes");
+    g_clear_pointer(&vols, g_ptr_array_unref);
+
+    vol = hyve_vol_def_parse("<volume><name>lv0</name><capacity unit='MB'>5</capacity>"
+                             "</volume>", HYVE_POOL_TYPE_LOGICAL, TRUE, NULL, &err);
+    ck_assert_msg(!vol, "schema accepted a volume without target");
+    g_clear_error(&err);
+    vol = hyve_vol_def_parse("<volume><name>lv0</name><capacity unit='MB'>5</capacity>"
+                             "</volume>", HYVE_POOL_TYPE_LOGICAL, FALSE, NULL, &err);
+    ck_assert_msg(vol && be->vol_prepare(def, vol, &err) && be->vol_create(def, vol, &err),
+                  "create: %s", err ? err->message : "");
+    fprintf(stderr, "real: lv0 capacity %" G_GUINT64_FORMAT " path %s mode %o\n",
+            vol->capacity, vol->target_path, vol->perms.mode);
+    ck_assert_msg(vol->capacity == 8 * 1024 * 1024, "5 MB rounded up to two 4 MiB extents");
+    ck_assert_msg(g_file_test("/dev/hyvetestvg/lv0", G_FILE_TEST_EXISTS), "no device node");
+    vols = be->refresh(def, &err);
+    ck_assert_msg(vols && vols->len == 1, "refresh after create: %s", err ? err->message : "");
+    ck_assert_msg(def->allocation == 8 * 1024 * 1024 && def->available == total - def->allocation,
+                  "pool sizes after create");
+    g_clear_pointer(&vols, g_ptr_array_unref);
+    ck_assert_msg(!be->vol_create(def, vol, &err), "created lv0 twice");
+    fprintf(stderr, "real: second create: %s\n", err->message);
+    g_clear_error(&err);
+    ck_assert_msg(be->vol_resize(def, vol, 16 * 1024 * 1024, 0, &err), "grow: %s",
+                  err ? err->message : "");
+    ck_assert_msg(vol->capacity == 16 * 1024 * 1024, "grow: capacity");
+    ck_assert_msg(be->vol_resize(def, vol, 4 * 1024 * 1024, HYVE_VOL_RESIZE_SHRINK, &err),
+                  "shrink: %s", err ? err->message : "");
+    ck_assert_msg(vol->capacity == 4 * 1024 * 1024, "shrink: capacity");
+    vol->capacity = total * 2;
+    g_free(vol->name);
+    vol->name = g_strdup("toobig");
+    ck_assert_msg(be->vol_prepare(def, vol, &err) && !be->vol_create(def, vol, &err),
+                  "created an LV larger than the VG");
+    fprintf(stderr, "real: too big: %s\n", err->message);
+    g_clear_error(&err);
+    vols = be->refresh(def, &err);
+    ck_assert_msg(vols && vols->len == 1, "failed create left something behind");
+    g_clear_pointer(&vols, g_ptr_array_unref);
+    g_free(vol->name);
+    vol->name = g_strdup("lv0");
+    ck_assert_msg(be->vol_delete(def, vol, 0, &err), "delete: %s", err ? err->message : "");
+    ck_assert_msg(!g_file_test("/dev/hyvetestvg/lv0", G_FILE_TEST_EXISTS), "node left");
+    ck_assert_msg(be->stop(def, &err), "stop: %s", err ? err->message : "");
+    ck_assert_msg(be->delete_pool(def, 0, &err), "delete pool: %s", err ? err->message : "");
+    ck_assert_msg(!be->start(def, &err), "started a deleted VG");
+    fprintf(stderr, "real: start after delete: %s\n", err->message);
+    g_clear_error(&err);
+    /* the device is empty again: a plain build works */
+    ck_assert_msg(be->build(def, 0, &err) && be->delete_pool(def, 0, &err),
+                  "rebuild: %s", err ? err->message : "");
+    fprintf(stderr, "real: all LVM steps passed on %s\n", dev);
+}
+END_TEST
+
 int
 main(void)
 {
     Suite *s = suite_create("storage-xml");
     TCase *tc = tcase_create("xml");
+    TCase *lvm = tcase_create("lvm");
+    TCase *fake = tcase_create("lvm-commands");
+    TCase *real = tcase_create("lvm-real");
 
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_golden, 0, G_N_ELEMENTS(golden));
@@ -428,5 +911,18 @@ main(void)
     tcase_add_loop_test(tc, test_size, 0, G_N_ELEMENTS(sizes));
     tcase_add_test(tc, test_defaults);
     suite_add_tcase(s, tc);
+    tcase_add_test(lvm, test_lvm_parse_vgs);
+    tcase_add_test(lvm, test_lvm_parse_lvs);
+    tcase_add_loop_test(lvm, test_lvm_names, 0, G_N_ELEMENTS(lvm_names));
+    tcase_add_test(lvm, test_lvm_check_def);
+    suite_add_tcase(s, lvm);
+    tcase_add_checked_fixture(fake, fake_setup, fake_teardown);
+    tcase_add_test(fake, test_lvm_build);
+    tcase_add_test(fake, test_lvm_pool_ops);
+    tcase_add_test(fake, test_lvm_vol_ops);
+    suite_add_tcase(s, fake);
+    tcase_set_timeout(real, 120);
+    tcase_add_test(real, test_lvm_real);
+    suite_add_tcase(s, real);
     return test_suite_run(s);
 }
