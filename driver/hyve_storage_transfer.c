@@ -100,7 +100,7 @@ send_error(int sock, const GError *err)
     HyveFrameError fe = { .code = err->code };
     const char *end = NULL;
     char drain[4096];
-    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
 
     if (!hyve_error_from_quark(err->domain, &from))
         fe.code = HYVE_ERR_INTERNAL_ERROR;
