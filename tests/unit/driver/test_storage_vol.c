@@ -1078,6 +1078,90 @@ check:
 }
 END_TEST
 
+/* ---- a volume being built refuses other operations ------------------------------ */
+
+typedef enum { BO_DELETE, BO_RESIZE, BO_WIPE, BO_ACQUIRE, BO_CLONE_FROM, BO_RESOLVE,
+               BO_INFO, BO_LIST } BuildingOp;
+
+static const struct {
+    const char *name;
+    BuildingOp op;
+    gboolean refused;
+} building_cases[] = {
+    { "delete", BO_DELETE, TRUE },
+    { "resize", BO_RESIZE, TRUE },
+    { "wipe", BO_WIPE, TRUE },
+    { "download", BO_ACQUIRE, TRUE },
+    { "clone from", BO_CLONE_FROM, TRUE },
+    { "resolve", BO_RESOLVE, TRUE },
+    { "info", BO_INFO, FALSE },
+    { "list", BO_LIST, FALSE },
+};
+
+static void
+set_building(const char *name, guint value)
+{
+    g_mutex_lock(&pool->lock);
+    HyveVolObj *vol = hyve_pool_obj_find_vol_locked(pool, name);
+    ck_assert(vol);
+    vol->building = value;
+    g_mutex_unlock(&pool->lock);
+}
+
+START_TEST(test_building)
+{
+    const char *what = building_cases[_i].name;
+    g_autofree char *path = vol_path("b");
+    g_autofree char *got = NULL;
+    g_autoptr(GError) err = NULL;
+    gboolean ok = FALSE;
+    HyveVolInfo info;
+
+    create_ok("b", MiB, 0);
+    set_building("b", 1);
+    switch (building_cases[_i].op) {
+    case BO_DELETE:
+        ok = hyve_storage_vol_delete(st, pool, "b", 0, &err);
+        break;
+    case BO_RESIZE:
+        ok = hyve_storage_vol_resize(st, pool, "b", 2 * MiB, 0, &err);
+        break;
+    case BO_WIPE:
+        ok = hyve_storage_vol_wipe(st, pool, "b", 0, 0, &err);
+        break;
+    case BO_ACQUIRE:
+        ok = hyve_storage_vol_acquire(st, pool, "b", HYVE_VOL_USE_READ, NULL, NULL, &err);
+        break;
+    case BO_CLONE_FROM:
+        ok = hyve_storage_vol_create_xml_from(st, pool, "<volume><name>c</name></volume>", pool,
+                                              "b", 0, NULL, &err);
+        break;
+    case BO_RESOLVE:
+        got = hyve_storage_resolve_volume(st, "p", "b", &err);
+        ok = got != NULL;
+        break;
+    case BO_INFO:
+        ok = hyve_storage_vol_get_info(st, pool, "b", 0, &info, &err) && info.capacity == MiB;
+        break;
+    case BO_LIST:
+        got = list_names();
+        ok = strcmp(got, "b") == 0;
+        break;
+    }
+    if (building_cases[_i].refused) {
+        ck_assert_msg(!ok, "%s: allowed on a volume being built", what);
+        assert_error(err, what, 55, "volume 'b' is still being allocated.");
+    } else {
+        ck_assert_msg(ok, "%s: %s", what, err ? err->message : "refused");
+    }
+    set_building("b", 0);
+    g_clear_error(&err);
+    ck_assert_msg(g_file_test(path, G_FILE_TEST_IS_REGULAR), "%s: file gone", what);
+    ck_assert_msg(hyve_storage_vol_delete(st, pool, "b", 0, &err), "%s: delete afterwards: %s",
+                  what, err ? err->message : "?");
+}
+END_TEST
+
 static Suite *
 storage_vol_suite(void)
 {
@@ -1101,6 +1185,7 @@ storage_vol_suite(void)
         { "transfer-marks", test_transfer_marks, 1 },
         { "resolve", test_resolve, G_N_ELEMENTS(resolve_cases) },
         { "dir-backend", test_dir_backend, G_N_ELEMENTS(dir_cases) },
+        { "building", test_building, G_N_ELEMENTS(building_cases) },
     };
 
     for (guint i = 0; i < G_N_ELEMENTS(tests); i++) {
