@@ -99,6 +99,24 @@ vol_def_update(HyveVolDef *dst, const HyveVolDef *src)
     }
 }
 
+/* Volumes of other formats (found in a pool, never created) are listed
+ * and can be transferred as files, but not cloned or resized. */
+static gboolean
+vol_is_raw(const HyveVolDef *def)
+{
+    return !def->format || g_str_equal(def->format, "raw");
+}
+
+static gboolean
+vol_check_raw(const HyveVolDef *def, const char *what, GError **error)
+{
+    if (vol_is_raw(def))
+        return TRUE;
+    VOL_ERR(HYVE_ERR_CONFIG_UNSUPPORTED, "%s a volume of format '%s' is not supported by hyve "
+            "(supported: raw)", what, def->format);
+    return FALSE;
+}
+
 /* pool->lock held: the active pool's volume @name. */
 static HyveVolObj *
 vol_get_locked(HyvePoolObj *pool, const char *name, GError **error)
@@ -502,6 +520,8 @@ hyve_storage_vol_create_xml_from(HyveStorage *st, HyvePoolObj *pool, const char 
         VOL_ERR(HYVE_ERR_OPERATION_INVALID, "volume '%s' is still being allocated.", src_name);
         vol = NULL;
     }
+    if (vol && !vol_check_raw(vol->def, "cloning", error))
+        vol = NULL;
     if (vol) {
         vol_mark_locked(src_pool, vol);
         src_path = g_strdup(vol->def->target_path);
@@ -635,6 +655,10 @@ hyve_storage_vol_resize(HyveStorage *st, HyvePoolObj *pool, const char *name,
     g_mutex_lock(&pool->lock);
     vol = vol_get_locked(pool, name, error);
     if (!vol || !vol_check_idle(vol, error)) {
+        g_mutex_unlock(&pool->lock);
+        return FALSE;
+    }
+    if (!vol_check_raw(vol->def, "resizing", error)) {
         g_mutex_unlock(&pool->lock);
         return FALSE;
     }
@@ -776,8 +800,9 @@ hyve_storage_vol_acquire(HyveStorage *st, HyvePoolObj *pool, const char *name, H
         vol_mark_locked(pool, vol);
         if (path)
             *path = g_strdup(vol->def->target_path);
+        /* a file of another format travels as it is */
         if (capacity)
-            *capacity = vol->def->capacity;
+            *capacity = vol_is_raw(vol->def) ? vol->def->capacity : vol->def->physical;
         ok = TRUE;
     }
     g_mutex_unlock(&pool->lock);

@@ -876,6 +876,21 @@ START_TEST(test_refresh_outside)
                   info.capacity);
     xml = hyve_storage_vol_get_xml(st, pool, "disk.qcow2", 0, NULL);
     ck_assert_msg(xml && strstr(xml, "qcow2"), "qcow2 xml: %s", xml);
+    /* listed and transferable as a file (32 bytes), not cloned or resized */
+    g_autofree char *qpath = NULL;
+    guint64 qsize = 0;
+    g_autoptr(GError) err = NULL;
+    ck_assert(hyve_storage_vol_acquire(st, pool, "disk.qcow2", HYVE_VOL_USE_READ, &qpath, &qsize,
+                                       NULL));
+    ck_assert_msg(qsize == sizeof(qhead), "qcow2 transfer size %" G_GUINT64_FORMAT, qsize);
+    hyve_storage_vol_release(st, pool, "disk.qcow2", FALSE);
+    ck_assert(!hyve_storage_vol_resize(st, pool, "disk.qcow2", 2ull << 30, 0, &err));
+    assert_error(err, "resize qcow2", 67, "resizing a volume of format 'qcow2' is not supported");
+    g_clear_error(&err);
+    ck_assert(!hyve_storage_vol_create_xml_from(st, pool, "<volume><name>c</name></volume>",
+                                                pool, "disk.qcow2", 0, NULL, &err));
+    assert_error(err, "clone qcow2", 67, "cloning a volume of format 'qcow2' is not supported");
+    ck_assert(stat_ok(qcow).st_size == sizeof(qhead));
 
     /* get_info re-reads the file (as libvirt refreshes a volume first). */
     ck_assert(g_file_set_contents(plain, "1234567890", 10, NULL));
