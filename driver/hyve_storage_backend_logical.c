@@ -395,10 +395,18 @@ logical_vol_refresh(const HyvePoolDef *pool, HyveVolDef *vol, GError **error)
     return TRUE;
 }
 
+/* "<bytes>b" for -L: LVM wants whole 512-byte sectors (and then rounds up
+ * to its extent size itself). */
+static char *
+lvm_size(guint64 bytes)
+{
+    return g_strdup_printf("%" G_GUINT64_FORMAT "b", (bytes + 511) / 512 * 512);
+}
+
 static gboolean
 logical_vol_create(const HyvePoolDef *pool, HyveVolDef *vol, GError **error)
 {
-    g_autofree char *size = g_strdup_printf("%" G_GUINT64_FORMAT "b", vol->capacity);
+    g_autofree char *size = lvm_size(vol->capacity);
     g_autofree char *lv = g_strdup_printf("%s/%s", pool->source_name, vol->name);
 
     if (!RUN(error, "lvcreate", "--yes", "-n", vol->name, "-L", size, pool->source_name))
@@ -423,7 +431,7 @@ logical_vol_resize(const HyvePoolDef *pool, HyveVolDef *vol, guint64 capacity, g
                    GError **error)
 {
     g_autofree char *lv = g_strdup_printf("%s/%s", pool->source_name, vol->name);
-    g_autofree char *size = g_strdup_printf("%" G_GUINT64_FORMAT "b", capacity);
+    g_autofree char *size = lvm_size(capacity);
     gboolean ok;
 
     if (capacity < vol->capacity)

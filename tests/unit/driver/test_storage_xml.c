@@ -763,11 +763,12 @@ START_TEST(test_lvm_vol_ops)
     ck_assert_str_eq(vol->key, "/dev/vg/lv0");
     ck_assert_int_eq(vol->type, HYVE_VOL_TYPE_BLOCK);
 
-    /* LVM rounds up to its extent size: the sizes come from lvs */
+    /* whole sectors for LVM, which rounds up to its extent size: the
+     * sizes come from lvs */
     fake_set("lvs", "out", "  lv0#8388608#-wi-a-----\n");
     ck_assert_msg(be->vol_create(def, vol, &err), "create: %s", err ? err->message : "");
     ck_assert_msg(vol->capacity == 8388608 && vol->allocation == 8388608, "create: sizes");
-    want = g_strconcat("lvcreate@C [--yes] [-n] [lv0] [-L] [5000000b] [vg]\n", lvs_one, NULL);
+    want = g_strconcat("lvcreate@C [--yes] [-n] [lv0] [-L] [5000192b] [vg]\n", lvs_one, NULL);
     fake_expect("create", want);
 
     /* sizes unreadable after lvcreate: the LV is removed again */
@@ -788,7 +789,7 @@ START_TEST(test_lvm_vol_ops)
     want = g_strconcat("lvresize@C [-L] [16777216b] [vg/lv0]\n", lvs_one, NULL);
     fake_expect("grow", want);
     fake_set("lvs", "out", "  lv0#4194304#-wi-a-----\n");
-    ck_assert_msg(be->vol_resize(def, vol, 4194304, HYVE_VOL_RESIZE_SHRINK, &err), "shrink: %s",
+    ck_assert_msg(be->vol_resize(def, vol, 4194303, HYVE_VOL_RESIZE_SHRINK, &err), "shrink: %s",
                   err ? err->message : "");
     ck_assert_msg(vol->capacity == 4194304 && vol->allocation == 4194304, "shrink: sizes");
     g_free(want);
@@ -916,6 +917,8 @@ main(void)
     tcase_add_loop_test(lvm, test_lvm_names, 0, G_N_ELEMENTS(lvm_names));
     tcase_add_test(lvm, test_lvm_check_def);
     suite_add_tcase(s, lvm);
+    tcase_set_timeout(lvm, 60);
+    tcase_set_timeout(fake, 60);
     tcase_add_checked_fixture(fake, fake_setup, fake_teardown);
     tcase_add_test(fake, test_lvm_build);
     tcase_add_test(fake, test_lvm_pool_ops);
