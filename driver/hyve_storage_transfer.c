@@ -21,12 +21,18 @@
 
 /* The thread bodies, for the unit test (tests/unit/driver/test_storage_io.c
  * declares them too): they run the protocol on @sock for the open @file
- * (@path for messages) and return TRUE when FINISH was answered with DONE.
- * Upload: @length 0 = no limit. Download: @length bytes from @offset. */
+ * (@path for messages) and return TRUE when FINISH was handled (the data
+ * is on disk). Upload: @length 0 = no limit. Download: @length bytes from
+ * @offset. @settle (may be NULL) runs once when the work on the file is
+ * over, before the last frame (DONE or ERROR) goes out, or when the daemon
+ * is gone: the volume is released before the client hears the outcome. */
+typedef void (*HyveTransferSettle)(gboolean finished, gpointer data);
 gboolean hyve_storage_transfer_upload_run(int sock, int file, const char *path,
-                                          guint64 offset, guint64 length, guint flags);
+                                          guint64 offset, guint64 length, guint flags,
+                                          HyveTransferSettle settle, gpointer data);
 gboolean hyve_storage_transfer_download_run(int sock, int file, const char *path,
-                                            guint64 offset, guint64 length, guint flags);
+                                            guint64 offset, guint64 length, guint flags,
+                                            HyveTransferSettle settle, gpointer data);
 
 /* hyve_storage_io.c */
 gboolean hyve_storage_fd_zero(int fd, const char *path, guint64 off, guint64 len,
@@ -240,18 +246,29 @@ upload_loop(int sock, int file, const char *path, guint64 offset, guint64 length
     }
 }
 
+/* Settles, then tells the daemon the outcome. */
+static gboolean
+transfer_end(int sock, XferStatus s, const GError *err, HyveTransferSettle settle,
+             gpointer data)
+{
+    if (settle)
+        settle(s == XFER_OK, data);
+    if (s == XFER_FAILED)
+        send_error(sock, err);
+    else if (s == XFER_OK)
+        send_frame(sock, HYVE_FRAME_DONE, 0, NULL, 0);
+    return s == XFER_OK;
+}
+
 gboolean
 hyve_storage_transfer_upload_run(int sock, int file, const char *path, guint64 offset,
-                                 guint64 length, guint flags)
+                                 guint64 length, guint flags, HyveTransferSettle settle,
+                                 gpointer data)
 {
     g_autoptr(GError) err = NULL;
     XferStatus s = upload_loop(sock, file, path, offset, length, flags, &err);
 
-    if (s == XFER_FAILED)
-        send_error(sock, err);
-    else if (s == XFER_OK)
-        return send_frame(sock, HYVE_FRAME_DONE, 0, NULL, 0) == XFER_OK;
-    return FALSE;
+    return transfer_end(sock, s, err, settle, data);
 }
 
 /* A frame from the daemon while (or after) sending: FINISH → XFER_OK
@@ -375,16 +392,13 @@ download_loop(int sock, int file, const char *path, guint64 offset, guint64 leng
 
 gboolean
 hyve_storage_transfer_download_run(int sock, int file, const char *path, guint64 offset,
-                                   guint64 length, guint flags)
+                                   guint64 length, guint flags, HyveTransferSettle settle,
+                                   gpointer data)
 {
     g_autoptr(GError) err = NULL;
     XferStatus s = download_loop(sock, file, path, offset, length, flags, &err);
 
-    if (s == XFER_FAILED)
-        send_error(sock, err);
-    else if (s == XFER_OK)
-        return send_frame(sock, HYVE_FRAME_DONE, 0, NULL, 0) == XFER_OK;
-    return FALSE;
+    return transfer_end(sock, s, err, settle, data);
 }
 
 /* ---- the API ------------------------------------------------------------ */
@@ -400,21 +414,30 @@ typedef struct {
     gboolean upload;
 } HyveTransfer;
 
+/* Before the last frame: the file closed, the volume released (after a
+ * finished upload with its sizes re-read and the pool's REFRESH event). */
+static void
+transfer_settle(gboolean finished, gpointer data)
+{
+    HyveTransfer *t = data;
+
+    close(t->file);
+    t->file = -1;
+    hyve_storage_vol_release(t->st, t->pool, t->name, t->upload && finished);
+}
+
 static gpointer
 transfer_thread(gpointer data)
 {
     HyveTransfer *t = data;
-    gboolean ok;
 
     if (t->upload)
-        ok = hyve_storage_transfer_upload_run(t->sock, t->file, t->path, t->offset, t->length,
-                                              t->flags);
+        hyve_storage_transfer_upload_run(t->sock, t->file, t->path, t->offset, t->length,
+                                         t->flags, transfer_settle, t);
     else
-        ok = hyve_storage_transfer_download_run(t->sock, t->file, t->path, t->offset,
-                                                t->length, t->flags);
+        hyve_storage_transfer_download_run(t->sock, t->file, t->path, t->offset, t->length,
+                                           t->flags, transfer_settle, t);
     close(t->sock);
-    close(t->file);
-    hyve_storage_vol_release(t->st, t->pool, t->name, t->upload && ok);
     hyve_pool_obj_unref(t->pool);
     g_free(t->name);
     g_free(t->path);
