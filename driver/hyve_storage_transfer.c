@@ -34,6 +34,11 @@ gboolean hyve_storage_transfer_download_run(int sock, int file, const char *path
                                             guint64 offset, guint64 length, guint flags,
                                             HyveTransferSettle settle, gpointer data);
 
+/* Shuts down the sockets of @st's running transfers (each then ends as
+ * if its client had aborted, releasing its volume) and waits until their
+ * threads no longer use @st. For hyve_storage_free. */
+void hyve_storage_transfers_stop(HyveStorage *st);
+
 /* hyve_storage_io.c */
 gboolean hyve_storage_fd_zero(int fd, const char *path, guint64 off, guint64 len,
                               GError **error);
@@ -414,6 +419,52 @@ typedef struct {
     gboolean upload;
 } HyveTransfer;
 
+/* Running transfers (HyveTransfer*), for hyve_storage_transfers_stop. */
+static GMutex transfers_lock;
+static GCond transfers_cond;
+static GPtrArray *transfers;
+
+static void
+transfers_add(HyveTransfer *t)
+{
+    g_mutex_lock(&transfers_lock);
+    if (!transfers)
+        transfers = g_ptr_array_new();
+    g_ptr_array_add(transfers, t);
+    g_mutex_unlock(&transfers_lock);
+}
+
+static void
+transfers_remove(HyveTransfer *t)
+{
+    g_mutex_lock(&transfers_lock);
+    g_ptr_array_remove_fast(transfers, t);
+    g_cond_broadcast(&transfers_cond);
+    g_mutex_unlock(&transfers_lock);
+}
+
+void
+hyve_storage_transfers_stop(HyveStorage *st)
+{
+    gboolean running = TRUE;
+
+    g_mutex_lock(&transfers_lock);
+    for (guint i = 0; transfers && i < transfers->len; i++) {
+        HyveTransfer *t = g_ptr_array_index(transfers, i);
+
+        if (t->st == st)
+            shutdown(t->sock, SHUT_RDWR);
+    }
+    while (running) {
+        running = FALSE;
+        for (guint i = 0; transfers && i < transfers->len; i++)
+            running |= ((HyveTransfer *)g_ptr_array_index(transfers, i))->st == st;
+        if (running)
+            g_cond_wait(&transfers_cond, &transfers_lock);
+    }
+    g_mutex_unlock(&transfers_lock);
+}
+
 /* Before the last frame: the file closed, the volume released (after a
  * finished upload with its sizes re-read and the pool's REFRESH event). */
 static void
@@ -437,6 +488,7 @@ transfer_thread(gpointer data)
     else
         hyve_storage_transfer_download_run(t->sock, t->file, t->path, t->offset, t->length,
                                            t->flags, transfer_settle, t);
+    transfers_remove(t);          /* done with t->st; the socket is still ours */
     close(t->sock);
     hyve_pool_obj_unref(t->pool);
     g_free(t->name);
@@ -497,11 +549,13 @@ transfer_start(HyveStorage *st, HyvePoolObj *pool, const char *name, guint64 off
     t->length = length;
     t->flags = flags;
     t->upload = upload;
+    transfers_add(t);
     thread = g_thread_try_new(upload ? "hyve-vol-upload" : "hyve-vol-download",
                               transfer_thread, t, &thread_err);
     if (!thread) {
         hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_INTERNAL_ERROR,
                        "cannot start the transfer thread: %s", thread_err->message);
+        transfers_remove(t);
         close(fds[0]);
         close(fds[1]);
         close(file);

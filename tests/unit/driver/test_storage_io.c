@@ -35,6 +35,7 @@ gboolean hyve_storage_transfer_upload_run(int sock, int file, const char *path,
 gboolean hyve_storage_transfer_download_run(int sock, int file, const char *path,
                                             guint64 offset, guint64 length, guint flags,
                                             HyveTransferSettle settle, gpointer data);
+void hyve_storage_transfers_stop(HyveStorage *st);
 
 #define KiB 1024ull
 #define MiB (1024ull * 1024)
@@ -977,6 +978,7 @@ api_setup(void)
 static void
 api_teardown(void)
 {
+    hyve_storage_transfers_stop(st);
     g_clear_pointer(&pool, hyve_pool_obj_unref);
     g_clear_pointer(&st, hyve_storage_free);
     g_clear_pointer(&events, g_ptr_array_unref);
@@ -1113,6 +1115,63 @@ START_TEST(test_api_abort)
 }
 END_TEST
 
+/* Stopping the storage (daemon shutdown) ends running transfers as
+ * aborts: their volumes are released when it returns, the daemon's ends
+ * see EOF. */
+START_TEST(test_api_stop)
+{
+    g_autofree char *src = make_image("src", IMAGE_SIZE, image_islands);
+    g_autoptr(GError) err = NULL;
+    int up, down[2];
+    HyveFrameHeader h;
+    HyveVolIdent id = { 0 };
+
+    ck_assert_msg(hyve_storage_vol_create_xml(st, pool, "<volume><name>other</name>"
+                                              "<capacity>1048576</capacity></volume>",
+                                              0, &id, &err), "create: %s", err->message);
+    hyve_vol_ident_clear(&id);
+    up = hyve_storage_vol_upload(st, pool, "other", 0, 0, 0, &err);
+    ck_assert_msg(up >= 0, "upload: %s", err ? err->message : "?");
+    ck_assert(send_image(up, src, 0, MiB, FALSE));
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *payload = NULL;
+
+        /* plain (DATA frames of zeros) and sparse (one HOLE, then EOF) */
+        down[i] = hyve_storage_vol_download(st, pool, "disk", 0, 0, i, &err);
+        ck_assert_msg(down[i] >= 0, "download: %s", err ? err->message : "?");
+        ck_assert(rd_frame(down[i], &h, &payload));
+        ck_assert_int_eq(h.type, i ? HYVE_FRAME_HOLE : HYVE_FRAME_DATA);
+    }
+    hyve_storage_transfers_stop(st);
+    ck_assert_msg(hyve_storage_vol_acquire(st, pool, "disk", HYVE_VOL_USE_WRITE, NULL, NULL,
+                                           &err), "disk: %s", err ? err->message : "");
+    hyve_storage_vol_release(st, pool, "disk", FALSE);
+    ck_assert_msg(hyve_storage_pool_destroy(st, pool, &err), "destroy: %s",
+                  err ? err->message : "");
+    /* the plain one was cut in the middle of a frame: bytes, then EOF */
+    for (;;) {
+        char buf[65536];
+        ssize_t n;
+
+        wait_readable(down[0]);
+        n = recv(down[0], buf, sizeof(buf), 0);
+        if (n <= 0)
+            break;
+    }
+    close(down[0]);
+    /* the sparse one had sent its HOLE and EOF: then EOF, no DONE, no ERROR */
+    {
+        g_autofree char *outcome = rd_outcome(down[1]);
+
+        ck_assert_str_eq(outcome, "EOF");
+        close(down[1]);
+    }
+    ck_assert(!rd(up, &h, 1));
+    close(up);
+    ck_assert_uint_eq(count_events("1 0 p"), 0);
+}
+END_TEST
+
 /* Refusals leave the volume free (a delete works after each). */
 typedef struct {
     const char *name;
@@ -1187,6 +1246,7 @@ storage_io_suite(void)
     tcase_add_checked_fixture(tc, api_setup, api_teardown);
     tcase_add_test(tc, test_api_round_trip);
     tcase_add_loop_test(tc, test_api_abort, 0, G_N_ELEMENTS(api_abort_cases));
+    tcase_add_test(tc, test_api_stop);
     tcase_add_loop_test(tc, test_api_errors, 0, G_N_ELEMENTS(api_error_cases));
     suite_add_tcase(s, tc);
     return s;
