@@ -979,6 +979,65 @@ START_TEST(test_driver_volume_disk)
 }
 END_TEST
 
+/* A volume disk that resolves reaches the runner configuration as the
+ * volume's path (the "runner" here is a script that keeps its
+ * configuration and fails). */
+START_TEST(test_driver_volume_disk_resolved)
+{
+    HyveDriverConfig cfg = { 0 };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HyveDomainObj) dom = NULL;
+    g_autoptr(HyvePoolObj) on = NULL;
+    g_autofree char *on_xml = pool_xml("on", NULL, "on");
+    g_autofree char *seen = g_build_filename(tmp, "seen.conf", NULL);
+    g_autofree char *script = g_build_filename(tmp, "fake-runner", NULL);
+    g_autofree char *body = g_strdup_printf("#!/bin/sh\ncp \"$2\" '%s'\nexit 64\n", seen);
+    g_autofree char *xml = g_strdup_printf(DOMAIN_XML, "on", "v.img");
+    g_autofree char *conf = NULL, *want = NULL, *dumped = NULL;
+    HyveVolIdent vol = { 0 };
+    HyveStorage *dst;
+    HyveDriver *drv;
+
+    ck_assert(g_file_set_contents(script, body, -1, NULL) && chmod(script, 0755) == 0);
+    cfg.config_dir = g_build_filename(tmp, "drv", "etc", NULL);
+    cfg.state_dir = g_build_filename(tmp, "drv", "run", NULL);
+    cfg.log_dir = g_build_filename(tmp, "drv", "log", NULL);
+    cfg.schema_dir = g_strdup(HYVE_LIBVIRT_SCHEMA_DIR);
+    cfg.runner_path = g_strdup(script);
+    cfg.uri = g_strdup("bhyve:///session");
+    g_mkdir_with_parents(cfg.log_dir, 0700);
+    drv = hyve_driver_new(&cfg, &err);
+    ck_assert_msg(drv, "hyve_driver_new: %s", err ? err->message : "");
+    dst = hyve_driver_get_storage(drv);
+    ck_assert(!hyve_storage_pool_lookup_by_name(dst, "default", NULL));    /* no path given */
+    on = hyve_storage_pool_create_xml(dst, on_xml, HYVE_POOL_CREATE_WITH_BUILD, NULL);
+    ck_assert(on);
+    ck_assert_msg(hyve_storage_vol_create_xml(dst, on, "<volume><name>v.img</name>"
+                                              "<capacity>1048576</capacity></volume>", 0,
+                                              &vol, &err), "vol create: %s",
+                  err ? err->message : "");
+    dom = hyve_driver_define_xml(drv, xml, 0, &err);
+    ck_assert_msg(dom, "define: %s", err ? err->message : "");
+    ck_assert(!hyve_driver_domain_start(drv, dom, 0, &err));
+    ck_assert_msg(err->domain != hyve_error_quark(HYVE_FROM_STORAGE),
+                  "start stopped at the volume: %s", err->message);
+    ck_assert_msg(g_file_get_contents(seen, &conf, NULL, NULL), "the runner never ran: %s",
+                  err->message);
+    want = g_strdup_printf("=%s\n", vol.key);
+    ck_assert_msg(strstr(conf, want) && strstr(conf, "virtio-blk"),
+                  "configuration without %s:\n%s", vol.key, conf);
+    /* the definition keeps the volume form */
+    dumped = hyve_domain_obj_get_xml(dom, 0, NULL);
+    ck_assert_msg(strstr(dumped, "<source pool='on' volume='v.img'/>"), "%s", dumped);
+
+    hyve_vol_ident_clear(&vol);
+    g_clear_pointer(&dom, hyve_domain_obj_unref);
+    g_clear_pointer(&on, hyve_pool_obj_unref);
+    hyve_driver_free(drv);
+    hyve_driver_config_clear(&cfg);
+}
+END_TEST
+
 static Suite *
 pool_suite(void)
 {
@@ -999,6 +1058,7 @@ pool_suite(void)
     tcase_add_test(tc, test_refresh_keeps_marks);
     tcase_add_test(tc, test_refresh_lost_dir);
     tcase_add_loop_test(tc, test_driver_volume_disk, 0, G_N_ELEMENTS(vol_disk_cases));
+    tcase_add_test(tc, test_driver_volume_disk_resolved);
     suite_add_tcase(s, tc);
     return s;
 }
