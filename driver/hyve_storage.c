@@ -798,6 +798,7 @@ hyve_storage_free(HyveStorage *st)
 {
     if (!st)
         return;
+    hyve_storage_transfers_stop(st);    /* their threads use st until they end */
     /* pools stay as they are: a new HyveStorage finds active ones by their
      * state files; objects still referenced elsewhere outlive the list */
     for (guint i = 0; i < st->pools->len; i++) {

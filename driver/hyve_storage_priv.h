@@ -155,6 +155,9 @@ gboolean hyve_storage_set_autostart_link(HyveStorage *st, const char *name, gboo
  * inactive, no volumes, sizes 0, the config becomes current again
  * (new_def), state file removed; a transient pool leaves the list. */
 void hyve_pool_obj_stopped_locked(HyvePoolObj *pool);
+/* hyve_storage_transfer.c (called by hyve_storage_free): ends @st's running
+ * transfers and waits for their threads. */
+void hyve_storage_transfers_stop(HyveStorage *st);
 
 /* hyve_storage_vol.c */
 HyveVolObj *hyve_pool_obj_find_vol_locked(HyvePoolObj *pool, const char *name);
