@@ -34,11 +34,6 @@ gboolean hyve_storage_transfer_download_run(int sock, int file, const char *path
                                             guint64 offset, guint64 length, guint flags,
                                             HyveTransferSettle settle, gpointer data);
 
-/* Shuts down the sockets of @st's running transfers (each then ends as
- * if its client had aborted, releasing its volume) and waits until their
- * threads no longer use @st. For hyve_storage_free. */
-void hyve_storage_transfers_stop(HyveStorage *st);
-
 /* hyve_storage_io.c */
 gboolean hyve_storage_fd_zero(int fd, const char *path, guint64 off, guint64 len,
                               GError **error);

@@ -35,7 +35,6 @@ gboolean hyve_storage_transfer_upload_run(int sock, int file, const char *path,
 gboolean hyve_storage_transfer_download_run(int sock, int file, const char *path,
                                             guint64 offset, guint64 length, guint flags,
                                             HyveTransferSettle settle, gpointer data);
-void hyve_storage_transfers_stop(HyveStorage *st);
 
 #define KiB 1024ull
 #define MiB (1024ull * 1024)
@@ -1100,7 +1099,6 @@ api_setup(void)
 static void
 api_teardown(void)
 {
-    hyve_storage_transfers_stop(st);
     g_clear_pointer(&pool, hyve_pool_obj_unref);
     g_clear_pointer(&st, hyve_storage_free);
     g_clear_pointer(&events, g_ptr_array_unref);
