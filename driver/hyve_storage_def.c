@@ -319,8 +319,10 @@ parse_pool(HyvePoolDef *def, xmlNodePtr root, GError **error)
     if (!def->name && def->type == HYVE_POOL_TYPE_LOGICAL)
         def->name = g_strdup(def->source_name);
     if (!def->name) {
-        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_XML_ERROR,
-                       "missing pool source name element");
+        /* hyve_storage_def.h: NO_NAME (libvirt: XML_ERROR "missing pool
+         * source name element") */
+        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_NO_NAME,
+                       "(storage_pool_definition)");
         return FALSE;
     }
     if (strchr(def->name, '/')) {

@@ -177,8 +177,10 @@ parse_vol(HyveVolDef *def, xmlNodePtr root, HyvePoolType pool_type, GError **err
 
     def->name = text_of(hyve_xml_child(root, "name"));
     if (!def->name) {
-        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_XML_ERROR,
-                       "missing volume name element");
+        /* hyve_storage_def.h: NO_NAME (libvirt: XML_ERROR "missing volume
+         * name element") */
+        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_NO_NAME,
+                       "(storage_volume_definition)");
         return FALSE;
     }
     if (strchr(def->name, '/')) {
