@@ -907,6 +907,83 @@ START_TEST(test_refresh_lost_dir)
 }
 END_TEST
 
+/* ---- concurrency ---------------------------------------------------------- */
+
+#define RACE_ROUNDS 25
+
+/* One thread's pool through its whole life, RACE_ROUNDS times. */
+static gpointer
+race_worker(gpointer data)
+{
+    guint n = GPOINTER_TO_UINT(data);
+    g_autofree char *name = g_strdup_printf("race%u", n);
+    g_autofree char *xml = pool_xml(name, NULL, name);
+    gpointer failed = NULL;
+
+    for (guint r = 0; r < RACE_ROUNDS && !failed; r++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(HyvePoolObj) p = hyve_storage_pool_define_xml(st, xml, 0, &err);
+        HyvePoolInfo info;
+
+        if (!p || !hyve_storage_pool_build(st, p, 0, &err) ||
+            !hyve_storage_pool_start(st, p, 0, &err) ||
+            !hyve_storage_pool_refresh(st, p, 0, &err) ||
+            !hyve_storage_pool_set_autostart(st, p, r % 2, &err))
+            failed = g_strdup_printf("%s round %u: %s", name, r, err ? err->message : "?");
+        if (!failed)
+            hyve_pool_obj_get_info(p, &info);
+        if (!failed && info.state != 2)
+            failed = g_strdup_printf("%s round %u: not running", name, r);
+        if (!failed && (!hyve_storage_pool_destroy(st, p, &err) ||
+                        !hyve_storage_pool_delete(st, p, 0, &err) ||
+                        !hyve_storage_pool_undefine(st, p, &err)))
+            failed = g_strdup_printf("%s round %u: %s", name, r, err ? err->message : "?");
+    }
+    return failed;
+}
+
+/* Readers of the list and the pools meanwhile. */
+static gint race_done;
+
+static gpointer
+race_reader(gpointer data)
+{
+    (void)data;
+    while (!g_atomic_int_get(&race_done)) {
+        g_autoptr(GPtrArray) l = hyve_storage_list_pools(st, 2, NULL);
+
+        for (guint i = 0; i < l->len; i++) {
+            g_autofree char *x = hyve_pool_obj_get_xml(g_ptr_array_index(l, i), 0, NULL);
+            HyvePoolInfo info;
+
+            hyve_pool_obj_get_info(g_ptr_array_index(l, i), &info);
+            (void)x;
+        }
+        (void)hyve_storage_num_pools(st, FALSE);
+    }
+    return NULL;
+}
+
+START_TEST(test_concurrent)
+{
+    GThread *workers[4], *reader;
+    g_autofree char *left = NULL;
+
+    reader = g_thread_new("reader", race_reader, NULL);
+    for (guint i = 0; i < G_N_ELEMENTS(workers); i++)
+        workers[i] = g_thread_new("worker", race_worker, GUINT_TO_POINTER(i));
+    for (guint i = 0; i < G_N_ELEMENTS(workers); i++) {
+        g_autofree char *failed = g_thread_join(workers[i]);
+
+        ck_assert_msg(!failed, "%s", failed);
+    }
+    g_atomic_int_set(&race_done, 1);
+    g_thread_join(reader);
+    left = list_names(0);
+    ck_assert_str_eq(left, "");
+}
+END_TEST
+
 /* ---- the driver's side ---------------------------------------------------- */
 
 #define DOMAIN_XML \
@@ -1057,6 +1134,7 @@ pool_suite(void)
     tcase_add_test(tc, test_bad_config_skipped);
     tcase_add_test(tc, test_refresh_keeps_marks);
     tcase_add_test(tc, test_refresh_lost_dir);
+    tcase_add_test(tc, test_concurrent);
     tcase_add_loop_test(tc, test_driver_volume_disk, 0, G_N_ELEMENTS(vol_disk_cases));
     tcase_add_test(tc, test_driver_volume_disk_resolved);
     suite_add_tcase(s, tc);
