@@ -443,6 +443,14 @@ vol_create(HyveStorage *st, HyvePoolObj *pool, const char *xml, guint flags,
         g_mutex_unlock(&pool->lock);
         return FALSE;
     }
+    if (g_strcmp0(pool->def->target_path, pdef->target_path) != 0 ||
+        g_strcmp0(pool->def->source_name, pdef->source_name) != 0) {
+        /* restarted with another definition while the XML was parsed */
+        VOL_ERR(HYVE_ERR_OPERATION_FAILED, "storage pool '%s' changed meanwhile, try again",
+                pdef->name);
+        g_mutex_unlock(&pool->lock);
+        return FALSE;
+    }
     for (guint i = 0; pool->vols && i < pool->vols->len; i++) {
         HyveVolDef *have = ((HyveVolObj *)g_ptr_array_index(pool->vols, i))->def;
 
