@@ -300,7 +300,9 @@ client_process_packet(HyvedClient *client)
         }
         return;   /* PONG: last_rx already updated */
     }
-    if (hdr.prog == HYVED_PROGRAM_REMOTE && hdr.type == HYVED_TYPE_STREAM) {
+    /* STREAM_HOLE (sparse volume transfers) goes to its stream like data */
+    if (hdr.prog == HYVED_PROGRAM_REMOTE &&
+        (hdr.type == HYVED_TYPE_STREAM || hdr.type == HYVED_TYPE_STREAM_HOLE)) {
         hyved_stream_packet(client, &hdr, pkt + HYVED_MESSAGE_HEADER_MAX,
                             pkt_len - HYVED_MESSAGE_HEADER_MAX);
         return;

@@ -237,3 +237,70 @@ hyved_events_sink(const HyveDomainEvent *event, gpointer data)
     g_clear_pointer(&pk.legacy, g_bytes_unref);
     g_clear_pointer(&pk.callback, g_bytes_unref);
 }
+
+/* ---- storage pool events -------------------------------------------------- */
+
+typedef struct {
+    HyvedEventKind kind;
+    int event_id;
+    const guint8 *uuid;
+    GBytes *callback;       /* callbackID 0, patched per registration */
+} HyvedObjectEventPacket;
+
+/* Callback registrations only (pools have no legacy form). */
+static void
+deliver_object_event(HyvedClient *client, gpointer data)
+{
+    HyvedObjectEventPacket *pk = data;
+    gboolean sent = FALSE;
+
+    g_mutex_lock(&client->lock);
+    for (guint i = 0; !client->closed && i < client->events->len; i++) {
+        HyvedEventReg *r = &g_array_index(client->events, HyvedEventReg, i);
+
+        if (r->kind != pk->kind || r->event_id != pk->event_id || r->legacy)
+            continue;
+        if (r->has_filter && memcmp(r->uuid, pk->uuid, HYVE_UUID_LEN) != 0)
+            continue;
+        hyved_client_enqueue_locked(client, with_callback_id(pk->callback, r->callback_id));
+        sent = TRUE;
+    }
+    g_mutex_unlock(&client->lock);
+    if (sent)
+        g_main_context_wakeup(client->server->ctx);
+}
+
+void
+hyved_events_pool_sink(const HyvePoolEvent *event, gpointer data)
+{
+    HyvedServer *server = data;
+    remote_nonnull_storage_pool pool = { .name = event->name };
+    HyvedObjectEventPacket pk = {
+        .kind = HYVED_EVENT_STORAGE_POOL, .event_id = event->id, .uuid = event->uuid,
+    };
+    static GMutex sink_lock;
+
+    memcpy(pool.uuid, event->uuid, HYVE_UUID_LEN);
+    if (event->id == HYVE_POOL_EVENT_ID_LIFECYCLE) {
+        remote_storage_pool_event_lifecycle_msg msg = {
+            .callbackID = 0, .pool = pool, .event = event->event, .detail = event->detail,
+        };
+        pk.callback = encode_message(REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE,
+                                     (xdrproc_t) xdr_remote_storage_pool_event_lifecycle_msg,
+                                     &msg);
+    } else if (event->id == HYVE_POOL_EVENT_ID_REFRESH) {
+        remote_storage_pool_event_refresh_msg msg = { .callbackID = 0, .pool = pool };
+        pk.callback = encode_message(REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH,
+                                     (xdrproc_t) xdr_remote_storage_pool_event_refresh_msg,
+                                     &msg);
+    } else {
+        g_debug("storage pool event id %d has no wire encoding; dropped", event->id);
+    }
+    if (!pk.callback)
+        return;
+    /* one order for every client, as domain events */
+    g_mutex_lock(&sink_lock);
+    hyved_server_foreach_client(server, deliver_object_event, &pk);
+    g_mutex_unlock(&sink_lock);
+    g_bytes_unref(pk.callback);
+}

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include "hyved_dispatch.h"
 #include "hyved_config.h"
+#include "hyve_storage.h"
 
 G_BEGIN_DECLS
 
@@ -107,6 +108,20 @@ HyvedStream *hyved_client_open_stream(HyvedClient *client, const HyvedHeader *ca
 HyvedStream *hyved_stream_ref(HyvedStream *stream);
 void hyved_stream_unref(HyvedStream *stream);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HyvedStream, hyved_stream_unref)
+/* Framed streams (volume upload/download): the same, but @fd (a socket)
+ * speaks hyve_stream_frame.h with a driver transfer thread: client data and
+ * STREAM_HOLE packets -> DATA/HOLE frames; client finish -> FINISH frame,
+ * confirmed (STREAM/OK) only when the fd answers DONE; fd DATA/HOLE/EOF ->
+ * STREAM/CONTINUE data, STREAM_HOLE packets, the empty CONTINUE; an ERROR
+ * frame -> STREAM/ERROR with its code, domain and message; client abort ->
+ * STREAM/OK at once and the fd closed; the fd closing before DONE/ERROR,
+ * or a malformed frame -> STREAM/ERROR (INTERNAL_ERROR). */
+HyvedStream *hyved_client_open_framed_stream(HyvedClient *client, const HyvedHeader *call,
+                                             int fd, HyvedStreamEndFunc end,
+                                             gpointer end_data, GDestroyNotify end_notify,
+                                             GError **error);
+gboolean hyved_client_add_framed_stream(HyvedClient *client, const HyvedHeader *call, int fd,
+                                        GError **error);
 /* Any thread: the daemon ends the stream (e.g. a console taken over): the
  * client gets a STREAM/ERROR packet carrying @error (after the reply of the
  * call that opened the stream, if that is not queued yet), the fd is closed,
@@ -115,6 +130,8 @@ void hyved_stream_abort(HyvedStream *stream, const GError *error);
 
 /* Event fan-out (hyved_events.c). */
 void hyved_events_sink(const HyveDomainEvent *event, gpointer server);
+/* Storage pool events (a HyvePoolEventSink). */
+void hyved_events_pool_sink(const HyvePoolEvent *event, gpointer server);
 /* Called with the client lock held by hyved_client: drop all registrations. */
 void hyved_events_client_init(HyvedClient *client);
 void hyved_events_client_clear(HyvedClient *client);

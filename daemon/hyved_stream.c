@@ -18,6 +18,15 @@
  * finish/abort, client gone, opening call failed, daemon abort), through
  * its end callback: called once, on the I/O thread, with no lock held.
  *
+ * Framed mode (hyved_client_open_framed_stream: volume upload/download)
+ * speaks hyve_stream_frame.h on the fd instead of raw bytes: client data
+ * and STREAM_HOLE packets become DATA and HOLE frames, the client's finish
+ * a FINISH frame whose confirmation waits for the transfer's DONE (or its
+ * ERROR, sent as STREAM/ERROR); DATA, HOLE and EOF frames from the fd
+ * become STREAM/CONTINUE data, STREAM_HOLE packets and the empty CONTINUE.
+ * The fd closing before DONE/ERROR, or a malformed frame, ends the stream
+ * with an error. Same I/O thread, back-pressure and lifetime as raw mode.
+ *
  * Lifetime: the client's lists (pending_streams, streams) hold one
  * reference each; handles from hyved_client_open_stream one more. The
  * stream borrows its client: st->client may only be used while the stream
@@ -30,8 +39,10 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "hyved_client_priv.h"
+#include "hyve_stream_frame.h"
 
 /* Stop reading the fd while this much is queued to the client. */
 #define HYVED_STREAM_BACKLOG (1024 * 1024)
@@ -39,6 +50,9 @@
 /* Stop reading from the client while a stream holds this much of its data
  * not yet written to the fd (back-pressure, as libvirtd). */
 #define HYVED_STREAM_WBUF_MAX (1024 * 1024)
+
+/* Frames read from a framed stream's fd per wakeup (fairness). */
+#define HYVED_STREAM_FRAMES_BATCH 32
 
 /* Created by a worker's handler and handed to the I/O thread through
  * client->pending_streams (under client->lock); from then on its mutable
@@ -64,6 +78,14 @@ struct _HyvedStream {
     GByteArray *wbuf;           /* I/O thread: client data not yet written to fd */
     gboolean full;              /* I/O thread: wbuf at HYVED_STREAM_WBUF_MAX, counted
                                  * in client->streams_full */
+    /* framed mode (hyve_stream_frame.h on fd) */
+    gboolean framed;            /* immutable */
+    gboolean finishing;         /* I/O thread: client finished, FINISH queued, awaiting
+                                 * DONE/ERROR */
+    gboolean wfailed;           /* I/O thread: writing to fd failed, client data dropped */
+    HyveFrameHeader rhdr;       /* I/O thread: the frame being read */
+    gsize rhave;                /* I/O thread: bytes of it (header + payload) read */
+    guint8 *rpayload;           /* I/O thread: its payload (DATA, ERROR) */
 };
 
 /* I/O thread: after wbuf changed, pause or resume reading from the client. */
@@ -164,7 +186,8 @@ stream_prepare(GSource *source, gint *timeout)
     g_mutex_lock(&st->client->lock);
     backlog = st->client->out_bytes;
     g_mutex_unlock(&st->client->lock);
-    if (!st->eof && backlog < HYVED_STREAM_BACKLOG)
+    /* framed: DONE/ERROR still come after EOF */
+    if ((st->framed || !st->eof) && backlog < HYVED_STREAM_BACKLOG)
         want |= G_IO_IN;
     if (st->wbuf->len > 0)
         want |= G_IO_OUT;
@@ -189,13 +212,18 @@ static gboolean
 stream_write(HyvedStream *st)
 {
     while (st->wbuf->len > 0) {
-        ssize_t n = write(st->fd, st->wbuf->data, st->wbuf->len);
+        /* framed: a socket whose peer may be gone (no SIGPIPE) */
+        ssize_t n = st->framed
+            ? send(st->fd, st->wbuf->data, st->wbuf->len, MSG_NOSIGNAL | MSG_DONTWAIT)
+            : write(st->fd, st->wbuf->data, st->wbuf->len);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 return TRUE;
             g_debug("stream %u: write failed: %s; discarding client data",
                     st->hdr.serial, g_strerror(errno));
             g_byte_array_set_size(st->wbuf, 0);
+            /* framed: the transfer's ERROR frame or EOF, read next, ends it */
+            st->wfailed = TRUE;
             return FALSE;
         }
         g_byte_array_remove_range(st->wbuf, 0, n);
@@ -212,6 +240,225 @@ stream_write_update(HyvedStream *st)
     return ok;
 }
 
+/* ---- framed mode: frames from the fd ------------------------------------ */
+
+static void stream_destroy(HyvedStream *st);
+
+/* I/O thread: a framed stream ends on the daemon's side: @pkt (owned, may
+ * be NULL) goes to the client, the fd is closed, the owner is told. */
+static void
+framed_end(HyvedStream *st, GBytes *pkt)
+{
+    g_autoptr(HyvedClient) client = hyved_client_ref(st->client);
+    gboolean live;
+
+    g_mutex_lock(&client->lock);
+    live = g_ptr_array_remove(client->streams, st);
+    if (live) {
+        stream_unlink(st);
+        if (pkt && !client->closed)
+            hyved_client_enqueue_locked(client, g_steal_pointer(&pkt));
+    }
+    g_mutex_unlock(&client->lock);
+    if (pkt)
+        g_bytes_unref(pkt);
+    if (live) {
+        g_main_context_wakeup(st->ctx);
+        stream_destroy(st);     /* the list's reference */
+    }
+}
+
+static void
+framed_fail(HyvedStream *st, HyveErrorFrom from, HyveErrorCode code, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+
+/* I/O thread: ends the stream with a STREAM/ERROR built like hyve_error_set. */
+static void
+framed_fail(HyvedStream *st, HyveErrorFrom from, HyveErrorCode code, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    g_autoptr(GError) err = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    hyve_error_set(&err, from, code, "%s", msg);
+    g_debug("stream %u: %s", st->hdr.serial, err->message);
+    framed_end(st, stream_error_packet(st, err));
+}
+
+static gsize
+frame_payload_len(const HyveFrameHeader *h)
+{
+    return (h->type == HYVE_FRAME_DATA || h->type == HYVE_FRAME_ERROR) ? (gsize) h->len : 0;
+}
+
+/* A header from the transfer side: known type, bounded length. */
+static gboolean
+frame_header_ok(const HyveFrameHeader *h)
+{
+    if (h->reserved != 0)
+        return FALSE;
+    switch (h->type) {
+    case HYVE_FRAME_DATA:
+        return h->len <= HYVE_FRAME_DATA_MAX;
+    case HYVE_FRAME_HOLE:
+        return h->len <= G_MAXINT64;
+    case HYVE_FRAME_ERROR:
+        return h->len >= sizeof(HyveFrameError) && h->len <= HYVE_FRAME_ERROR_MAX;
+    case HYVE_FRAME_EOF:
+    case HYVE_FRAME_DONE:
+        return h->len == 0;
+    default:                    /* FINISH goes the other way */
+        return FALSE;
+    }
+}
+
+/* I/O thread: reads what the fd has of the current frame. 1: a whole
+ * frame is in; 0: nothing more for now; -1: the stream ended (error sent). */
+static int
+framed_read_frame(HyvedStream *st)
+{
+    for (;;) {
+        const gsize hlen = sizeof(HyveFrameHeader);
+        guint8 *dst;
+        gsize need;
+        ssize_t n;
+
+        if (st->rhave < hlen) {
+            dst = (guint8 *) &st->rhdr + st->rhave;
+            need = hlen - st->rhave;
+        } else {
+            gsize got = st->rhave - hlen;
+
+            if (got == frame_payload_len(&st->rhdr))
+                return 1;
+            dst = st->rpayload + got;
+            need = frame_payload_len(&st->rhdr) - got;
+        }
+        n = read(st->fd, dst, need);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return 0;
+        if (n <= 0) {
+            /* the transfer side went away without DONE or ERROR */
+            framed_fail(st, HYVE_FROM_STREAMS, HYVE_ERR_INTERNAL_ERROR,
+                        "stream had I/O failure");
+            return -1;
+        }
+        st->rhave += n;
+        if (st->rhave == hlen) {
+            if (!frame_header_ok(&st->rhdr)) {
+                framed_fail(st, HYVE_FROM_STREAMS, HYVE_ERR_INTERNAL_ERROR,
+                            "stream had I/O failure: invalid frame (type %u, length %"
+                            G_GUINT64_FORMAT ")", st->rhdr.type, (guint64) st->rhdr.len);
+                return -1;
+            }
+            if (frame_payload_len(&st->rhdr) > 0)
+                st->rpayload = g_malloc(frame_payload_len(&st->rhdr));
+        }
+    }
+}
+
+static GBytes *
+hole_packet(HyvedStream *st, guint64 length)
+{
+    HyvedHeader hdr = st->hdr;
+    guint8 buf[12];
+    guint64 be_len = GUINT64_TO_BE(length);
+    guint32 be_flags = 0;
+
+    hdr.type = HYVED_TYPE_STREAM_HOLE;
+    hdr.status = HYVED_STATUS_CONTINUE;
+    memcpy(buf, &be_len, 8);
+    memcpy(buf + 8, &be_flags, 4);
+    return hyved_packet_encode_raw(&hdr, buf, sizeof(buf));
+}
+
+/* I/O thread: acts on the frame just read. FALSE when the stream ended. */
+static gboolean
+framed_handle_frame(HyvedStream *st)
+{
+    const HyveFrameHeader *h = &st->rhdr;
+
+    switch (h->type) {
+    case HYVE_FRAME_DATA:
+        /* after the client's finish, left-over data is dropped */
+        if (h->len > 0 && !st->finishing)
+            hyved_client_enqueue(st->client, stream_packet(st, HYVED_STATUS_CONTINUE,
+                                                           st->rpayload, h->len));
+        return TRUE;
+    case HYVE_FRAME_HOLE:
+        if (h->len > 0 && !st->finishing)
+            hyved_client_enqueue(st->client, hole_packet(st, h->len));
+        return TRUE;
+    case HYVE_FRAME_EOF:
+        if (!st->eof && !st->finishing) {
+            st->eof = TRUE;
+            hyved_client_enqueue(st->client, stream_packet(st, HYVED_STATUS_CONTINUE, NULL, 0));
+        }
+        return TRUE;
+    case HYVE_FRAME_DONE:
+        if (!st->finishing) {
+            framed_fail(st, HYVE_FROM_STREAMS, HYVE_ERR_INTERNAL_ERROR,
+                        "stream had I/O failure: transfer done before the client finished");
+            return FALSE;
+        }
+        framed_end(st, stream_packet(st, HYVED_STATUS_OK, NULL, 0));
+        return FALSE;
+    case HYVE_FRAME_ERROR: {
+        HyveFrameError fe;
+        g_autofree char *msg = NULL;
+
+        memcpy(&fe, st->rpayload, sizeof(fe));
+        msg = g_utf8_make_valid((const char *) st->rpayload + sizeof(fe),
+                                h->len - sizeof(fe));
+        framed_end(st, hyved_packet_encode_stream_error(&st->hdr, fe.code, fe.domain, msg));
+        return FALSE;
+    }
+    default:
+        g_assert_not_reached();
+    }
+}
+
+/* I/O thread: frames from the fd, a bounded batch, while the client's
+ * queue has room. */
+static void
+framed_read(HyvedStream *st)
+{
+    for (int i = 0; i < HYVED_STREAM_FRAMES_BATCH; i++) {
+        gsize backlog;
+        gboolean live;
+
+        g_mutex_lock(&st->client->lock);
+        backlog = st->client->out_bytes;
+        g_mutex_unlock(&st->client->lock);
+        if (backlog >= HYVED_STREAM_BACKLOG)
+            return;
+        if (framed_read_frame(st) <= 0)
+            return;
+        live = framed_handle_frame(st);
+        g_clear_pointer(&st->rpayload, g_free);
+        st->rhave = 0;
+        if (!live)
+            return;
+    }
+}
+
+/* I/O thread: a frame to the transfer side (after what is queued). */
+static void
+framed_append(HyvedStream *st, HyveFrameType type, const void *data, gsize len,
+              guint64 hole)
+{
+    HyveFrameHeader h = { .type = type, .len = data ? len : hole };
+
+    g_byte_array_append(st->wbuf, (const guint8 *) &h, sizeof(h));
+    if (data && len > 0)
+        g_byte_array_append(st->wbuf, data, len);
+}
+
 static gboolean
 stream_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 {
@@ -220,6 +467,11 @@ stream_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 
     if (rev & G_IO_OUT)
         stream_write_update(st);
+    if (st->framed) {
+        if ((rev & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && (st->cur & G_IO_IN))
+            framed_read(st);
+        return G_SOURCE_CONTINUE;
+    }
     if ((rev & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && !st->eof && (st->cur & G_IO_IN)) {
         g_autofree guint8 *buf = g_malloc(HYVED_STREAM_PAYLOAD_MAX);
         ssize_t n = read(st->fd, buf, HYVED_STREAM_PAYLOAD_MAX);
@@ -244,6 +496,7 @@ stream_finalize(GSource *source)
     if (st->fd >= 0)
         close(st->fd);
     g_byte_array_unref(st->wbuf);
+    g_free(st->rpayload);
     g_clear_error(&st->abort_error);
     if (st->end_notify)
         st->end_notify(st->end_data);
@@ -257,10 +510,10 @@ static GSourceFuncs stream_funcs = {
     .finalize = stream_finalize,
 };
 
-HyvedStream *
-hyved_client_open_stream(HyvedClient *client, const HyvedHeader *call, int fd,
-                         HyvedStreamEndFunc end, gpointer end_data, GDestroyNotify end_notify,
-                         GError **error)
+static HyvedStream *
+stream_open(HyvedClient *client, const HyvedHeader *call, int fd, gboolean framed,
+            HyvedStreamEndFunc end, gpointer end_data, GDestroyNotify end_notify,
+            GError **error)
 {
     HyvedStream *st;
     int flags = fcntl(fd, F_GETFL);
@@ -281,6 +534,7 @@ hyved_client_open_stream(HyvedClient *client, const HyvedHeader *call, int fd,
     st->hdr.type = HYVED_TYPE_STREAM;
     st->hdr.status = HYVED_STATUS_CONTINUE;
     st->fd = fd;
+    st->framed = framed;
     st->wbuf = g_byte_array_new();
     st->end = end;
     st->end_data = end_data;
@@ -300,6 +554,34 @@ hyved_client_open_stream(HyvedClient *client, const HyvedHeader *call, int fd,
     g_ptr_array_add(client->pending_streams, g_source_ref(&st->base));
     g_mutex_unlock(&client->lock);
     return st;
+}
+
+HyvedStream *
+hyved_client_open_stream(HyvedClient *client, const HyvedHeader *call, int fd,
+                         HyvedStreamEndFunc end, gpointer end_data, GDestroyNotify end_notify,
+                         GError **error)
+{
+    return stream_open(client, call, fd, FALSE, end, end_data, end_notify, error);
+}
+
+HyvedStream *
+hyved_client_open_framed_stream(HyvedClient *client, const HyvedHeader *call, int fd,
+                                HyvedStreamEndFunc end, gpointer end_data,
+                                GDestroyNotify end_notify, GError **error)
+{
+    return stream_open(client, call, fd, TRUE, end, end_data, end_notify, error);
+}
+
+gboolean
+hyved_client_add_framed_stream(HyvedClient *client, const HyvedHeader *call, int fd,
+                               GError **error)
+{
+    HyvedStream *st = stream_open(client, call, fd, TRUE, NULL, NULL, NULL, error);
+
+    if (!st)
+        return FALSE;
+    hyved_stream_unref(st);
+    return TRUE;
 }
 
 gboolean
@@ -423,6 +705,72 @@ stream_destroy(HyvedStream *st)
     g_source_unref(&st->base);
 }
 
+/* I/O thread: a client STREAM_HOLE payload (virNetStreamHole {hyper
+ * length; unsigned int flags}) -> HOLE frame. */
+static void
+framed_client_hole(HyvedStream *st, const HyvedHeader *hdr, const guint8 *payload, gsize len)
+{
+    guint64 be_len;
+    guint32 be_flags;
+    gint64 length;
+    guint32 flags;
+
+    if (hdr->status != HYVED_STATUS_CONTINUE || len != 12) {
+        framed_fail(st, HYVE_FROM_RPC, HYVE_ERR_RPC,
+                    "malformed stream hole packet (status %d, %zu bytes)", hdr->status, len);
+        return;
+    }
+    memcpy(&be_len, payload, 8);
+    memcpy(&be_flags, payload + 8, 4);
+    length = (gint64) GUINT64_FROM_BE(be_len);
+    flags = GUINT32_FROM_BE(be_flags);
+    if (flags != 0) {
+        framed_fail(st, HYVE_FROM_STREAMS, HYVE_ERR_INVALID_ARG,
+                    "unsupported flags (0x%x) in function virStreamSendHole", flags);
+        return;
+    }
+    if (length < 0) {
+        framed_fail(st, HYVE_FROM_STREAMS, HYVE_ERR_INVALID_ARG,
+                    "stream hole length %" G_GINT64_FORMAT " is negative", length);
+        return;
+    }
+    if (length > 0) {
+        framed_append(st, HYVE_FRAME_HOLE, NULL, 0, (guint64) length);
+        stream_write_update(st);
+    }
+}
+
+/* I/O thread: a STREAM or STREAM_HOLE packet for a framed stream. */
+static void
+framed_client_packet(HyvedStream *st, const HyvedHeader *hdr, const guint8 *payload, gsize len)
+{
+    if (hdr->type == HYVED_TYPE_STREAM && hdr->status == HYVED_STATUS_ERROR) {
+        /* abort: confirmed at once, the transfer side sees its fd close */
+        framed_end(st, stream_packet(st, HYVED_STATUS_OK, NULL, 0));
+        return;
+    }
+    if (st->finishing)
+        return;         /* nothing more after the finish but an abort */
+    if (hdr->type == HYVED_TYPE_STREAM_HOLE) {
+        framed_client_hole(st, hdr, payload, len);
+        return;
+    }
+    if (hdr->status == HYVED_STATUS_OK) {
+        /* finish: confirmed once the transfer side answers DONE */
+        st->finishing = TRUE;
+        if (!st->wfailed) {
+            framed_append(st, HYVE_FRAME_FINISH, NULL, 0, 0);
+            stream_write_update(st);
+        }
+        return;
+    }
+    if (st->wfailed || hdr->status != HYVED_STATUS_CONTINUE)
+        return;
+    for (gsize off = 0; off < len; off += HYVE_FRAME_DATA_MAX)
+        framed_append(st, HYVE_FRAME_DATA, payload + off, MIN(len - off, HYVE_FRAME_DATA_MAX), 0);
+    stream_write_update(st);
+}
+
 /* I/O thread: a STREAM packet from the client. */
 void
 hyved_stream_packet(HyvedClient *client, const HyvedHeader *hdr, const guint8 *payload, gsize len)
@@ -435,6 +783,15 @@ hyved_stream_packet(HyvedClient *client, const HyvedHeader *hdr, const guint8 *p
     if (!st) {
         g_mutex_unlock(&client->lock);
         return;     /* stale packet for a finished/unknown stream: dropped, as libvirtd */
+    }
+    if (st->framed) {
+        g_mutex_unlock(&client->lock);
+        framed_client_packet(st, hdr, payload, len);
+        return;
+    }
+    if (hdr->type != HYVED_TYPE_STREAM) {
+        g_mutex_unlock(&client->lock);
+        return;     /* a hole for a raw stream: dropped */
     }
     if (hdr->status == HYVED_STATUS_CONTINUE) {
         g_mutex_unlock(&client->lock);
