@@ -212,8 +212,13 @@ hyved_server_new(const HyvedConfig *cfg, HyveDriver *driver, gboolean privileged
         hyved_server_free(server);
         return NULL;
     }
-    if (driver)
+    if (driver) {
+        HyveStorage *storage = hyve_driver_get_storage(driver);
+
         hyve_driver_set_event_sink(driver, hyved_events_sink, server);
+        if (storage)
+            hyve_storage_set_event_sink(storage, hyved_events_pool_sink, server);
+    }
     return server;
 }
 
@@ -263,8 +268,13 @@ hyved_server_free(HyvedServer *server)
 {
     if (!server)
         return;
-    if (server->driver)
+    if (server->driver) {
+        HyveStorage *storage = hyve_driver_get_storage(server->driver);
+
         hyve_driver_set_event_sink(server->driver, NULL, NULL);
+        if (storage)
+            hyve_storage_set_event_sink(storage, NULL, NULL);
+    }
     if (server->idle_source) {
         g_source_destroy(server->idle_source);
         g_source_unref(server->idle_source);
