@@ -852,7 +852,10 @@ class VolumeTest(StorageCase):
         self.assertNotIn("del.img", self.pool.listVolumes())
         p = self.v("vol-delete", "del.img", "--pool", "vols", check=False)
         self.assertEqual(p.returncode, 1)
-        self.assertIn(NO_VOL % "del.img", p.stderr)
+        # virsh tries the name, then the argument as a key and as a path
+        self.assertIn("failed to get vol 'del.img'", p.stderr)
+        e = lv_err(self.pool.storageVolLookupByName, "del.img")
+        self.assertLvErr(e, libvirt.VIR_ERR_NO_STORAGE_VOL, NO_VOL % "del.img")
         vol = self.pool.createXML(vol_xml("del2.img", MiB), 0)
         e = lv_err(vol.delete, libvirt.VIR_STORAGE_VOL_DELETE_ZEROED)
         self.assertLvErr(e, libvirt.VIR_ERR_NO_SUPPORT)
@@ -1075,7 +1078,7 @@ class TransferTest(StorageCase):
         self.v("vol-download", "big.img", out2, "--pool", "xfer", timeout=300)
         self.assertEqual(sha256(out2), self.src_sha)
         os.unlink(out2)
-        print("256 MiB sparse: upload %.1fs, download %.1fs" % (t_up, t_down))
+        print("256 MiB sparse: upload %.2fs, download %.2fs" % (t_up, t_down))
         self.v("vol-delete", "big.img", "--pool", "xfer")
 
     def test_offset_and_length(self):
@@ -1146,10 +1149,10 @@ class TransferTest(StorageCase):
                     raise
                 end = os.fstat(fd).st_size
                 return [0, end - cur]
+            hole = os.lseek(fd, cur, os.SEEK_HOLE)
+            os.lseek(fd, cur, os.SEEK_SET)      # SEEK_DATA/SEEK_HOLE moved it
             if data > cur:
                 return [0, data - cur]
-            hole = os.lseek(fd, cur, os.SEEK_HOLE)
-            os.lseek(fd, cur, os.SEEK_SET)
             return [1, hole - cur]
 
         def skip(stream, length, fd):
