@@ -70,43 +70,38 @@ make_dir(const char *dir, GError **error)
     return TRUE;
 }
 
-/* HyveVolUserFunc: the first running domain with a disk on @path (a volume
- * disk: its resolved path, kept in the live definition from the start, or
- * resolved now for a domain reattached after a daemon restart). Called by
- * the storage code with no storage lock held; volumes are resolved here
- * with no domain lock held. */
+/* HyveVolUserFunc: the first running domain with a disk on @path: its
+ * source path, for a volume disk the path resolved at its start (kept in
+ * the live definition) or, for a domain reattached after a daemon restart,
+ * its (pool, volume) names matched against the volume at @path (by lookup:
+ * a volume being deleted or resized does not resolve). Called by the
+ * storage code with no storage lock held; no storage call is made under a
+ * domain lock. */
 static char *
 volume_user(const char *path, gpointer user_data)
 {
     HyveDriver *drv = user_data;
     g_autoptr(GPtrArray) running = hyve_domain_list_export(drv->domains, 1);  /* ACTIVE */
+    HyveVolIdent vol = { 0 };
+    gboolean is_vol = hyve_storage_vol_lookup_by_path(drv->storage, path, &vol, NULL);
+    char *user = NULL;
 
-    for (guint i = 0; i < running->len; i++) {
+    for (guint i = 0; !user && i < running->len; i++) {
         HyveDomainObj *obj = g_ptr_array_index(running, i);
-        g_autoptr(GPtrArray) vols = g_ptr_array_new_with_free_func(g_free);   /* pool, vol */
-        gboolean used = FALSE;
 
         g_mutex_lock(&obj->lock);
-        for (guint j = 0; obj->run && !used && j < obj->def->disks->len; j++) {
+        for (guint j = 0; obj->run && !user && j < obj->def->disks->len; j++) {
             const HyveDiskDef *d = g_ptr_array_index(obj->def->disks, j);
 
-            used = g_strcmp0(d->path, path) == 0;
-            if (!d->path && d->type == HYVE_DISK_TYPE_VOLUME) {
-                g_ptr_array_add(vols, g_strdup(d->pool));
-                g_ptr_array_add(vols, g_strdup(d->volume));
-            }
+            if (g_strcmp0(d->path, path) == 0 ||
+                (!d->path && is_vol && d->type == HYVE_DISK_TYPE_VOLUME &&
+                 g_strcmp0(d->pool, vol.pool) == 0 && g_strcmp0(d->volume, vol.name) == 0))
+                user = g_strdup(obj->name);
         }
         g_mutex_unlock(&obj->lock);
-        for (guint j = 0; !used && j + 1 < vols->len; j += 2) {
-            g_autofree char *p = hyve_storage_resolve_volume(drv->storage, vols->pdata[j],
-                                                             vols->pdata[j + 1], NULL);
-
-            used = g_strcmp0(p, path) == 0;
-        }
-        if (used)
-            return g_strdup(obj->name);
     }
-    return NULL;
+    hyve_vol_ident_clear(&vol);
+    return user;
 }
 
 HyveDriver *

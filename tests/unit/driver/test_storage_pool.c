@@ -22,6 +22,7 @@
 
 #include "test_common.h"
 #include "hyve_domain_obj.h"
+#include "hyve_process.h"
 #include "hyve_storage_priv.h"
 
 static char *tmp;
@@ -1115,6 +1116,89 @@ START_TEST(test_driver_volume_disk_resolved)
 }
 END_TEST
 
+/* The driver's vol-user function: a running domain (a stand-in run on a
+ * real domain object) whose volume disk carries the resolved path in its
+ * live definition (@path_known: set at start) or not (reattached after a
+ * daemon restart: resolved again) blocks the volume's deletion; a domain
+ * that is not running does not. */
+START_TEST(test_driver_vol_user)
+{
+    gboolean path_known = _i == 1;
+    HyveDriverConfig cfg = { 0 };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HyveDomainObj) dom = NULL;
+    g_autoptr(HyvePoolObj) on = NULL;
+    g_autofree char *on_xml = pool_xml("on", NULL, "on");
+    g_autofree char *xml = g_strdup_printf(DOMAIN_XML, "on", "v.img");
+    HyveDomainRun *fake_run = g_new0(HyveDomainRun, 1);
+    HyveVolIdent vol = { 0 };
+    HyveDiskDef *disk;
+    HyveStorage *dst;
+    HyveDriver *drv;
+
+    cfg.config_dir = g_build_filename(tmp, "drv", "etc", NULL);
+    cfg.state_dir = g_build_filename(tmp, "drv", "run", NULL);
+    cfg.schema_dir = g_strdup(HYVE_LIBVIRT_SCHEMA_DIR);
+    cfg.uri = g_strdup("bhyve:///session");
+    drv = hyve_driver_new(&cfg, &err);
+    ck_assert_msg(drv, "hyve_driver_new: %s", err ? err->message : "");
+    dst = hyve_driver_get_storage(drv);
+    on = hyve_storage_pool_create_xml(dst, on_xml, HYVE_POOL_CREATE_WITH_BUILD, NULL);
+    ck_assert(on);
+    ck_assert(hyve_storage_vol_create_xml(dst, on, "<volume><name>v.img</name><capacity>"
+                                          "4096</capacity></volume>", 0, &vol, NULL));
+    ck_assert(hyve_storage_vol_create_xml(dst, on, "<volume><name>free.img</name><capacity>"
+                                          "4096</capacity></volume>", 0, NULL, NULL));
+    dom = hyve_driver_define_xml(drv, xml, 0, &err);
+    ck_assert_msg(dom, "define: %s", err ? err->message : "");
+
+    /* defined, not running: not a user */
+    ck_assert(hyve_storage_vol_create_xml(dst, on, "<volume><name>x.img</name><capacity>"
+                                          "4096</capacity></volume>", 0, NULL, NULL));
+    g_mutex_lock(&dom->lock);
+    disk = g_ptr_array_index(dom->def->disks, 0);
+    g_free(disk->volume);
+    disk->volume = g_strdup("x.img");
+    g_mutex_unlock(&dom->lock);
+    ck_assert_msg(hyve_storage_vol_delete(dst, on, "x.img", 0, &err), "delete x.img: %s",
+                  err ? err->message : "");
+
+    g_mutex_lock(&dom->lock);
+    disk = g_ptr_array_index(dom->def->disks, 0);
+    g_free(disk->volume);
+    disk->volume = g_strdup("v.img");
+    if (path_known)
+        disk->path = g_strdup(vol.key);
+    dom->id = 7;
+    dom->state = HYVE_DOMAIN_STATE_RUNNING;
+    dom->run = fake_run;
+    g_mutex_unlock(&dom->lock);
+
+    ck_assert(!hyve_storage_vol_delete(dst, on, "v.img", 0, &err));
+    check_error("delete of a volume in use", err, HYVE_ERR_OPERATION_INVALID,
+                "Requested operation is not valid: storage volume 'v.img' is in use by "
+                "domain 'vm1'");
+    g_clear_error(&err);
+    ck_assert_msg(hyve_storage_vol_delete(dst, on, "free.img", 0, &err), "free.img: %s",
+                  err ? err->message : "");
+
+    g_mutex_lock(&dom->lock);
+    dom->run = NULL;
+    dom->id = -1;
+    dom->state = HYVE_DOMAIN_STATE_SHUTOFF;
+    g_mutex_unlock(&dom->lock);
+    g_free(fake_run);
+    ck_assert_msg(hyve_storage_vol_delete(dst, on, "v.img", 0, &err), "after stop: %s",
+                  err ? err->message : "");
+
+    hyve_vol_ident_clear(&vol);
+    g_clear_pointer(&dom, hyve_domain_obj_unref);
+    g_clear_pointer(&on, hyve_pool_obj_unref);
+    hyve_driver_free(drv);
+    hyve_driver_config_clear(&cfg);
+}
+END_TEST
+
 static Suite *
 pool_suite(void)
 {
@@ -1137,6 +1221,7 @@ pool_suite(void)
     tcase_add_test(tc, test_concurrent);
     tcase_add_loop_test(tc, test_driver_volume_disk, 0, G_N_ELEMENTS(vol_disk_cases));
     tcase_add_test(tc, test_driver_volume_disk_resolved);
+    tcase_add_loop_test(tc, test_driver_vol_user, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
