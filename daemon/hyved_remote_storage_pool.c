@@ -1,14 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hyved_remote_storage_pool.c: RPC procedures on storage pools
- * (libvirt-rpc.md §7.4): list, look up, define/create/build/start/stop/
- * delete/undefine/refresh, info, XML, autostart, the storage pool
- * capabilities, and the hyved_storage_pool_procs table. The event
- * registration procedures stay in hyved_remote_event.c.
- *
- * Each handler: decode the wire identity (pools by UUID, as libvirt) ->
- * storage driver call (it checks flags and reports libvirt's errors) ->
- * fill ret.
+ * (libvirt-rpc.md §7.4) and the storage pool capabilities; event
+ * registration stays in hyved_remote_event.c. Each handler: wire identity
+ * (pools by UUID, as libvirt) -> storage driver call (it checks flags and
+ * reports libvirt's errors) -> ret.
  */
 #include "hyve-config.h"
 
@@ -115,23 +111,18 @@ list_pool_names(HyvedServer *server, guint flags, int maxnames, remote_nonnull_s
     return TRUE;
 }
 
-POOL_HANDLER(connect_list_storage_pools)
-{
-    remote_connect_list_storage_pools_args *args = argsp;
-    remote_connect_list_storage_pools_ret *ret = retp;
+#define POOL_NAMES(fn, lower, flags) \
+    POOL_HANDLER(fn) \
+    { \
+        remote_##lower##_args *args = argsp; \
+        remote_##lower##_ret *ret = retp; \
+        return list_pool_names(server, (flags), args->maxnames, &ret->names.names_val, \
+                               &ret->names.names_len, error); \
+    }
 
-    return list_pool_names(server, HYVED_LIST_POOLS_ACTIVE, args->maxnames,
-                           &ret->names.names_val, &ret->names.names_len, error);
-}
-
-POOL_HANDLER(connect_list_defined_storage_pools)
-{
-    remote_connect_list_defined_storage_pools_args *args = argsp;
-    remote_connect_list_defined_storage_pools_ret *ret = retp;
-
-    return list_pool_names(server, HYVED_LIST_POOLS_INACTIVE, args->maxnames,
-                           &ret->names.names_val, &ret->names.names_len, error);
-}
+POOL_NAMES(connect_list_storage_pools, connect_list_storage_pools, HYVED_LIST_POOLS_ACTIVE)
+POOL_NAMES(connect_list_defined_storage_pools, connect_list_defined_storage_pools,
+           HYVED_LIST_POOLS_INACTIVE)
 
 POOL_HANDLER(connect_num_of_storage_pools)
 {
@@ -162,6 +153,17 @@ static const char *const pool_types[] = {
     "rbd", "sheepdog", "gluster", "zfs", "vstorage",
 };
 
+/* A supported pool type with one options element (one format). */
+static void
+caps_pool(GString *xml, const char *type, const char *elem, const char *def,
+          const char *enum_name, const char *value)
+{
+    g_string_append_printf(xml, "  <pool type='%s' supported='yes'>\n    <%s>\n"
+                           "      <defaultFormat type='%s'/>\n      <enum name='%s'>\n"
+                           "        <value>%s</value>\n      </enum>\n    </%s>\n  </pool>\n",
+                           type, elem, def, enum_name, value, elem);
+}
+
 POOL_HANDLER(connect_get_storage_pool_capabilities)
 {
     remote_connect_get_storage_pool_capabilities_args *args = argsp;
@@ -179,25 +181,9 @@ POOL_HANDLER(connect_get_storage_pool_capabilities)
         const char *type = pool_types[i];
 
         if (g_str_equal(type, "dir")) {
-            g_string_append(xml,
-                            "  <pool type='dir' supported='yes'>\n"
-                            "    <volOptions>\n"
-                            "      <defaultFormat type='raw'/>\n"
-                            "      <enum name='targetFormatType'>\n"
-                            "        <value>raw</value>\n"
-                            "      </enum>\n"
-                            "    </volOptions>\n"
-                            "  </pool>\n");
+            caps_pool(xml, type, "volOptions", "raw", "targetFormatType", "raw");
         } else if (g_str_equal(type, "logical")) {
-            g_string_append(xml,
-                            "  <pool type='logical' supported='yes'>\n"
-                            "    <poolOptions>\n"
-                            "      <defaultFormat type='lvm2'/>\n"
-                            "      <enum name='sourceFormatType'>\n"
-                            "        <value>lvm2</value>\n"
-                            "      </enum>\n"
-                            "    </poolOptions>\n"
-                            "  </pool>\n");
+            caps_pool(xml, type, "poolOptions", "lvm2", "sourceFormatType", "lvm2");
         } else {
             g_string_append_printf(xml, "  <pool type='%s' supported='no'/>\n", type);
         }
@@ -358,40 +344,38 @@ POOL_HANDLER(storage_pool_get_xml_desc)
     return ret->xml != NULL;
 }
 
+/* Handler body for the yes/no queries: *@out = @pred(pool). */
+#define POOL_BOOL(wire_pool, out, pred) \
+    do { \
+        g_autoptr(HyvePoolObj) obj_ = pool_lookup(server, (wire_pool), error); \
+        if (!obj_) \
+            return FALSE; \
+        *(out) = pred(obj_) ? 1 : 0; \
+        return TRUE; \
+    } while (0)
+
 POOL_HANDLER(storage_pool_get_autostart)
 {
     remote_storage_pool_get_autostart_args *args = argsp;
-    remote_storage_pool_get_autostart_ret *ret = retp;
-    g_autoptr(HyvePoolObj) obj = pool_lookup(server, &args->pool, error);
 
-    if (!obj)
-        return FALSE;
-    ret->autostart = hyve_pool_obj_get_autostart(obj) ? 1 : 0;
-    return TRUE;
+    POOL_BOOL(&args->pool, &((remote_storage_pool_get_autostart_ret *) retp)->autostart,
+              hyve_pool_obj_get_autostart);
 }
 
 POOL_HANDLER(storage_pool_is_active)
 {
     remote_storage_pool_is_active_args *args = argsp;
-    remote_storage_pool_is_active_ret *ret = retp;
-    g_autoptr(HyvePoolObj) obj = pool_lookup(server, &args->pool, error);
 
-    if (!obj)
-        return FALSE;
-    ret->active = hyve_pool_obj_is_active(obj) ? 1 : 0;
-    return TRUE;
+    POOL_BOOL(&args->pool, &((remote_storage_pool_is_active_ret *) retp)->active,
+              hyve_pool_obj_is_active);
 }
 
 POOL_HANDLER(storage_pool_is_persistent)
 {
     remote_storage_pool_is_persistent_args *args = argsp;
-    remote_storage_pool_is_persistent_ret *ret = retp;
-    g_autoptr(HyvePoolObj) obj = pool_lookup(server, &args->pool, error);
 
-    if (!obj)
-        return FALSE;
-    ret->persistent = hyve_pool_obj_is_persistent(obj) ? 1 : 0;
-    return TRUE;
+    POOL_BOOL(&args->pool, &((remote_storage_pool_is_persistent_ret *) retp)->persistent,
+              hyve_pool_obj_is_persistent);
 }
 
 #define P(NAME, lower) HYVED_PROC_AR(NAME, lower, lower, 0)
