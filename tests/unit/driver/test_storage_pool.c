@@ -296,6 +296,42 @@ START_TEST(test_redefine_active)
 }
 END_TEST
 
+/* create_xml of a defined, inactive pool (same name and uuid) starts it
+ * with the given definition, which lives until it stops; define of a
+ * running transient pool makes it persistent. */
+START_TEST(test_create_over_defined)
+{
+    g_autoptr(HyvePoolObj) p = define("p1", UUID_A, "conf");
+    g_autoptr(HyvePoolObj) c = NULL, t = NULL, t2 = NULL;
+    g_autofree char *live_xml = pool_xml("p1", UUID_A, "live");
+    g_autofree char *t_xml = pool_xml("t1", UUID_B, "t1");
+    g_autofree char *conf = pool_path("conf"), *live = pool_path("live");
+    g_autofree char *x1 = NULL, *x2 = NULL, *x3 = NULL;
+    g_autoptr(GError) err = NULL;
+
+    c = hyve_storage_pool_create_xml(st, live_xml, HYVE_POOL_CREATE_WITH_BUILD, &err);
+    ck_assert_msg(c == p, "create over a defined pool: %s", err ? err->message : "new object");
+    ck_assert(hyve_pool_obj_is_active(p) && hyve_pool_obj_is_persistent(p));
+    x1 = hyve_pool_obj_get_xml(p, 0, NULL);
+    x2 = hyve_pool_obj_get_xml(p, 1, NULL);
+    ck_assert_msg(strstr(x1, live) && strstr(x2, conf), "live:\n%s\ninactive:\n%s", x1, x2);
+    OK(hyve_storage_pool_destroy(st, p, error));
+    ck_assert(hyve_pool_obj_is_persistent(p) && lookup("p1") == p);
+    hyve_pool_obj_unref(p);     /* the lookup's */
+    x3 = hyve_pool_obj_get_xml(p, 0, NULL);
+    ck_assert_msg(strstr(x3, conf), "after destroy:\n%s", x3);
+
+    t = hyve_storage_pool_create_xml(st, t_xml, HYVE_POOL_CREATE_WITH_BUILD, NULL);
+    ck_assert(t && !hyve_pool_obj_is_persistent(t));
+    t2 = hyve_storage_pool_define_xml(st, t_xml, 0, &err);
+    ck_assert_msg(t2 == t, "define over a transient pool: %s", err ? err->message : "");
+    ck_assert(hyve_pool_obj_is_persistent(t) && hyve_pool_obj_is_active(t));
+    OK(hyve_storage_pool_destroy(st, t, error));
+    ck_assert(hyve_pool_obj_is_persistent(t) && !hyve_pool_obj_is_active(t));
+    OK(hyve_storage_pool_undefine(st, t, error));
+}
+END_TEST
+
 /* ---- refusals (data-driven) ----------------------------------------------- *
  * Fixture: p1 (UUID_A, <pools>/p1) active, p2 (UUID_B, <pools>/p2) inactive,
  * t1 transient active on <pools>/t1. */
@@ -1209,6 +1245,7 @@ pool_suite(void)
     tcase_add_test(tc, test_lifecycle);
     tcase_add_test(tc, test_transient);
     tcase_add_test(tc, test_redefine_active);
+    tcase_add_test(tc, test_create_over_defined);
     tcase_add_loop_test(tc, test_refusal, 0, G_N_ELEMENTS(refusals));
     tcase_add_loop_test(tc, test_list, 0, G_N_ELEMENTS(list_cases));
     tcase_add_test(tc, test_lookups);
