@@ -776,13 +776,14 @@ hyve_storage_new(const HyveStorageConfig *cfg, GError **error)
     st->pools = g_ptr_array_new_with_free_func((GDestroyNotify)hyve_pool_obj_unref);
 
     first_start = !g_file_test(st->config_dir, G_FILE_TEST_IS_DIR);
-    if (g_mkdir_with_parents(st->config_dir, 0700) < 0 ||
-        (st->state_dir && g_mkdir_with_parents(st->state_dir, 0700) < 0)) {
-        sys_error(error, errno, "cannot create directory '%s'",
-                  g_file_test(st->config_dir, G_FILE_TEST_IS_DIR) ? st->state_dir
-                                                                  : st->config_dir);
-        hyve_storage_free(st);
-        return NULL;
+    for (guint i = 0; i < 2; i++) {
+        const char *dir = i ? st->state_dir : st->config_dir;
+
+        if (dir && g_mkdir_with_parents(dir, 0700) < 0) {
+            sys_error(error, errno, "cannot create directory '%s'", dir);
+            hyve_storage_free(st);
+            return NULL;
+        }
     }
     load_dir(st, st->config_dir, load_config, "pool config skipped:");
     load_dir(st, st->state_dir, load_state, "pool not kept active:");

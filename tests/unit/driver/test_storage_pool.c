@@ -878,6 +878,27 @@ START_TEST(test_bad_config_skipped)
 }
 END_TEST
 
+/* A storage directory that cannot be made fails hyve_storage_new. */
+START_TEST(test_new_fails)
+{
+    HyveStorageConfig cfg = { 0 };
+    g_autoptr(GError) err = NULL;
+    g_autofree char *file = g_build_filename(tmp, "a-file", NULL);
+    g_autofree char *want = g_build_filename(file, "storage", NULL);
+
+    ck_assert(g_file_set_contents(file, "", 0, NULL));
+    cfg.config_dir = cfg_dir;
+    cfg.state_dir = file;
+    ck_assert(!hyve_storage_new(&cfg, &err));
+    ck_assert_msg(err && err->code == HYVE_ERR_SYSTEM_ERROR && strstr(err->message, want),
+                  "%s", err ? err->message : "no error");
+    g_clear_error(&err);
+    cfg.config_dir = NULL;
+    ck_assert(!hyve_storage_new(&cfg, &err));
+    ck_assert_int_eq(err->code, HYVE_ERR_INTERNAL_ERROR);
+}
+END_TEST
+
 /* ---- volumes and marks ---------------------------------------------------- */
 
 START_TEST(test_refresh_keeps_marks)
@@ -1253,6 +1274,7 @@ pool_suite(void)
     tcase_add_test(tc, test_restart);
     tcase_add_test(tc, test_default_pool);
     tcase_add_test(tc, test_bad_config_skipped);
+    tcase_add_test(tc, test_new_fails);
     tcase_add_test(tc, test_refresh_keeps_marks);
     tcase_add_test(tc, test_refresh_lost_dir);
     tcase_add_test(tc, test_concurrent);
