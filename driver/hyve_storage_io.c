@@ -24,12 +24,6 @@
 
 #include "hyve_storage_priv.h"
 
-/* Shared with hyve_storage_transfer.c (declared there too). */
-gboolean hyve_storage_fd_zero(int fd, const char *path, guint64 off, guint64 len,
-                              GError **error);
-gboolean hyve_storage_fd_size(int fd, const char *path, gboolean *is_block, guint64 *size,
-                              GError **error);
-
 #define IO_CHUNK (1024 * 1024)
 #define IO_BLOCK 4096
 

@@ -190,4 +190,26 @@ gboolean hyve_storage_copy_sparse(const char *src, const char *dst, guint64 leng
  * them sparse), BLKZEROOUT (or zero writes) on block devices. */
 gboolean hyve_storage_wipe_path(const char *path, guint64 length, GError **error);
 
+/* Shared by hyve_storage_io.c and hyve_storage_transfer.c: zero a range
+ * of an open file/block device (keeping files sparse); size and kind. */
+gboolean hyve_storage_fd_zero(int fd, const char *path, guint64 off, guint64 len,
+                              GError **error);
+gboolean hyve_storage_fd_size(int fd, const char *path, gboolean *is_block, guint64 *size,
+                              GError **error);
+
+/* hyve_storage_transfer.c: the thread bodies (exported for the unit test):
+ * they run the protocol of hyve_stream_frame.h on @sock for the open @file
+ * (@path for messages) and return TRUE when FINISH was handled (the data is
+ * on disk). Upload: @length 0 = no limit. Download: @length bytes from
+ * @offset. @settle (may be NULL) runs once when the work on the file is
+ * over, before the last frame (DONE or ERROR) goes out, or when the daemon
+ * is gone: the volume is released before the client hears the outcome. */
+typedef void (*HyveTransferSettle)(gboolean finished, gpointer data);
+gboolean hyve_storage_transfer_upload_run(int sock, int file, const char *path,
+                                          guint64 offset, guint64 length, guint flags,
+                                          HyveTransferSettle settle, gpointer data);
+gboolean hyve_storage_transfer_download_run(int sock, int file, const char *path,
+                                            guint64 offset, guint64 length, guint flags,
+                                            HyveTransferSettle settle, gpointer data);
+
 G_END_DECLS

@@ -19,26 +19,8 @@
 #include "hyve_storage_priv.h"
 #include "hyve_stream_frame.h"
 
-/* The thread bodies, for the unit test (tests/unit/driver/test_storage_io.c
- * declares them too): they run the protocol on @sock for the open @file
- * (@path for messages) and return TRUE when FINISH was handled (the data
- * is on disk). Upload: @length 0 = no limit. Download: @length bytes from
- * @offset. @settle (may be NULL) runs once when the work on the file is
- * over, before the last frame (DONE or ERROR) goes out, or when the daemon
- * is gone: the volume is released before the client hears the outcome. */
-typedef void (*HyveTransferSettle)(gboolean finished, gpointer data);
-gboolean hyve_storage_transfer_upload_run(int sock, int file, const char *path,
-                                          guint64 offset, guint64 length, guint flags,
-                                          HyveTransferSettle settle, gpointer data);
-gboolean hyve_storage_transfer_download_run(int sock, int file, const char *path,
-                                            guint64 offset, guint64 length, guint flags,
-                                            HyveTransferSettle settle, gpointer data);
-
-/* hyve_storage_io.c */
-gboolean hyve_storage_fd_zero(int fd, const char *path, guint64 off, guint64 len,
-                              GError **error);
-gboolean hyve_storage_fd_size(int fd, const char *path, gboolean *is_block, guint64 *size,
-                              GError **error);
+/* The thread bodies (hyve_storage_transfer_*_run) and the io helpers they
+ * use are declared in hyve_storage_priv.h. */
 
 typedef enum {
     XFER_OK,

@@ -27,14 +27,8 @@
 #include "hyve_stream_frame.h"
 #include "test_common.h"
 
-/* driver/hyve_storage_transfer.c: the thread bodies */
-typedef void (*HyveTransferSettle)(gboolean finished, gpointer data);
-gboolean hyve_storage_transfer_upload_run(int sock, int file, const char *path,
-                                          guint64 offset, guint64 length, guint flags,
-                                          HyveTransferSettle settle, gpointer data);
-gboolean hyve_storage_transfer_download_run(int sock, int file, const char *path,
-                                            guint64 offset, guint64 length, guint flags,
-                                            HyveTransferSettle settle, gpointer data);
+/* The thread bodies of driver/hyve_storage_transfer.c are declared in
+ * hyve_storage_priv.h. */
 
 #define KiB 1024ull
 #define MiB (1024ull * 1024)
