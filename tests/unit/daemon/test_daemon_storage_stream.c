@@ -716,6 +716,47 @@ START_TEST(test_backpressure)
 }
 END_TEST
 
+/* A raw (console) stream drops client STREAM_HOLE packets, as before
+ * framed streams existed, and carries on. */
+START_TEST(test_raw_ignores_holes)
+{
+    Fixture f;
+    HyvedHeader call = { HYVED_PROGRAM_REMOTE, 1, PROC, HYVED_TYPE_CALL, SERIAL + 1, 0 };
+    g_autoptr(GError) err = NULL;
+    HyvedStream *raw;
+    HyvedHeader hdr = { HYVED_PROGRAM_REMOTE, 1, PROC, HYVED_TYPE_STREAM_HOLE, SERIAL + 1,
+                        HYVED_STATUS_CONTINUE };
+    g_autoptr(GBytes) hole = NULL;
+    g_autoptr(GBytes) data = NULL;
+    guint8 buf[12];
+    char got[8] = { 0 };
+    gboolean eof;
+    int sp[2];
+
+    fixture_setup(&f);
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+    raw = hyved_client_open_stream(f.client, &call, sp[1], NULL, NULL, NULL, &err);
+    ck_assert_msg(raw, "raw stream: %s", err ? err->message : "?");
+    g_mutex_lock(&f.client->lock);
+    hyved_streams_call_done_locked(f.client, SERIAL + 1, TRUE);
+    g_mutex_unlock(&f.client->lock);
+    hole_payload(buf, 4096, 0);
+    hole = hyved_packet_encode_raw(&hdr, buf, sizeof(buf));
+    hdr.type = HYVED_TYPE_STREAM;
+    data = hyved_packet_encode_raw(&hdr, "abc", 3);
+    ck_assert(test_send_raw(f.cfd, g_bytes_get_data(hole, NULL), g_bytes_get_size(hole)));
+    ck_assert(test_send_raw(f.cfd, g_bytes_get_data(data, NULL), g_bytes_get_size(data)));
+    ck_assert_msg(read_exact(sp[0], got, 3, 5000, &eof) && memcmp(got, "abc", 3) == 0,
+                  "raw-hole: data after the hole did not arrive as it was");
+    ck_assert_msg(no_frame(sp[0], 200), "raw-hole: the hole reached the raw fd");
+    expect_no_packet("raw-hole", &f, 200);
+    ck_assert_msg(no_frame(f.dfd, 100), "raw-hole: the framed stream got something");
+    hyved_stream_unref(raw);
+    close(sp[0]);
+    fixture_teardown(&f);
+}
+END_TEST
+
 /* ---- the RPC procedures ------------------------------------------------- */
 
 /* A CALL with a raw payload; returns the reply's header and payload. */
@@ -1182,6 +1223,7 @@ main(void)
     tcase_add_loop_test(tc, test_bad_client_hole, 0, G_N_ELEMENTS(bad_hole_cases));
     tcase_add_test(tc, test_client_gone);
     tcase_add_test(tc, test_backpressure);
+    tcase_add_test(tc, test_raw_ignores_holes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("rpc");
