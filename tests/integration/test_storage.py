@@ -532,6 +532,28 @@ class PoolTest(StorageCase):
         again = self.conn.storagePoolDefineXML(pool.XMLDesc(libvirt.VIR_STORAGE_XML_INACTIVE), 0)
         self.assertEqual(again.UUIDString(), uuid)
 
+    def test_redefine_active_pool(self):
+        # an active pool keeps its live definition until it stops
+        pool, path = self.new_pool("redef")
+        uuid = pool.UUIDString()
+        path2 = path + "-new"
+        self.conn.storagePoolDefineXML(pool_xml("redef", path2, uuid=uuid), 0)
+        live = ET.fromstring(pool.XMLDesc(0))
+        new = ET.fromstring(pool.XMLDesc(libvirt.VIR_STORAGE_XML_INACTIVE))
+        self.assertEqual(live.findtext("target/path"), path,
+                         "the live definition of an active pool changed at define")
+        self.assertEqual(new.findtext("target/path"), path2)
+        vol = pool.createXML(vol_xml("r.img", MiB, 0), 0)
+        self.assertEqual(vol.path(), os.path.join(path, "r.img"))
+        vol.delete(0)
+        pool.destroy()
+        pool.build(0)
+        pool.create(0)
+        self.assertEqual(ET.fromstring(pool.XMLDesc(0)).findtext("target/path"), path2,
+                         "the new definition was not used at the next start")
+        self.assertEqual(pool.createXML(vol_xml("r.img", MiB, 0), 0).path(),
+                         os.path.join(path2, "r.img"))
+
     def test_define_errors(self):
         before = self.pool_names()
         bad = ["<pool type='dir'><name>m</name>", "not xml", "<volume><name>v</name></volume>"]
@@ -788,6 +810,14 @@ class VolumeTest(StorageCase):
                          "Storage volume not found: no storage vol with matching path "
                          "'/no/such/path'")
         vol.delete(0)
+
+    def test_hidden_name_refused(self):
+        # hidden files are not volumes (refresh skips them), so none is created
+        before = sorted(os.listdir(self.pool_path))
+        for name in (".dot.img", ".", ".."):
+            e = lv_err(self.pool.createXML, vol_xml(name, MiB, 0), 0)
+            self.assertEqual(e.get_error_domain(), FROM_STORAGE, str(e))
+        self.assertEqual(sorted(os.listdir(self.pool_path)), before)
 
     def test_hidden_files_subdirs_and_qcow2(self):
         os.mkdir(self.vpath("subdir"))
@@ -1210,6 +1240,88 @@ class TransferTest(StorageCase):
         os.unlink(out)
         vol.delete(0)
 
+    def test_concurrent_downloads(self):
+        vol = self.pool.createXML(vol_xml("conc.img", 64 * MiB, 0), 0)
+        src = make_sparse(os.path.join(self.tmp, "conc-src.img"), 64 * MiB,
+                          [(0, MiB), (20 * MiB, 3 * MiB + 7), (64 * MiB - 1, 1)])
+        self.v("vol-upload", "conc.img", src, "--pool", "xfer", "--sparse")
+        want = sha256(src)
+        results = queue.Queue()
+
+        def python_download(i):
+            try:
+                conn = libvirt.open(self.daemon.uri)
+                v = conn.storageVolLookupByPath(vol.path())
+                st = conn.newStream(0)
+                v.download(st, 0, 0, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM if i % 2 else 0)
+                h = hashlib.sha256()
+                size = [0]
+
+                def data(stream, buf, opaque):
+                    h.update(buf)
+                    size[0] += len(buf)
+                    return len(buf)
+
+                def hole(stream, length, opaque):
+                    h.update(bytes(length))
+                    size[0] += length
+                    return 0
+
+                if i % 2:
+                    st.sparseRecvAll(data, hole, None)
+                else:
+                    st.recvAll(data, None)
+                st.finish()
+                conn.close()
+                results.put((i, size[0], h.hexdigest()))
+            except Exception as e:
+                results.put((i, "error", repr(e)))
+
+        outs = [os.path.join(self.tmp, "conc-%d.img" % i) for i in range(2)]
+        procs = [subprocess.Popen([hyvetest.VIRSH, "-c", self.daemon.uri, "vol-download",
+                                   "conc.img", out, "--pool", "xfer"] + (["--sparse"] if i else []),
+                                  env=hyvetest.client_env(), stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT) for i, out in enumerate(outs)]
+        threads = [threading.Thread(target=python_download, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        for p in procs:
+            out, _ = p.communicate(timeout=120)
+            self.assertEqual(p.returncode, 0, out)
+        got = sorted(results.queue)
+        self.assertEqual(got, [(i, 64 * MiB, want) for i in range(4)])
+        for out in outs:
+            self.assertEqual(sha256(out), want, out)
+            os.unlink(out)
+        vol.delete(0)
+
+    def test_client_killed_during_upload(self):
+        vol = self.pool.createXML(vol_xml("killed.img", 512 * MiB, 0), 0)
+        # a FIFO as the source: virsh uploads whatever arrives, and we stop
+        # feeding it half way
+        fifo = os.path.join(self.tmp, "upload.fifo")
+        os.mkfifo(fifo)
+        p = subprocess.Popen([hyvetest.VIRSH, "-c", self.daemon.uri, "vol-upload", "killed.img",
+                              fifo, "--pool", "xfer"], env=hyvetest.client_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+        with open(fifo, "wb") as w:
+            w.write(b"\x5a" * (8 * MiB))
+            w.flush()
+            self.assertTrue(wait_until(lambda: blocks(self.vpath("killed.img")) > 0, timeout=20),
+                            "no upload data arrived")
+            p.kill()
+            p.wait()
+        os.unlink(fifo)
+        self.assertTrue(wait_until(lambda: self._deletable(vol), timeout=20),
+                        "the volume stays busy after its uploading client died")
+        self.assertFalse(os.path.exists(self.vpath("killed.img")))
+        self.assertDaemonAlive()
+        self.pool.destroy()     # no transfer job left behind
+        self.pool.create(0)
+
     def test_busy_during_transfer(self):
         vol = self.pool.createXML(vol_xml("busy.img", 4 * MiB, 0), 0)
         st = self.conn.newStream(0)
@@ -1322,6 +1434,35 @@ class DomainVolumeTest(StorageCase):
             except libvirt.libvirtError:
                 pass
             dom.undefine()
+
+    def test_volume_user_after_daemon_restart(self):
+        # a restarted daemon (the runner lives on) still knows who uses a volume
+        pool, path = self.new_pool("dvr")
+        vol = pool.createXML(vol_xml("disk.img", 16 * MiB, 0), 0)
+        dom = self.conn.defineXML(volume_domain_xml("dvr-dom", "dvr", "disk.img"))
+        try:
+            dom.create()
+            self.conn.close()
+            self.daemon.restart()
+            self.assertTrue(self.daemon.runner_pids(), "the runner died with the daemon")
+            self.conn = libvirt.open(self.daemon.uri)
+            dom = self.conn.lookupByName("dvr-dom")
+            self.assertEqual(dom.isActive(), 1)
+            live = ET.fromstring(dom.XMLDesc(0)).find("devices/disk/source")
+            self.assertEqual((live.get("pool"), live.get("volume")), ("dvr", "disk.img"))
+            vol = self.conn.storagePoolLookupByName("dvr").storageVolLookupByName("disk.img")
+            e = lv_err(vol.resize, MiB, libvirt.VIR_STORAGE_VOL_RESIZE_SHRINK)
+            self.assertLvErr(e, libvirt.VIR_ERR_OPERATION_INVALID, contains="dvr-dom")
+            p = self.v("vol-delete", "disk.img", "--pool", "dvr", check=False)
+            self.assertEqual(p.returncode, 1, "vol-delete after a daemon restart: " + p.stdout)
+            self.assertIn("storage volume 'disk.img' is in use by domain 'dvr-dom'", p.stderr)
+        finally:
+            try:
+                if dom.isActive():
+                    dom.destroy()
+                dom.undefine()
+            except libvirt.libvirtError:
+                pass
 
 
 # -- daemon restarts ---------------------------------------------------------------
