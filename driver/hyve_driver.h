@@ -36,7 +36,7 @@ typedef struct {
     char *runner_path;        /* bhyve-runner binary (used from the domains issue on) */
     char *uri;                /* "bhyve:///system" or "bhyve:///session" */
     char *default_pool_path;  /* target of the 'default' storage pool defined on
-                               * the first start (NULL: <config_dir>/../images) */
+                               * the first start (NULL: no default pool) */
 } HyveDriverConfig;
 
 void hyve_driver_config_clear(HyveDriverConfig *cfg);
