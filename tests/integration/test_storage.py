@@ -579,6 +579,9 @@ class PoolTest(StorageCase):
                    "</target></pool>", getattr(libvirt, "VIR_STORAGE_POOL_DEFINE_VALIDATE", 1))
         self.assertLvErr(e, libvirt.VIR_ERR_XML_INVALID_SCHEMA if hasattr(
             libvirt, "VIR_ERR_XML_INVALID_SCHEMA") else 92)
+        e = lv_err(self.conn.storagePoolDefineXML, pool_xml("rel", "relative/dir"), 0)
+        self.assertEqual(e.get_error_domain(), FROM_STORAGE, str(e))
+        self.assertIn("relative/dir", e.get_error_message())
         self.assertEqual(self.pool_names(), before, "a refused definition was kept")
         # duplicates
         pool, path = self.new_pool("dup-a", build=False, start=False)
@@ -640,6 +643,31 @@ class PoolTest(StorageCase):
             only.close()
         finally:
             ev.close()
+
+    def test_virsh_pool_event(self):
+        name, path = "vev-a", self.path_for("vev-a")
+        self.made.append(name)
+        procs = {kind: subprocess.Popen(
+            [hyvetest.VIRSH, "-c", self.daemon.uri, "pool-event", "--event", kind, "--loop",
+             "--timeout", "8"], env=hyvetest.client_env(), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True) for kind in ("lifecycle", "refresh")}
+        time.sleep(1.5)      # registered
+        self.v("pool-define", write_file(self.tmp, name + ".xml", pool_xml(name, path)))
+        self.v("pool-build", name)
+        self.v("pool-start", name)
+        self.v("pool-refresh", name)
+        self.v("pool-destroy", name)
+        self.v("pool-delete", name)
+        self.v("pool-undefine", name)
+        outs = {k: p.communicate(timeout=30)[0] for k, p in procs.items()}
+        mine = {k: [l.strip() for l in out.splitlines() if "storage pool %s" % name in l]
+                for k, out in outs.items()}
+        self.assertEqual(mine["lifecycle"], [
+            "event 'lifecycle' for storage pool %s: %s" % (name, w) for w in
+            ("Defined", "Created", "Started", "Stopped", "Deleted", "Undefined")],
+            outs["lifecycle"])
+        self.assertEqual(mine["refresh"], ["event 'refresh' for storage pool %s" % name],
+                         outs["refresh"])
 
     def test_readonly_socket_refuses_changes(self):
         pool, path = self.new_pool("ro-a")
@@ -1160,6 +1188,54 @@ class TransferTest(StorageCase):
         self.assertLvErr(e, libvirt.VIR_ERR_INVALID_ARG)
         vol.delete(0)
 
+    def test_sparse_ranges(self):
+        size = 64 * MiB
+        islands = [(2 * MiB, MiB), (10 * MiB + 100, 50000), (40 * MiB, 4 * MiB)]
+        src = make_sparse(os.path.join(self.tmp, "rng-src.img"), size, islands)
+        with open(src, "rb") as f:
+            ref = f.read()
+        self.v("vol-create-as", "xfer", "rng.img", str(size), "--allocation", "0")
+        self.v("vol-upload", "rng.img", src, "--pool", "xfer", "--sparse")
+        out = os.path.join(self.tmp, "rng-out.img")
+        ranges = [(MiB, 2 * MiB + 4096),             # hole into data
+                  (2 * MiB + 512 * KiB, 4 * MiB),    # data into hole
+                  (5 * MiB, 3 * MiB),                # hole only
+                  (10 * MiB, 20 * MiB),              # hole, data, hole
+                  (42 * MiB + 3, 0)]                 # data to the end
+        for off, length in ranges:
+            for sparse in ([], ["--sparse"]):
+                args = ["vol-download", "rng.img", out, "--pool", "xfer", "--offset", str(off)]
+                if length:
+                    args += ["--length", str(length)]
+                if os.path.exists(out):
+                    os.unlink(out)
+                self.v(*(args + sparse))
+                want = ref[off:off + length] if length else ref[off:]
+                with open(out, "rb") as f:
+                    got = f.read()
+                self.assertEqual((len(got), hashlib.sha256(got).hexdigest()),
+                                 (len(want), hashlib.sha256(want).hexdigest()),
+                                 "download offset %d length %d %s" % (off, length, sparse))
+        os.unlink(out)
+        # a sparse upload at an offset punches holes only inside its range
+        vpath = self.vpath("rng.img")
+        ones = write_file(self.tmp, "ones.bin", "")
+        with open(ones, "wb") as f:
+            f.write(b"\xff" * size)
+        self.v("vol-upload", "rng.img", ones, "--pool", "xfer")
+        part = make_sparse(os.path.join(self.tmp, "rng-part.img"), 8 * MiB, [(3 * MiB, 4096)])
+        self.v("vol-upload", "rng.img", part, "--pool", "xfer", "--sparse",
+               "--offset", str(16 * MiB), "--length", str(8 * MiB))
+        with open(part, "rb") as f:
+            part_data = f.read()
+        with open(vpath, "rb") as f:
+            data = f.read()
+        self.assertEqual(len(data), size)
+        self.assertEqual(data[16 * MiB:24 * MiB], part_data, "the uploaded range differs")
+        self.assertEqual(data[:16 * MiB].count(0xff) + data[24 * MiB:].count(0xff),
+                         size - 8 * MiB, "data outside the upload's range changed")
+        self.v("vol-delete", "rng.img", "--pool", "xfer")
+
     def test_python_sparse_streams(self):
         vol = self.pool.createXML(vol_xml("py.img", BIG // 4, 0), 0)
         src = make_sparse(os.path.join(self.tmp, "py-src.img"), BIG // 4,
@@ -1477,6 +1553,7 @@ class RestartTest(StorageCase):
         auto.setAutostart(1)
         self.new_pool("rs-trans", persistent=False)
         gone, gone_path = self.new_pool("rs-gone")
+        uuids = {p.name(): p.UUIDString() for p in self.conn.listAllStoragePools(0)}
         default = self.conn.storagePoolLookupByName("default")
         default.destroy()
         default.undefine()
@@ -1501,6 +1578,9 @@ class RestartTest(StorageCase):
                 self.assertEqual(state("rs-trans"), (1, 0, 0), how)
                 self.assertEqual(conn.storagePoolLookupByName("rs-active").listVolumes(),
                                  ["keep.img"], how)
+                for n in ("rs-active", "rs-inactive", "rs-auto", "rs-trans"):
+                    self.assertEqual(conn.storagePoolLookupByName(n).UUIDString(), uuids[n],
+                                     "%s: %s changed its uuid" % (how, n))
                 e = lv_err(conn.storagePoolLookupByName, "default")
                 self.assertLvErr(e, libvirt.VIR_ERR_NO_STORAGE_POOL, NO_POOL % "default")
                 if how == "SIGTERM":
