@@ -99,6 +99,26 @@ hyved_dispatch_error_reply(const HyvedHeader *call, const GError *err)
 static GBytes *
 rpc_error(const HyvedHeader *call, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
+/* The error domain libvirt's public API file of @api reports from
+ * (VIR_FROM_THIS of libvirt-domain.c, libvirt-storage.c, ...). */
+static HyveErrorFrom
+api_error_domain(const char *api)
+{
+    static const struct {
+        const char *prefix;
+        HyveErrorFrom from;
+    } map[] = {
+        { "virDomain", HYVE_FROM_DOMAIN },
+        { "virStorage", HYVE_FROM_STORAGE },
+        { "virNetwork", HYVE_FROM_NETWORK },
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(map); i++)
+        if (g_str_has_prefix(api, map[i].prefix))
+            return map[i].from;
+    return HYVE_FROM_NONE;
+}
+
 static GBytes *
 rpc_error(const HyvedHeader *call, const char *fmt, ...)
 {
@@ -153,7 +173,7 @@ hyved_dispatch_call(HyvedServer *server, HyvedClient *client,
         hyve_error_set(&err, HYVE_FROM_RPC, HYVE_ERR_INTERNAL_ERROR, "connection not open");
     } else if ((p->flags & HYVED_PROC_WRITE) && hyved_client_is_readonly(client)) {
         const char *api = p->api ? p->api : p->name;
-        hyve_error_set(&err, g_str_has_prefix(api, "virDomain") ? HYVE_FROM_DOMAIN : HYVE_FROM_NONE,
+        hyve_error_set(&err, api_error_domain(api),
                        HYVE_ERR_OPERATION_DENIED, "read only access prevents %s", api);
     } else {
         ok = p->handler(server, client, hdr, args, ret, &err);
