@@ -579,6 +579,11 @@ class PoolTest(StorageCase):
                    "</target></pool>", getattr(libvirt, "VIR_STORAGE_POOL_DEFINE_VALIDATE", 1))
         self.assertLvErr(e, libvirt.VIR_ERR_XML_INVALID_SCHEMA if hasattr(
             libvirt, "VIR_ERR_XML_INVALID_SCHEMA") else 92)
+        for name in ("a/b", "../evil"):
+            e = lv_err(self.conn.storagePoolDefineXML, pool_xml(name, "/tmp/x"), 0)
+            self.assertLvErr(e, libvirt.VIR_ERR_XML_ERROR, contains="cannot contain '/'")
+        lv_err(self.conn.storagePoolDefineXML, pool_xml("n" * 300, "/tmp/x"), 0)
+        self.assertEqual(os.listdir(os.path.dirname(config_dir(self.daemon))), ["storage"])
         e = lv_err(self.conn.storagePoolDefineXML, pool_xml("rel", "relative/dir"), 0)
         self.assertEqual(e.get_error_domain(), FROM_STORAGE, str(e))
         self.assertIn("relative/dir", e.get_error_message())
@@ -606,6 +611,9 @@ class PoolTest(StorageCase):
         supported = {p.get("type"): p.get("supported") for p in root.findall("pool")}
         self.assertEqual((supported.get("dir"), supported.get("logical")), ("yes", "yes"), caps)
         self.assertNotEqual(supported.get("iscsi"), "yes", caps)
+        ok, out = validate_xml(caps, "storagepoolcaps")
+        self.assertTrue(ok, "%s\n%s" % (out, caps))
+        self.assertEqual(self.v("pool-capabilities").stdout.strip(), caps.strip())
         e = lv_err(self.conn.findStoragePoolSources, "logical", None, 0)
         self.assertEqual(e.get_error_code(), libvirt.VIR_ERR_NO_SUPPORT, str(e))
 
@@ -1183,9 +1191,18 @@ class TransferTest(StorageCase):
         with open(vpath, "rb") as f:
             f.seek(6 * MiB + 4096)
             self.assertEqual(f.read(4096).count(0), 4096, "data written past --length")
-        # an offset past the end
+        # an offset past the end (hyve_storage.h: INVALID_ARG)
         e = lv_err(vol.download, self.conn.newStream(0), 64 * MiB, 0, 0)
         self.assertLvErr(e, libvirt.VIR_ERR_INVALID_ARG)
+        # the length is a limit (libvirt reads to the end of the volume)
+        self.v("vol-download", "ol.img", out, "--pool", "xfer", "--offset", str(7 * MiB),
+               "--length", str(4 * MiB))
+        self.assertEqual(os.path.getsize(out), MiB)
+        os.unlink(out)
+        # offset == capacity: nothing to read
+        self.v("vol-download", "ol.img", out, "--pool", "xfer", "--offset", str(8 * MiB))
+        self.assertEqual(os.path.getsize(out), 0)
+        os.unlink(out)
         vol.delete(0)
 
     def test_sparse_ranges(self):
