@@ -605,6 +605,23 @@ class PoolTest(StorageCase):
                                                 mode="0700"), 0)
         self.assertIn("<mode>0700</mode>", pool.XMLDesc(0))
 
+    def test_unsupported_flags(self):
+        pool, _ = self.new_pool("flags-a")
+        vol = pool.createXML(vol_xml("f.img", MiB, 0), 0)
+        calls = [("virStorageVolGetXMLDesc", lambda: vol.XMLDesc(1)),
+                 ("virStoragePoolGetXMLDesc", lambda: pool.XMLDesc(2)),
+                 ("virStoragePoolRefresh", lambda: pool.refresh(1)),
+                 ("virConnectListAllStoragePools", lambda: self.conn.listAllStoragePools(1 << 30)),
+                 ("virStoragePoolListAllVolumes", lambda: pool.listAllVolumes(1)),
+                 ("virStorageVolWipePattern", lambda: vol.wipePattern(0, 1)),
+                 ("virStorageVolResize", lambda: vol.resize(2 * MiB, 1 << 8))]
+        for api, call in calls:
+            e = lv_err(call)
+            self.assertEqual((e.get_error_code(), e.get_error_domain()),
+                             (libvirt.VIR_ERR_INVALID_ARG, FROM_STORAGE), "%s: %s" % (api, e))
+            self.assertIn("unsupported flags", e.get_error_message(), api)
+        self.assertEqual(vol.info()[1], MiB)
+
     def test_capabilities_and_sources(self):
         caps = self.conn.getStoragePoolCapabilities(0)
         root = ET.fromstring(caps)
@@ -1005,6 +1022,15 @@ class VolumeTest(StorageCase):
                                  (code, FROM_STORAGE), "%s: %s" % (what, e))
             if text is not None:
                 self.assertIn(text, e.get_error_message(), what)
+        for what, xml in (
+                ("backingStore", "<volume><name>b.img</name><capacity>1048576</capacity>"
+                 "<backingStore><path>/tmp/base.img</path><format type='raw'/></backingStore>"
+                 "</volume>"),
+                ("encryption", "<volume><name>e.img</name><capacity>1048576</capacity><target>"
+                 "<encryption format='luks'><secret type='passphrase' "
+                 "uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'/></encryption></target></volume>")):
+            e = lv_err(self.pool.createXML, xml, 0)
+            self.assertLvErr(e, libvirt.VIR_ERR_CONFIG_UNSUPPORTED, contains=what)
         e = lv_err(self.pool.createXML, vol_xml("pm.img", MiB, 0),
                    libvirt.VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA)
         self.assertEqual((e.get_error_code(), e.get_error_domain()),
@@ -1608,6 +1634,29 @@ class RestartTest(StorageCase):
             finally:
                 conn.close()
         self.conn = libvirt.open(self.daemon.uri)
+
+    def test_bad_config_files_skipped(self):
+        cfg = config_dir(self.daemon)
+        bad = {"garbage.xml": "this is not xml",
+               "wrongname.xml": pool_xml("othername", os.path.join(self.tmp, "wn")),
+               "iscsi.xml": "<pool type='iscsi'><name>iscsi</name><source><host name='h'/>"
+                            "<device path='iqn.x'/></source><target><path>/dev/x</path>"
+                            "</target></pool>"}
+        for name, text in bad.items():
+            write_file(cfg, name, text)
+        os.symlink("../nonexistent.xml", os.path.join(cfg, "autostart", "nonexistent.xml"))
+        self.new_pool("good")
+        self.conn.close()
+        self.daemon.restart()
+        self.conn = libvirt.open(self.daemon.uri)
+        names = self.pool_names()
+        self.assertIn("good", names)
+        for n in ("garbage", "wrongname", "othername", "iscsi", "nonexistent"):
+            self.assertNotIn(n, names)
+        for name in bad:
+            self.assertTrue(os.path.exists(os.path.join(cfg, name)), "%s was removed" % name)
+            os.unlink(os.path.join(cfg, name))
+        os.unlink(os.path.join(cfg, "autostart", "nonexistent.xml"))
 
 
 # -- a full filesystem -------------------------------------------------------------
