@@ -17,12 +17,6 @@
 #include <sys/wait.h>
 #include "hyve_storage_priv.h"
 
-/* Pure parsers of `vgs`/`lvs` output (--noheadings --units b --nosuffix
- * --separator '#'), not static so the unit test reaches them. */
-gboolean hyve_lvm_parse_vgs(const char *out, const char *vg, guint64 *size, guint64 *free_bytes,
-                            GError **error);
-GPtrArray *hyve_lvm_parse_lvs(const char *out, const char *vg_dir, GError **error);
-gboolean hyve_lvm_name_valid(const char *name);
 
 #define LVM_UDEV_OFF "activation{udev_sync=0 udev_rules=0}"
 #define LVS_FIELDS "lv_name,lv_size,lv_attr"

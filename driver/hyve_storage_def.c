@@ -14,16 +14,10 @@
 #include <string.h>
 #include <libxml/tree.h>
 #include "hyve_storage_priv.h"
+#include "hyve_storage_xml_priv.h"
 #include "hyve_domain_def.h"
 #include "hyve_domain_parse_priv.h"
 
-/* Shared with hyve_storage_voldef.c (B's files have no header of their own). */
-xmlDocPtr hyve_storage_xml_read(const char *xml, const char *what, const char *root_name,
-                                const char *rng, gboolean validate, const char *schema_dir,
-                                GError **error);
-gboolean hyve_storage_perms_parse(xmlNodePtr node, HyveStoragePerms *perms, GError **error);
-void hyve_storage_perms_format(GString *buf, int indent, const HyveStoragePerms *perms);
-void hyve_storage_xml_escape(GString *buf, const char *s);
 
 static const char *const pool_type_names[HYVE_POOL_TYPE_LAST] = {
     "dir", "fs", "netfs", "logical", "disk", "iscsi", "iscsi-direct", "scsi", "mpath",

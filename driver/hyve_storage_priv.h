@@ -212,4 +212,11 @@ gboolean hyve_storage_transfer_download_run(int sock, int file, const char *path
                                             guint64 offset, guint64 length, guint flags,
                                             HyveTransferSettle settle, gpointer data);
 
+/* hyve_storage_backend_logical.c: pure parsers of `vgs`/`lvs` output
+ * (--noheadings --units b --nosuffix --separator '#'), and LVM's name rule. */
+gboolean hyve_lvm_parse_vgs(const char *out, const char *vg, guint64 *size, guint64 *free_bytes,
+                            GError **error);
+GPtrArray *hyve_lvm_parse_lvs(const char *out, const char *vg_dir, GError **error);
+gboolean hyve_lvm_name_valid(const char *name);
+
 G_END_DECLS

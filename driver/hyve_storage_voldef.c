@@ -13,16 +13,10 @@
 #include <string.h>
 #include <libxml/tree.h>
 #include "hyve_storage_priv.h"
+#include "hyve_storage_xml_priv.h"
 #include "hyve_domain_def.h"
 #include "hyve_domain_parse_priv.h"
 
-/* Defined in hyve_storage_def.c. */
-xmlDocPtr hyve_storage_xml_read(const char *xml, const char *what, const char *root_name,
-                                const char *rng, gboolean validate, const char *schema_dir,
-                                GError **error);
-gboolean hyve_storage_perms_parse(xmlNodePtr node, HyveStoragePerms *perms, GError **error);
-void hyve_storage_perms_format(GString *buf, int indent, const HyveStoragePerms *perms);
-void hyve_storage_xml_escape(GString *buf, const char *s);
 
 /* libvirt's virScaleInteger: b/byte/bytes; K/KiB/M/MiB/... (1024, any case);
  * KB/MB/... (1000); at most LLONG_MAX bytes (off_t is signed). */

@@ -424,11 +424,6 @@ END_TEST
 
 /* ---- LVM backend: pure parsers ------------------------------------------ */
 
-/* Not in a header (see hyve_storage_backend_logical.c). */
-gboolean hyve_lvm_parse_vgs(const char *out, const char *vg, guint64 *size, guint64 *free_bytes,
-                            GError **error);
-GPtrArray *hyve_lvm_parse_lvs(const char *out, const char *vg_dir, GError **error);
-gboolean hyve_lvm_name_valid(const char *name);
 
 START_TEST(test_lvm_parse_vgs)
 {
