@@ -2,11 +2,15 @@
 /*
  * hyve_storage_priv.h: what driver/hyve_storage*.c share.
  *
- *   hyve_storage.c            HyveStorage: pool list, lookups, persistence,
- *                             autostart, default pool, events, start-up
+ *   hyve_storage.c            HyveStorage: new/free, pool list, lookups, events
+ *   hyve_storage_pool_obj.c   HyvePoolObj: refs, getters, checks, volume
+ *                             refresh, stopped
+ *   hyve_storage_files.c      config/state files, autostart links, start-up
+ *                             loading, default pool, autostart
  *   hyve_storage_pool.c       pool operations of hyve_storage.h
- *   hyve_storage_vol.c        volume operations of hyve_storage.h, volume
- *                             marks (building / in use), vol acquire/release
+ *   hyve_storage_vol.c        volume lookups/info/XML/path, volume marks
+ *                             (building / in use), vol acquire/release
+ *   hyve_storage_vol_ops.c    volume create, clone, delete, wipe, resize
  *   hyve_storage_def.c        pool XML;  hyve_storage_voldef.c  volume XML
  *   hyve_storage_backend_dir.c, hyve_storage_backend_logical.c  backends
  *   hyve_storage_io.c         sparse-aware copy and wipe of a path
@@ -121,7 +125,8 @@ struct _HyveStorage {
     gpointer vol_user_data;
 };
 
-/* hyve_storage.c */
+/* hyve_storage.c (events, list), hyve_storage_files.c (files),
+ * hyve_storage_pool_obj.c (check, refresh, stopped) */
 void hyve_storage_queue_event(HyveStorage *st, HyvePoolEventId id, const HyvePoolDef *def,
                               int event);
 void hyve_storage_flush_events(HyveStorage *st);
@@ -155,6 +160,14 @@ gboolean hyve_storage_set_autostart_link(HyveStorage *st, const char *name, gboo
  * inactive, no volumes, sizes 0, the config becomes current again
  * (new_def), state file removed; a transient pool leaves the list. */
 void hyve_pool_obj_stopped_locked(HyvePoolObj *pool);
+/* hyve_storage_files.c: SYSTEM_ERROR "<fmt>: <strerror(err)>"; returns FALSE. */
+gboolean hyve_storage_sys_error(GError **error, int err, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+/* hyve_storage_files.c: start-up (from hyve_storage_new): loads every pool
+ * config, takes up pools active before a restart from their state files,
+ * makes the default pool on the @first_start, starts autostart pools.
+ * Failures are logged, files kept. */
+void hyve_storage_load(HyveStorage *st, gboolean first_start);
 /* hyve_storage_transfer.c (called by hyve_storage_free): ends @st's running
  * transfers and waits for their threads. */
 void hyve_storage_transfers_stop(HyveStorage *st);
@@ -179,6 +192,18 @@ void hyve_storage_vol_release(HyveStorage *st, HyvePoolObj *pool, const char *na
                               gboolean refresh);
 /* Name of a running domain using @path (through st->vol_user), or NULL. */
 char *hyve_storage_path_user(HyveStorage *st, const char *path);
+/* Shared by hyve_storage_vol.c and hyve_storage_vol_ops.c: fill @out
+ * (pool name, volume name, key); CONFIG_UNSUPPORTED unless the format is
+ * raw (@what: "cloning", ...); with pool->lock held, the active pool's
+ * volume @name (NO_STORAGE_VOL); a private busy mark (in_use, async_jobs)
+ * and its undo, which takes pool->lock and copies @fresh's sizes if given;
+ * re-read a volume's sizes with no lock held (FALSE when it cannot). */
+void hyve_vol_ident_set(HyveVolIdent *out, const HyvePoolDef *pool, const HyveVolDef *vol);
+gboolean hyve_vol_check_raw(const HyveVolDef *def, const char *what, GError **error);
+HyveVolObj *hyve_vol_get_locked(HyvePoolObj *pool, const char *name, GError **error);
+void hyve_vol_mark_locked(HyvePoolObj *pool, HyveVolObj *vol);
+void hyve_vol_unmark(HyvePoolObj *pool, const char *name, const HyveVolDef *fresh);
+gboolean hyve_vol_refresh_copy(HyvePoolObj *pool, const char *name, HyveVolDef **vdef_out);
 
 /* hyve_storage_io.c: on paths (regular files or block devices). */
 /* Copies @length bytes of @src to @dst from offset 0, skipping holes of
