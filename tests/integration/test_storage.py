@@ -1659,6 +1659,27 @@ class RestartTest(StorageCase):
         os.unlink(os.path.join(cfg, "autostart", "nonexistent.xml"))
 
 
+class SessionTest(StorageCase):
+    """--session: the default pool lives under the user's data dir."""
+
+    daemon_args = ("--session",)
+
+    def setUp(self):
+        self.uri = "bhyve+unix:///session?socket=" + self.daemon.sock
+        self.conn = libvirt.open(self.uri)
+        self.made = []
+
+    def test_session_default_pool(self):
+        p = self.conn.storagePoolLookupByName("default")
+        self.assertEqual((p.isActive(), p.isPersistent(), p.autostart()), (1, 1, 1))
+        want = os.path.join(self.daemon.root, ".local", "share", "libvirt", "images")
+        self.assertEqual(ET.fromstring(p.XMLDesc(0)).findtext("target/path"), want)
+        self.assertTrue(os.path.isdir(want))
+        vol = p.createXML(vol_xml("s.img", MiB, 0), 0)
+        self.assertEqual(vol.path(), os.path.join(want, "s.img"))
+        vol.delete(0)
+
+
 # -- a full filesystem -------------------------------------------------------------
 
 class SmallFsDaemon(hyvetest.Daemon):
