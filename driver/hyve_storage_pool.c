@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * hyve_storage_pool.c: the pool operations of hyve_storage.h (define,
- * create, start, build, destroy, delete, undefine, refresh, autostart).
+ * hyve_storage_pool.c: the pool operations of hyve_storage.h that bring a
+ * pool in (define, create, start) and the helpers they share with
+ * hyve_storage_pool_ops.c (build, delete, destroy, undefine, refresh,
+ * autostart): the inactive check, running a backend build, and the
+ * hyve_storage_pool_ops mutex.
  *
- * Pool-level state changes are serialised by one mutex (pool_ops), held
- * across the whole operation, backend included; st->lock and pool->lock
- * are only held to read or publish state (no lock of the list or the pool
- * while a backend builds, starts, stops or deletes). Volume operations do
- * not take pool_ops: they check pool->active and mark pool->async_jobs
- * under pool->lock, which destroy checks and clears `active` under.
+ * Pool-level state changes are serialised by one mutex
+ * (hyve_storage_pool_ops), held across the whole operation, backend
+ * included; st->lock and pool->lock are only held to read or publish state
+ * (no lock of the list or the pool while a backend builds, starts, stops or
+ * deletes). Volume operations do not take hyve_storage_pool_ops: they check
+ * pool->active and mark pool->async_jobs under pool->lock, which destroy
+ * checks and clears `active` under.
  */
 #include "hyve-config.h"
 
@@ -16,7 +20,7 @@
 #include "hyve_domain_obj.h"
 #include "hyve_storage_priv.h"
 
-static GMutex pool_ops;
+GMutex hyve_storage_pool_ops;
 
 static const char *
 pool_name_locked(HyvePoolObj *pool)
@@ -24,8 +28,8 @@ pool_name_locked(HyvePoolObj *pool)
     return pool->def->name;
 }
 
-static gboolean
-check_inactive_locked(HyvePoolObj *pool, const char *what, GError **error)
+gboolean
+hyve_pool_obj_check_inactive_locked(HyvePoolObj *pool, const char *what, GError **error)
 {
     if (!hyve_pool_obj_check_locked(pool, FALSE, error))
         return FALSE;
@@ -130,7 +134,7 @@ hyve_storage_pool_define_xml(HyveStorage *st, const char *xml, guint flags, GErr
     HYVE_STORAGE_CHECK_FLAGS(flags, HYVE_POOL_DEFINE_VALIDATE, NULL);
     if (!(def = parse_def(st, xml, flags & HYVE_POOL_DEFINE_VALIDATE, &backend, error)))
         return NULL;
-    g_mutex_lock(&pool_ops);
+    g_mutex_lock(&hyve_storage_pool_ops);
     g_mutex_lock(&st->lock);
     if (!check_duplicate_locked(st, def, backend, FALSE, &pool, error) ||
         !hyve_storage_save_config(st, def, error)) {
@@ -162,14 +166,14 @@ hyve_storage_pool_define_xml(HyveStorage *st, const char *xml, guint flags, GErr
     hyve_storage_queue_event(st, HYVE_POOL_EVENT_ID_LIFECYCLE, def, HYVE_POOL_EVENT_DEFINED);
 out:
     g_mutex_unlock(&st->lock);
-    g_mutex_unlock(&pool_ops);
+    g_mutex_unlock(&hyve_storage_pool_ops);
     hyve_storage_flush_events(st);
     return pool;
 }
 
-static gboolean
-run_build(const HyveStorageBackend *backend, const HyvePoolDef *def, guint flags,
-          GError **error)
+gboolean
+hyve_storage_pool_run_build(const HyveStorageBackend *backend, const HyvePoolDef *def,
+                            guint flags, GError **error)
 {
     if (!backend->build) {
         hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_NO_SUPPORT,
@@ -203,8 +207,8 @@ create_build_flags(guint flags, guint *build_flags, GError **error)
 #define CREATE_FLAGS (HYVE_POOL_CREATE_WITH_BUILD | HYVE_POOL_CREATE_WITH_BUILD_OVERWRITE | \
                       HYVE_POOL_CREATE_WITH_BUILD_NO_OVERWRITE)
 
-/* With pool_ops held and no other lock: builds (create @flags) and starts
- * @pool; @live (taken), when given, becomes its live definition (the
+/* With hyve_storage_pool_ops held and no other lock: builds (create
+ * @flags) and starts @pool; @live (taken), when given, becomes its live definition (the
  * config waits in new_def). STARTED event queued. */
 static gboolean
 start_op(HyveStorage *st, HyvePoolObj *pool, HyvePoolDef *live_in, guint flags, GError **error)
@@ -218,7 +222,7 @@ start_op(HyveStorage *st, HyvePoolObj *pool, HyvePoolDef *live_in, guint flags, 
     if (!create_build_flags(flags, &build_flags, error))
         return FALSE;
     g_mutex_lock(&pool->lock);
-    if (!check_inactive_locked(pool, "already active", error)) {
+    if (!hyve_pool_obj_check_inactive_locked(pool, "already active", error)) {
         g_mutex_unlock(&pool->lock);
         return FALSE;
     }
@@ -228,7 +232,7 @@ start_op(HyveStorage *st, HyvePoolObj *pool, HyvePoolDef *live_in, guint flags, 
     if (live && !(backend = backend_for_def(live, error)))
         return FALSE;
 
-    if ((flags & CREATE_FLAGS) && !run_build(backend, copy, build_flags, error))
+    if ((flags & CREATE_FLAGS) && !hyve_storage_pool_run_build(backend, copy, build_flags, error))
         return FALSE;
     if (backend->start && !backend->start(copy, error))
         return FALSE;
@@ -273,7 +277,7 @@ hyve_storage_pool_create_xml(HyveStorage *st, const char *xml, guint flags, GErr
     if (!create_build_flags(flags, &build_flags, error) ||
         !(def = parse_def(st, xml, FALSE, &backend, error)))
         return NULL;
-    g_mutex_lock(&pool_ops);
+    g_mutex_lock(&hyve_storage_pool_ops);
     g_mutex_lock(&st->lock);
     if (!check_duplicate_locked(st, def, backend, TRUE, &pool, error)) {
         g_mutex_unlock(&st->lock);
@@ -300,7 +304,7 @@ hyve_storage_pool_create_xml(HyveStorage *st, const char *xml, guint flags, GErr
         g_clear_pointer(&pool, hyve_pool_obj_unref);
     }
 out:
-    g_mutex_unlock(&pool_ops);
+    g_mutex_unlock(&hyve_storage_pool_ops);
     hyve_storage_flush_events(st);
     return pool;
 }
@@ -311,208 +315,9 @@ hyve_storage_pool_start(HyveStorage *st, HyvePoolObj *pool, guint flags, GError 
     gboolean ok;
 
     HYVE_STORAGE_CHECK_FLAGS(flags, CREATE_FLAGS, FALSE);
-    g_mutex_lock(&pool_ops);
+    g_mutex_lock(&hyve_storage_pool_ops);
     ok = start_op(st, pool, NULL, flags, error);
-    g_mutex_unlock(&pool_ops);
+    g_mutex_unlock(&hyve_storage_pool_ops);
     hyve_storage_flush_events(st);
-    return ok;
-}
-
-/* The definition of an inactive pool, for a backend (pool_ops held). */
-static HyvePoolDef *
-inactive_def(HyvePoolObj *pool, const char *what, const HyveStorageBackend **backend,
-             GError **error)
-{
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&pool->lock);
-
-    if (!check_inactive_locked(pool, what, error))
-        return NULL;
-    *backend = pool->backend;
-    return hyve_pool_def_copy(pool->def);
-}
-
-gboolean
-hyve_storage_pool_build(HyveStorage *st, HyvePoolObj *pool, guint flags, GError **error)
-{
-    const HyveStorageBackend *backend = NULL;
-    g_autoptr(HyvePoolDef) def = NULL;
-    gboolean ok = FALSE;
-
-    HYVE_STORAGE_CHECK_FLAGS(flags, HYVE_POOL_BUILD_REPAIR | HYVE_POOL_BUILD_RESIZE |
-                             HYVE_POOL_BUILD_NO_OVERWRITE | HYVE_POOL_BUILD_OVERWRITE, FALSE);
-    if (flags & (HYVE_POOL_BUILD_REPAIR | HYVE_POOL_BUILD_RESIZE)) {
-        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_NO_SUPPORT,
-                       "pool build with %s is not supported",
-                       (flags & HYVE_POOL_BUILD_REPAIR) ? "repair" : "resize");
-        return FALSE;
-    }
-    if ((flags & HYVE_POOL_BUILD_OVERWRITE) && (flags & HYVE_POOL_BUILD_NO_OVERWRITE)) {
-        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_INVALID_ARG,
-                       "Flags 'VIR_STORAGE_POOL_BUILD_OVERWRITE' and "
-                       "'VIR_STORAGE_POOL_BUILD_NO_OVERWRITE' are mutually exclusive");
-        return FALSE;
-    }
-    g_mutex_lock(&pool_ops);
-    if ((def = inactive_def(pool, "already active", &backend, error)) &&
-        (ok = run_build(backend, def, flags, error)))
-        hyve_storage_queue_event(st, HYVE_POOL_EVENT_ID_LIFECYCLE, def,
-                                 HYVE_POOL_EVENT_CREATED);
-    g_mutex_unlock(&pool_ops);
-    hyve_storage_flush_events(st);
-    return ok;
-}
-
-gboolean
-hyve_storage_pool_delete(HyveStorage *st, HyvePoolObj *pool, guint flags, GError **error)
-{
-    const HyveStorageBackend *backend = NULL;
-    g_autoptr(HyvePoolDef) def = NULL;
-    gboolean ok = FALSE;
-
-    HYVE_STORAGE_CHECK_FLAGS(flags, 1u, FALSE);
-    if (flags) {
-        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_NO_SUPPORT,
-                       "pool deletion with zeroing (VIR_STORAGE_POOL_DELETE_ZEROED) is not "
-                       "supported");
-        return FALSE;
-    }
-    g_mutex_lock(&pool_ops);
-    if ((def = inactive_def(pool, "still active", &backend, error))) {
-        if (!backend->delete_pool)
-            hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_NO_SUPPORT,
-                           "pool '%s' cannot be deleted", def->name);
-        else if ((ok = backend->delete_pool(def, flags, error)))
-            hyve_storage_queue_event(st, HYVE_POOL_EVENT_ID_LIFECYCLE, def,
-                                     HYVE_POOL_EVENT_DELETED);
-    }
-    g_mutex_unlock(&pool_ops);
-    hyve_storage_flush_events(st);
-    return ok;
-}
-
-gboolean
-hyve_storage_pool_destroy(HyveStorage *st, HyvePoolObj *pool, GError **error)
-{
-    g_autoptr(HyvePoolDef) def = NULL;
-    const HyveStorageBackend *backend = NULL;
-    gboolean ok = TRUE;
-
-    g_mutex_lock(&pool_ops);
-    g_mutex_lock(&pool->lock);
-    if (!hyve_pool_obj_check_locked(pool, TRUE, error)) {
-        ok = FALSE;
-    } else if (pool->async_jobs > 0) {
-        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_OPERATION_INVALID,
-                       "pool '%s' has asynchronous jobs running.", pool->def->name);
-        ok = FALSE;
-    } else {
-        /* volume operations refuse from here on */
-        pool->active = FALSE;
-        def = hyve_pool_def_copy(pool->def);
-        backend = pool->backend;
-    }
-    g_mutex_unlock(&pool->lock);
-    if (ok && backend->stop && !backend->stop(def, error)) {
-        g_mutex_lock(&pool->lock);
-        pool->active = TRUE;
-        g_mutex_unlock(&pool->lock);
-        ok = FALSE;
-    }
-    if (ok) {
-        g_mutex_lock(&st->lock);
-        g_mutex_lock(&pool->lock);
-        hyve_storage_queue_event(st, HYVE_POOL_EVENT_ID_LIFECYCLE, def,
-                                 HYVE_POOL_EVENT_STOPPED);
-        hyve_pool_obj_stopped_locked(pool);     /* a transient pool vanishes */
-        g_mutex_unlock(&pool->lock);
-        g_mutex_unlock(&st->lock);
-    }
-    g_mutex_unlock(&pool_ops);
-    hyve_storage_flush_events(st);
-    return ok;
-}
-
-gboolean
-hyve_storage_pool_undefine(HyveStorage *st, HyvePoolObj *pool, GError **error)
-{
-    g_autoptr(HyvePoolDef) def = NULL;
-    gboolean ok = FALSE;
-
-    g_mutex_lock(&pool_ops);
-    g_mutex_lock(&st->lock);
-    g_mutex_lock(&pool->lock);
-    if (!hyve_pool_obj_check_locked(pool, FALSE, error)) {
-        /* reported */
-    } else if (!pool->persistent) {
-        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_OPERATION_INVALID,
-                       "storage pool '%s' is not persistent", pool->def->name);
-    } else if (pool->active) {
-        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_OPERATION_INVALID,
-                       "storage pool '%s' is still active", pool->def->name);
-    } else if (hyve_storage_delete_config(st, pool->def->name, error)) {
-        def = hyve_pool_def_copy(pool->def);
-        pool->persistent = FALSE;
-        pool->autostart = FALSE;
-        pool->removed = TRUE;
-        g_ptr_array_remove(st->pools, pool);
-        hyve_storage_queue_event(st, HYVE_POOL_EVENT_ID_LIFECYCLE, def,
-                                 HYVE_POOL_EVENT_UNDEFINED);
-        ok = TRUE;
-    }
-    g_mutex_unlock(&pool->lock);
-    g_mutex_unlock(&st->lock);
-    g_mutex_unlock(&pool_ops);
-    hyve_storage_flush_events(st);
-    return ok;
-}
-
-/* A refresh that fails stops the pool (as libvirt: its storage is gone). */
-gboolean
-hyve_storage_pool_refresh(HyveStorage *st, HyvePoolObj *pool, guint flags, GError **error)
-{
-    gboolean ok = FALSE;
-
-    HYVE_STORAGE_CHECK_FLAGS(flags, 0, FALSE);
-    g_mutex_lock(&pool_ops);
-    g_mutex_lock(&st->lock);
-    g_mutex_lock(&pool->lock);
-    if (hyve_pool_obj_check_locked(pool, TRUE, error)) {
-        if ((ok = hyve_pool_obj_refresh_locked(pool, error))) {
-            hyve_storage_queue_event(st, HYVE_POOL_EVENT_ID_REFRESH, pool->def, 0);
-        } else if (pool->async_jobs == 0) {
-            g_autoptr(HyvePoolDef) def = hyve_pool_def_copy(pool->def);
-
-            g_warning("storage: pool %s stopped: refresh failed", def->name);
-            hyve_storage_queue_event(st, HYVE_POOL_EVENT_ID_LIFECYCLE, def,
-                                     HYVE_POOL_EVENT_STOPPED);
-            hyve_pool_obj_stopped_locked(pool);
-        }
-    }
-    g_mutex_unlock(&pool->lock);
-    g_mutex_unlock(&st->lock);
-    g_mutex_unlock(&pool_ops);
-    hyve_storage_flush_events(st);
-    return ok;
-}
-
-gboolean
-hyve_storage_pool_set_autostart(HyveStorage *st, HyvePoolObj *pool, gboolean autostart,
-                                GError **error)
-{
-    gboolean ok = FALSE;
-
-    g_mutex_lock(&pool_ops);
-    g_mutex_lock(&pool->lock);
-    if (!hyve_pool_obj_check_locked(pool, FALSE, error)) {
-        /* reported */
-    } else if (!pool->persistent) {
-        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_OPERATION_INVALID,
-                       "cannot set autostart for transient pool");
-    } else if (hyve_storage_set_autostart_link(st, pool->def->name, autostart, error)) {
-        pool->autostart = autostart != FALSE;
-        ok = TRUE;
-    }
-    g_mutex_unlock(&pool->lock);
-    g_mutex_unlock(&pool_ops);
     return ok;
 }

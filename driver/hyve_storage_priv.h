@@ -7,7 +7,9 @@
  *                             refresh, stopped
  *   hyve_storage_files.c      config/state files, autostart links, start-up
  *                             loading, default pool, autostart
- *   hyve_storage_pool.c       pool operations of hyve_storage.h
+ *   hyve_storage_pool.c       pool define, create, start (+ shared helpers)
+ *   hyve_storage_pool_ops.c   pool build, delete, destroy, undefine, refresh,
+ *                             autostart
  *   hyve_storage_vol.c        volume lookups/info/XML/path, volume marks
  *                             (building / in use), vol acquire/release
  *   hyve_storage_vol_ops.c    volume create, clone, delete, wipe, resize
@@ -168,6 +170,16 @@ gboolean hyve_storage_sys_error(GError **error, int err, const char *fmt, ...)
  * makes the default pool on the @first_start, starts autostart pools.
  * Failures are logged, files kept. */
 void hyve_storage_load(HyveStorage *st, gboolean first_start);
+/* hyve_storage_pool.c, shared with hyve_storage_pool_ops.c: the mutex that
+ * serialises pool-level operations (held across each, backend included);
+ * with pool->lock held, OPERATION_INVALID "storage pool '%s' is <what>"
+ * when the pool is active (NO_STORAGE_POOL when undefined); a backend
+ * build (NO_SUPPORT when the backend has none). */
+extern GMutex hyve_storage_pool_ops;
+gboolean hyve_pool_obj_check_inactive_locked(HyvePoolObj *pool, const char *what,
+                                             GError **error);
+gboolean hyve_storage_pool_run_build(const HyveStorageBackend *backend, const HyvePoolDef *def,
+                                     guint flags, GError **error);
 /* hyve_storage_transfer.c (called by hyve_storage_free): ends @st's running
  * transfers and waits for their threads. */
 void hyve_storage_transfers_stop(HyveStorage *st);
