@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyved_stream_priv.h: the stream structure and the helpers shared by
+ * hyved_stream.c (the source, raw mode, lifetime), hyved_stream_framed.c
+ * (framed mode) and hyved_stream_abort.c (the daemon ends a stream);
+ * included by those files only.
+ *
+ * Lifetime: the client's lists (pending_streams, streams) hold one
+ * reference each; handles from hyved_client_open_stream one more. The
+ * stream borrows its client: st->client may only be used while the stream
+ * is linked (in one of the client's lists, flag "linked" under st->lock),
+ * since a client is never freed with streams in its lists.
+ */
+#pragma once
+
+#include "hyved_client_priv.h"
+#include "hyve_stream_frame.h"
+
+G_BEGIN_DECLS
+
+/* Stop reading the fd while this much is queued to the client. */
+#define HYVED_STREAM_BACKLOG (1024 * 1024)
+
+/* Stop reading from the client while a stream holds this much of its data
+ * not yet written to the fd (back-pressure, as libvirtd). */
+#define HYVED_STREAM_WBUF_MAX (1024 * 1024)
+
+/* Created by a worker's handler and handed to the I/O thread through
+ * client->pending_streams (under client->lock); from then on its mutable
+ * fields belong to the I/O thread only. No lock of its own. */
+struct _HyvedStream {
+    GSource base;               /* first: the stream is its own GSource */
+    HyvedClient *client;        /* immutable; borrowed, valid while linked */
+    GMainContext *ctx;          /* immutable: the I/O thread's (a reference) */
+    HyvedHeader hdr;            /* immutable: STREAM, CONTINUE, proc/serial of the call */
+    HyvedStreamEndFunc end;     /* immutable */
+    gpointer end_data;          /* immutable, freed with end_notify at finalize */
+    GDestroyNotify end_notify;
+    GMutex lock;                /* guards linked */
+    gboolean linked;            /* [lock] in client->pending_streams or ->streams */
+    gboolean abort_pending;     /* [client->lock] aborted by the daemon while pending:
+                                 * ended right after the call's reply */
+    GError *abort_error;        /* [client->lock] what the client is told then */
+    gboolean ended;             /* I/O thread: end callback called */
+    int fd;                     /* I/O thread */
+    gpointer tag;               /* I/O thread: NULL while cur is 0 */
+    GIOCondition cur;           /* I/O thread: events polled */
+    gboolean eof;               /* I/O thread: EOF sent to the client */
+    GByteArray *wbuf;           /* I/O thread: client data not yet written to fd */
+    gboolean full;              /* I/O thread: wbuf at HYVED_STREAM_WBUF_MAX, counted
+                                 * in client->streams_full */
+    /* framed mode (hyve_stream_frame.h on fd) */
+    gboolean framed;            /* immutable */
+    gboolean finishing;         /* I/O thread: client finished, FINISH queued, awaiting
+                                 * DONE/ERROR */
+    gboolean wfailed;           /* I/O thread: writing to fd failed, client data dropped */
+    HyveFrameHeader rhdr;       /* I/O thread: the frame being read */
+    gsize rhave;                /* I/O thread: bytes of it (header + payload) read */
+    guint8 *rpayload;           /* I/O thread: its payload (DATA, ERROR) */
+};
+
+/* hyved_stream.c */
+/* With client->lock held (st linked): the stream leaves the client's lists. */
+void hyved_stream_unlink(HyvedStream *st);
+/* I/O thread, unlinked: stops the I/O, closes the fd, tells the owner,
+ * drops the list's reference. */
+void hyved_stream_destroy(HyvedStream *st);
+GBytes *hyved_stream_error_packet(HyvedStream *st, const GError *err);
+GBytes *hyved_stream_status_packet(HyvedStream *st, gint32 status, const void *data, gsize len);
+/* I/O thread: writes what wbuf holds, then updates back-pressure. */
+gboolean hyved_stream_write_update(HyvedStream *st);
+HyvedStream *hyved_stream_open(HyvedClient *client, const HyvedHeader *call, int fd,
+                               gboolean framed, HyvedStreamEndFunc end, gpointer end_data,
+                               GDestroyNotify end_notify, GError **error);
+/* Any thread: runs @func on the I/O thread later (never in the caller,
+ * which may hold locks the callback's owner code takes). */
+void hyved_stream_defer(HyvedStream *st, GSourceFunc func, gpointer data, GDestroyNotify notify);
+
+/* hyved_stream_framed.c */
+/* I/O thread: frames from the fd, a bounded batch, while the client's
+ * queue has room. */
+void hyved_stream_framed_read(HyvedStream *st);
+/* I/O thread: a STREAM or STREAM_HOLE packet for a framed stream. */
+void hyved_stream_framed_client_packet(HyvedStream *st, const HyvedHeader *hdr,
+                                       const guint8 *payload, gsize len);
+
+G_END_DECLS
