@@ -15,8 +15,10 @@
  *   hyve_storage_vol_ops.c    volume create, clone, delete, wipe, resize
  *   hyve_storage_def.c        pool XML;  hyve_storage_voldef.c  volume XML
  *   hyve_storage_backend_dir.c, hyve_storage_backend_logical.c  backends
+ *   hyve_storage_lvm.c        LVM tool runner, vgs/lvs parsers (logical backend)
  *   hyve_storage_io.c         sparse-aware copy and wipe of a path
- *   hyve_storage_transfer.c   upload/download threads (hyve_stream_frame.h)
+ *   hyve_storage_transfer.c   upload/download API: start, track, stop threads
+ *   hyve_storage_transfer_run.c  the thread bodies (hyve_stream_frame.h)
  *
  * Locking: st->lock (the pool list) before pool->lock; never the other way.
  * No lock is held while a backend runs or while data is copied: an
@@ -234,7 +236,7 @@ gboolean hyve_storage_fd_zero(int fd, const char *path, guint64 off, guint64 len
 gboolean hyve_storage_fd_size(int fd, const char *path, gboolean *is_block, guint64 *size,
                               GError **error);
 
-/* hyve_storage_transfer.c: the thread bodies (exported for the unit test):
+/* hyve_storage_transfer_run.c: the thread bodies (exported for the unit test):
  * they run the protocol of hyve_stream_frame.h on @sock for the open @file
  * (@path for messages) and return TRUE when FINISH was handled (the data is
  * on disk). Upload: @length 0 = no limit. Download: @length bytes from
@@ -249,7 +251,13 @@ gboolean hyve_storage_transfer_download_run(int sock, int file, const char *path
                                             guint64 offset, guint64 length, guint flags,
                                             HyveTransferSettle settle, gpointer data);
 
-/* hyve_storage_backend_logical.c: pure parsers of `vgs`/`lvs` output
+/* hyve_storage_lvm.c: runs @args (args[0]: an LVM tool or blkid, looked
+ * up in PATH, /usr/sbin, /sbin). Exit status 0 or one in @ok_status
+ * (0-terminated) is success; *out gets stdout, *status the exit status
+ * (both optional). */
+gboolean hyve_lvm_run(const char *const *args, const int *ok_status, char **out, int *status,
+                      GError **error);
+/* hyve_storage_lvm.c: pure parsers of `vgs`/`lvs` output
  * (--noheadings --units b --nosuffix --separator '#'), and LVM's name rule. */
 gboolean hyve_lvm_parse_vgs(const char *out, const char *vg, guint64 *size, guint64 *free_bytes,
                             GError **error);
