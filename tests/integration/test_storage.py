@@ -1441,6 +1441,26 @@ class TransferTest(StorageCase):
         self.pool.destroy()     # no transfer job left behind
         self.pool.create(0)
 
+    def test_abort_releases_volume_at_once(self):
+        # virStreamAbort waits for the daemon's answer: once it returned, the
+        # transfer is over and the volume is free again (as after finish)
+        refused = []
+        for i in range(40):
+            vol = self.pool.createXML(vol_xml("ab%02d.img" % i, MiB, 0), 0)
+            st = self.conn.newStream(0)
+            if i % 4 == 3:
+                vol.download(st, 0, 0, 0)
+            else:
+                vol.upload(st, 0, 0, 0)
+            st.abort()
+            try:
+                vol.delete(0)
+            except libvirt.libvirtError as e:
+                refused.append(e.get_error_message())
+                wait_until(lambda: self._deletable(vol), timeout=10)
+        self.assertEqual(refused, [], "delete right after abort refused %d of 40 times"
+                         % len(refused))
+
     def test_busy_during_transfer(self):
         vol = self.pool.createXML(vol_xml("busy.img", 4 * MiB, 0), 0)
         st = self.conn.newStream(0)
