@@ -145,9 +145,9 @@ LIFECYCLE_NAMES = {getattr(libvirt, "VIR_STORAGE_POOL_EVENT_" + n): n for n in
 class PoolEvents:
     """Pool lifecycle + refresh events of one connection as (pool, what)."""
 
-    def __init__(self, uri, pool=None):
+    def __init__(self, uri, pool=None, readonly=False):
         EventLoop.ensure()
-        self.conn = libvirt.open(uri)
+        self.conn = libvirt.openReadOnly(uri) if readonly else libvirt.open(uri)
         self.got = []
         self.cond = threading.Condition()
         target = self.conn.storagePoolLookupByName(pool) if pool else None
@@ -636,6 +636,7 @@ class PoolTest(StorageCase):
 
     def test_events_in_order(self):
         ev = PoolEvents(self.daemon.uri)
+        ro = PoolEvents(self.daemon.uri_ro, readonly=True)
         try:
             name, path = "ev-a", self.path_for("ev-a")
             self.made.append(name)
@@ -654,6 +655,7 @@ class PoolTest(StorageCase):
             want = ["DEFINED", "CREATED", "STARTED", "REFRESH", "REFRESH", "STOPPED", "DELETED",
                     "UNDEFINED"]
             self.assertEqual(ev.wait_count(name, len(want)), want)
+            self.assertEqual(ro.wait_count(name, len(want)), want, "read-only listener")
             self.assertEqual(only.wait_count(name, len(want) - 1), want[1:])
             # transient: started and stopped only
             t = "ev-t"
@@ -668,6 +670,7 @@ class PoolTest(StorageCase):
             only.close()
         finally:
             ev.close()
+            ro.close()
 
     def test_virsh_pool_event(self):
         name, path = "vev-a", self.path_for("vev-a")
