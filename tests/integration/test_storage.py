@@ -1419,24 +1419,31 @@ class TransferTest(StorageCase):
             os.unlink(out)
         vol.delete(0)
 
-    def test_client_killed_during_upload(self):
-        vol = self.pool.createXML(vol_xml("killed.img", 512 * MiB, 0), 0)
-        # a FIFO as the source: virsh uploads whatever arrives, and we stop
-        # feeding it half way
+    def _killed_upload(self, name, nbytes):
+        """virsh vol-upload from a FIFO: NBYTES arrive, the transfer is under
+        way (the volume refuses a resize), then virsh is SIGKILLed."""
+        vol = self.pool.storageVolLookupByName(name)
+        capacity = vol.info()[1]
         fifo = os.path.join(self.tmp, "upload.fifo")
         os.mkfifo(fifo)
-        p = subprocess.Popen([hyvetest.VIRSH, "-c", self.daemon.uri, "vol-upload", "killed.img",
+        p = subprocess.Popen([hyvetest.VIRSH, "-c", self.daemon.uri, "vol-upload", name,
                               fifo, "--pool", "xfer"], env=hyvetest.client_env(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
-        with open(fifo, "wb") as w:
-            w.write(b"\x5a" * (8 * MiB))
-            w.flush()
-            self.assertTrue(wait_until(lambda: blocks(self.vpath("killed.img")) > 0, timeout=20),
-                            "no upload data arrived")
-            p.kill()
-            p.wait()
-        os.unlink(fifo)
+        try:
+            with open(fifo, "wb") as w:
+                w.write(b"\x5a" * nbytes)
+                w.flush()
+                self.assertTrue(wait_until(lambda: not self._resizable(vol, capacity),
+                                           timeout=20), "the upload did not start")
+                p.kill()
+                p.wait()
+        finally:
+            os.unlink(fifo)
+
+    def test_client_killed_during_upload(self):
+        vol = self.pool.createXML(vol_xml("killed.img", 512 * MiB, 0), 0)
+        self._killed_upload("killed.img", 8 * MiB)
         self.assertTrue(wait_until(lambda: self._deletable(vol), timeout=20),
                         "the volume stays busy after its uploading client died")
         self.assertFalse(os.path.exists(self.vpath("killed.img")))
@@ -1464,6 +1471,41 @@ class TransferTest(StorageCase):
         self.assertEqual(refused, [], "delete right after abort refused %d of 40 times"
                          % len(refused))
 
+    def test_no_descriptor_leak(self):
+        fd_dir = "/proc/%d/fd" % self.daemon.proc.pid
+
+        def fds():
+            return len(os.listdir(fd_dir))
+
+        vol = self.pool.createXML(vol_xml("leak.img", 4 * MiB, 0), 0)
+        self.v("vol-list", "xfer")        # warm up whatever the daemon opens once
+        before = fds()
+        data = make_sparse(os.path.join(self.tmp, "leak-src"), 4 * MiB, [(MiB, 4096)])
+        for i in range(10):
+            if i % 3 == 2:
+                self._killed_upload("leak.img", 8192)       # the client dies mid-transfer
+            else:
+                conn = libvirt.open(self.daemon.uri)
+                v = conn.storageVolLookupByPath(vol.path())
+                st = conn.newStream(0)
+                v.upload(st, 0, 0, 0)
+                st.send(b"y" * 8192)
+                if i % 3 == 0:
+                    st.finish()
+                else:
+                    st.abort()
+                del st, v
+                conn.close()
+            self.assertTrue(wait_until(lambda: self._resizable(vol, 4 * MiB), timeout=10),
+                            "round %d: the volume stays busy" % i)
+            self.v("vol-download", "leak.img", os.path.join(self.tmp, "leak-out"), "--pool",
+                   "xfer", "--sparse")
+            self.v("vol-upload", "leak.img", data, "--pool", "xfer", "--sparse")
+        self.assertTrue(wait_until(lambda: fds() <= before, timeout=20),
+                        "the daemon holds %d descriptors, %d before 30 transfers"
+                        % (fds(), before))
+        wait_until(lambda: self._deletable(vol), timeout=10)
+
     def test_busy_during_transfer(self):
         vol = self.pool.createXML(vol_xml("busy.img", 4 * MiB, 0), 0)
         st = self.conn.newStream(0)
@@ -1487,6 +1529,14 @@ class TransferTest(StorageCase):
         st.abort()
         wait_until(lambda: self._deletable(vol), timeout=10)
         self.assertFalse(os.path.exists(self.vpath("busy.img")))
+
+    @staticmethod
+    def _resizable(vol, capacity):
+        try:
+            vol.resize(capacity, 0)
+            return True
+        except libvirt.libvirtError:
+            return False
 
     @staticmethod
     def _deletable(vol):
