@@ -1455,8 +1455,8 @@ class TransferTest(StorageCase):
         # virStreamAbort waits for the daemon's answer: once it returned, the
         # transfer is over and the volume is free again (as after finish)
         refused = []
-        for i in range(40):
-            vol = self.pool.createXML(vol_xml("ab%02d.img" % i, MiB, 0), 0)
+        for i in range(200):
+            vol = self.pool.createXML(vol_xml("ab%03d.img" % i, MiB, 0), 0)
             st = self.conn.newStream(0)
             if i % 4 == 3:
                 vol.download(st, 0, 0, 0)
@@ -1468,7 +1468,7 @@ class TransferTest(StorageCase):
             except libvirt.libvirtError as e:
                 refused.append(e.get_error_message())
                 wait_until(lambda: self._deletable(vol), timeout=10)
-        self.assertEqual(refused, [], "delete right after abort refused %d of 40 times"
+        self.assertEqual(refused, [], "delete right after abort refused %d of 200 times"
                          % len(refused))
 
     def test_no_descriptor_leak(self):
