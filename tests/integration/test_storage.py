@@ -1506,6 +1506,27 @@ class TransferTest(StorageCase):
                         % (fds(), before))
         wait_until(lambda: self._deletable(vol), timeout=10)
 
+    def test_slow_reader_bounded_memory(self):
+        def rss():
+            with open("/proc/%d/status" % self.daemon.proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) * KiB
+            return 0
+
+        vol = self.pool.createXML(vol_xml("slow.img", 256 * MiB, 0), 0)
+        before = rss()
+        st = self.conn.newStream(0)
+        vol.download(st, 0, 0, 0)       # not sparse: 256 MiB of zeros to send
+        got = len(st.recv(65536))
+        time.sleep(3)                   # a client that does not read
+        grown = rss() - before
+        st.abort()
+        self.assertGreater(got, 0)
+        self.assertLess(grown, 48 * MiB, "the daemon buffered %d MiB for a client that does "
+                        "not read" % (grown // MiB))
+        wait_until(lambda: self._deletable(vol), timeout=10)
+
     def test_busy_during_transfer(self):
         vol = self.pool.createXML(vol_xml("busy.img", 4 * MiB, 0), 0)
         st = self.conn.newStream(0)
