@@ -867,6 +867,35 @@ class VolumeTest(StorageCase):
                          "'/no/such/path'")
         vol.delete(0)
 
+    def test_odd_names_escaped(self):
+        from xml.sax.saxutils import escape
+        ents = {"'": "&apos;", '"': "&quot;"}
+        pname = "p&q<'r\""
+        path = os.path.join(self.tmp, "odd & dir")
+        self.made.append(pname)
+        pool = self.conn.storagePoolDefineXML(pool_xml(escape(pname, ents), escape(path)), 0)
+        pool.build(0)
+        pool.create(0)
+        self.assertEqual(pool.name(), pname)
+        ok, out = validate_xml(pool.XMLDesc(0), "storagepool")
+        self.assertTrue(ok, out)
+        self.assertEqual(ET.fromstring(pool.XMLDesc(0)).findtext("target/path"), path)
+        names = ["a&b<c>'d\".img", "sp ace \u00fc.img", "tab\tx.img"]
+        for n in names:
+            vol = pool.createXML("<volume><name>%s</name><capacity>1048576</capacity>"
+                                 "</volume>" % escape(n, ents), 0)
+            xml = vol.XMLDesc(0)
+            ok, out = validate_xml(xml, "storagevol")
+            self.assertTrue(ok, "%r: %s" % (n, out))
+            root = ET.fromstring(xml)
+            self.assertEqual((vol.name(), root.findtext("name"), root.findtext("target/path")),
+                             (n, n, os.path.join(path, n)))
+            self.assertEqual(self.conn.storageVolLookupByPath(os.path.join(path, n)).name(), n)
+        self.assertEqual(sorted(os.listdir(path)), sorted(names))
+        self.assertEqual(sorted(pool.listVolumes()), sorted(names))
+        for n in names:
+            pool.storageVolLookupByName(n).delete(0)
+
     def test_hidden_name_refused(self):
         # hidden files are not volumes (refresh skips them), so none is created
         before = sorted(os.listdir(self.pool_path))
