@@ -1556,6 +1556,62 @@ class TransferTest(StorageCase):
                         "not read" % (grown // MiB))
         wait_until(lambda: self._deletable(vol), timeout=10)
 
+    def test_pool_operations_during_transfers(self):
+        vol = self.pool.createXML(vol_xml("busy-big.img", 128 * MiB, 0), 0)
+        errors = queue.Queue()
+        done = threading.Event()
+
+        def downloader():
+            try:
+                conn = libvirt.open(self.daemon.uri)
+                v = conn.storageVolLookupByPath(vol.path())
+                for _ in range(3):
+                    st = conn.newStream(0)
+                    v.download(st, 0, 0, 0)
+                    n = [0]
+
+                    def sink(stream, buf, opaque):
+                        n[0] += len(buf)
+                        return len(buf)
+
+                    st.recvAll(sink, None)
+                    st.finish()
+                    if n[0] != 128 * MiB:
+                        errors.put("downloaded %d bytes" % n[0])
+                conn.close()
+            except Exception as e:
+                errors.put("downloader: %r" % e)
+            finally:
+                done.set()
+
+        def operator():
+            try:
+                conn = libvirt.open(self.daemon.uri)
+                pool = conn.storagePoolLookupByName("xfer")
+                i = 0
+                while not done.is_set() or i < 5:
+                    pool.refresh(0)
+                    pool.listAllVolumes(0)
+                    pool.info()
+                    conn.listAllStoragePools(0)
+                    v = pool.createXML(vol_xml("op%d.img" % i, MiB, 0), 0)
+                    v.XMLDesc(0)
+                    v.delete(0)
+                    i += 1
+                conn.close()
+            except Exception as e:
+                errors.put("operator: %r" % e)
+
+        threads = [threading.Thread(target=downloader), threading.Thread(target=operator)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertFalse(any(t.is_alive() for t in threads), "hung (deadlock?)")
+        self.assertTrue(errors.empty(), list(errors.queue))
+        self.assertEqual([n for n in self.pool.listVolumes() if n.startswith("op")], [])
+        vol.delete(0)
+
     def test_busy_during_transfer(self):
         vol = self.pool.createXML(vol_xml("busy.img", 4 * MiB, 0), 0)
         st = self.conn.newStream(0)
