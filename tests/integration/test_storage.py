@@ -439,6 +439,11 @@ class PoolTest(StorageCase):
             (L.VIR_CONNECT_LIST_STORAGE_POOLS_DIR | L.VIR_CONNECT_LIST_STORAGE_POOLS_LOGICAL |
              L.VIR_CONNECT_LIST_STORAGE_POOLS_NO_AUTOSTART, ["fl-b", "fl-c"]),
         ]
+        for t in ("FS", "NETFS", "DISK", "ISCSI", "SCSI", "MPATH", "RBD", "SHEEPDOG", "GLUSTER",
+                  "ZFS", "VSTORAGE", "ISCSI_DIRECT"):
+            flag = getattr(L, "VIR_CONNECT_LIST_STORAGE_POOLS_" + t, None)
+            if flag is not None:
+                cases.append((flag, []))
         for flags, want in cases:
             self.assertEqual(self.pool_names(flags, ours), want, "flags 0x%x" % flags)
         # the old calls and the counts
