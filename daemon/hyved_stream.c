@@ -126,8 +126,8 @@ stream_prepare(GSource *source, gint *timeout)
     g_mutex_lock(&st->client->lock);
     backlog = st->client->out_bytes;
     g_mutex_unlock(&st->client->lock);
-    /* framed: DONE/ERROR still come after EOF */
-    if ((st->framed || !st->eof) && backlog < HYVED_STREAM_BACKLOG)
+    /* framed: DONE/ERROR come after EOF; aborting: reads are dropped */
+    if (st->aborting || ((st->framed || !st->eof) && backlog < HYVED_STREAM_BACKLOG))
         want |= G_IO_IN;
     if (st->wbuf->len > 0)
         want |= G_IO_OUT;
@@ -188,6 +188,10 @@ stream_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 
     if (rev & G_IO_OUT)
         hyved_stream_write_update(st);
+    if (st->framed && st->aborting) {
+        hyved_stream_framed_drain(st);
+        return G_SOURCE_CONTINUE;
+    }
     if (st->framed) {
         if ((rev & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && (st->cur & G_IO_IN))
             hyved_stream_framed_read(st);

@@ -48,7 +48,10 @@ stream_abort_io(gpointer data)
         /* even after EOF: a client waiting for its finish to be confirmed
          * gets this error instead */
         hyved_stream_unlink(st);
-        hyved_client_enqueue_locked(client, hyved_stream_error_packet(st, a->error));
+        /* a framed stream the client aborted gets the confirmation it waits for */
+        hyved_client_enqueue_locked(client, st->aborting
+                                    ? hyved_stream_status_packet(st, HYVED_STATUS_OK, NULL, 0)
+                                    : hyved_stream_error_packet(st, a->error));
     } else if (!st->abort_pending) {
         /* still pending: ends once the reply of its call is queued */
         st->abort_pending = TRUE;

@@ -8,7 +8,9 @@
  * ERROR, sent as STREAM/ERROR); DATA, HOLE and EOF frames from the fd
  * become STREAM/CONTINUE data, STREAM_HOLE packets and the empty CONTINUE.
  * The fd closing before DONE/ERROR, or a malformed frame, ends the stream
- * with an error. Same I/O thread, back-pressure and lifetime as raw mode
+ * with an error. The client's abort shuts the fd's write side and is
+ * confirmed once the transfer side closed its end (it released the volume
+ * before), HYVED_STREAM_ABORT_WAIT at most. Same I/O thread, back-pressure and lifetime as raw mode
  * (hyved_stream.c, hyved_stream_priv.h).
  */
 #include "hyve-config.h"
@@ -16,6 +18,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "hyved_stream_priv.h"
 
@@ -276,14 +279,66 @@ framed_client_hole(HyvedStream *st, const HyvedHeader *hdr, const guint8 *payloa
     }
 }
 
+/* ---- framed mode: the client's abort ------------------------------------- */
+
+/* I/O thread: the client aborted. The transfer side must see EOF (no FINISH)
+ * and stop; it releases the volume before it closes its end, so the abort
+ * is confirmed only once that end is closed: a client deleting the volume
+ * right after virStreamAbort finds it free. Our write side is shut now,
+ * what the transfer still sends is dropped (hyved_stream_framed_drain),
+ * bounded by HYVED_STREAM_ABORT_WAIT through the source's ready time. */
+static void
+framed_abort(HyvedStream *st)
+{
+    st->aborting = TRUE;
+    g_byte_array_set_size(st->wbuf, 0);
+    hyved_stream_write_update(st);     /* resumes reading from the client */
+    g_clear_pointer(&st->rpayload, g_free);
+    st->rhave = 0;
+    if (shutdown(st->fd, SHUT_WR) < 0)
+        g_debug("stream %u: shutdown: %s", st->hdr.serial, g_strerror(errno));
+    g_source_set_ready_time(&st->base, g_get_monotonic_time() + HYVED_STREAM_ABORT_WAIT);
+}
+
+/* Reads per wakeup while an aborted stream drains (fairness). */
+#define HYVED_STREAM_DRAIN_BATCH 16
+
+void
+hyved_stream_framed_drain(HyvedStream *st)
+{
+    guint8 buf[16384];
+    gboolean closed = FALSE;
+
+    for (int i = 0; i < HYVED_STREAM_DRAIN_BATCH; i++) {
+        ssize_t n = read(st->fd, buf, sizeof(buf));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0) {
+            closed = TRUE;          /* EOF, or the end is gone (reset) */
+            break;
+        }
+    }
+    if (!closed && g_source_get_time(&st->base) < g_source_get_ready_time(&st->base))
+        return;
+    if (!closed)
+        g_debug("stream %u: the transfer side did not close within %d s of the abort; "
+                "confirming it anyway", st->hdr.serial,
+                (int) (HYVED_STREAM_ABORT_WAIT / G_TIME_SPAN_SECOND));
+    framed_end(st, hyved_stream_status_packet(st, HYVED_STATUS_OK, NULL, 0));
+}
+
 /* I/O thread: a STREAM or STREAM_HOLE packet for a framed stream. */
 void
 hyved_stream_framed_client_packet(HyvedStream *st, const HyvedHeader *hdr,
                                   const guint8 *payload, gsize len)
 {
+    if (st->aborting)
+        return;         /* the abort is being confirmed: nothing more counts */
     if (hdr->type == HYVED_TYPE_STREAM && hdr->status == HYVED_STATUS_ERROR) {
-        /* abort: confirmed at once, the transfer side sees its fd close */
-        framed_end(st, hyved_stream_status_packet(st, HYVED_STATUS_OK, NULL, 0));
+        framed_abort(st);
         return;
     }
     if (st->finishing)

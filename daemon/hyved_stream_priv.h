@@ -25,6 +25,11 @@ G_BEGIN_DECLS
  * not yet written to the fd (back-pressure, as libvirtd). */
 #define HYVED_STREAM_WBUF_MAX (1024 * 1024)
 
+/* A framed stream aborted by its client waits this long for the transfer
+ * side to close its end (having released the volume) before the abort is
+ * confirmed anyway. */
+#define HYVED_STREAM_ABORT_WAIT (5 * G_TIME_SPAN_SECOND)
+
 /* Created by a worker's handler and handed to the I/O thread through
  * client->pending_streams (under client->lock); from then on its mutable
  * fields belong to the I/O thread only. No lock of its own. */
@@ -54,6 +59,10 @@ struct _HyvedStream {
     gboolean finishing;         /* I/O thread: client finished, FINISH queued, awaiting
                                  * DONE/ERROR */
     gboolean wfailed;           /* I/O thread: writing to fd failed, client data dropped */
+    gboolean aborting;          /* I/O thread: the client aborted; our write side is shut,
+                                 * what the fd sends is dropped until EOF (or the source's
+                                 * ready time, HYVED_STREAM_ABORT_WAIT), then the abort is
+                                 * confirmed */
     HyveFrameHeader rhdr;       /* I/O thread: the frame being read */
     gsize rhave;                /* I/O thread: bytes of it (header + payload) read */
     guint8 *rpayload;           /* I/O thread: its payload (DATA, ERROR) */
@@ -80,6 +89,10 @@ void hyved_stream_defer(HyvedStream *st, GSourceFunc func, gpointer data, GDestr
 /* I/O thread: frames from the fd, a bounded batch, while the client's
  * queue has room. */
 void hyved_stream_framed_read(HyvedStream *st);
+/* I/O thread: a client-aborted framed stream (st->aborting) is ready: reads
+ * and drops what the fd has; at EOF or past the deadline, confirms the
+ * abort and ends the stream. */
+void hyved_stream_framed_drain(HyvedStream *st);
 /* I/O thread: a STREAM or STREAM_HOLE packet for a framed stream. */
 void hyved_stream_framed_client_packet(HyvedStream *st, const HyvedHeader *hdr,
                                        const guint8 *payload, gsize len);

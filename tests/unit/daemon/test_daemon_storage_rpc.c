@@ -468,6 +468,100 @@ START_TEST(test_rpc_transfer)
 }
 END_TEST
 
+/* Sends the empty STREAM packet of @status for the stream of @proc/@serial. */
+static void
+stream_send(int fd, gint32 proc, guint32 serial, gint32 status, const void *data, gsize len)
+{
+    HyvedHeader h = { HYVED_PROGRAM_REMOTE, 1, proc, HYVED_TYPE_STREAM, serial, status };
+    g_autoptr(GBytes) pkt = hyved_packet_encode_raw(&h, data, len);
+
+    ck_assert(test_send_raw(fd, g_bytes_get_data(pkt, NULL), g_bytes_get_size(pkt)));
+}
+
+/* A volume is free as soon as the client's abort is confirmed: 30 uploads
+ * and 30 downloads aborted mid-transfer, each volume deleted right after
+ * the confirmation, never refused as in use. */
+START_TEST(test_rpc_abort_then_delete)
+{
+    TestServer *ts = test_server_start(HYVED_AUTH_NONE, NULL);
+    int fd = test_connect(ts->sock_rw);
+    remote_nonnull_storage_pool pool = { 0 };
+    remote_storage_pool_create_args ca = { 0 };
+    g_autofree guint8 *chunk = g_malloc0(65536);
+    guint32 serial = 100;
+    TestReply r;
+
+    test_open(fd, "bhyve:///system", 0);
+    define_pool(ts, fd, "abortdel", 20, &pool);
+    ca.pool = pool;
+    ca.flags = 1;
+    ck_assert(test_call(fd, REMOTE_PROC_STORAGE_POOL_CREATE, 21,
+                        (xdrproc_t) xdr_remote_storage_pool_create_args, &ca, NULL, NULL, &r));
+    ck_assert_msg(!r.is_error, "start: %s", r.message);
+    memset(chunk, 0x5a, 65536);
+    for (int i = 0; i < 60; i++) {
+        gboolean upload = i % 2 == 0;
+        gint32 proc = upload ? REMOTE_PROC_STORAGE_VOL_UPLOAD : REMOTE_PROC_STORAGE_VOL_DOWNLOAD;
+        g_autofree char *vname = g_strdup_printf("a%d.img", i);
+        g_autofree char *xml = g_strdup_printf("<volume><name>%s</name><capacity>16777216"
+                                               "</capacity><allocation>0</allocation></volume>",
+                                               vname);
+        remote_storage_vol_create_xml_args va = { .pool = pool, .xml = xml };
+        remote_storage_vol_create_xml_ret vr = { 0 };
+        remote_storage_vol_upload_args ua = { 0 };
+        remote_storage_vol_delete_args del = { 0 };
+        guint32 st_serial = ++serial;
+        HyvedHeader hdr;
+
+        ck_assert(test_call(fd, REMOTE_PROC_STORAGE_VOL_CREATE_XML, ++serial,
+                            (xdrproc_t) xdr_remote_storage_vol_create_xml_args, &va,
+                            (xdrproc_t) xdr_remote_storage_vol_create_xml_ret, &vr, &r));
+        ck_assert_msg(!r.is_error, "round %d: vol create: %s", i, r.message);
+        /* upload and download args have the same layout */
+        ua.vol = vr.vol;
+        ck_assert(test_send(fd, HYVED_PROGRAM_REMOTE, proc, HYVED_TYPE_CALL, st_serial,
+                            HYVED_STATUS_OK, (xdrproc_t) xdr_remote_storage_vol_upload_args,
+                            &ua));
+        ck_assert_msg(test_recv(fd, &hdr, NULL, 5000, NULL) && hdr.type == HYVED_TYPE_REPLY &&
+                      hdr.serial == st_serial && hdr.status == HYVED_STATUS_OK,
+                      "round %d: %s refused", i, upload ? "upload" : "download");
+        if (upload) {
+            for (int k = 0; k < 4; k++)
+                stream_send(fd, proc, st_serial, HYVED_STATUS_CONTINUE, chunk, 65536);
+        } else {
+            /* the transfer is under way: data arrived */
+            ck_assert_msg(test_recv(fd, &hdr, NULL, 5000, NULL) &&
+                          hdr.type == HYVED_TYPE_STREAM && hdr.serial == st_serial &&
+                          hdr.status == HYVED_STATUS_CONTINUE, "round %d: no download data", i);
+        }
+        stream_send(fd, proc, st_serial, HYVED_STATUS_ERROR, NULL, 0);
+        /* data already queued may come first, then the confirmation */
+        for (;;) {
+            ck_assert_msg(test_recv(fd, &hdr, NULL, 10000, NULL),
+                          "round %d: abort not confirmed", i);
+            if (hdr.type == HYVED_TYPE_MESSAGE ||
+                (hdr.serial == st_serial && hdr.status == HYVED_STATUS_CONTINUE))
+                continue;
+            break;
+        }
+        ck_assert_msg(hdr.type == HYVED_TYPE_STREAM && hdr.serial == st_serial &&
+                      hdr.status == HYVED_STATUS_OK,
+                      "round %d: abort answered with type %d status %d", i, hdr.type,
+                      hdr.status);
+        del.vol = vr.vol;
+        ck_assert(test_call(fd, REMOTE_PROC_STORAGE_VOL_DELETE, ++serial,
+                            (xdrproc_t) xdr_remote_storage_vol_delete_args, &del, NULL, NULL,
+                            &r));
+        ck_assert_msg(!r.is_error, "round %d (%s): delete right after the abort: %d '%s'", i,
+                      upload ? "upload" : "download", r.code, r.message);
+        xdr_free((xdrproc_t) xdr_remote_storage_vol_create_xml_ret, (char *) &vr);
+    }
+    xdr_free((xdrproc_t) xdr_remote_nonnull_storage_pool, (char *) &pool);
+    close(fd);
+    test_server_stop(ts);
+}
+END_TEST
+
 void
 test_daemon_storage_add_rpc(TCase *tc)
 {
@@ -476,4 +570,5 @@ test_daemon_storage_add_rpc(TCase *tc)
     tcase_add_test(tc, test_rpc_capabilities);
     tcase_add_test(tc, test_rpc_pool_events);
     tcase_add_test(tc, test_rpc_transfer);
+    tcase_add_test(tc, test_rpc_abort_then_delete);
 }

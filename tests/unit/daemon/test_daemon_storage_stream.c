@@ -510,34 +510,104 @@ START_TEST(test_error_frame)
 }
 END_TEST
 
-/* Client abort: confirmed at once, no FINISH, the driver's end sees EOF. */
+/* Client abort: no FINISH; the driver's end sees EOF at once, but the
+ * client's abort is confirmed only once the driver closed its end (it
+ * releases the volume before that): what the driver still sends is
+ * dropped, the connection keeps working meanwhile. */
+static const struct {
+    const char *name;
+    gboolean finish_first;      /* the client finished before aborting */
+    gboolean late_frames;       /* the driver sends DATA, EOF, DONE after the abort */
+} abort_cases[] = {
+    { "abort", FALSE, FALSE },
+    { "abort-late-frames", FALSE, TRUE },
+    { "abort-after-finish", TRUE, FALSE },
+    { "abort-after-finish-done", TRUE, TRUE },
+};
+
 START_TEST(test_abort)
 {
+    const char *name = abort_cases[_i].name;
+    TestReply r;
+    remote_auth_list_ret auth = { 0 };
     Fixture f;
 
     fixture_setup(&f);
     client_send(&f, HYVED_TYPE_STREAM, HYVED_STATUS_CONTINUE, "abc", 3);
-    expect_frame("abort", f.dfd, HYVE_FRAME_DATA, 3, "abc");
+    expect_frame(name, f.dfd, HYVE_FRAME_DATA, 3, "abc");
+    if (abort_cases[_i].finish_first) {
+        client_send(&f, HYVED_TYPE_STREAM, HYVED_STATUS_OK, NULL, 0);
+        expect_frame(name, f.dfd, HYVE_FRAME_FINISH, 0, NULL);
+    }
     client_send(&f, HYVED_TYPE_STREAM, HYVED_STATUS_ERROR, NULL, 0);
-    g_bytes_unref(expect_packet("abort", &f, HYVED_TYPE_STREAM, HYVED_STATUS_OK));
-    expect_driver_eof("abort", f.dfd, HYVE_FRAME_FINISH);
-    expect_ended("abort", &f);
+    expect_driver_eof(name, f.dfd, HYVE_FRAME_FINISH);
+    if (abort_cases[_i].late_frames) {
+        frame_send(f.dfd, HYVE_FRAME_DATA, 0, 4, "late", 4);
+        frame_send(f.dfd, HYVE_FRAME_EOF, 0, 0, NULL, 0);
+        frame_send(f.dfd, HYVE_FRAME_DONE, 0, 0, NULL, 0);
+    }
+    /* the driver's end is still open: no confirmation, the stream lives */
+    expect_no_packet(name, &f, 300);
+    g_mutex_lock(&f.lock);
+    ck_assert_msg(f.ends == 0, "%s: stream ended before the driver closed its end", name);
+    g_mutex_unlock(&f.lock);
+    /* the I/O thread is not blocked meanwhile */
+    ck_assert_msg(test_call(f.cfd, REMOTE_PROC_AUTH_LIST, 91, NULL, NULL,
+                            (xdrproc_t) xdr_remote_auth_list_ret, &auth, &r) && !r.is_error,
+                  "%s: connection unusable while the abort waits", name);
+    xdr_free((xdrproc_t) xdr_remote_auth_list_ret, (char *) &auth);
+    close(f.dfd);
+    f.dfd = -1;
+    g_bytes_unref(expect_packet(name, &f, HYVED_TYPE_STREAM, HYVED_STATUS_OK));
+    expect_ended(name, &f);
     fixture_teardown(&f);
 }
 END_TEST
 
-/* Abort while the finish waits for DONE: confirmed at once too. */
-START_TEST(test_abort_after_finish)
+/* A driver that never closes its end: the abort is confirmed anyway after
+ * HYVED_STREAM_ABORT_WAIT (5 s), and the daemon's end is closed then. */
+START_TEST(test_abort_timeout)
 {
     Fixture f;
+    HyvedHeader hdr;
+    gint64 t0, waited;
+    char c;
 
     fixture_setup(&f);
-    client_send(&f, HYVED_TYPE_STREAM, HYVED_STATUS_OK, NULL, 0);
-    expect_frame("abort-after-finish", f.dfd, HYVE_FRAME_FINISH, 0, NULL);
     client_send(&f, HYVED_TYPE_STREAM, HYVED_STATUS_ERROR, NULL, 0);
-    g_bytes_unref(expect_packet("abort-after-finish", &f, HYVED_TYPE_STREAM, HYVED_STATUS_OK));
-    expect_driver_eof("abort-after-finish", f.dfd, 0);
-    expect_ended("abort-after-finish", &f);
+    t0 = g_get_monotonic_time();
+    ck_assert_msg(test_recv(f.cfd, &hdr, NULL, 10000, NULL), "abort-timeout: never confirmed");
+    ck_assert_msg(hdr.type == HYVED_TYPE_STREAM && hdr.status == HYVED_STATUS_OK &&
+                  hdr.serial == SERIAL, "abort-timeout: got type %d status %d serial %u",
+                  hdr.type, hdr.status, hdr.serial);
+    waited = g_get_monotonic_time() - t0;
+    ck_assert_msg(waited >= 4500 * G_TIME_SPAN_MILLISECOND &&
+                  waited < 8 * G_TIME_SPAN_SECOND,
+                  "abort-timeout: confirmed after %" G_GINT64_FORMAT " ms, wanted about 5 s",
+                  waited / G_TIME_SPAN_MILLISECOND);
+    expect_ended("abort-timeout", &f);
+    /* the daemon's end is closed: the driver's reads EOF, its writes fail */
+    ck_assert(read(f.dfd, &c, 1) == 0);
+    ck_assert(send(f.dfd, "x", 1, MSG_NOSIGNAL) < 0 && errno == EPIPE);
+    fixture_teardown(&f);
+}
+END_TEST
+
+/* The client goes away while its abort waits for the driver: the stream
+ * ends (end callback once), the daemon's end is closed. */
+START_TEST(test_abort_client_gone)
+{
+    Fixture f;
+    char c;
+
+    fixture_setup(&f);
+    client_send(&f, HYVED_TYPE_STREAM, HYVED_STATUS_ERROR, NULL, 0);
+    expect_driver_eof("abort-client-gone", f.dfd, 0);
+    close(f.cfd);
+    f.cfd = -1;
+    ck_assert_msg(wait_ends(&f) == 1, "abort-client-gone: end callback not called");
+    ck_assert(read(f.dfd, &c, 1) == 0);
+    ck_assert(send(f.dfd, "x", 1, MSG_NOSIGNAL) < 0 && errno == EPIPE);
     fixture_teardown(&f);
 }
 END_TEST
@@ -763,8 +833,9 @@ main(void)
     tcase_add_test(tc, test_download);
     tcase_add_test(tc, test_download_bulk);
     tcase_add_loop_test(tc, test_error_frame, 0, G_N_ELEMENTS(error_cases));
-    tcase_add_test(tc, test_abort);
-    tcase_add_test(tc, test_abort_after_finish);
+    tcase_add_loop_test(tc, test_abort, 0, G_N_ELEMENTS(abort_cases));
+    tcase_add_test(tc, test_abort_timeout);
+    tcase_add_test(tc, test_abort_client_gone);
     tcase_add_loop_test(tc, test_hostile_frame, 0, G_N_ELEMENTS(hostile_cases));
     tcase_add_loop_test(tc, test_bad_client_hole, 0, G_N_ELEMENTS(bad_hole_cases));
     tcase_add_test(tc, test_client_gone);
