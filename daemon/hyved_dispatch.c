@@ -100,10 +100,20 @@ static GBytes *
 rpc_error(const HyvedHeader *call, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /* The error domain libvirt's public API file of @api reports from
- * (VIR_FROM_THIS of libvirt-domain.c, libvirt-storage.c, ...). */
+ * (VIR_FROM_THIS of libvirt-domain.c, libvirt-storage.c, ...): by the
+ * object prefix, except for the virConnect* APIs, which live in the file
+ * of what they act on (libvirt-host.c and libvirt.c ones: NONE). */
 static HyveErrorFrom
 api_error_domain(const char *api)
 {
+    static const struct {
+        const char *api;
+        HyveErrorFrom from;
+    } connect_apis[] = {
+        { "virConnectFindStoragePoolSources", HYVE_FROM_STORAGE },     /* libvirt-storage.c */
+        { "virConnectDomainXMLFromNative", HYVE_FROM_DOMAIN },         /* libvirt-domain.c */
+        { "virConnectDomainXMLToNative", HYVE_FROM_DOMAIN },
+    };
     static const struct {
         const char *prefix;
         HyveErrorFrom from;
@@ -113,6 +123,9 @@ api_error_domain(const char *api)
         { "virNetwork", HYVE_FROM_NETWORK },
     };
 
+    for (gsize i = 0; i < G_N_ELEMENTS(connect_apis); i++)
+        if (g_str_equal(api, connect_apis[i].api))
+            return connect_apis[i].from;
     for (gsize i = 0; i < G_N_ELEMENTS(map); i++)
         if (g_str_has_prefix(api, map[i].prefix))
             return map[i].from;

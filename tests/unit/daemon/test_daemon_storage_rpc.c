@@ -57,12 +57,15 @@ decode_error(const char *name, GBytes *payload, TestReply *r)
 }
 
 /* Every state-changing storage procedure, with an all-zero payload of its
- * args' size (empty strings, zero UUIDs and numbers decode from zeros). */
+ * args' size (empty strings, zero UUIDs and numbers decode from zeros);
+ * libvirt refuses them all from libvirt-storage.c, hence error domain
+ * STORAGE, virConnectFindStoragePoolSources included. */
 static const struct {
     gint32 proc;
     gsize args_len;
     const char *api;
 } ro_cases[] = {
+    { REMOTE_PROC_CONNECT_FIND_STORAGE_POOL_SOURCES, 12, "virConnectFindStoragePoolSources" },
     { REMOTE_PROC_STORAGE_POOL_DEFINE_XML, 8, "virStoragePoolDefineXML" },
     { REMOTE_PROC_STORAGE_POOL_CREATE_XML, 8, "virStoragePoolCreateXML" },
     { REMOTE_PROC_STORAGE_POOL_CREATE, 24, "virStoragePoolCreate" },
@@ -102,8 +105,9 @@ START_TEST(test_rpc_readonly)
 
         ck_assert_msg(hdr.status == HYVED_STATUS_ERROR, "%s: allowed read-only", ro_cases[i].api);
         decode_error(ro_cases[i].api, reply, &e);
-        ck_assert_msg(e.code == HYVE_ERR_OPERATION_DENIED && g_str_equal(e.message, want),
-                      "%s: error %d '%s'", ro_cases[i].api, e.code, e.message);
+        ck_assert_msg(e.code == HYVE_ERR_OPERATION_DENIED && e.domain == HYVE_FROM_STORAGE &&
+                      g_str_equal(e.message, want),
+                      "%s: error %d/%d '%s'", ro_cases[i].api, e.code, e.domain, e.message);
         test_reply_clear(&e);
     }
     /* queries work read-only */
