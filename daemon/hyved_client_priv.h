@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hyved_client_priv.h: the server, listener and client structures, shared
- * by hyved_server.c, hyved_listener.c, hyved_client*.c, hyved_stream.c and
- * hyved_events.c only.
+ * by hyved_server.c, hyved_listener.c, hyved_client*.c, hyved_events.c and
+ * the stream files hyved_stream.c, hyved_stream_framed.c and
+ * hyved_stream_abort.c (through hyved_stream_priv.h) only.
  */
 #pragma once
 

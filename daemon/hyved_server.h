@@ -83,7 +83,9 @@ void hyved_client_set_closed(HyvedClient *client);
 void hyved_client_enable_keepalive(HyvedClient *client);
 void hyved_client_set_close_callback(HyvedClient *client, gboolean registered);
 
-/* Streams (hyved_stream.c), for handlers such as DOMAIN_OPEN_CONSOLE:
+/* Streams (hyved_stream.c; framed mode in hyved_stream_framed.c, the
+ * daemon's abort in hyved_stream_abort.c), for handlers such as
+ * DOMAIN_OPEN_CONSOLE:
  * ties @fd (taken over, made non-blocking; e.g. a console pty) to the
  * stream of the call @call. It starts once the handler's successful reply
  * is queued (never before it) and is dropped if the call fails. fd data ->
@@ -114,8 +116,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HyvedStream, hyved_stream_unref)
  * confirmed (STREAM/OK) only when the fd answers DONE; fd DATA/HOLE/EOF ->
  * STREAM/CONTINUE data, STREAM_HOLE packets, the empty CONTINUE; an ERROR
  * frame -> STREAM/ERROR with its code, domain and message; client abort ->
- * STREAM/OK at once and the fd closed; the fd closing before DONE/ERROR,
- * or a malformed frame -> STREAM/ERROR (INTERNAL_ERROR). */
+ * the fd's write side shut, what it still sends dropped, STREAM/OK once the
+ * transfer side closed its end (it released the volume; 5 s at most); the
+ * fd closing before DONE/ERROR, or a malformed frame -> STREAM/ERROR
+ * (INTERNAL_ERROR). */
 HyvedStream *hyved_client_open_framed_stream(HyvedClient *client, const HyvedHeader *call,
                                              int fd, HyvedStreamEndFunc end,
                                              gpointer end_data, GDestroyNotify end_notify,

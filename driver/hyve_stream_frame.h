@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hyve_stream_frame.h: the framed byte stream between the daemon's stream
- * code (daemon/hyved_stream.c, I/O thread, non-blocking) and a driver
+ * code (daemon/hyved_stream_framed.c, I/O thread, non-blocking) and a driver
  * transfer thread (driver/hyve_storage_transfer.c, blocking I/O) over a
  * SOCK_STREAM socketpair, for volume upload/download.
  *
