@@ -55,6 +55,7 @@ hyve_domain_obj_unref(HyveDomainObj *obj)
         return;
     hyve_domain_def_free(obj->def);
     hyve_domain_def_free(obj->new_def);
+    hyve_domain_def_free(obj->start_def);
     hyve_domain_run_free(obj->run);
     g_cond_clear(&obj->job_cond);
     g_mutex_clear(&obj->lock);

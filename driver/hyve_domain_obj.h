@@ -38,6 +38,12 @@ struct _HyveDomainObj {
     struct _HyveDomainRun *run; /* [obj] the runner of an active domain, NULL otherwise */
     gboolean job_active;        /* [obj] an operation on the domain is in progress */
     GCond job_cond;             /* with obj->lock: signalled when job_active clears */
+    HyveDomainDef *start_def;   /* [obj] while a start is under way (hyve_domain_run_start,
+                                 * hyve_domain_restart): a copy of the definition being
+                                 * started, set before its volume disks are resolved and
+                                 * cleared once the domain runs (obj->run set) or the start
+                                 * failed; the storage's vol-user check counts its disks as
+                                 * used. NULL otherwise */
 };
 
 /* Takes ownership of @def. state SHUTOFF, id -1, one reference. */
@@ -69,6 +75,11 @@ GPtrArray *hyve_domain_list_export(HyveDomainList *list, guint flags);
 
 /* ---- hyve_domain_config.c ---------------------------------------------- */
 gboolean hyve_file_write_atomic(const char *path, const char *data, GError **error);
+/* What a config file's header comment names the object by (as libvirt's
+ * virXMLPickShellSafeComment): @name when it is safe both in an XML
+ * comment (no "--") and on a shell command line (letters, digits and
+ * ._+:@,=/-, no leading '-'), else the UUID. Freed by the caller. */
+char *hyve_config_comment_name(const char *name, const guint8 uuid[HYVE_UUID_LEN]);
 char *hyve_domain_config_path(const char *config_dir, const char *name);
 gboolean hyve_domain_config_save(const char *config_dir, const HyveDomainDef *def,
                                  GError **error);

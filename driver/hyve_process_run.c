@@ -105,6 +105,38 @@ resolve_volume_disks(HyveDriver *drv, HyveDomainDef *def, GError **error)
     return TRUE;
 }
 
+/* Marks @obj as starting on the disks of @def (a copy goes to
+ * obj->start_def; NULL: obj->def; a mark already there, set by
+ * hyve_domain_restart, stays).
+ * The storage's vol-user check (volume_user, hyve_driver.c) counts these
+ * disks as used until the start publishes obj->run or failed
+ * (start_unmark).
+ *
+ * Why the mark must be set before the volume disks are resolved: volume
+ * delete and resize --shrink first mark the volume 'building' (under the
+ * pool lock), then ask for its users; resolving refuses a 'building'
+ * volume. With the mark set first, either the start resolves before the
+ * volume is marked, and then the mark is already visible when the delete
+ * asks for users (the delete is refused), or the volume is marked first and
+ * the start's resolve fails. No order lets both go ahead. */
+static gboolean
+start_mark(HyveDomainObj *obj, const HyveDomainDef *def, GError **error)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&obj->lock);
+
+    if (!obj->start_def)
+        obj->start_def = hyve_domain_def_copy(def ? def : obj->def, error);
+    return obj->start_def != NULL;
+}
+
+static void
+start_unmark(HyveDomainObj *obj)
+{
+    g_mutex_lock(&obj->lock);
+    g_clear_pointer(&obj->start_def, hyve_domain_def_free);
+    g_mutex_unlock(&obj->lock);
+}
+
 gboolean
 hyve_domain_run_start(HyveDriver *drv, HyveDomainObj *obj, HyveDomainDef *live,
                       HyveStartKind kind, gboolean paused, GError **error)
@@ -118,13 +150,19 @@ hyve_domain_run_start(HyveDriver *drv, HyveDomainObj *obj, HyveDomainDef *live,
         g_mutex_lock(&obj->lock);
         def = hyve_domain_def_copy(obj->def, error);
         g_mutex_unlock(&obj->lock);
-        if (!def)
+        if (!def) {
+            start_unmark(obj);          /* hyve_domain_restart's */
             return FALSE;
+        }
     }
     hyve_process_def_clear_live(def);
-    if (!resolve_volume_disks(drv, def, error) ||
-        !(run = hyve_process_spawn(drv, def, paused, error)))
+    if (!start_mark(obj, def, error))
         return FALSE;
+    if (!resolve_volume_disks(drv, def, error) ||
+        !(run = hyve_process_spawn(drv, def, paused, error))) {
+        start_unmark(obj);
+        return FALSE;
+    }
 
     g_mutex_lock(&list->lock);
     if (kind == HYVE_START_BOOT)
@@ -145,6 +183,8 @@ hyve_domain_run_start(HyveDriver *drv, HyveDomainObj *obj, HyveDomainDef *live,
     }
     obj->def = g_steal_pointer(&def);
     obj->run = run;
+    /* from here on the live definition (obj->def) says which disks it uses */
+    g_clear_pointer(&obj->start_def, hyve_domain_def_free);
     obj->state = HYVE_DOMAIN_STATE_RUNNING;
     obj->reason = HYVE_REASON_RUNNING_BOOTED;
     if (kind == HYVE_START_REBOOT)
@@ -242,6 +282,12 @@ hyve_domain_restart(HyveDriver *drv, HyveDomainObj *obj, HyveStartKind kind, gbo
     updated = obj->run->updated;
     autostarted = obj->run->autostarted;
     g_mutex_unlock(&obj->lock);
+    /* the domain keeps counting as a user of its disks while it has no run
+     * (hyve_domain_run_start clears the mark) */
+    if (!start_mark(obj, NULL, &err)) {
+        g_warning("domain %s: %s", obj->name, err->message);
+        g_clear_error(&err);
+    }
     hyve_domain_run_stop(drv, obj, pre, n_pre, 0, 0, TRUE, why);
     if (hyve_domain_run_start(drv, obj, NULL, kind, paused, &err)) {
         g_mutex_lock(&obj->lock);

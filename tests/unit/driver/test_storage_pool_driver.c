@@ -223,10 +223,221 @@ START_TEST(test_driver_vol_user)
 }
 END_TEST
 
+/* A driver whose runner is @runner and whose pool "on" (built, started)
+ * has the volume v.img of 1 MiB (its path in @vol). */
+static HyveDriver *
+driver_with_volume(HyveDriverConfig *cfg, const char *runner, HyvePoolObj **on,
+                   HyveVolIdent *vol)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *on_xml = pool_xml("on", NULL, "on");
+    HyveStorage *dst;
+    HyveDriver *drv;
+
+    cfg->config_dir = g_build_filename(tmp, "drv", "etc", NULL);
+    cfg->state_dir = g_build_filename(tmp, "drv", "run", NULL);
+    cfg->log_dir = g_build_filename(tmp, "drv", "log", NULL);
+    cfg->schema_dir = g_strdup(HYVE_LIBVIRT_SCHEMA_DIR);
+    cfg->runner_path = g_strdup(runner);
+    cfg->uri = g_strdup("bhyve:///session");
+    g_mkdir_with_parents(cfg->log_dir, 0700);
+    drv = hyve_driver_new(cfg, &err);
+    ck_assert_msg(drv, "hyve_driver_new: %s", err ? err->message : "");
+    dst = hyve_driver_get_storage(drv);
+    *on = hyve_storage_pool_create_xml(dst, on_xml, HYVE_POOL_CREATE_WITH_BUILD, &err);
+    ck_assert_msg(*on, "pool: %s", err ? err->message : "");
+    ck_assert_msg(hyve_storage_vol_create_xml(dst, *on, "<volume><name>v.img</name>"
+                                              "<capacity>1048576</capacity><allocation>0"
+                                              "</allocation></volume>", 0, vol, &err), "vol create: %s",
+                  err ? err->message : "");
+    return drv;
+}
+
+typedef struct {
+    HyveDriver *drv;
+    HyveDomainObj *dom;
+    GError *err;
+    gboolean ok;
+} StartJob;
+
+static gpointer
+start_thread(gpointer data)
+{
+    StartJob *job = data;
+
+    job->ok = hyve_driver_domain_start(job->drv, job->dom, 0, &job->err);
+    return NULL;
+}
+
+static gboolean
+wait_for_file(const char *path, guint ms)
+{
+    for (guint i = 0; i < ms / 10; i++) {
+        if (g_file_test(path, G_FILE_TEST_EXISTS))
+            return TRUE;
+        g_usleep(10 * 1000);
+    }
+    return g_file_test(path, G_FILE_TEST_EXISTS);
+}
+
+/* A domain counts as the user of its volume while it starts, not only once
+ * it runs: the runner here signals that it was spawned, then waits (the
+ * window between resolving the volume and publishing the run); delete and
+ * shrink of the volume are refused meanwhile. Once the start failed (the
+ * runner exits 64) the volume is free again. Case 0: a volume disk; case
+ * 1: a file disk on the volume's path. */
+START_TEST(test_driver_vol_user_starting)
+{
+    HyveDriverConfig cfg = { 0 };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HyvePoolObj) on = NULL;
+    g_autofree char *mark = g_build_filename(tmp, "spawned", NULL);
+    g_autofree char *go = g_build_filename(tmp, "go", NULL);
+    g_autofree char *script = g_build_filename(tmp, "waiting-runner", NULL);
+    g_autofree char *body = g_strdup_printf("#!/bin/sh\n: > '%s'\nn=0\n"
+                                            "while [ ! -e '%s' ] && [ $n -lt 2000 ]; do "
+                                            "sleep 0.01; n=$((n+1)); done\nexit 64\n",
+                                            mark, go);
+    g_autofree char *xml = NULL;
+    const char *what = _i == 0 ? "volume disk" : "file disk";
+    HyveVolIdent vol = { 0 };
+    StartJob job = { 0 };
+    GThread *thread;
+    HyveStorage *dst;
+
+    ck_assert(g_file_set_contents(script, body, -1, NULL) && chmod(script, 0755) == 0);
+    job.drv = driver_with_volume(&cfg, script, &on, &vol);
+    dst = hyve_driver_get_storage(job.drv);
+    xml = _i == 0 ? g_strdup_printf(DOMAIN_XML, "on", "v.img") :
+        g_strdup_printf("<domain type='bhyve'><name>vm1</name><memory unit='MiB'>64</memory>"
+                        "<os><type arch='x86_64'>hvm</type><kernel>/boot/vmlinuz</kernel>"
+                        "</os><devices><disk type='file' device='disk'><source file='%s'/>"
+                        "<target dev='vda'/></disk></devices></domain>", vol.key);
+    job.dom = hyve_driver_define_xml(job.drv, xml, 0, &err);
+    ck_assert_msg(job.dom, "%s: define: %s", what, err ? err->message : "");
+
+    thread = g_thread_new("start", start_thread, &job);
+    ck_assert_msg(wait_for_file(mark, 20000), "%s: the runner never ran", what);
+    ck_assert_msg(!hyve_storage_vol_delete(dst, on, "v.img", 0, &err),
+                  "%s: volume deleted while the domain starts on it", what);
+    check_error(what, err, HYVE_ERR_OPERATION_INVALID,
+                "Requested operation is not valid: storage volume 'v.img' is in use by "
+                "domain 'vm1'");
+    g_clear_error(&err);
+    ck_assert_msg(!hyve_storage_vol_resize(dst, on, "v.img", 4096, HYVE_VOL_RESIZE_SHRINK,
+                                           &err),
+                  "%s: volume shrunk while the domain starts on it", what);
+    check_error(what, err, HYVE_ERR_OPERATION_INVALID,
+                "Requested operation is not valid: storage volume 'v.img' is in use by "
+                "domain 'vm1'");
+    g_clear_error(&err);
+    ck_assert_msg(g_file_test(vol.key, G_FILE_TEST_EXISTS), "%s: %s is gone", what, vol.key);
+
+    ck_assert(g_file_set_contents(go, "", 0, NULL));
+    g_thread_join(thread);
+    ck_assert_msg(!job.ok, "%s: the start succeeded", what);
+    ck_assert_msg(job.err && strstr(job.err->message, "exited while starting"),
+                  "%s: start: %s", what, job.err ? job.err->message : "(no error)");
+    ck_assert(!hyve_domain_obj_is_active(job.dom));
+    /* the start failed: not a user any more */
+    ck_assert_msg(hyve_storage_vol_delete(dst, on, "v.img", 0, &err), "%s: after the failed "
+                  "start: %s", what, err ? err->message : "");
+
+    g_clear_error(&job.err);
+    hyve_vol_ident_clear(&vol);
+    g_clear_pointer(&job.dom, hyve_domain_obj_unref);
+    g_clear_pointer(&on, hyve_pool_obj_unref);
+    hyve_driver_free(job.drv);
+    hyve_driver_config_clear(&cfg);
+}
+END_TEST
+
+typedef struct {
+    const char *what;
+    const char *tail;           /* after the pool's directory */
+    gboolean in_use;
+} FileDiskCase;
+
+static const FileDiskCase file_disk_cases[] = {
+    { "same path", "/v.img", TRUE },
+    { "double slash", "//v.img", TRUE },
+    { "dot component", "/./v.img", TRUE },
+    { "symlinked directory", "-link/v.img", TRUE },
+    { "hard link", "-other/hard.img", TRUE },
+    { "another file of the same name", "-other/v.img", FALSE },
+    { "a missing file", "-other/missing.img", FALSE },
+};
+
+/* A running domain whose <disk type='file'> names the volume's file by
+ * another path blocks its deletion: files are compared by inode. */
+START_TEST(test_driver_vol_user_file_disk)
+{
+    const FileDiskCase *c = &file_disk_cases[_i];
+    HyveDriverConfig cfg = { 0 };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HyveDomainObj) dom = NULL;
+    g_autoptr(HyvePoolObj) on = NULL;
+    g_autofree char *dir = pool_path("on");
+    g_autofree char *linked = g_strdup_printf("%s-link", dir);
+    g_autofree char *other = g_strdup_printf("%s-other", dir);
+    g_autofree char *other_v = g_build_filename(other, "v.img", NULL);
+    g_autofree char *hard = g_build_filename(other, "hard.img", NULL);
+    g_autofree char *source = NULL, *xml = NULL;
+    HyveDomainRun *fake_run = g_new0(HyveDomainRun, 1);
+    HyveVolIdent vol = { 0 };
+    gboolean deleted;
+    HyveStorage *dst;
+    HyveDriver *drv;
+
+    source = g_strconcat(dir, c->tail, NULL);
+    xml = g_strdup_printf("<domain type='bhyve'><name>vm1</name><memory unit='MiB'>64</memory>"
+                          "<os><type arch='x86_64'>hvm</type><kernel>/boot/vmlinuz</kernel>"
+                          "</os><devices><disk type='file' device='disk'><source file='%s'/>"
+                          "<target dev='vda'/></disk></devices></domain>", source);
+    drv = driver_with_volume(&cfg, "/bin/false", &on, &vol);
+    dst = hyve_driver_get_storage(drv);
+    ck_assert_msg(symlink(dir, linked) == 0, "%s: symlink: %s", c->what, g_strerror(errno));
+    ck_assert(g_mkdir_with_parents(other, 0700) == 0);
+    ck_assert(g_file_set_contents(other_v, "x", 1, NULL));
+    ck_assert_msg(link(vol.key, hard) == 0, "%s: link: %s", c->what, g_strerror(errno));
+    dom = hyve_driver_define_xml(drv, xml, 0, &err);
+    ck_assert_msg(dom, "%s: define: %s", c->what, err ? err->message : "");
+    g_mutex_lock(&dom->lock);
+    dom->id = 7;
+    dom->state = HYVE_DOMAIN_STATE_RUNNING;
+    dom->run = fake_run;
+    g_mutex_unlock(&dom->lock);
+
+    deleted = hyve_storage_vol_delete(dst, on, "v.img", 0, &err);
+    if (c->in_use) {
+        ck_assert_msg(!deleted, "%s: deleted while a domain runs on %s", c->what, source);
+        check_error(c->what, err, HYVE_ERR_OPERATION_INVALID,
+                    "Requested operation is not valid: storage volume 'v.img' is in use "
+                    "by domain 'vm1'");
+    } else {
+        ck_assert_msg(deleted, "%s: %s", c->what, err ? err->message : "");
+    }
+
+    g_mutex_lock(&dom->lock);
+    dom->run = NULL;
+    dom->id = -1;
+    dom->state = HYVE_DOMAIN_STATE_SHUTOFF;
+    g_mutex_unlock(&dom->lock);
+    g_free(fake_run);
+    hyve_vol_ident_clear(&vol);
+    g_clear_pointer(&dom, hyve_domain_obj_unref);
+    g_clear_pointer(&on, hyve_pool_obj_unref);
+    hyve_driver_free(drv);
+    hyve_driver_config_clear(&cfg);
+}
+END_TEST
+
 void
 storage_pool_add_driver_tests(TCase *tc)
 {
     tcase_add_loop_test(tc, test_driver_volume_disk, 0, G_N_ELEMENTS(vol_disk_cases));
     tcase_add_test(tc, test_driver_volume_disk_resolved);
     tcase_add_loop_test(tc, test_driver_vol_user, 0, 2);
+    tcase_add_loop_test(tc, test_driver_vol_user_starting, 0, 2);
+    tcase_add_loop_test(tc, test_driver_vol_user_file_disk, 0, G_N_ELEMENTS(file_disk_cases));
 }
