@@ -110,6 +110,19 @@ autostart_link(const char *config_dir, const char *name)
     return g_build_filename(config_dir, "autostart", file, NULL);
 }
 
+char *
+hyve_config_comment_name(const char *name, const guint8 uuid[HYVE_UUID_LEN])
+{
+    char s[HYVE_UUID_STRING_LEN];
+
+    if (name && *name && *name != '-' && !strstr(name, "--") &&
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+               "._+:@,=/-") == strlen(name))
+        return g_strdup(name);
+    hyve_uuid_format(uuid, s);
+    return g_strdup(s);
+}
+
 gboolean
 hyve_domain_config_save(const char *config_dir, const HyveDomainDef *def, GError **error)
 {
@@ -117,6 +130,9 @@ hyve_domain_config_save(const char *config_dir, const HyveDomainDef *def, GError
     g_autofree char *xml = hyve_domain_def_format(def, -1, HYVE_DOMAIN_XML_INACTIVE |
                                                   HYVE_DOMAIN_XML_SECURE);
     g_autofree char *data = NULL;
+    /* "--" may not appear inside an XML comment: a name with it would make
+     * the file unreadable at the next start */
+    g_autofree char *named = hyve_config_comment_name(def->name, def->uuid);
 
     if (g_mkdir_with_parents(config_dir, 0700) < 0)
         return sys_error(error, errno, "cannot create config directory '%s'", config_dir);
@@ -126,7 +142,7 @@ hyve_domain_config_save(const char *config_dir, const HyveDomainDef *def, GError
         "Change this configuration with:\n"
         "  virsh -c bhyve:///system edit %s\n"
         "or another application using the libvirt API.\n"
-        "-->\n\n%s", def->name, xml);
+        "-->\n\n%s", named, xml);
     return hyve_file_write_atomic(path, data, error);
 }
 

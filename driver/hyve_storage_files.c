@@ -47,6 +47,9 @@ hyve_storage_save_config(HyveStorage *st, const HyvePoolDef *def, GError **error
     g_autoptr(HyvePoolDef) copy = hyve_pool_def_copy(def);
     g_autofree char *path = def_file(st->config_dir, def->name);
     g_autofree char *xml = NULL, *data = NULL;
+    /* "--" may not appear inside an XML comment: a name with it would make
+     * the file unreadable at the next start */
+    g_autofree char *named = hyve_config_comment_name(def->name, def->uuid);
 
     copy->capacity = copy->allocation = copy->available = 0;
     xml = hyve_pool_def_format(copy);
@@ -59,7 +62,7 @@ hyve_storage_save_config(HyveStorage *st, const HyvePoolDef *def, GError **error
         "Change this configuration with:\n"
         "  virsh pool-edit %s\n"
         "or another application using the libvirt API.\n"
-        "-->\n\n%s", def->name, xml);
+        "-->\n\n%s", named, xml);
     return hyve_file_write_atomic(path, data, error);
 }
 

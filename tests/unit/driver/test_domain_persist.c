@@ -182,6 +182,50 @@ START_TEST(test_broken_files_skipped)
 }
 END_TEST
 
+typedef struct {
+    const char *name;
+    gboolean named;             /* the header comment names it (else: its UUID) */
+} CommentNameCase;
+
+static const CommentNameCase comment_name_cases[] = {
+    { "a--b", FALSE },
+    { "a---", FALSE },
+    { "--x", FALSE },
+    { "-x", FALSE },
+    { "a b", FALSE },
+    { "a;b", FALSE },
+    { "a-b", TRUE },
+    { "vm.1_x", TRUE },
+};
+
+/* A domain's config file stays well-formed whatever its name ("--" may not
+ * appear in an XML comment): the header comment names the domain only when
+ * the name is safe there and on a shell command line, else by UUID; the
+ * domain survives a restart with the same XML. */
+START_TEST(test_comment_safe_name)
+{
+    const CommentNameCase *c = &comment_name_cases[_i];
+    g_autoptr(HyveDomainObj) obj = define_ok(c->name, UUID_A, 65536);
+    g_autofree char *file_name = g_strdup_printf("%s.xml", c->name);
+    g_autofree char *path = g_build_filename(config_dir, file_name, NULL);
+    g_autofree char *want = g_strdup_printf(" edit %s\n", c->named ? c->name : UUID_A);
+    g_autofree char *file = test_read_file(path);
+    g_autofree char *xml1 = hyve_domain_obj_get_xml(obj, HYVE_DOMAIN_XML_INACTIVE, NULL);
+    g_autofree char *xml2 = NULL;
+    g_autoptr(HyveDomainObj) again = NULL;
+    g_autoptr(GError) err = NULL;
+
+    reopen();
+    again = hyve_driver_lookup_by_name(drv, c->name, &err);
+    ck_assert_msg(again, "'%s' lost at restart: %s", c->name, err ? err->message : "");
+    xml2 = hyve_domain_obj_get_xml(again, HYVE_DOMAIN_XML_INACTIVE, NULL);
+    ck_assert_msg(xml1 && xml2 && g_str_equal(xml1, xml2), "'%s': XML differs:\n%s\n---\n%s",
+                  c->name, xml1, xml2);
+    /* the file was read before the restart */
+    ck_assert_msg(file && strstr(file, want), "'%s': no '%s' in\n%s", c->name, want, file);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -193,5 +237,6 @@ main(void)
     tcase_add_test(tc, test_atomic_write_failure);
     tcase_add_test(tc, test_undefine_failure);
     tcase_add_test(tc, test_broken_files_skipped);
+    tcase_add_loop_test(tc, test_comment_safe_name, 0, G_N_ELEMENTS(comment_name_cases));
     return test_suite_run(s);
 }

@@ -289,6 +289,50 @@ START_TEST(test_concurrent)
 }
 END_TEST
 
+typedef struct {
+    const char *name;
+    gboolean named;             /* the header comment names it (else: its UUID) */
+} CommentNameCase;
+
+static const CommentNameCase comment_name_cases[] = {
+    { "a--b", FALSE },
+    { "a---", FALSE },
+    { "-x", FALSE },
+    { "a b", FALSE },
+    { "a$b", FALSE },
+    { "a-b", TRUE },
+    { "pool.1_x", TRUE },
+};
+
+/* A pool's config file stays well-formed whatever its name ("--" may not
+ * appear in an XML comment): the header comment names the pool only when
+ * the name is safe there and on a shell command line, else by UUID; the
+ * pool survives a restart, still active and autostarted. */
+START_TEST(test_comment_safe_name)
+{
+    const CommentNameCase *c = &comment_name_cases[_i];
+    g_autoptr(HyvePoolObj) p = define_started(c->name, UUID_A, "p");
+    g_autofree char *file_name = g_strdup_printf("%s.xml", c->name);
+    g_autofree char *path = g_build_filename(cfg_dir, "storage", file_name, NULL);
+    g_autofree char *want = g_strdup_printf(" pool-edit %s\n", c->named ? c->name : UUID_A);
+    g_autofree char *file = NULL, *names = NULL;
+    g_autoptr(HyvePoolObj) again = NULL;
+
+    ck_assert(p);
+    OK(hyve_storage_pool_set_autostart(st, p, TRUE, error));
+    ck_assert_msg(g_file_get_contents(path, &file, NULL, NULL), "'%s': no %s", c->name, path);
+    reopen();
+    again = lookup(c->name);
+    ck_assert_msg(again, "'%s' lost at restart", c->name);
+    ck_assert_msg(hyve_pool_obj_is_persistent(again) && hyve_pool_obj_is_active(again),
+                  "'%s': not persistent and active after the restart", c->name);
+    names = list_names(16);
+    ck_assert_msg(g_str_equal(names, c->name), "'%s': autostart list '%s'", c->name, names);
+    /* the file was read before the restart */
+    ck_assert_msg(strstr(file, want), "'%s': no '%s' in\n%s", c->name, want, file);
+}
+END_TEST
+
 void
 storage_pool_add_persist_tests(TCase *tc)
 {
@@ -299,4 +343,5 @@ storage_pool_add_persist_tests(TCase *tc)
     tcase_add_test(tc, test_refresh_keeps_marks);
     tcase_add_test(tc, test_refresh_lost_dir);
     tcase_add_test(tc, test_concurrent);
+    tcase_add_loop_test(tc, test_comment_safe_name, 0, G_N_ELEMENTS(comment_name_cases));
 }
