@@ -64,13 +64,19 @@ hyve_storage_flush_events(HyveStorage *st)
     g_mutex_unlock(&st->flush_lock);
 }
 
+/* Takes flush_lock too: a flusher (a transfer thread's REFRESH, say) calls
+ * the sink it copied with only flush_lock held, so once this returns the
+ * old sink is not running and will not be called again (its data may be
+ * freed). Must not be called from inside a sink. */
 void
 hyve_storage_set_event_sink(HyveStorage *st, HyvePoolEventSink sink, gpointer user_data)
 {
+    g_mutex_lock(&st->flush_lock);
     g_mutex_lock(&st->event_lock);
     st->sink = sink;
     st->sink_data = user_data;
     g_mutex_unlock(&st->event_lock);
+    g_mutex_unlock(&st->flush_lock);
 }
 
 void

@@ -3,11 +3,13 @@
  * test_storage_pool_driver.c (storage-pool, with test_storage_pool.c): the
  * driver's side of storage: the storage made by hyve_driver_new, volume
  * disks of a domain resolved to their paths when it starts, and the
- * vol-user function that keeps a volume a running domain uses from being
- * deleted.
+ * vol-user function that keeps a volume a running or starting domain uses
+ * (by any path to its file) from being deleted or shrunk, and removing an
+ * event sink while a flusher is inside it.
  */
 
 #include "test_storage_pool.h"
+#include "hyve_driver_priv.h"
 
 /* ---- the driver's side ---------------------------------------------------- */
 
@@ -432,6 +434,144 @@ START_TEST(test_driver_vol_user_file_disk)
 }
 END_TEST
 
+/* ---- event sinks ----------------------------------------------------------- */
+
+/* A sink that, once called, waits until the test releases it. */
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    guint calls;
+    gboolean released;
+    gint setter_returned;       /* atomic */
+    gboolean domain;            /* case 1: the domain side; 0: storage */
+    HyveDriver *drv;
+    HyvePoolDef *pool_def;
+} SinkGate;
+
+static void
+gate_enter(SinkGate *g)
+{
+    g_mutex_lock(&g->lock);
+    g->calls++;
+    g_cond_broadcast(&g->cond);
+    while (!g->released)
+        g_cond_wait(&g->cond, &g->lock);
+    g_mutex_unlock(&g->lock);
+}
+
+static void
+gate_pool_sink(const HyvePoolEvent *event, gpointer data)
+{
+    (void)event;
+    gate_enter(data);
+}
+
+static void
+gate_domain_sink(const HyveDomainEvent *event, gpointer data)
+{
+    (void)event;
+    gate_enter(data);
+}
+
+static void
+gate_queue_and_flush(SinkGate *g)
+{
+    static const guint8 uuid[HYVE_UUID_LEN] = { 1 };
+
+    if (g->domain) {
+        hyve_driver_queue_event(g->drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, "vm", uuid, -1,
+                                HYVE_DOMAIN_EVENT_DEFINED, 0, NULL);
+        hyve_driver_flush_events(g->drv);
+    } else {
+        hyve_storage_queue_event(hyve_driver_get_storage(g->drv), HYVE_POOL_EVENT_ID_REFRESH,
+                                 g->pool_def, 0);
+        hyve_storage_flush_events(hyve_driver_get_storage(g->drv));
+    }
+}
+
+static gpointer
+gate_flusher(gpointer data)
+{
+    gate_queue_and_flush(data);
+    return NULL;
+}
+
+static gpointer
+gate_setter(gpointer data)
+{
+    SinkGate *g = data;
+
+    if (g->domain)
+        hyve_driver_set_event_sink(g->drv, NULL, NULL);
+    else
+        hyve_storage_set_event_sink(hyve_driver_get_storage(g->drv), NULL, NULL);
+    g_atomic_int_set(&g->setter_returned, 1);
+    return NULL;
+}
+
+/* Removing a sink (the daemon does before it frees the server the sink's
+ * data points to) waits for a flusher that is inside the old sink, and
+ * the old sink is not called afterwards. Case 0: pool events (a transfer
+ * thread's REFRESH, say); case 1: domain events. */
+START_TEST(test_sink_removal_waits)
+{
+    const char *what = _i ? "domain sink" : "pool sink";
+    HyveDriverConfig cfg = { 0 };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HyvePoolObj) on = NULL;
+    g_autofree char *on_xml = pool_xml("on", NULL, "on");
+    SinkGate g = { .domain = _i == 1 };
+    GThread *flusher, *setter;
+    gint64 deadline;
+
+    g_mutex_init(&g.lock);
+    g_cond_init(&g.cond);
+    cfg.config_dir = g_build_filename(tmp, "drv", "etc", NULL);
+    cfg.state_dir = g_build_filename(tmp, "drv", "run", NULL);
+    cfg.schema_dir = g_strdup(HYVE_LIBVIRT_SCHEMA_DIR);
+    cfg.uri = g_strdup("bhyve:///session");
+    g.drv = hyve_driver_new(&cfg, &err);
+    ck_assert_msg(g.drv, "hyve_driver_new: %s", err ? err->message : "");
+    on = hyve_storage_pool_create_xml(hyve_driver_get_storage(g.drv), on_xml,
+                                      HYVE_POOL_CREATE_WITH_BUILD, &err);
+    ck_assert_msg(on, "pool: %s", err ? err->message : "");
+    g.pool_def = hyve_pool_def_copy(on->def);
+    if (g.domain)
+        hyve_driver_set_event_sink(g.drv, gate_domain_sink, &g);
+    else
+        hyve_storage_set_event_sink(hyve_driver_get_storage(g.drv), gate_pool_sink, &g);
+
+    flusher = g_thread_new("flusher", gate_flusher, &g);
+    deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    g_mutex_lock(&g.lock);
+    while (g.calls == 0 && g_cond_wait_until(&g.cond, &g.lock, deadline))
+        ;
+    g_mutex_unlock(&g.lock);
+    ck_assert_msg(g.calls == 1, "%s: never called", what);
+
+    setter = g_thread_new("setter", gate_setter, &g);
+    g_usleep(300 * 1000);
+    ck_assert_msg(!g_atomic_int_get(&g.setter_returned),
+                  "%s: removed while a flusher is still inside it", what);
+    g_mutex_lock(&g.lock);
+    g.released = TRUE;
+    g_cond_broadcast(&g.cond);
+    g_mutex_unlock(&g.lock);
+    g_thread_join(flusher);
+    g_thread_join(setter);
+    ck_assert(g_atomic_int_get(&g.setter_returned));
+    gate_queue_and_flush(&g);
+    ck_assert_msg(g.calls == 1, "%s: called %u times, after its removal too", what, g.calls);
+
+    hyve_pool_def_free(g.pool_def);
+    g_clear_pointer(&on, hyve_pool_obj_unref);
+    hyve_driver_free(g.drv);
+    hyve_driver_config_clear(&cfg);
+    g_cond_clear(&g.cond);
+    g_mutex_clear(&g.lock);
+}
+END_TEST
+
 void
 storage_pool_add_driver_tests(TCase *tc)
 {
@@ -440,4 +580,5 @@ storage_pool_add_driver_tests(TCase *tc)
     tcase_add_loop_test(tc, test_driver_vol_user, 0, 2);
     tcase_add_loop_test(tc, test_driver_vol_user_starting, 0, 2);
     tcase_add_loop_test(tc, test_driver_vol_user_file_disk, 0, G_N_ELEMENTS(file_disk_cases));
+    tcase_add_loop_test(tc, test_sink_removal_waits, 0, 2);
 }
