@@ -252,7 +252,9 @@ gboolean hyve_storage_vol_wipe(HyveStorage *st, HyvePoolObj *pool, const char *n
  * SHRINK: INVALID_ARG "Can't shrink capacity below current capacity unless
  * shrink flag explicitly specified"; with it, refused while a running domain
  * uses the volume (as delete). Growing past the pool's free space with
- * ALLOCATE: INVALID_ARG "Not enough space left in storage pool". */
+ * ALLOCATE: OPERATION_FAILED "Not enough space left in storage pool" (libvirt's
+ * code). A file is never shrunk below its allocated bytes: INVALID_ARG "can't
+ * shrink capacity below existing allocation" (checked first, as libvirt). */
 #define HYVE_VOL_RESIZE_ALLOCATE (1u << 0)
 #define HYVE_VOL_RESIZE_DELTA    (1u << 1)
 #define HYVE_VOL_RESIZE_SHRINK   (1u << 2)

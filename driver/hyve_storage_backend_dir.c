@@ -101,7 +101,9 @@ dir_same_source(const HyvePoolDef *a, const HyvePoolDef *b)
 static gboolean
 dir_build(const HyvePoolDef *def, guint flags, GError **error)
 {
-    int mode = def->perms.mode >= 0 ? def->perms.mode : DIR_POOL_DEFAULT_MODE;
+    g_autofree char *parent = g_path_get_dirname(def->target_path);
+    int mode = def->perms.mode, err;
+    struct stat sb;
 
     HYVE_STORAGE_CHECK_FLAGS(flags, HYVE_POOL_BUILD_NO_OVERWRITE | HYVE_POOL_BUILD_OVERWRITE,
                              FALSE);
@@ -111,23 +113,27 @@ dir_build(const HyvePoolDef *def, guint flags, GError **error)
                        "'VIR_STORAGE_POOL_BUILD_NO_OVERWRITE' are mutually exclusive");
         return FALSE;
     }
-    /* As libvirt's dir backend: an existing directory is fine (its mode
-     * and owner are set again); the overwrite flags only matter for
-     * backends that format something. */
-    if (g_mkdir_with_parents(def->target_path, mode) < 0) {
+    /* As libvirt's dir backend: missing parents are made 0755; an existing
+     * directory is fine and keeps its mode unless <permissions> give one
+     * (the default 0711 is for a directory made here); the overwrite flags
+     * only matter for backends that format something. */
+    if (g_mkdir_with_parents(parent, 0755) < 0) {
+        dir_system_error(error, errno, "cannot create path '%s'", parent);
+        return FALSE;
+    }
+    if (mkdir(def->target_path, mode >= 0 ? mode : DIR_POOL_DEFAULT_MODE) == 0) {
+        if (mode < 0)
+            mode = DIR_POOL_DEFAULT_MODE;     /* made here: not the umask's mode */
+    } else if (errno != EEXIST) {
         dir_system_error(error, errno, "cannot create path '%s'", def->target_path);
         return FALSE;
     }
-    struct stat sb;
-    if (stat(def->target_path, &sb) < 0) {
-        dir_system_error(error, errno, "cannot create path '%s'", def->target_path);
+    err = stat(def->target_path, &sb) < 0 ? errno : S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
+    if (err) {
+        dir_system_error(error, err, "cannot create path '%s'", def->target_path);
         return FALSE;
     }
-    if (!S_ISDIR(sb.st_mode)) {
-        dir_system_error(error, ENOTDIR, "cannot create path '%s'", def->target_path);
-        return FALSE;
-    }
-    if (chmod(def->target_path, mode) < 0) {
+    if (mode >= 0 && chmod(def->target_path, mode) < 0) {
         dir_system_error(error, errno, "cannot set mode of '%s'", def->target_path);
         return FALSE;
     }
@@ -291,34 +297,6 @@ dir_vol_prepare(const HyvePoolDef *pool, HyveVolDef *vol, GError **error)
     return TRUE;
 }
 
-/* fallocate [offset, offset+len); falls back to writing zeros where the
- * file system cannot preallocate. */
-static int
-dir_allocate(int fd, guint64 offset, guint64 len)
-{
-    static const char zeros[65536];
-
-    if (len == 0)
-        return 0;
-    if (fallocate(fd, 0, (off_t)offset, (off_t)len) == 0)
-        return 0;
-    if (errno != EOPNOTSUPP && errno != ENOSYS)
-        return -1;
-    while (len > 0) {
-        size_t chunk = MIN(len, sizeof(zeros));
-        ssize_t n = pwrite(fd, zeros, chunk, (off_t)offset);
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        offset += n;
-        len -= n;
-    }
-    return fdatasync(fd);
-}
-
 static gboolean
 dir_size_ok(guint64 size, const char *path, GError **error)
 {
@@ -364,7 +342,7 @@ dir_vol_create(const HyvePoolDef *pool, HyveVolDef *vol, GError **error)
                        vol->target_path, vol->capacity, g_strerror(err));
         goto fail;
     }
-    if (dir_allocate(fd, 0, alloc) < 0) {
+    if (hyve_storage_fd_allocate(fd, 0, alloc) < 0) {
         err = errno;
         hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_SYSTEM_ERROR,
                        "cannot allocate %" G_GUINT64_FORMAT " bytes in file '%s': %s",
@@ -409,15 +387,16 @@ dir_vol_resize(const HyvePoolDef *pool, HyveVolDef *vol, guint64 capacity, guint
                              HYVE_VOL_RESIZE_DELTA, FALSE);
     if (!dir_size_ok(capacity, vol->target_path, error))
         return FALSE;
-    fd = open(vol->target_path, O_RDWR | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0 || fstat(fd, &sb) < 0) {
-        dir_system_error(error, errno, "cannot open file '%s'", vol->target_path);
-        if (fd >= 0)
-            close(fd);
+    fd = hyve_storage_open_vol(vol->target_path, O_RDWR, error);
+    if (fd < 0)
+        return FALSE;
+    if (fstat(fd, &sb) < 0) {
+        dir_system_error(error, errno, "cannot stat file '%s'", vol->target_path);
+        close(fd);
         return FALSE;
     }
     if ((flags & HYVE_VOL_RESIZE_ALLOCATE) && capacity > (guint64)sb.st_size &&
-        dir_allocate(fd, sb.st_size, capacity - sb.st_size) < 0) {
+        hyve_storage_fd_allocate(fd, sb.st_size, capacity - sb.st_size) < 0) {
         err = errno;
         hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_SYSTEM_ERROR,
                        "cannot allocate %" G_GUINT64_FORMAT " bytes in file '%s': %s",

@@ -62,6 +62,73 @@ hyve_storage_fd_size(int fd, const char *path, gboolean *is_block, guint64 *size
 }
 
 static gboolean
+not_volume_file(GError **error, const char *path)
+{
+    hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_OPERATION_INVALID,
+                   "'%s' is not a regular file or a block device", path);
+    return FALSE;
+}
+
+/* A FIFO (or a device that waits) in a pool must not block a worker:
+ * O_NONBLOCK while opening, only files and block devices kept, then
+ * blocking I/O again. Symlinks are followed, as libvirt does for a dir
+ * pool's volumes (a link to a file is a volume). */
+int
+hyve_storage_open_vol(const char *path, int oflags, GError **error)
+{
+    struct stat sb;
+    int fd, fl;
+
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode))
+        return not_volume_file(error, path), -1;
+    fd = open(path, oflags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return io_fail(error, errno, "cannot open", path), -1;
+    if (fstat(fd, &sb) < 0) {
+        io_fail(error, errno, "cannot stat", path);
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)) {
+        not_volume_file(error, path);
+        close(fd);
+        return -1;
+    }
+    if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        io_fail(error, errno, "cannot set blocking mode on", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* fallocate [offset, offset+len); written zeros where the file system
+ * cannot preallocate. 0, or -1 with errno. */
+int
+hyve_storage_fd_allocate(int fd, guint64 offset, guint64 len)
+{
+    static const char zeros[65536];
+
+    if (len == 0)
+        return 0;
+    if (fallocate(fd, 0, (off_t)offset, (off_t)len) == 0)
+        return 0;
+    if (errno != EOPNOTSUPP && errno != ENOSYS)
+        return -1;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, zeros, MIN(len, sizeof(zeros)), (off_t)offset);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        offset += n;
+        len -= n;
+    }
+    return fdatasync(fd);
+}
+
+static gboolean
 write_all(int fd, const char *path, const char *buf, gsize len, guint64 off, GError **error)
 {
     while (len > 0) {
@@ -245,12 +312,11 @@ hyve_storage_copy_sparse(const char *src, const char *dst, guint64 length, GErro
     guint64 src_size, end, pos = 0;
 
     c.buf = buf;
-    c.src = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    c.src = hyve_storage_open_vol(src, O_RDONLY, error);
     if (c.src < 0)
-        return io_fail(error, errno, "cannot open", src);
-    c.dst = open(dst, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        return FALSE;
+    c.dst = hyve_storage_open_vol(dst, O_WRONLY, error);
     if (c.dst < 0) {
-        io_fail(error, errno, "cannot open", dst);
         close(c.src);
         return FALSE;
     }
@@ -299,15 +365,28 @@ hyve_storage_copy_sparse(const char *src, const char *dst, guint64 length, GErro
     return ok;
 }
 
+/* As libvirt: a sparse file (fewer blocks than its size) becomes all
+ * holes; a fully allocated one keeps its blocks (ZERO_RANGE, or written
+ * zeros); a block device is zeroed. */
 gboolean
 hyve_storage_wipe_path(const char *path, guint64 length, GError **error)
 {
-    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-    gboolean ok;
+    int fd = hyve_storage_open_vol(path, O_WRONLY, error);
+    struct stat sb;
+    guint64 len;
+    gboolean ok = TRUE;
 
     if (fd < 0)
-        return io_fail(error, errno, "cannot open", path);
-    ok = hyve_storage_fd_zero(fd, path, 0, length, error);
+        return FALSE;
+    if (fstat(fd, &sb) < 0) {
+        ok = io_fail(error, errno, "cannot stat", path);
+    } else if (S_ISREG(sb.st_mode) && (guint64)sb.st_blocks * 512 >= (guint64)sb.st_size) {
+        len = MIN(length, (guint64)sb.st_size);
+        if (len && fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, len) < 0)
+            ok = write_zeros(fd, path, 0, len, error);
+    } else {
+        ok = hyve_storage_fd_zero(fd, path, 0, length, error);
+    }
     if (ok && fsync(fd) < 0)
         ok = io_fail(error, errno, "cannot sync", path);
     close(fd);

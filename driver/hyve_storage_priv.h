@@ -91,6 +91,7 @@ typedef struct {
     HyveVolDef *def;
     guint building;               /* being created/cloned: listed, not usable */
     guint in_use;                 /* transfers, wipes in progress */
+    gboolean deleting;            /* (F1b) building is set by a delete */
 } HyveVolObj;
 
 struct _HyvePoolObj {
@@ -218,6 +219,12 @@ HyveVolObj *hyve_vol_get_locked(HyvePoolObj *pool, const char *name, GError **er
 void hyve_vol_mark_locked(HyvePoolObj *pool, HyveVolObj *vol);
 void hyve_vol_unmark(HyvePoolObj *pool, const char *name, const HyveVolDef *fresh);
 gboolean hyve_vol_refresh_copy(HyvePoolObj *pool, const char *name, HyveVolDef **vdef_out);
+/* (F1b) With pool->lock held: OPERATION_INVALID when @vol is being built
+ * ("volume '%s' is still being allocated."), being deleted ("volume '%s'
+ * is being deleted.") or, with @need_idle, in use by a transfer or wipe
+ * ("volume '%s' is still in use.", libvirt's text). */
+gboolean hyve_vol_check_ready_locked(const HyveVolObj *vol, gboolean need_idle,
+                                     GError **error);
 
 /* hyve_storage_io.c: on paths (regular files or block devices). */
 /* Copies @length bytes of @src to @dst from offset 0, skipping holes of
@@ -235,6 +242,15 @@ gboolean hyve_storage_fd_zero(int fd, const char *path, guint64 off, guint64 len
                               GError **error);
 gboolean hyve_storage_fd_size(int fd, const char *path, gboolean *is_block, guint64 *size,
                               GError **error);
+/* (F1b) hyve_storage_wipe_path keeps a fully allocated file allocated
+ * (ZERO_RANGE), only a sparse one is punched. Opening a volume's path
+ * (@oflags O_RDONLY/O_WRONLY/O_RDWR; CLOEXEC, NOCTTY added): O_NONBLOCK
+ * while opening so a FIFO never blocks, then only a regular file or a
+ * block device is kept (else OPERATION_INVALID naming the path), blocking
+ * again; symlinks followed (as libvirt). -1 with *error set. Allocating
+ * [off, off+len) of a file (fallocate, else written zeros): 0 or -1/errno. */
+int hyve_storage_open_vol(const char *path, int oflags, GError **error);
+int hyve_storage_fd_allocate(int fd, guint64 off, guint64 len);
 
 /* hyve_storage_transfer_run.c: the thread bodies (exported for the unit test):
  * they run the protocol of hyve_stream_frame.h on @sock for the open @file

@@ -112,39 +112,66 @@ transfer_thread(gpointer data)
     return NULL;
 }
 
+/* Which ranges a transfer may touch (libvirt's fd streams): an upload
+ * into a file may go anywhere, the file grows (up to the largest file
+ * offset); a block device cannot grow, so an upload past its end is
+ * refused. A download starts inside the volume and reads what exists: a
+ * length past the end stops at the end (0 = to the end). */
+static gboolean
+transfer_range_ok(const char *name, gboolean upload, gboolean is_block, guint64 size,
+                  guint64 offset, guint64 *length, GError **error)
+{
+    if (upload && !is_block) {
+        if (offset > G_MAXINT64 || *length > G_MAXINT64 - offset) {
+            hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_INVALID_ARG,
+                           "offset %" G_GUINT64_FORMAT " plus length %" G_GUINT64_FORMAT
+                           " is beyond the largest file offset (volume '%s')", offset,
+                           *length, name);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    if (offset > size) {
+        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_INVALID_ARG,
+                       "offset %" G_GUINT64_FORMAT " is beyond the end of %svolume '%s' "
+                       "(capacity %" G_GUINT64_FORMAT " bytes)", offset,
+                       is_block ? "block device " : "", name, size);
+        return FALSE;
+    }
+    if (upload && *length > size - offset) {
+        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_INVALID_ARG,
+                       "offset %" G_GUINT64_FORMAT " plus length %" G_GUINT64_FORMAT
+                       " is beyond the end of block device volume '%s' (capacity %"
+                       G_GUINT64_FORMAT " bytes), which cannot grow", offset, *length, name,
+                       size);
+        return FALSE;
+    }
+    if (!upload && (*length == 0 || *length > size - offset))
+        *length = size - offset;
+    return TRUE;
+}
+
 static int
 transfer_start(HyveStorage *st, HyvePoolObj *pool, const char *name, guint64 offset,
                guint64 length, guint flags, gboolean upload, GError **error)
 {
     g_autofree char *path = NULL;
-    guint64 capacity = 0;
+    guint64 size = 0;
+    gboolean is_block = FALSE;
     int fds[2], file;
     HyveTransfer *t;
     g_autoptr(GError) thread_err = NULL;
     GThread *thread;
 
     if (!hyve_storage_vol_acquire(st, pool, name, upload ? HYVE_VOL_USE_WRITE : HYVE_VOL_USE_READ,
-                                  &path, &capacity, error))
+                                  &path, NULL, error))
         return -1;
-    if (offset > capacity) {
-        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_INVALID_ARG,
-                       "offset %" G_GUINT64_FORMAT " is beyond the end of volume '%s' "
-                       "(capacity %" G_GUINT64_FORMAT " bytes)", offset, name, capacity);
+    file = hyve_storage_open_vol(path, upload ? O_WRONLY : O_RDONLY, error);
+    if (file < 0)
         goto fail;
-    }
-    if (length > capacity - offset) {
-        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_INVALID_ARG,
-                       "offset %" G_GUINT64_FORMAT " plus length %" G_GUINT64_FORMAT
-                       " is beyond the end of volume '%s' (capacity %" G_GUINT64_FORMAT
-                       " bytes)", offset, length, name, capacity);
-        goto fail;
-    }
-    if (!upload && length == 0)
-        length = capacity - offset;
-    file = open(path, (upload ? O_WRONLY : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
-    if (file < 0) {
-        hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_SYSTEM_ERROR,
-                       "cannot open volume '%s': %s", path, g_strerror(errno));
+    if (!hyve_storage_fd_size(file, path, &is_block, &size, error) ||
+        !transfer_range_ok(name, upload, is_block, size, offset, &length, error)) {
+        close(file);
         goto fail;
     }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {

@@ -185,9 +185,10 @@ upload_loop(int sock, int file, const char *path, guint64 offset, guint64 length
             break;
         case HYVE_FRAME_HOLE:
             if (!(flags & HYVE_VOL_TRANSFER_SPARSE)) {
-                hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_RPC,
-                               "unexpected stream hole: the upload of '%s' is not sparse",
-                               path);
+                /* libvirt's text for a hole in a stream that is not sparse */
+                (void)path;
+                hyve_error_set(error, HYVE_FROM_STREAMS, HYVE_ERR_RPC, "%s",
+                               "Unexpected stream hole");
                 return XFER_FAILED;
             }
             if (h.len > G_MAXINT64 - pos) {

@@ -118,6 +118,21 @@ hyve_vol_get_locked(HyvePoolObj *pool, const char *name, GError **error)
     return vol;
 }
 
+gboolean
+hyve_vol_check_ready_locked(const HyveVolObj *vol, gboolean need_idle, GError **error)
+{
+    if (vol->building && vol->deleting)
+        VOL_ERR(HYVE_ERR_OPERATION_INVALID, "volume '%s' is being deleted.", vol->def->name);
+    else if (vol->building)
+        VOL_ERR(HYVE_ERR_OPERATION_INVALID, "volume '%s' is still being allocated.",
+                vol->def->name);
+    else if (need_idle && vol->in_use)
+        VOL_ERR(HYVE_ERR_OPERATION_INVALID, "volume '%s' is still in use.", vol->def->name);
+    else
+        return TRUE;
+    return FALSE;
+}
+
 char *
 hyve_storage_path_user(HyveStorage *st, const char *path)
 {
@@ -412,11 +427,7 @@ hyve_storage_vol_acquire(HyveStorage *st, HyvePoolObj *pool, const char *name, H
     (void)st;
     g_mutex_lock(&pool->lock);
     vol = hyve_vol_get_locked(pool, name, error);
-    if (vol && vol->building) {
-        VOL_ERR(HYVE_ERR_OPERATION_INVALID, "volume '%s' is still being allocated.", name);
-    } else if (vol && use == HYVE_VOL_USE_WRITE && vol->in_use) {
-        VOL_ERR(HYVE_ERR_OPERATION_INVALID, "volume '%s' is in use by a transfer", name);
-    } else if (vol) {
+    if (vol && hyve_vol_check_ready_locked(vol, use == HYVE_VOL_USE_WRITE, error)) {
         hyve_vol_mark_locked(pool, vol);
         if (path)
             *path = g_strdup(vol->def->target_path);
@@ -473,9 +484,7 @@ hyve_storage_resolve_volume(HyveStorage *st, const char *pool_name, const char *
                 "active", pool_name, volume);
     } else if (!(vol = hyve_pool_obj_find_vol_locked(pool, volume))) {
         VOL_ERR(HYVE_ERR_NO_STORAGE_VOL, "no storage vol with matching name '%s'", volume);
-    } else if (vol->building) {
-        VOL_ERR(HYVE_ERR_OPERATION_INVALID, "volume '%s' is still being allocated.", volume);
-    } else {
+    } else if (hyve_vol_check_ready_locked(vol, FALSE, error)) {
         path = g_strdup(vol->def->target_path);
     }
     g_mutex_unlock(&pool->lock);

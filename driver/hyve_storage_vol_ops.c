@@ -36,21 +36,11 @@ pool_insert_vol_locked(HyvePoolObj *pool, HyveVolObj *vol)
     g_ptr_array_insert(pool->vols, i, vol);
 }
 
-/* A volume that nothing else works on (delete, resize, wipe). */
+/* A volume that nothing else works on (delete, resize). */
 static gboolean
 vol_check_idle(HyveVolObj *vol, GError **error)
 {
-    if (vol->building) {
-        VOL_ERR(HYVE_ERR_OPERATION_INVALID, "volume '%s' is still being allocated.",
-                vol->def->name);
-        return FALSE;
-    }
-    if (vol->in_use) {
-        VOL_ERR(HYVE_ERR_OPERATION_INVALID, "volume '%s' is in use by a transfer",
-                vol->def->name);
-        return FALSE;
-    }
-    return TRUE;
+    return hyve_vol_check_ready_locked(vol, TRUE, error);
 }
 
 static gboolean
@@ -149,6 +139,9 @@ vol_create(HyveStorage *st, HyvePoolObj *pool, const char *xml, guint flags,
                               (flags & HYVE_VOL_CREATE_VALIDATE) != 0, st->schema_dir, error);
     if (!vdef)
         return FALSE;
+    /* As libvirt: a clone is never smaller than its source. */
+    if (src && vdef->capacity < src->capacity)
+        vdef->capacity = src->capacity;
     if (vdef->allocation > vdef->capacity)
         vdef->allocation = vdef->capacity;
     /* A clone stays sparse unless it is asked to be fully allocated. */
@@ -188,8 +181,7 @@ vol_create(HyveStorage *st, HyvePoolObj *pool, const char *xml, guint flags,
 
     ok = backend->vol_create(pdef, vdef, error);
     if (ok && src) {
-        ok = hyve_storage_copy_sparse(src->path, vdef->target_path,
-                                      MIN(src->capacity, vdef->capacity), error);
+        ok = hyve_storage_copy_sparse(src->path, vdef->target_path, src->capacity, error);
         if (!ok && backend->vol_delete)
             backend->vol_delete(pdef, vdef, 0, NULL);
         if (ok && backend->vol_refresh)
@@ -243,10 +235,8 @@ hyve_storage_vol_create_xml_from(HyveStorage *st, HyvePoolObj *pool, const char 
                              HYVE_VOL_CREATE_REFLINK | HYVE_VOL_CREATE_VALIDATE, FALSE);
     g_mutex_lock(&src_pool->lock);
     vol = hyve_vol_get_locked(src_pool, src_name, error);
-    if (vol && vol->building) {
-        VOL_ERR(HYVE_ERR_OPERATION_INVALID, "volume '%s' is still being allocated.", src_name);
+    if (vol && !hyve_vol_check_ready_locked(vol, FALSE, error))
         vol = NULL;
-    }
     if (vol && !hyve_vol_check_raw(vol->def, "cloning", error))
         vol = NULL;
     if (vol) {
@@ -291,6 +281,7 @@ hyve_storage_vol_delete(HyveStorage *st, HyvePoolObj *pool, const char *name, gu
     }
     /* Being deleted: listed, usable by nothing else meanwhile. */
     vol->building++;
+    vol->deleting = TRUE;
     pool->async_jobs++;
     pdef = hyve_pool_def_copy(pool->def);
     vdef = hyve_vol_def_copy(vol->def);
@@ -310,8 +301,10 @@ hyve_storage_vol_delete(HyveStorage *st, HyvePoolObj *pool, const char *name, gu
     vol = hyve_pool_obj_find_vol_locked(pool, name);
     if (vol && ok)
         g_ptr_array_remove(pool->vols, vol);
-    else if (vol && vol->building)
+    else if (vol && vol->building) {
         vol->building--;
+        vol->deleting = FALSE;
+    }
     if (pool->async_jobs)
         pool->async_jobs--;
     g_mutex_unlock(&pool->lock);
@@ -335,7 +328,7 @@ hyve_storage_vol_wipe(HyveStorage *st, HyvePoolObj *pool, const char *name, guin
     if (!hyve_storage_vol_acquire(st, pool, name, HYVE_VOL_USE_WRITE, &path, &capacity, error))
         return FALSE;
     ok = hyve_storage_wipe_path(path, capacity, error);
-    /* New allocation (holes punched); no pool event, as libvirt. */
+    /* New allocation (a sparse file's holes punched); no pool event, as libvirt. */
     hyve_vol_refresh_copy(pool, name, &fresh);
     hyve_vol_unmark(pool, name, fresh);
     return ok;
@@ -347,13 +340,16 @@ hyve_storage_vol_resize(HyveStorage *st, HyvePoolObj *pool, const char *name,
 {
     g_autoptr(HyvePoolDef) pdef = NULL;
     g_autoptr(HyveVolDef) vdef = NULL;
+    g_autoptr(HyveVolDef) fresh = NULL;
     const HyveStorageBackend *backend;
     HyveVolObj *vol;
-    guint64 want, have;
+    guint64 want, have, alloc;
     gboolean ok = TRUE;
 
     HYVE_STORAGE_CHECK_FLAGS(flags, HYVE_VOL_RESIZE_ALLOCATE | HYVE_VOL_RESIZE_DELTA |
                              HYVE_VOL_RESIZE_SHRINK, FALSE);
+    /* The sizes as they are now (data written since the last refresh). */
+    hyve_vol_refresh_copy(pool, name, &fresh);
     g_mutex_lock(&pool->lock);
     vol = hyve_vol_get_locked(pool, name, error);
     if (!vol || !vol_check_idle(vol, error)) {
@@ -364,7 +360,13 @@ hyve_storage_vol_resize(HyveStorage *st, HyvePoolObj *pool, const char *name,
         g_mutex_unlock(&pool->lock);
         return FALSE;
     }
-    have = vol->def->capacity;
+    if (fresh && g_strcmp0(fresh->key, vol->def->key) == 0) {
+        have = fresh->capacity;
+        alloc = fresh->allocation;
+    } else {
+        have = vol->def->capacity;
+        alloc = vol->def->allocation;
+    }
     if (!(flags & HYVE_VOL_RESIZE_DELTA)) {
         want = capacity;
     } else if (flags & HYVE_VOL_RESIZE_SHRINK) {
@@ -376,14 +378,22 @@ hyve_storage_vol_resize(HyveStorage *st, HyvePoolObj *pool, const char *name,
     } else {
         want = have + capacity;
     }
+    /* As libvirt, checked first: a file never shrinks below its allocated
+     * bytes (its data would be cut). Not for block volumes: hyve's LVs are
+     * always fully allocated (where libvirt's sparse ones would be thin),
+     * so shrinking one with SHRINK stays possible. */
+    if (ok && want < have && want < alloc && vol->def->type == HYVE_VOL_TYPE_FILE) {
+        VOL_ERR(HYVE_ERR_INVALID_ARG, "%s", "can't shrink capacity below existing allocation");
+        ok = FALSE;
+    }
     if (ok && want < have && !(flags & HYVE_VOL_RESIZE_SHRINK)) {
         VOL_ERR(HYVE_ERR_INVALID_ARG, "%s", "Can't shrink capacity below current capacity "
                 "unless shrink flag explicitly specified");
         ok = FALSE;
     }
-    if (ok && (flags & HYVE_VOL_RESIZE_ALLOCATE) && want > vol->def->allocation &&
-        want - vol->def->allocation > pool->def->available) {
-        VOL_ERR(HYVE_ERR_INVALID_ARG, "%s", "Not enough space left in storage pool");
+    if (ok && (flags & HYVE_VOL_RESIZE_ALLOCATE) && want > alloc &&
+        want - alloc > pool->def->available) {
+        VOL_ERR(HYVE_ERR_OPERATION_FAILED, "%s", "Not enough space left in storage pool");
         ok = FALSE;
     }
     backend = pool->backend;

@@ -168,7 +168,7 @@ static const BadCase bad_cases[] = {
     { "hole past length", BAD_OVERLONG_HOLE,
       "38 18 cannot write to stream: No space left on device" },
     { "hole in a plain upload", BAD_HOLE_NOT_SPARSE,
-      "39 18 unexpected stream hole: the upload of '" },
+      "39 38 Unexpected stream hole" },
     { "hostile DATA length", BAD_HUGE_DATA,
       "39 18 stream data frame of 1099511627776 bytes is longer than the limit" },
     { "hostile HOLE length", BAD_HUGE_HOLE,

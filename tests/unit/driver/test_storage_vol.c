@@ -237,14 +237,126 @@ storage_vol_add_tests(Suite *s, const StorageVolTest *tests, guint n)
     }
 }
 
+/* ---- regressions (review of the volume side) ----------------------------- */
+
+/* Data written since the last refresh counts as allocated: a shrink below
+ * it is refused (libvirt's text), the file keeps its size. */
+START_TEST(test_shrink_written)
+{
+    g_autofree char *path = vol_path("w");
+    g_autoptr(GError) err = NULL;
+
+    create_ok("w", 4 * MiB, 0);
+    write_at(path, 0, 'x', 2 * MiB);
+    ck_assert(!hyve_storage_vol_resize(st, pool, "w", MiB, HYVE_VOL_RESIZE_SHRINK, &err));
+    assert_error(err, "shrink below written data", 8,
+                 "can't shrink capacity below existing allocation");
+    ck_assert_int_eq(stat_ok(path).st_size, 4 * MiB);
+    g_clear_error(&err);
+    ck_assert_msg(hyve_storage_vol_resize(st, pool, "w", 3 * MiB, HYVE_VOL_RESIZE_SHRINK, &err),
+                  "shrink above the data: %s", err ? err->message : "?");
+    ck_assert_int_eq(stat_ok(path).st_size, 3 * MiB);
+}
+END_TEST
+
+/* A FIFO put where a volume's file was: every operation that opens it is
+ * refused at once naming the path (SIGALRM ends the test if one blocks). */
+static const char *const fifo_ops[] = { "upload", "download", "wipe", "resize", "clone" };
+
+START_TEST(test_fifo_volume)
+{
+    g_autofree char *path = vol_path("f");
+    g_autofree char *want = g_strdup_printf("'%s' is not a regular file or a block device",
+                                            path);
+    g_autoptr(GError) err = NULL;
+    gboolean ok = TRUE;
+
+    create_ok("f", MiB, 0);
+    ck_assert(unlink(path) == 0 && mkfifo(path, 0600) == 0);
+    alarm(20);
+    switch (_i) {
+    case 0: ok = hyve_storage_vol_upload(st, pool, "f", 0, 0, 0, &err) >= 0; break;
+    case 1: ok = hyve_storage_vol_download(st, pool, "f", 0, 0, 0, &err) >= 0; break;
+    case 2: ok = hyve_storage_vol_wipe(st, pool, "f", 0, 0, &err); break;
+    case 3: ok = hyve_storage_vol_resize(st, pool, "f", 2 * MiB, 0, &err); break;
+    case 4: ok = hyve_storage_vol_create_xml_from(st, pool, "<volume><name>c</name></volume>",
+                                                  pool, "f", 0, NULL, &err); break;
+    }
+    alarm(0);
+    ck_assert_msg(!ok, "%s of a FIFO: accepted", fifo_ops[_i]);
+    assert_error(err, fifo_ops[_i], 55, want);
+    ck_assert_msg(!g_file_test(vol_path("c"), G_FILE_TEST_EXISTS), "clone left behind");
+    /* the volume is free again */
+    g_clear_error(&err);
+    ck_assert_msg(hyve_storage_vol_delete(st, pool, "f", 0, &err), "%s: delete: %s",
+                  fifo_ops[_i], err ? err->message : "?");
+}
+END_TEST
+
+/* Pool build on an existing directory keeps its mode (unless
+ * <permissions> give one); missing parents are made 0755, the pool's own
+ * directory 0711 (libvirt's defaults). */
+static const struct {
+    const char *name;
+    const char *target;           /* under tmp */
+    int before;                   /* existing dir's mode, -1: none */
+    const char *perms;
+    int after;
+} build_cases[] = {
+    { "existing 1777", "x", 01777, "", 01777 },
+    { "existing 0750 kept", "x", 0750, "", 0750 },
+    { "existing, mode given", "x", 01777, "<permissions><mode>0750</mode></permissions>", 0750 },
+    { "new, with parents", "a/b/c", -1, "", 0711 },
+    { "new, mode given", "a/b/c", -1, "<permissions><mode>0700</mode></permissions>", 0700 },
+};
+
+START_TEST(test_build_modes)
+{
+    g_autofree char *dir = g_build_filename(tmp, build_cases[_i].target, NULL);
+    g_autofree char *xml = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HyvePoolObj) p = NULL;
+    mode_t old = umask(022);
+
+    if (build_cases[_i].before >= 0) {
+        ck_assert(mkdir(dir, 0700) == 0 && chmod(dir, build_cases[_i].before) == 0);
+    }
+    xml = g_strdup_printf("<pool type='dir'><name>b</name><target><path>%s</path>%s</target>"
+                          "</pool>", dir, build_cases[_i].perms);
+    p = hyve_storage_pool_define_xml(st, xml, 0, &err);
+    ck_assert_msg(p, "%s: define: %s", build_cases[_i].name, err ? err->message : "?");
+    ck_assert_msg(hyve_storage_pool_build(st, p, 0, &err), "%s: build: %s",
+                  build_cases[_i].name, err ? err->message : "?");
+    umask(old);
+    ck_assert_msg((stat_ok(dir).st_mode & 07777) == (guint)build_cases[_i].after,
+                  "%s: mode %o", build_cases[_i].name, stat_ok(dir).st_mode & 07777);
+    if (build_cases[_i].before < 0) {
+        g_autofree char *a = g_build_filename(tmp, "a", NULL);
+        g_autofree char *ab = g_build_filename(tmp, "a", "b", NULL);
+
+        ck_assert_msg((stat_ok(a).st_mode & 07777) == 0755 &&
+                      (stat_ok(ab).st_mode & 07777) == 0755, "%s: parents %o %o",
+                      build_cases[_i].name, stat_ok(a).st_mode & 07777,
+                      stat_ok(ab).st_mode & 07777);
+    }
+    ck_assert(hyve_storage_pool_undefine(st, p, NULL));
+}
+END_TEST
+
 static Suite *
 storage_vol_suite(void)
 {
     Suite *s = suite_create("storage-vol");
+    const StorageVolTest regressions[] = {
+        { "shrink-written", test_shrink_written, 1 },
+        { "fifo-volume", test_fifo_volume, G_N_ELEMENTS(fifo_ops) },
+        { "build-modes", test_build_modes, G_N_ELEMENTS(build_cases) },
+    };
 
     storage_vol_add_create_tests(s);
     storage_vol_add_ops_tests(s);
     storage_vol_add_pool_tests(s);
+    storage_vol_add_tests(s, regressions, G_N_ELEMENTS(regressions));
     return s;
 }
 

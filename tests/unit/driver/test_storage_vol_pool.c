@@ -74,10 +74,10 @@ START_TEST(test_transfer_marks)
     ck_assert(cap == MiB);
     /* a second writer, wipe, resize, delete and pool destroy are refused */
     ck_assert(!hyve_storage_vol_acquire(st, pool, "t", HYVE_VOL_USE_WRITE, NULL, NULL, &err));
-    assert_error(err, "second writer", 55, "volume 't' is in use by a transfer");
+    assert_error(err, "second writer", 55, "volume 't' is still in use.");
     g_clear_error(&err);
     ck_assert(!hyve_storage_vol_resize(st, pool, "t", 2 * MiB, 0, &err));
-    assert_error(err, "resize during transfer", 55, "volume 't' is in use by a transfer");
+    assert_error(err, "resize during transfer", 55, "volume 't' is still in use.");
     g_clear_error(&err);
     ck_assert(!hyve_storage_pool_destroy(st, pool, &err));
     assert_error(err, "destroy during transfer", 55, "pool 'p' has asynchronous jobs running.");
@@ -275,19 +275,26 @@ static const struct {
     { "list", BO_LIST, FALSE },
 };
 
+/* @deleting: the mark a delete sets (building + deleting). */
 static void
-set_building(const char *name, guint value)
+set_building(const char *name, guint value, gboolean deleting)
 {
     g_mutex_lock(&pool->lock);
     HyveVolObj *vol = hyve_pool_obj_find_vol_locked(pool, name);
     ck_assert(vol);
     vol->building = value;
+    vol->deleting = deleting;
     g_mutex_unlock(&pool->lock);
 }
 
+/* Loop: each case for a volume being built, then for one being deleted. */
 START_TEST(test_building)
 {
-    const char *what = building_cases[_i].name;
+    const guint n = G_N_ELEMENTS(building_cases);
+    const gboolean deleting = _i >= (int)n;
+    const guint k = _i % n;
+    g_autofree char *what = g_strdup_printf("%s (%s)", building_cases[k].name,
+                                            deleting ? "being deleted" : "being built");
     g_autofree char *path = vol_path("b");
     g_autofree char *got = NULL;
     g_autoptr(GError) err = NULL;
@@ -295,8 +302,8 @@ START_TEST(test_building)
     HyveVolInfo info;
 
     create_ok("b", MiB, 0);
-    set_building("b", 1);
-    switch (building_cases[_i].op) {
+    set_building("b", 1, deleting);
+    switch (building_cases[k].op) {
     case BO_DELETE:
         ok = hyve_storage_vol_delete(st, pool, "b", 0, &err);
         break;
@@ -325,13 +332,14 @@ START_TEST(test_building)
         ok = strcmp(got, "b") == 0;
         break;
     }
-    if (building_cases[_i].refused) {
-        ck_assert_msg(!ok, "%s: allowed on a volume being built", what);
-        assert_error(err, what, 55, "volume 'b' is still being allocated.");
+    if (building_cases[k].refused) {
+        ck_assert_msg(!ok, "%s: allowed", what);
+        assert_error(err, what, 55, deleting ? "volume 'b' is being deleted." :
+                     "volume 'b' is still being allocated.");
     } else {
         ck_assert_msg(ok, "%s: %s", what, err ? err->message : "refused");
     }
-    set_building("b", 0);
+    set_building("b", 0, FALSE);
     g_clear_error(&err);
     ck_assert_msg(g_file_test(path, G_FILE_TEST_IS_REGULAR), "%s: file gone", what);
     ck_assert_msg(hyve_storage_vol_delete(st, pool, "b", 0, &err), "%s: delete afterwards: %s",
@@ -347,7 +355,7 @@ storage_vol_add_pool_tests(Suite *s)
         { "transfer-marks", test_transfer_marks, 1 },
         { "resolve", test_resolve, G_N_ELEMENTS(resolve_cases) },
         { "dir-backend", test_dir_backend, G_N_ELEMENTS(dir_cases) },
-        { "building", test_building, G_N_ELEMENTS(building_cases) },
+        { "building", test_building, 2 * G_N_ELEMENTS(building_cases) },
     };
 
     storage_vol_add_tests(s, tests, G_N_ELEMENTS(tests));
