@@ -130,9 +130,77 @@ START_TEST(test_block)
 }
 END_TEST
 
+/* A block device cannot grow: through the API, an upload past its end is
+ * refused at the start (a file would grow); a download's length past the
+ * end stops at the end. The volume of a dir pool is pointed at a loop
+ * device (logical pools need device-mapper, absent here). */
+START_TEST(test_block_api_range)
+{
+    g_autofree char *junk = make_junk("junk", MiB);
+    g_autofree char *pool_dir = g_build_filename(tmpdir, "pool", NULL);
+    g_autofree char *cfg_dir = g_build_filename(tmpdir, "config", NULL);
+    g_autofree char *state_dir = g_build_filename(tmpdir, "state", NULL);
+    g_autofree char *xml = g_strdup_printf("<pool type='dir'><name>p</name><target><path>%s"
+                                           "</path></target></pool>", pool_dir);
+    HyveStorageConfig cfg = { .privileged = TRUE, .schema_dir = HYVE_LIBVIRT_SCHEMA_DIR,
+                              .config_dir = cfg_dir, .state_dir = state_dir };
+    g_autoptr(GError) err = NULL;
+    g_autofree char *outcome = NULL;
+    HyveStorage *st;
+    HyvePoolObj *pool;
+    HyveFrameHeader h;
+    guint64 got = 0;
+    int fd;
+
+    loopdev = loop_attach(junk);
+    if (!loopdev)
+        return;                   /* not root or no loop devices: nothing to test */
+    st = hyve_storage_new(&cfg, &err);
+    ck_assert_msg(st, "storage: %s", err ? err->message : "?");
+    pool = hyve_storage_pool_define_xml(st, xml, 0, &err);
+    ck_assert(pool && hyve_storage_pool_build(st, pool, 0, &err) &&
+              hyve_storage_pool_start(st, pool, 0, &err));
+    ck_assert(hyve_storage_vol_create_xml(st, pool, "<volume><name>disk</name><capacity>4096"
+                                          "</capacity></volume>", 0, NULL, &err));
+    g_mutex_lock(&pool->lock);
+    HyveVolObj *vol = hyve_pool_obj_find_vol_locked(pool, "disk");
+    g_free(vol->def->target_path);
+    vol->def->target_path = g_strdup(loopdev);
+    g_mutex_unlock(&pool->lock);
+
+    ck_assert_int_eq(hyve_storage_vol_upload(st, pool, "disk", MiB - 4096, 8192, 0, &err), -1);
+    ck_assert_msg(err->code == HYVE_ERR_INVALID_ARG &&
+                  strstr(err->message, "is beyond the end of block device volume 'disk'"),
+                  "upload past the end: %d %s", err->code, err->message);
+    g_clear_error(&err);
+    ck_assert_int_eq(hyve_storage_vol_upload(st, pool, "disk", MiB + 1, 0, 0, &err), -1);
+    ck_assert_int_eq(err->code, HYVE_ERR_INVALID_ARG);
+    g_clear_error(&err);
+    fd = hyve_storage_vol_download(st, pool, "disk", MiB - 4096, 64 * MiB, 0, &err);
+    ck_assert_msg(fd >= 0, "download: %s", err ? err->message : "?");
+    for (;;) {
+        g_autofree char *payload = NULL;
+
+        ck_assert(rd_frame(fd, &h, &payload));
+        if (h.type != HYVE_FRAME_DATA)
+            break;
+        got += h.len;
+    }
+    ck_assert_uint_eq(h.type, HYVE_FRAME_EOF);
+    ck_assert_uint_eq(got, 4096);
+    ck_assert(wr_frame(fd, HYVE_FRAME_FINISH, 0, NULL, 0));
+    outcome = rd_outcome(fd);
+    ck_assert_str_eq(outcome, "DONE");
+    close(fd);
+    hyve_pool_obj_unref(pool);
+    hyve_storage_free(st);
+}
+END_TEST
+
 void
 storage_io_add_block_tests(TCase *tc)
 {
     tcase_add_checked_fixture(tc, setup, loop_teardown);
     tcase_add_loop_test(tc, test_block, 0, G_N_ELEMENTS(block_cases));
+    tcase_add_test(tc, test_block_api_range);
 }
