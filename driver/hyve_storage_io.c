@@ -9,7 +9,11 @@
  * destination holds no data there (a freshly created sparse file: nothing
  * is written); where it does hold data, that data is zeroed (files:
  * FALLOC_FL_ZERO_RANGE, block devices: BLKZEROOUT, else written zeros).
- * Every error is SYSTEM_ERROR from STORAGE naming the path and errno.
+ * A wipe keeps a fully allocated file allocated (ZERO_RANGE) and makes a
+ * sparse one all holes, as libvirt. Volume paths are opened through
+ * hyve_storage_open_vol (no blocking on a FIFO; files and block devices
+ * only). Every error is from STORAGE naming the path: SYSTEM_ERROR with
+ * errno, OPERATION_INVALID for a path of the wrong kind.
  */
 #include "hyve-config.h"
 
