@@ -279,13 +279,16 @@ char *hyve_storage_vol_get_path(HyveStorage *st, HyvePoolObj *pool, const char *
  * Starts a transfer thread for virStorageVolUpload/Download and returns the
  * daemon's end of a socketpair (SOCK_STREAM, CLOEXEC) carrying the framed
  * protocol of hyve_stream_frame.h; the thread owns the other end and the
- * volume's file. @offset/@length in bytes (length 0 = to the end of the
- * volume); offset beyond capacity: INVALID_ARG. flags: SPARSE_STREAM 1
+ * volume's file. @offset/@length in bytes. Upload: length 0 = no limit; a
+ * file volume may grow past its capacity (as libvirt), a block device
+ * volume refuses data past its end (INVALID_ARG). Download: length 0 = to
+ * the end; a length past the end stops at the end; an offset past the end
+ * is INVALID_ARG. flags: SPARSE_STREAM 1
  * (VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM / _DOWNLOAD_SPARSE_STREAM).
  * While the transfer runs the pool counts an asynchronous job (no destroy)
- * and the volume refuses delete/resize/wipe ("volume '%s' is in use by a
- * transfer" — OPERATION_INVALID). An upload that finished (FINISH frame)
- * refreshes the pool (REFRESH event). */
+ * and the volume refuses delete/resize/wipe and a second writer
+ * (OPERATION_INVALID "volume '%s' is still in use."). An upload that
+ * finished (FINISH frame) refreshes the pool (REFRESH event). */
 #define HYVE_VOL_TRANSFER_SPARSE (1u << 0)
 int hyve_storage_vol_upload(HyveStorage *st, HyvePoolObj *pool, const char *name,
                             guint64 offset, guint64 length, guint flags, GError **error);

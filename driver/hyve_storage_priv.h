@@ -232,8 +232,9 @@ gboolean hyve_vol_check_ready_locked(const HyveVolObj *vol, gboolean need_idle,
  * of zeros are not written when @dst was freshly created sparse). */
 gboolean hyve_storage_copy_sparse(const char *src, const char *dst, guint64 length,
                                   GError **error);
-/* Zeroes [0, length): punch holes in files (fallocate PUNCH_HOLE, keeps
- * them sparse), BLKZEROOUT (or zero writes) on block devices. */
+/* Zeroes [0, length): a fully allocated file stays allocated (ZERO_RANGE
+ * or zero writes), a sparse file gets holes punched (PUNCH_HOLE); block
+ * devices BLKZEROOUT (or zero writes). */
 gboolean hyve_storage_wipe_path(const char *path, guint64 length, GError **error);
 
 /* Shared by hyve_storage_io.c and hyve_storage_transfer.c: zero a range
@@ -242,8 +243,7 @@ gboolean hyve_storage_fd_zero(int fd, const char *path, guint64 off, guint64 len
                               GError **error);
 gboolean hyve_storage_fd_size(int fd, const char *path, gboolean *is_block, guint64 *size,
                               GError **error);
-/* (F1b) hyve_storage_wipe_path keeps a fully allocated file allocated
- * (ZERO_RANGE), only a sparse one is punched. Opening a volume's path
+/* Opening a volume's path
  * (@oflags O_RDONLY/O_WRONLY/O_RDWR; CLOEXEC, NOCTTY added): O_NONBLOCK
  * while opening so a FIFO never blocks, then only a regular file or a
  * block device is kept (else OPERATION_INVALID naming the path), blocking

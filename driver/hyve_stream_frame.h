@@ -24,9 +24,12 @@
  *   ERROR  payload = HyveFrameError + message (UTF-8, not NUL-terminated):
  *          the daemon sends STREAM ERROR with that code/domain/message and
  *          ends the stream; the driver closes its end after it.
- * Abort: the daemon closes its end (client abort, client gone). The driver
- * sees EOF/EPIPE without FINISH, stops, and releases the volume (uploaded
- * data stays written, as libvirt).
+ * Abort: the daemon shuts down its write side (client abort) or closes its
+ * end (client gone). The driver sees EOF/EPIPE without FINISH, stops,
+ * releases the volume (uploaded data stays written, as libvirt) and closes
+ * its end; on a client abort the daemon drops what still arrives and
+ * confirms the abort only once that end is closed (5 s at most), so the
+ * volume is free when the client hears back.
  */
 #pragma once
 
