@@ -30,3 +30,7 @@ void hyve_driver_flush_events(HyveDriver *drv);
 /* With obj->lock held: NO_DOMAIN (libvirt's message) if @obj was undefined
  * (no longer in the list) meanwhile. */
 gboolean hyve_driver_check_removed_locked(HyveDomainObj *obj, GError **error);
+
+/* hyve_driver_voluser.c: the HyveVolUserFunc (hyve_storage.h) installed
+ * for the storage driver, @user_data the HyveDriver. */
+char *hyve_driver_volume_user(const char *path, gpointer user_data);
