@@ -1027,8 +1027,8 @@ class VolumeTest(StorageCase):
             self.assertEqual(f.read(4096), b"keep" * 1024)
         free = self.pool.info()[3]
         e = lv_err(vol.resize, free + 64 * GiB, libvirt.VIR_STORAGE_VOL_RESIZE_ALLOCATE)
-        self.assertLvErr(e, libvirt.VIR_ERR_INVALID_ARG,
-                         contains="Not enough space left in storage pool")
+        self.assertLvErr(e, libvirt.VIR_ERR_OPERATION_FAILED,
+                         "operation failed: Not enough space left in storage pool")
         self.assertEqual(os.path.getsize(path), 12 * MiB)
         vol.delete(0)
 
@@ -1909,8 +1909,8 @@ class NoSpaceTest(StorageCase):
         # sparse is fine, and an allocating resize past the space is refused
         vol = pool.createXML(vol_xml("sp.img", 64 * MiB, 0), 0)
         e = lv_err(vol.resize, 128 * MiB, libvirt.VIR_STORAGE_VOL_RESIZE_ALLOCATE)
-        self.assertLvErr(e, libvirt.VIR_ERR_INVALID_ARG,
-                         contains="Not enough space left in storage pool")
+        self.assertLvErr(e, libvirt.VIR_ERR_OPERATION_FAILED,
+                         "operation failed: Not enough space left in storage pool")
         # a clone that does not fit
         with open(self.inside("sp.img"), "r+b") as f:
             f.write(os.urandom(10 * MiB))
