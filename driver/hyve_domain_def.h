@@ -205,6 +205,9 @@ xmlDocPtr hyve_xml_parse_string(const char *xml, const char *what, GError **erro
 gboolean hyve_xml_validate(xmlDocPtr doc, const char *schema_dir, const char *rng_file,
                            GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
+/* Appends @s (NULL: nothing) escaped as libvirt's virBufferEscapeString
+ * does (& < > ' "), for text and attribute values. */
+void hyve_xml_escape(GString *buf, const char *s);
 
 /* ---- hyve_domain_parse.c ----------------------------------------------- */
 typedef struct {

@@ -12,22 +12,6 @@
 #include <libxml/xmlsave.h>
 #include "hyve_domain_def.h"
 
-/* libvirt's virBufferEscapeString set: & < > ' " */
-static void
-append_escaped(GString *buf, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': g_string_append(buf, "&amp;"); break;
-        case '<': g_string_append(buf, "&lt;"); break;
-        case '>': g_string_append(buf, "&gt;"); break;
-        case '\'': g_string_append(buf, "&apos;"); break;
-        case '"': g_string_append(buf, "&quot;"); break;
-        default: g_string_append_c(buf, *s);
-        }
-    }
-}
-
 static void G_GNUC_PRINTF(3, 4)
 line(GString *buf, int indent, const char *fmt, ...)
 {
@@ -47,7 +31,7 @@ text_element(GString *buf, int indent, const char *tag, const char *value)
     if (!value)
         return;
     g_string_append_printf(buf, "%*s<%s>", indent, "", tag);
-    append_escaped(buf, value);
+    hyve_xml_escape(buf, value);
     g_string_append_printf(buf, "</%s>\n", tag);
 }
 
@@ -59,7 +43,7 @@ attr_element(GString *buf, int indent, const char *tag, const char *attrname,
     if (!value)
         return;
     g_string_append_printf(buf, "%*s<%s %s='", indent, "", tag, attrname);
-    append_escaped(buf, value);
+    hyve_xml_escape(buf, value);
     g_string_append(buf, "'/>\n");
 }
 
@@ -101,12 +85,12 @@ format_disk(GString *buf, const HyveDiskDef *d)
         g_string_append(buf, "      <driver");
         if (d->driver_name) {
             g_string_append(buf, " name='");
-            append_escaped(buf, d->driver_name);
+            hyve_xml_escape(buf, d->driver_name);
             g_string_append_c(buf, '\'');
         }
         if (d->driver_type) {
             g_string_append(buf, " type='");
-            append_escaped(buf, d->driver_type);
+            hyve_xml_escape(buf, d->driver_type);
             g_string_append_c(buf, '\'');
         }
         g_string_append(buf, "/>\n");
@@ -120,18 +104,18 @@ format_disk(GString *buf, const HyveDiskDef *d)
         break;
     case HYVE_DISK_TYPE_VOLUME:
         g_string_append(buf, "      <source pool='");
-        append_escaped(buf, d->pool);
+        hyve_xml_escape(buf, d->pool);
         g_string_append(buf, "' volume='");
-        append_escaped(buf, d->volume);
+        hyve_xml_escape(buf, d->volume);
         g_string_append(buf, "'/>\n");
         break;
     case HYVE_DISK_TYPE_LAST:
         break;
     }
     g_string_append(buf, "      <target dev='");
-    append_escaped(buf, d->target_dev);
+    hyve_xml_escape(buf, d->target_dev);
     g_string_append(buf, "' bus='");
-    append_escaped(buf, d->bus);
+    hyve_xml_escape(buf, d->bus);
     g_string_append(buf, "'/>\n");
     if (d->readonly)
         line(buf, 6, "<readonly/>");
@@ -164,7 +148,7 @@ format_chr(GString *buf, const char *tag, const HyveChrDef *c, gboolean console,
 
     if (console && pty_path) {
         g_string_append_printf(buf, "    <%s type='pty' tty='", tag);
-        append_escaped(buf, c->path);
+        hyve_xml_escape(buf, c->path);
         g_string_append(buf, "'>\n");
     } else {
         line(buf, 4, "<%s type='%s'>", tag, hyve_chr_type_to_string(c->type));
@@ -177,11 +161,11 @@ format_chr(GString *buf, const char *tag, const HyveChrDef *c, gboolean console,
         g_string_append(buf, "      <source");
         if (c->mode) {
             g_string_append(buf, " mode='");
-            append_escaped(buf, c->mode);
+            hyve_xml_escape(buf, c->mode);
             g_string_append_c(buf, '\'');
         }
         g_string_append(buf, " path='");
-        append_escaped(buf, c->path);
+        hyve_xml_escape(buf, c->path);
         g_string_append(buf, "'/>\n");
     }
     if (console)
@@ -198,7 +182,7 @@ format_os_and_features(GString *buf, const HyveDomainDef *def)
     g_string_append_printf(buf, "    <type arch='%s'", def->arch);
     if (def->machine) {
         g_string_append(buf, " machine='");
-        append_escaped(buf, def->machine);
+        hyve_xml_escape(buf, def->machine);
         g_string_append_c(buf, '\'');
     }
     g_string_append_printf(buf, ">%s</type>\n", def->os_type);
@@ -274,7 +258,7 @@ hyve_domain_def_format(const HyveDomainDef *def, int id, guint flags)
 
         line(buf, 4, "<rng model='virtio'>");
         g_string_append(buf, "      <backend model='random'>");
-        append_escaped(buf, r->backend_path);
+        hyve_xml_escape(buf, r->backend_path);
         g_string_append(buf, "</backend>\n");
         format_pci_addr(buf, 6, &r->addr);
         line(buf, 4, "</rng>");

@@ -248,3 +248,19 @@ hyve_xml_validate(xmlDocPtr doc, const char *schema_dir, const char *rng_file,
     }
     return TRUE;
 }
+
+/* libvirt's virBufferEscapeString set: & < > ' " */
+void
+hyve_xml_escape(GString *buf, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&': g_string_append(buf, "&amp;"); break;
+        case '<': g_string_append(buf, "&lt;"); break;
+        case '>': g_string_append(buf, "&gt;"); break;
+        case '\'': g_string_append(buf, "&apos;"); break;
+        case '"': g_string_append(buf, "&quot;"); break;
+        default: g_string_append_c(buf, *s);
+        }
+    }
+}

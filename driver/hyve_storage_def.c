@@ -151,29 +151,13 @@ hyve_storage_perms_format(GString *buf, int indent, const HyveStoragePerms *perm
     g_string_append_printf(buf, "%*s</permissions>\n", indent, "");
 }
 
-/* libvirt's virBufferEscapeString set: & < > ' " */
-void
-hyve_storage_xml_escape(GString *buf, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': g_string_append(buf, "&amp;"); break;
-        case '<': g_string_append(buf, "&lt;"); break;
-        case '>': g_string_append(buf, "&gt;"); break;
-        case '\'': g_string_append(buf, "&apos;"); break;
-        case '"': g_string_append(buf, "&quot;"); break;
-        default: g_string_append_c(buf, *s);
-        }
-    }
-}
-
 static void
 text_element(GString *buf, int indent, const char *tag, const char *value)
 {
     if (!value)
         return;
     g_string_append_printf(buf, "%*s<%s>", indent, "", tag);
-    hyve_storage_xml_escape(buf, value);
+    hyve_xml_escape(buf, value);
     g_string_append_printf(buf, "</%s>\n", tag);
 }
 
@@ -385,7 +369,7 @@ hyve_pool_def_format(const HyvePoolDef *def)
     if (def->type == HYVE_POOL_TYPE_LOGICAL) {
         for (gsize i = 0; def->source_devices && def->source_devices[i]; i++) {
             g_string_append(buf, "    <device path='");
-            hyve_storage_xml_escape(buf, def->source_devices[i]);
+            hyve_xml_escape(buf, def->source_devices[i]);
             g_string_append(buf, "'/>\n");
         }
         text_element(buf, 4, "name", def->source_name);

@@ -248,7 +248,7 @@ text_element(GString *buf, int indent, const char *tag, const char *value)
     if (!value)
         return;
     g_string_append_printf(buf, "%*s<%s>", indent, "", tag);
-    hyve_storage_xml_escape(buf, value);
+    hyve_xml_escape(buf, value);
     g_string_append_printf(buf, "</%s>\n", tag);
 }
 
@@ -272,7 +272,7 @@ hyve_vol_def_format(const HyveVolDef *def, HyvePoolType pool_type)
     text_element(buf, 4, "path", def->target_path);
     if (pool_type != HYVE_POOL_TYPE_LOGICAL) {
         g_string_append(buf, "    <format type='");
-        hyve_storage_xml_escape(buf, def->format ? def->format : "raw");
+        hyve_xml_escape(buf, def->format ? def->format : "raw");
         g_string_append(buf, "'/>\n");
     }
     hyve_storage_perms_format(buf, 4, &def->perms);

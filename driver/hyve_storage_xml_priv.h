@@ -15,6 +15,5 @@ xmlDocPtr hyve_storage_xml_read(const char *xml, const char *what, const char *r
                                 GError **error);
 gboolean hyve_storage_perms_parse(xmlNodePtr node, HyveStoragePerms *perms, GError **error);
 void hyve_storage_perms_format(GString *buf, int indent, const HyveStoragePerms *perms);
-void hyve_storage_xml_escape(GString *buf, const char *s);
 
 G_END_DECLS
