@@ -85,6 +85,11 @@ hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
     }
     if (!make_dir(cfg->config_dir, error) || !make_dir(cfg->state_dir, error))
         return NULL;
+    /* GLib makes the C locale of g_ascii_strto*() on first use under a
+     * g_once; threads waiting for it can return with errno set, which
+     * g_ascii_string_to_*() then takes for a failure. Make it now, before
+     * any worker thread parses numbers. */
+    (void) g_ascii_strtoull("0", NULL, 10);
     scfg.privileged = cfg->privileged;
     scfg.config_dir = cfg->config_dir;
     scfg.state_dir = cfg->state_dir;

@@ -18,6 +18,31 @@
 #include "hyve_domain_parse_priv.h"
 
 
+/* Digits only, no sign, at most G_MAXUINT64. Not g_ascii_string_to_unsigned:
+ * it reads errno after g_ascii_strtoull, whose first call in a process
+ * initialises a C locale under g_once, and a thread that waits for that
+ * once can come back with errno set (EAGAIN from the futex): a valid number
+ * was then refused now and then when several threads parsed at once. */
+static gboolean
+parse_decimal(const char *p, guint64 *out)
+{
+    guint64 v = 0;
+
+    if (!p || !g_ascii_isdigit(*p))
+        return FALSE;
+    for (; g_ascii_isdigit(*p); p++) {
+        guint d = *p - '0';
+
+        if (v > (G_MAXUINT64 - d) / 10)
+            return FALSE;
+        v = v * 10 + d;
+    }
+    if (*p)
+        return FALSE;
+    *out = v;
+    return TRUE;
+}
+
 /* libvirt's virScaleInteger: b/byte/bytes; K/KiB/M/MiB/... (1024, any case);
  * KB/MB/... (1000); at most LLONG_MAX bytes (off_t is signed). */
 gboolean
@@ -28,7 +53,7 @@ hyve_storage_parse_size(const char *value, const char *unit, guint64 *out, GErro
 
     while (p && g_ascii_isspace(*p))
         p++;
-    if (!p || *p == '-' || !g_ascii_string_to_unsigned(p, 10, 0, G_MAXUINT64, &v, NULL)) {
+    if (!parse_decimal(p, &v)) {
         hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_XML_ERROR,
                        "malformed capacity element");
         return FALSE;
