@@ -193,26 +193,10 @@ hyve_storage_pool_lookup_by_uuid(HyveStorage *st, const guint8 uuid[HYVE_UUID_LE
     return pool;
 }
 
-/* "//a//b/" -> "/a/b" (as libvirt cleans paths before comparing). */
-static char *
-sanitize_path(const char *path)
-{
-    GString *s = g_string_new(NULL);
-
-    for (const char *p = path; *p; p++) {
-        if (*p == '/' && s->len > 0 && s->str[s->len - 1] == '/')
-            continue;
-        g_string_append_c(s, *p);
-    }
-    while (s->len > 1 && s->str[s->len - 1] == '/')
-        g_string_truncate(s, s->len - 1);
-    return g_string_free(s, FALSE);
-}
-
 HyvePoolObj *
 hyve_storage_pool_lookup_by_target_path(HyveStorage *st, const char *path, GError **error)
 {
-    g_autofree char *clean = sanitize_path(path);
+    g_autofree char *clean = hyve_storage_sanitize_path(path);
     HyvePoolObj *found = NULL;
 
     g_mutex_lock(&st->lock);
@@ -221,7 +205,7 @@ hyve_storage_pool_lookup_by_target_path(HyveStorage *st, const char *path, GErro
 
         g_mutex_lock(&pool->lock);
         if (pool->active && pool->def->target_path) {
-            g_autofree char *target = sanitize_path(pool->def->target_path);
+            g_autofree char *target = hyve_storage_sanitize_path(pool->def->target_path);
 
             if (g_str_equal(target, clean))
                 found = hyve_pool_obj_ref(pool);

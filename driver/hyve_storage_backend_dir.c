@@ -9,7 +9,6 @@
 #include "hyve-config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,36 +21,6 @@
 
 #define DIR_POOL_DEFAULT_MODE 0711
 #define DIR_VOL_DEFAULT_MODE 0600
-
-static void G_GNUC_PRINTF(3, 4)
-dir_system_error(GError **error, int err, const char *fmt, ...)
-{
-    g_autofree char *msg = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-
-    hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_SYSTEM_ERROR, "%s: %s", msg,
-                   g_strerror(err));
-}
-
-/* "/a//b/" -> "/a/b" (libvirt sanitizes target paths the same way). */
-static char *
-dir_sanitize_path(const char *path)
-{
-    GString *out = g_string_sized_new(strlen(path));
-
-    for (const char *p = path; *p; p++) {
-        if (*p == '/' && out->len && out->str[out->len - 1] == '/')
-            continue;
-        g_string_append_c(out, *p);
-    }
-    if (out->len > 1 && out->str[out->len - 1] == '/')
-        g_string_truncate(out, out->len - 1);
-    return g_string_free(out, FALSE);
-}
 
 static gboolean
 dir_check_def(HyvePoolDef *def, GError **error)
@@ -66,10 +35,7 @@ dir_check_def(HyvePoolDef *def, GError **error)
                        "storage pool target path '%s' must be absolute", def->target_path);
         return FALSE;
     }
-    char *clean = dir_sanitize_path(def->target_path);
-    g_free(def->target_path);
-    def->target_path = clean;
-    return TRUE;
+    return TRUE;            /* the parser cleaned the path (hyve_storage_sanitize_path) */
 }
 
 static char *
@@ -79,7 +45,7 @@ dir_real_path(const char *path)
     char *ret;
 
     if (!real)
-        return dir_sanitize_path(path);
+        return hyve_storage_sanitize_path(path);
     ret = g_strdup(real);
     free(real);
     return ret;
@@ -118,29 +84,29 @@ dir_build(const HyvePoolDef *def, guint flags, GError **error)
      * (the default 0711 is for a directory made here); the overwrite flags
      * only matter for backends that format something. */
     if (g_mkdir_with_parents(parent, 0755) < 0) {
-        dir_system_error(error, errno, "cannot create path '%s'", parent);
+        hyve_storage_sys_error(error, errno, "cannot create path '%s'", parent);
         return FALSE;
     }
     if (mkdir(def->target_path, mode >= 0 ? mode : DIR_POOL_DEFAULT_MODE) == 0) {
         if (mode < 0)
             mode = DIR_POOL_DEFAULT_MODE;     /* made here: not the umask's mode */
     } else if (errno != EEXIST) {
-        dir_system_error(error, errno, "cannot create path '%s'", def->target_path);
+        hyve_storage_sys_error(error, errno, "cannot create path '%s'", def->target_path);
         return FALSE;
     }
     err = stat(def->target_path, &sb) < 0 ? errno : S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
     if (err) {
-        dir_system_error(error, err, "cannot create path '%s'", def->target_path);
+        hyve_storage_sys_error(error, err, "cannot create path '%s'", def->target_path);
         return FALSE;
     }
     if (mode >= 0 && chmod(def->target_path, mode) < 0) {
-        dir_system_error(error, errno, "cannot set mode of '%s'", def->target_path);
+        hyve_storage_sys_error(error, errno, "cannot set mode of '%s'", def->target_path);
         return FALSE;
     }
     if ((def->perms.uid >= 0 || def->perms.gid >= 0) &&
         chown(def->target_path, def->perms.uid >= 0 ? (uid_t)def->perms.uid : (uid_t)-1,
               def->perms.gid >= 0 ? (gid_t)def->perms.gid : (gid_t)-1) < 0) {
-        dir_system_error(error, errno, "cannot chown '%s'", def->target_path);
+        hyve_storage_sys_error(error, errno, "cannot chown '%s'", def->target_path);
         return FALSE;
     }
     return TRUE;
@@ -152,7 +118,7 @@ dir_start(const HyvePoolDef *def, GError **error)
     DIR *d = opendir(def->target_path);
 
     if (!d) {
-        dir_system_error(error, errno, "cannot open directory '%s'", def->target_path);
+        hyve_storage_sys_error(error, errno, "cannot open directory '%s'", def->target_path);
         return FALSE;
     }
     closedir(d);
@@ -219,7 +185,7 @@ dir_vol_stat(const char *path, HyveVolDef *vol, GError **error)
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 
     if (fd < 0 || fstat(fd, &sb) < 0) {
-        dir_system_error(error, errno, "cannot stat file '%s'", path);
+        hyve_storage_sys_error(error, errno, "cannot stat file '%s'", path);
         if (fd >= 0)
             close(fd);
         return FALSE;
@@ -238,7 +204,7 @@ dir_refresh(HyvePoolDef *def, GError **error)
     DIR *d = opendir(def->target_path);
 
     if (!d) {
-        dir_system_error(error, errno, "cannot open directory '%s'", def->target_path);
+        hyve_storage_sys_error(error, errno, "cannot open directory '%s'", def->target_path);
         return NULL;
     }
     while ((errno = 0, ent = readdir(d))) {
@@ -266,7 +232,7 @@ dir_refresh(HyvePoolDef *def, GError **error)
     closedir(d);
 
     if (statvfs(def->target_path, &vfs) < 0) {
-        dir_system_error(error, errno, "cannot statvfs path '%s'", def->target_path);
+        hyve_storage_sys_error(error, errno, "cannot statvfs path '%s'", def->target_path);
         return NULL;
     }
     def->capacity = (guint64)vfs.f_blocks * vfs.f_frsize;
@@ -322,17 +288,17 @@ dir_vol_create(const HyvePoolDef *pool, HyveVolDef *vol, GError **error)
         return FALSE;
     fd = open(vol->target_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
     if (fd < 0) {
-        dir_system_error(error, errno, "cannot create volume file '%s'", vol->target_path);
+        hyve_storage_sys_error(error, errno, "cannot create volume file '%s'", vol->target_path);
         return FALSE;
     }
     if (fchmod(fd, mode) < 0) {
-        dir_system_error(error, errno, "cannot set mode of '%s'", vol->target_path);
+        hyve_storage_sys_error(error, errno, "cannot set mode of '%s'", vol->target_path);
         goto fail;
     }
     if ((vol->perms.uid >= 0 || vol->perms.gid >= 0) &&
         fchown(fd, vol->perms.uid >= 0 ? (uid_t)vol->perms.uid : (uid_t)-1,
                vol->perms.gid >= 0 ? (gid_t)vol->perms.gid : (gid_t)-1) < 0) {
-        dir_system_error(error, errno, "cannot chown '%s'", vol->target_path);
+        hyve_storage_sys_error(error, errno, "cannot chown '%s'", vol->target_path);
         goto fail;
     }
     if (ftruncate(fd, (off_t)vol->capacity) < 0) {
@@ -350,7 +316,7 @@ dir_vol_create(const HyvePoolDef *pool, HyveVolDef *vol, GError **error)
         goto fail;
     }
     if (fstat(fd, &sb) < 0) {
-        dir_system_error(error, errno, "cannot stat file '%s'", vol->target_path);
+        hyve_storage_sys_error(error, errno, "cannot stat file '%s'", vol->target_path);
         goto fail;
     }
     dir_vol_fill(vol, -1, &sb);
@@ -369,7 +335,7 @@ dir_vol_delete(const HyvePoolDef *pool, const HyveVolDef *vol, guint flags, GErr
     (void)pool;
     HYVE_STORAGE_CHECK_FLAGS(flags, 0, FALSE);
     if (unlink(vol->target_path) < 0 && errno != ENOENT) {
-        dir_system_error(error, errno, "cannot unlink file '%s'", vol->target_path);
+        hyve_storage_sys_error(error, errno, "cannot unlink file '%s'", vol->target_path);
         return FALSE;
     }
     return TRUE;
@@ -391,7 +357,7 @@ dir_vol_resize(const HyvePoolDef *pool, HyveVolDef *vol, guint64 capacity, guint
     if (fd < 0)
         return FALSE;
     if (fstat(fd, &sb) < 0) {
-        dir_system_error(error, errno, "cannot stat file '%s'", vol->target_path);
+        hyve_storage_sys_error(error, errno, "cannot stat file '%s'", vol->target_path);
         close(fd);
         return FALSE;
     }

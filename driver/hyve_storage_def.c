@@ -151,29 +151,14 @@ hyve_storage_perms_format(GString *buf, int indent, const HyveStoragePerms *perm
     g_string_append_printf(buf, "%*s</permissions>\n", indent, "");
 }
 
-static void
-text_element(GString *buf, int indent, const char *tag, const char *value)
-{
-    if (!value)
-        return;
-    g_string_append_printf(buf, "%*s<%s>", indent, "", tag);
-    hyve_xml_escape(buf, value);
-    g_string_append_printf(buf, "</%s>\n", tag);
-}
-
-/* libvirt's virFileSanitizePath: "//x" stays, "///x" is "/x", repeated
- * slashes squashed, a trailing slash dropped. */
-static char *
-sanitize_path(const char *path)
+/* "//a//b/" -> "/a/b": repeated slashes squashed, a trailing slash dropped
+ * (libvirt cleans target paths the same way before using or comparing them). */
+char *
+hyve_storage_sanitize_path(const char *path)
 {
     GString *out = g_string_sized_new(strlen(path));
-    const char *p = path;
 
-    if (p[0] == '/' && p[1] == '/' && p[2] != '/') {
-        g_string_append(out, "//");
-        p += 2;
-    }
-    for (; *p; p++) {
+    for (const char *p = path; *p; p++) {
         if (*p == '/' && out->len && out->str[out->len - 1] == '/')
             continue;
         g_string_append_c(out, *p);
@@ -330,7 +315,7 @@ parse_pool(HyvePoolDef *def, xmlNodePtr root, GError **error)
                            "missing storage pool target path");
             return FALSE;
         }
-        def->target_path = sanitize_path(path);
+        def->target_path = hyve_storage_sanitize_path(path);
     }
     return hyve_storage_perms_parse(hyve_xml_child(target, "permissions"), &def->perms, error);
 }
@@ -358,7 +343,7 @@ hyve_pool_def_format(const HyvePoolDef *def)
     char uuid[HYVE_UUID_STRING_LEN];
 
     g_string_append_printf(buf, "<pool type='%s'>\n", hyve_pool_type_to_string(def->type));
-    text_element(buf, 2, "name", def->name);
+    hyve_xml_text_element(buf, 2, "name", def->name);
     hyve_uuid_format(def->uuid, uuid);
     g_string_append_printf(buf, "  <uuid>%s</uuid>\n", uuid);
     g_string_append_printf(buf, "  <capacity unit='bytes'>%" G_GUINT64_FORMAT "</capacity>\n"
@@ -372,13 +357,13 @@ hyve_pool_def_format(const HyvePoolDef *def)
             hyve_xml_escape(buf, def->source_devices[i]);
             g_string_append(buf, "'/>\n");
         }
-        text_element(buf, 4, "name", def->source_name);
+        hyve_xml_text_element(buf, 4, "name", def->source_name);
         g_string_append_printf(buf, "    <format type='%s'/>\n",
                                def->source_format ? def->source_format : "lvm2");
     }
     g_string_append(buf, "  </source>\n");
     g_string_append(buf, "  <target>\n");
-    text_element(buf, 4, "path", def->target_path);
+    hyve_xml_text_element(buf, 4, "path", def->target_path);
     hyve_storage_perms_format(buf, 4, &def->perms);
     g_string_append(buf, "  </target>\n");
     g_string_append(buf, "</pool>\n");

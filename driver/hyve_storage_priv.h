@@ -280,4 +280,8 @@ gboolean hyve_lvm_parse_vgs(const char *out, const char *vg, guint64 *size, guin
 GPtrArray *hyve_lvm_parse_lvs(const char *out, const char *vg_dir, GError **error);
 gboolean hyve_lvm_name_valid(const char *name);
 
+/* hyve_storage_def.c: "//a//b/" -> "/a/b" (target paths are stored and
+ * compared cleaned, as libvirt). */
+char *hyve_storage_sanitize_path(const char *path);
+
 G_END_DECLS
