@@ -208,6 +208,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 /* Appends @s (NULL: nothing) escaped as libvirt's virBufferEscapeString
  * does (& < > ' "), for text and attribute values. */
 void hyve_xml_escape(GString *buf, const char *s);
+/* "<tag>escaped value</tag>\n" indented by @indent spaces; nothing when
+ * @value is NULL. */
+void hyve_xml_text_element(GString *buf, int indent, const char *tag, const char *value);
 
 /* ---- hyve_domain_parse.c ----------------------------------------------- */
 typedef struct {

@@ -24,17 +24,6 @@ line(GString *buf, int indent, const char *fmt, ...)
     g_string_append_c(buf, '\n');
 }
 
-/* <tag>escaped text</tag> */
-static void
-text_element(GString *buf, int indent, const char *tag, const char *value)
-{
-    if (!value)
-        return;
-    g_string_append_printf(buf, "%*s<%s>", indent, "", tag);
-    hyve_xml_escape(buf, value);
-    g_string_append_printf(buf, "</%s>\n", tag);
-}
-
 /* <tag attr='escaped'/> */
 static void
 attr_element(GString *buf, int indent, const char *tag, const char *attrname,
@@ -119,7 +108,7 @@ format_disk(GString *buf, const HyveDiskDef *d)
     g_string_append(buf, "'/>\n");
     if (d->readonly)
         line(buf, 6, "<readonly/>");
-    text_element(buf, 6, "serial", d->serial);
+    hyve_xml_text_element(buf, 6, "serial", d->serial);
     format_pci_addr(buf, 6, &d->addr);
     line(buf, 4, "</disk>");
 }
@@ -186,9 +175,9 @@ format_os_and_features(GString *buf, const HyveDomainDef *def)
         g_string_append_c(buf, '\'');
     }
     g_string_append_printf(buf, ">%s</type>\n", def->os_type);
-    text_element(buf, 4, "kernel", def->kernel);
-    text_element(buf, 4, "initrd", def->initrd);
-    text_element(buf, 4, "cmdline", def->cmdline);
+    hyve_xml_text_element(buf, 4, "kernel", def->kernel);
+    hyve_xml_text_element(buf, 4, "initrd", def->initrd);
+    hyve_xml_text_element(buf, 4, "cmdline", def->cmdline);
     for (guint i = 0; i < def->boot_devs->len; i++)
         attr_element(buf, 4, "boot", "dev", g_ptr_array_index(def->boot_devs, i));
     line(buf, 2, "</os>");
@@ -219,11 +208,11 @@ hyve_domain_def_format(const HyveDomainDef *def, int id, guint flags)
         line(buf, 0, "<domain type='bhyve' id='%d'>", id);
     else
         line(buf, 0, "<domain type='bhyve'>");
-    text_element(buf, 2, "name", def->name);
+    hyve_xml_text_element(buf, 2, "name", def->name);
     hyve_uuid_format(def->uuid, uuid);
     line(buf, 2, "<uuid>%s</uuid>", uuid);
-    text_element(buf, 2, "title", def->title);
-    text_element(buf, 2, "description", def->description);
+    hyve_xml_text_element(buf, 2, "title", def->title);
+    hyve_xml_text_element(buf, 2, "description", def->description);
     format_metadata(buf, def);
     line(buf, 2, "<memory unit='KiB'>%" G_GUINT64_FORMAT "</memory>", def->memory_kib);
     line(buf, 2, "<currentMemory unit='KiB'>%" G_GUINT64_FORMAT "</currentMemory>",
@@ -240,7 +229,7 @@ hyve_domain_def_format(const HyveDomainDef *def, int id, guint flags)
     line(buf, 2, "<on_crash>%s</on_crash>", hyve_lifecycle_action_to_string(def->on_crash));
 
     line(buf, 2, "<devices>");
-    text_element(buf, 4, "emulator", def->emulator);
+    hyve_xml_text_element(buf, 4, "emulator", def->emulator);
     for (guint i = 0; i < def->disks->len; i++)
         format_disk(buf, g_ptr_array_index(def->disks, i));
     if (def->pci_root)

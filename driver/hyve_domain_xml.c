@@ -264,3 +264,13 @@ hyve_xml_escape(GString *buf, const char *s)
         }
     }
 }
+
+void
+hyve_xml_text_element(GString *buf, int indent, const char *tag, const char *value)
+{
+    if (!value)
+        return;
+    g_string_append_printf(buf, "%*s<%s>", indent, "", tag);
+    hyve_xml_escape(buf, value);
+    g_string_append_printf(buf, "</%s>\n", tag);
+}

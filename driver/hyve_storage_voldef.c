@@ -267,16 +267,6 @@ hyve_vol_def_parse(const char *xml, HyvePoolType pool_type, gboolean validate,
     return g_steal_pointer(&def);
 }
 
-static void
-text_element(GString *buf, int indent, const char *tag, const char *value)
-{
-    if (!value)
-        return;
-    g_string_append_printf(buf, "%*s<%s>", indent, "", tag);
-    hyve_xml_escape(buf, value);
-    g_string_append_printf(buf, "</%s>\n", tag);
-}
-
 char *
 hyve_vol_def_format(const HyveVolDef *def, HyvePoolType pool_type)
 {
@@ -285,8 +275,8 @@ hyve_vol_def_format(const HyveVolDef *def, HyvePoolType pool_type)
                        vol_type_names[def->type] : "file";
 
     g_string_append_printf(buf, "<volume type='%s'>\n", type);
-    text_element(buf, 2, "name", def->name);
-    text_element(buf, 2, "key", def->key);
+    hyve_xml_text_element(buf, 2, "name", def->name);
+    hyve_xml_text_element(buf, 2, "key", def->key);
     g_string_append_printf(buf, "  <capacity unit='bytes'>%" G_GUINT64_FORMAT "</capacity>\n"
                            "  <allocation unit='bytes'>%" G_GUINT64_FORMAT "</allocation>\n",
                            def->capacity, def->allocation);
@@ -294,7 +284,7 @@ hyve_vol_def_format(const HyveVolDef *def, HyvePoolType pool_type)
         g_string_append_printf(buf, "  <physical unit='bytes'>%" G_GUINT64_FORMAT
                                "</physical>\n", def->physical);
     g_string_append(buf, "  <target>\n");
-    text_element(buf, 4, "path", def->target_path);
+    hyve_xml_text_element(buf, 4, "path", def->target_path);
     if (pool_type != HYVE_POOL_TYPE_LOGICAL) {
         g_string_append(buf, "    <format type='");
         hyve_xml_escape(buf, def->format ? def->format : "raw");
