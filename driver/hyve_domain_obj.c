@@ -238,6 +238,13 @@ HyveDomainObj *
 hyve_domain_list_find_id(HyveDomainList *list, int id)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&list->lock);
+
+    return hyve_domain_list_find_id_locked(list, id);
+}
+
+HyveDomainObj *
+hyve_domain_list_find_id_locked(HyveDomainList *list, int id)
+{
     GHashTableIter it;
     gpointer value;
 

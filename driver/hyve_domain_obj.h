@@ -69,6 +69,7 @@ HyveDomainObj *hyve_domain_list_find_name_locked(HyveDomainList *list, const cha
 void hyve_domain_list_add_locked(HyveDomainList *list, HyveDomainObj *obj);
 void hyve_domain_list_remove_locked(HyveDomainList *list, HyveDomainObj *obj);
 HyveDomainObj *hyve_domain_list_find_id(HyveDomainList *list, int id);
+HyveDomainObj *hyve_domain_list_find_id_locked(HyveDomainList *list, int id);
 /* Libvirt VIR_CONNECT_LIST_DOMAINS_* semantics; caller checked the bits. */
 GPtrArray *hyve_domain_list_export(HyveDomainList *list, guint flags);
 #define HYVE_LIST_DOMAINS_ALL_FLAGS 0xffffu

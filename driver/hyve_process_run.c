@@ -65,20 +65,11 @@ alloc_id_locked(HyveDomainList *list)
 {
     for (guint tries = 0;; tries++) {
         int id = list->next_id > 0 ? list->next_id : 1;
-        gboolean used = FALSE;
-        GHashTableIter it;
-        gpointer value;
+        g_autoptr(HyveDomainObj) user = NULL;
 
         list->next_id = id == G_MAXINT ? 1 : id + 1;
-        g_hash_table_iter_init(&it, list->by_uuid);
-        while (!used && g_hash_table_iter_next(&it, NULL, &value)) {
-            HyveDomainObj *o = value;
-
-            g_mutex_lock(&o->lock);
-            used = o->id == id;
-            g_mutex_unlock(&o->lock);
-        }
-        if (!used || tries > g_hash_table_size(list->by_uuid))
+        user = hyve_domain_list_find_id_locked(list, id);
+        if (!user || tries > g_hash_table_size(list->by_uuid))
             return id;
     }
 }

@@ -194,19 +194,9 @@ runner_verify(HyveDriver *drv, pid_t pid, guint64 start_time, const HyveRunnerPa
 static gboolean
 id_in_use_locked(HyveDomainList *list, int id)
 {
-    GHashTableIter it;
-    gpointer value;
-    gboolean used = FALSE;
+    g_autoptr(HyveDomainObj) user = hyve_domain_list_find_id_locked(list, id);
 
-    g_hash_table_iter_init(&it, list->by_uuid);
-    while (!used && g_hash_table_iter_next(&it, NULL, &value)) {
-        HyveDomainObj *o = value;
-
-        g_mutex_lock(&o->lock);
-        used = o->id == id;
-        g_mutex_unlock(&o->lock);
-    }
-    return used;
+    return user != NULL;
 }
 
 static void
