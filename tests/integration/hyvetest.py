@@ -440,6 +440,18 @@ def validate_capabilities(caps):
     return True, out
 
 
+def wait_until(pred, timeout=20, step=0.05):
+    """Polls @pred until it returns a true value (returned) or @timeout
+    seconds pass (then its last value)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
 def write_file(directory, name, text):
     path = os.path.join(directory, name)
     with open(path, "w", encoding="utf-8") as f:

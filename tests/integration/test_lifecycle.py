@@ -22,7 +22,7 @@ import libvirt
 
 import hyverpc
 import hyvetest
-from hyvetest import virsh, domain_xml, write_file
+from hyvetest import virsh, wait_until, domain_xml, write_file
 from test_events import VirshEventWatcher
 
 # Small guests: several run at once on a 2-core host.
@@ -75,16 +75,6 @@ def kill_runners(daemon):
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-
-
-def wait_until(pred, timeout=20, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def err_of(fn, *args):

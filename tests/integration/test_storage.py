@@ -30,7 +30,7 @@ import xml.etree.ElementTree as ET
 import libvirt
 
 import hyvetest
-from hyvetest import virsh, write_file, validate_xml, domain_xml
+from hyvetest import virsh, wait_until, write_file, validate_xml, domain_xml
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -109,16 +109,6 @@ def info_field(text, field):
         if line.startswith(field + ":"):
             return line.split(":", 1)[1].strip()
     raise AssertionError("no %r in:\n%s" % (field, text))
-
-
-def wait_until(pred, timeout=20, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 class EventLoop:

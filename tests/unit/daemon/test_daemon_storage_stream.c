@@ -113,31 +113,6 @@ fixture_teardown(Fixture *f)
 
 /* ---- the driver's end ----------------------------------------------------- */
 
-static gboolean
-read_exact(int fd, void *buf, gsize len, int timeout_ms, gboolean *eof)
-{
-    gsize have = 0;
-    gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
-
-    *eof = FALSE;
-    while (have < len) {
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        int left = (int) ((deadline - g_get_monotonic_time()) / 1000);
-        ssize_t n;
-
-        if (left < 0 || poll(&pfd, 1, left) <= 0)
-            return FALSE;
-        n = read(fd, (guint8 *) buf + have, len - have);
-        if (n == 0 || (n < 0 && errno != EINTR)) {
-            *eof = TRUE;
-            return FALSE;
-        }
-        if (n > 0)
-            have += n;
-    }
-    return TRUE;
-}
-
 /* One frame from the daemon; FALSE on EOF (*eof) or timeout. */
 static gboolean
 frame_recv(int fd, HyveFrameHeader *h, GBytes **payload, int timeout_ms, gboolean *eof)
@@ -147,14 +122,14 @@ frame_recv(int fd, HyveFrameHeader *h, GBytes **payload, int timeout_ms, gboolea
 
     if (!eof)
         eof = &dummy;
-    if (!read_exact(fd, h, sizeof(*h), timeout_ms, eof))
+    if (!test_read_full(fd, h, sizeof(*h), timeout_ms, eof))
         return FALSE;
     ck_assert_msg(h->reserved == 0, "frame with reserved %u", h->reserved);
     if (h->type == HYVE_FRAME_DATA) {
         ck_assert_msg(h->len > 0 && h->len <= HYVE_FRAME_DATA_MAX, "DATA frame of %" G_GUINT64_FORMAT
                       " bytes", (guint64) h->len);
         buf = g_malloc(h->len);
-        ck_assert_msg(read_exact(fd, buf, h->len, timeout_ms, eof), "DATA payload cut short");
+        ck_assert_msg(test_read_full(fd, buf, h->len, timeout_ms, eof), "DATA payload cut short");
     }
     if (payload)
         *payload = g_bytes_new_take(g_steal_pointer(&buf), h->type == HYVE_FRAME_DATA ? h->len : 0);
@@ -811,7 +786,7 @@ START_TEST(test_raw_ignores_holes)
     data = hyved_packet_encode_raw(&hdr, "abc", 3);
     ck_assert(test_send_raw(f.cfd, g_bytes_get_data(hole, NULL), g_bytes_get_size(hole)));
     ck_assert(test_send_raw(f.cfd, g_bytes_get_data(data, NULL), g_bytes_get_size(data)));
-    ck_assert_msg(read_exact(sp[0], got, 3, 5000, &eof) && memcmp(got, "abc", 3) == 0,
+    ck_assert_msg(test_read_full(sp[0], got, 3, 5000, &eof) && memcmp(got, "abc", 3) == 0,
                   "raw-hole: data after the hole did not arrive as it was");
     ck_assert_msg(no_frame(sp[0], 200), "raw-hole: the hole reached the raw fd");
     expect_no_packet("raw-hole", &f, 200);

@@ -125,12 +125,14 @@ test_send(int fd, guint32 prog, gint32 proc, gint32 type, guint32 serial,
     return test_send_raw(fd, data, len);
 }
 
-static gboolean
-read_full(int fd, guint8 *buf, gsize len, int timeout_ms, gboolean *eof)
+gboolean
+test_read_full(int fd, void *buf, gsize len, int timeout_ms, gboolean *eof)
 {
     gsize have = 0;
     gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
 
+    if (eof)
+        *eof = FALSE;
     while (have < len) {
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
         int left = (int) ((deadline - g_get_monotonic_time()) / 1000);
@@ -138,7 +140,7 @@ read_full(int fd, guint8 *buf, gsize len, int timeout_ms, gboolean *eof)
 
         if (left < 0 || poll(&pfd, 1, left) <= 0)
             return FALSE;
-        n = recv(fd, buf + have, len - have, 0);
+        n = read(fd, (guint8 *) buf + have, len - have);
         if (n == 0 || (n < 0 && errno != EINTR)) {
             if (eof)
                 *eof = TRUE;
@@ -160,12 +162,12 @@ test_recv(int fd, HyvedHeader *hdr, GBytes **payload, int timeout_ms, gboolean *
 
     if (eof)
         *eof = FALSE;
-    if (!read_full(fd, lenbuf, 4, timeout_ms, eof))
+    if (!test_read_full(fd, lenbuf, 4, timeout_ms, eof))
         return FALSE;
     ck_assert_msg(hyved_packet_parse_length(lenbuf, &total, &err), "server sent bad length: %s",
                   err ? err->message : "?");
     body = g_malloc(total - 4);
-    if (!read_full(fd, body, total - 4, timeout_ms, eof))
+    if (!test_read_full(fd, body, total - 4, timeout_ms, eof))
         return FALSE;
     ck_assert_msg(hyved_packet_decode_header(body, total - 4, hdr, &err),
                   "server sent bad header: %s", err ? err->message : "?");

@@ -29,6 +29,9 @@ int test_connect(const char *path);
 gboolean test_send(int fd, guint32 prog, gint32 proc, gint32 type, guint32 serial,
                    gint32 status, xdrproc_t filter, void *args);
 gboolean test_send_raw(int fd, const void *data, gsize len);
+/* Reads exactly @len bytes within @timeout_ms; FALSE on timeout or EOF/error
+ * (then *eof, if given, is TRUE). */
+gboolean test_read_full(int fd, void *buf, gsize len, int timeout_ms, gboolean *eof);
 /* Receives one packet; FALSE on EOF, error or @timeout_ms without data.
  * *eof tells EOF apart from a timeout (may be NULL). */
 gboolean test_recv(int fd, HyvedHeader *hdr, GBytes **payload, int timeout_ms, gboolean *eof);
