@@ -406,6 +406,12 @@ hyve_storage_vol_resize(HyveStorage *st, HyvePoolObj *pool, const char *name,
         g_mutex_unlock(&pool->lock);
         return FALSE;
     }
+    if (want == have && !(flags & HYVE_VOL_RESIZE_ALLOCATE)) {
+        /* nothing to change: no busy mark, so this never makes a transfer
+         * that starts meanwhile fail with "still in use" */
+        g_mutex_unlock(&pool->lock);
+        return TRUE;
+    }
     hyve_vol_mark_locked(pool, vol);
     pdef = hyve_pool_def_copy(pool->def);
     vdef = hyve_vol_def_copy(vol->def);
