@@ -33,6 +33,7 @@ build_index(gpointer data)
         { hyved_domain_stats_procs, &hyved_domain_stats_nprocs },
         { hyved_storage_pool_procs, &hyved_storage_pool_nprocs },
         { hyved_storage_vol_procs, &hyved_storage_vol_nprocs },
+        { hyved_network_procs, &hyved_network_nprocs },
     };
 
     for (gsize t = 0; t < G_N_ELEMENTS(tables); t++)

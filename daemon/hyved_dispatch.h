@@ -85,6 +85,10 @@ extern const HyvedProcedure hyved_storage_pool_procs[];
 extern const size_t hyved_storage_pool_nprocs;
 extern const HyvedProcedure hyved_storage_vol_procs[];
 extern const size_t hyved_storage_vol_nprocs;
+/* networks (hyved_remote_network.c); their events' registration stays in
+ * hyved_remote_event.c */
+extern const HyvedProcedure hyved_network_procs[];
+extern const size_t hyved_network_nprocs;
 
 /* Merged lookup (NULL when unknown). */
 const HyvedProcedure *hyved_dispatch_find(gint32 proc);

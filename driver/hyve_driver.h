@@ -37,6 +37,8 @@ typedef struct {
     char *uri;                /* "bhyve:///system" or "bhyve:///session" */
     char *default_pool_path;  /* target of the 'default' storage pool defined on
                                * the first start (NULL: no default pool) */
+    gboolean default_network; /* define libvirt's 'default' NAT network (not started)
+                               * on the first start (issue 6: the system daemon) */
 } HyveDriverConfig;
 
 void hyve_driver_config_clear(HyveDriverConfig *cfg);
@@ -111,6 +113,9 @@ const HyveDriverConfig *hyve_driver_get_config(HyveDriver *drv);
 /* The storage driver (hyve_storage.h), created by hyve_driver_new. */
 typedef struct _HyveStorage HyveStorage;
 HyveStorage *hyve_driver_get_storage(HyveDriver *drv);
+/* The network driver (hyve_network.h), created by hyve_driver_new. */
+typedef struct _HyveNetworks HyveNetworks;
+HyveNetworks *hyve_driver_get_networks(HyveDriver *drv);
 
 /* ---- host ------------------------------------------------------------- */
 
@@ -326,6 +331,26 @@ typedef struct {
 gboolean hyve_driver_domain_interface_stats(HyveDriver *drv, HyveDomainObj *obj,
                                             const char *device, HyveInterfaceStats *stats,
                                             GError **error);
+/* virDomainInterfaceAddresses (issue 6). @source: 0 LEASE (dnsmasq leases of
+ * the domain's <interface type='network'> NICs; NICs without a lease and
+ * bridge NICs are left out), 2 ARP (the host's neighbour table, /proc/net/arp,
+ * matched by guest MAC, every NIC); 1 AGENT -> NO_SUPPORT (hyve has no guest
+ * agent); others INVALID_ARG "Unknown IP address data source %d". The
+ * domain must be running: OPERATION_INVALID "domain is not running".
+ * GPtrArray of HyveDomainIface* (free func set). */
+typedef struct {
+    int type;                     /* 0 IPv4, 1 IPv6 */
+    char *addr;
+    guint prefix;
+} HyveDomainIpAddr;
+typedef struct {
+    char *name;                   /* the tap (target dev), e.g. "vnet0" */
+    char *hwaddr;                 /* guest MAC "52:54:00:.." */
+    GArray *addrs;                /* HyveDomainIpAddr (clear func frees addr) */
+} HyveDomainIface;
+void hyve_domain_iface_free(HyveDomainIface *iface);
+GPtrArray *hyve_driver_domain_interface_addresses(HyveDriver *drv, HyveDomainObj *obj,
+                                                  guint source, guint flags, GError **error);
 /* virDomainMemoryStats: tags are VIR_DOMAIN_MEMORY_STAT_* (6 ACTUAL_BALLOON,
  * 7 RSS, ...); at most @nr_stats entries. */
 typedef struct {
