@@ -65,13 +65,14 @@ hyve_disk_def_free(HyveDiskDef *disk)
 }
 
 void
-hyve_net_def_free(HyveNetDef *net)
+hyve_domain_net_def_free(HyveNetDef *net)
 {
     if (!net)
         return;
     g_free(net->source);
     g_free(net->target_dev);
     g_free(net->model);
+    g_free(net->bridge);
     g_free(net);
 }
 
@@ -101,7 +102,7 @@ hyve_domain_def_new(void)
 
     def->boot_devs = g_ptr_array_new_with_free_func(g_free);
     def->disks = g_ptr_array_new_with_free_func((GDestroyNotify)hyve_disk_def_free);
-    def->nets = g_ptr_array_new_with_free_func((GDestroyNotify)hyve_net_def_free);
+    def->nets = g_ptr_array_new_with_free_func((GDestroyNotify)hyve_domain_net_def_free);
     def->serials = g_ptr_array_new_with_free_func((GDestroyNotify)hyve_chr_def_free);
     def->rngs = g_ptr_array_new_with_free_func((GDestroyNotify)hyve_rng_def_free);
     def->on_poweroff = HYVE_LIFECYCLE_DESTROY;
@@ -201,6 +202,7 @@ hyve_domain_def_copy(const HyveDomainDef *src, GError **error)
         n->source = g_strdup(s->source);
         n->target_dev = g_strdup(s->target_dev);
         n->model = g_strdup(s->model);
+        n->bridge = g_strdup(s->bridge);
         g_ptr_array_add(def->nets, n);
     }
     for (i = 0; i < src->serials->len; i++) {

@@ -70,6 +70,11 @@ typedef struct {
     char *target_dev;
     char *model;                /* "virtio" after defaults */
     HyvePciAddr addr;
+    /* live only, type='network' of a running domain: the bridge its tap
+     * joined (hyve_networks_port_acquire; one port counted while set).
+     * Formatted in live XML as <source network='N' bridge='B'/>, never
+     * parsed nor written to a persistent or status file. */
+    char *bridge;
 } HyveNetDef;
 
 typedef enum {
@@ -166,7 +171,7 @@ HyveDomainDef *hyve_domain_def_copy(const HyveDomainDef *def, GError **error);
 gboolean hyve_domain_def_check_limits(const HyveDomainDef *def, GError **error);
 
 void hyve_disk_def_free(HyveDiskDef *disk);
-void hyve_net_def_free(HyveNetDef *net);
+void hyve_domain_net_def_free(HyveNetDef *net);
 void hyve_chr_def_free(HyveChrDef *chr);
 void hyve_rng_def_free(HyveRngDef *rng);
 

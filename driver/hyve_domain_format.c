@@ -114,15 +114,24 @@ format_disk(GString *buf, const HyveDiskDef *d)
 }
 
 static void
-format_net(GString *buf, const HyveNetDef *n)
+format_net(GString *buf, const HyveNetDef *n, gboolean live)
 {
     char mac[18];
 
     hyve_mac_format(n->mac, mac);
     line(buf, 4, "<interface type='%s'>", hyve_net_type_to_string(n->type));
     line(buf, 6, "<mac address='%s'/>", mac);
-    attr_element(buf, 6, "source", n->type == HYVE_NET_TYPE_NETWORK ? "network" : "bridge",
-                 n->source);
+    if (n->type == HYVE_NET_TYPE_NETWORK && live && n->bridge && n->source) {
+        /* a running domain's NIC shows the bridge its network gave it */
+        g_string_append(buf, "      <source network='");
+        hyve_xml_escape(buf, n->source);
+        g_string_append(buf, "' bridge='");
+        hyve_xml_escape(buf, n->bridge);
+        g_string_append(buf, "'/>\n");
+    } else {
+        attr_element(buf, 6, "source", n->type == HYVE_NET_TYPE_NETWORK ? "network" : "bridge",
+                     n->source);
+    }
     attr_element(buf, 6, "target", "dev", n->target_dev);
     attr_element(buf, 6, "model", "type", n->model);
     format_pci_addr(buf, 6, &n->addr);
@@ -235,7 +244,7 @@ hyve_domain_def_format(const HyveDomainDef *def, int id, guint flags)
     if (def->pci_root)
         line(buf, 4, "<controller type='pci' index='0' model='pci-root'/>");
     for (guint i = 0; i < def->nets->len; i++)
-        format_net(buf, g_ptr_array_index(def->nets, i));
+        format_net(buf, g_ptr_array_index(def->nets, i), live);
     for (guint i = 0; i < def->serials->len; i++)
         format_chr(buf, "serial", g_ptr_array_index(def->serials, i), FALSE, live);
     if (def->console && def->serials->len > 0)

@@ -116,7 +116,7 @@ START_TEST(test_bridge)
                   tunflags ? tunflags : "?");
     close(fd);
     wait_gone(ifname);
-    hyve_net_def_free(net);
+    hyve_domain_net_def_free(net);
 }
 END_TEST
 
@@ -139,7 +139,7 @@ START_TEST(test_target_dev)
     close(fb);
     wait_gone(a);
     wait_gone(b);
-    hyve_net_def_free(net);
+    hyve_domain_net_def_free(net);
 }
 END_TEST
 
@@ -181,7 +181,7 @@ START_TEST(test_failure)
     }
     ck_assert_msg(g_str_equal(before, after), "%s: interfaces before '%s', after '%s'",
                   failures[_i].name, before, after);
-    hyve_net_def_free(net);
+    hyve_domain_net_def_free(net);
 }
 END_TEST
 
