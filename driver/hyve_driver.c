@@ -16,6 +16,7 @@
 #include "hyve_domain_obj.h"
 #include "hyve_driver_priv.h"
 #include "hyve_host.h"
+#include "hyve_network.h"
 #include "hyve_process.h"
 #include "hyve_storage.h"
 
@@ -31,6 +32,7 @@ struct _HyveDriver {
     GMutex flush_lock;               /* held while delivering: one flusher at a time */
     HyveProcessMgr *procs;           /* runner supervision (hyve_process_watch.c) */
     HyveStorage *storage;            /* pools and volumes (hyve_storage.h) */
+    HyveNetworks *networks;          /* virtual networks (hyve_network.h) */
 };
 
 void
@@ -76,7 +78,9 @@ hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
 {
     HyveDriver *drv;
     HyveStorageConfig scfg = { 0 };
+    HyveNetworkConfig ncfg;
     HyveStorage *storage;
+    HyveNetworks *networks;
 
     if (!cfg->config_dir) {
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
@@ -97,6 +101,13 @@ hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
     scfg.default_pool_path = cfg->default_pool_path;   /* NULL: no default pool */
     if (!(storage = hyve_storage_new(&scfg, error)))
         return NULL;
+    /* before runners are reattached (their NICs take their ports again) */
+    ncfg = (HyveNetworkConfig){ cfg->privileged, cfg->config_dir, cfg->state_dir,
+                                scfg.schema_dir, cfg->default_network };
+    if (!(networks = hyve_networks_new(&ncfg, error))) {
+        hyve_storage_free(storage);
+        return NULL;
+    }
 
     drv = g_new0(HyveDriver, 1);
     drv->cfg.privileged = cfg->privileged;
@@ -108,6 +119,7 @@ hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
     drv->cfg.runner_path = g_strdup(cfg->runner_path);
     drv->cfg.uri = g_strdup(cfg->uri);
     drv->cfg.default_pool_path = g_strdup(cfg->default_pool_path);
+    drv->cfg.default_network = cfg->default_network;
     drv->opts.schema_dir = drv->cfg.schema_dir;
     drv->opts.emulator = HYVE_EMULATOR_PATH;
     drv->opts.alt_emulator = drv->cfg.runner_path;
@@ -117,6 +129,7 @@ hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
     drv->domains = hyve_domain_list_new();
     hyve_domain_config_load_all(drv->cfg.config_dir, &drv->opts, drv->domains);
     drv->storage = storage;
+    drv->networks = networks;
     hyve_storage_set_vol_user_func(storage, hyve_driver_volume_user, drv);
     drv->procs = hyve_process_mgr_new(drv);
     /* runners that outlived the previous daemon; raises next_id */
@@ -154,6 +167,7 @@ hyve_driver_free(HyveDriver *drv)
     hyve_driver_detach_runs(drv);
     hyve_process_mgr_free(drv->procs);
     hyve_storage_free(drv->storage);
+    hyve_networks_free(drv->networks);
     hyve_domain_list_free(drv->domains);
     g_queue_clear_full(&drv->pending, (GDestroyNotify)event_free);
     g_mutex_clear(&drv->event_lock);
@@ -187,6 +201,12 @@ HyveStorage *
 hyve_driver_get_storage(HyveDriver *drv)
 {
     return drv->storage;
+}
+
+HyveNetworks *
+hyve_driver_get_networks(HyveDriver *drv)
+{
+    return drv->networks;
 }
 
 HyveDomainList *
