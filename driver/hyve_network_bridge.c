@@ -3,23 +3,19 @@
  * hyve_network_bridge.c: the bridge device of a virtual network, on the
  * host, in the caller's network namespace.
  *
- * Link work uses ioctls on an AF_UNIX socket (no network socket is opened):
- * SIOCBRADDBR/SIOCBRDELBR, SIOCSIFHWADDR (a MAC set by hand stays the
- * bridge's MAC whatever ports join), SIOCSIFMTU, SIOCSIFFLAGS, and the
- * bridge's SIOCDEVPRIVATE calls for forward delay and STP (libvirt's order:
- * delay, then STP; the kernel raises the delay to its 2 s minimum when STP
- * is on). Addresses (IPv4 with broadcast, IPv6 without DAD: the subnet is
- * the network's own) go through one rtnetlink RTM_NEWADDR each, so every
- * failure carries the kernel's errno. Sysctls are written under
- * /proc/sys/net, which belongs to the namespace; /sys is never used (it
- * shows the namespace of whoever mounted it).
+ * Links: ioctls on an AF_UNIX socket (SIOCBRADDBR/SIOCBRDELBR; a MAC set
+ * with SIOCSIFHWADDR stays the bridge's whatever ports join; MTU; flags;
+ * SIOCDEVPRIVATE for forward delay, then STP, as libvirt: the kernel raises
+ * the delay to 2 s when STP is on). Addresses (IPv4 with broadcast, IPv6
+ * without DAD) by rtnetlink RTM_NEWADDR, so failures carry the errno.
+ * Sysctls: /proc/sys/net (per namespace); never /sys (it shows the
+ * namespace of whoever mounted it).
  */
 #include "hyve-config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -38,9 +34,6 @@
 /* linux/if_bridge.h's old bridge ioctl commands (SIOCDEVPRIVATE). */
 #define HYVE_BRCTL_SET_FORWARD_DELAY 8
 #define HYVE_BRCTL_SET_STP_STATE 14
-
-#define PROC_NET_ROUTE "/proc/net/route"
-#define PROC_NET_ROUTE6 "/proc/net/ipv6_route"
 
 static void G_GNUC_PRINTF(3, 4)
 bridge_sys_error(GError **error, int err, const char *fmt, ...)
@@ -84,25 +77,20 @@ link_set_up(int s, const char *name, gboolean up)
     return ioctl(s, SIOCSIFFLAGS, &ifr) < 0 ? errno : 0;
 }
 
+/* SIOCSIFHWADDR with @mac, or SIOCSIFMTU with @mtu. */
 static int
-link_set_mac(int s, const char *name, const guint8 mac[6])
+link_set(int s, const char *name, const guint8 *mac, guint mtu)
 {
     struct ifreq ifr;
 
     ifr_init(&ifr, name);
-    ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
-    memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
-    return ioctl(s, SIOCSIFHWADDR, &ifr) < 0 ? errno : 0;
-}
-
-static int
-link_set_mtu(int s, const char *name, guint mtu)
-{
-    struct ifreq ifr;
-
-    ifr_init(&ifr, name);
-    ifr.ifr_mtu = (int)mtu;
-    return ioctl(s, SIOCSIFMTU, &ifr) < 0 ? errno : 0;
+    if (mac) {
+        ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+        memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
+    } else {
+        ifr.ifr_mtu = (int)mtu;
+    }
+    return ioctl(s, mac ? SIOCSIFHWADDR : SIOCSIFMTU, &ifr) < 0 ? errno : 0;
 }
 
 static int
@@ -296,11 +284,11 @@ bridge_configure(int s, const HyveNetworkDef *def, GError **error)
     gboolean stp = def->stp != HYVE_TRISTATE_NO;
     int ifindex, err;
 
-    if (def->mac_set && (err = link_set_mac(s, br, def->mac))) {
+    if (def->mac_set && (err = link_set(s, br, def->mac, 0))) {
         bridge_sys_error(error, err, "Cannot set interface MAC on '%s'", br);
         return FALSE;
     }
-    if (def->mtu && (err = link_set_mtu(s, br, def->mtu))) {
+    if (def->mtu && (err = link_set(s, br, NULL, def->mtu))) {
         bridge_sys_error(error, err, "Cannot set interface MTU on '%s'", br);
         return FALSE;
     }
@@ -391,19 +379,6 @@ hyve_net_bridge_stop(const HyveNetworkDef *def, GError **error)
 
 /* ---- route collision ---------------------------------------------------------------- */
 
-static gboolean
-hex_bytes(const char *hex, guint8 *out, gsize n)
-{
-    for (gsize i = 0; i < n; i++) {
-        int hi = g_ascii_xdigit_value(hex[2 * i]), lo;
-
-        if (hi < 0 || (lo = g_ascii_xdigit_value(hex[2 * i + 1])) < 0)
-            return FALSE;
-        out[i] = (guint8)(hi << 4 | lo);
-    }
-    return hex[2 * n] == '\0';
-}
-
 /* The <ip> of @family whose subnet is @dest/@prefix, or NULL. */
 static const HyveNetIpDef *
 ip_with_subnet(const HyveNetworkDef *def, int family, const guint8 *dest, guint prefix)
@@ -421,62 +396,44 @@ ip_with_subnet(const HyveNetworkDef *def, int family, const guint8 *dest, guint 
     return NULL;
 }
 
-/* /proc/net/route: "Iface Destination Gateway Flags RefCnt Use Metric Mask
- * ..."; addresses are the kernel's 32-bit values in hex (network byte
- * order as the host reads it), so their bytes are the address. */
+/* One line of /proc/net/route ("Iface Destination Gateway Flags RefCnt Use
+ * Metric Mask ...", addresses as the kernel's 32-bit values in hex, whose
+ * bytes are the address on this host) or /proc/net/ipv6_route ("DEST
+ * PREFIX SRC SRCPREFIX NEXTHOP METRIC REFCNT USE FLAGS IFACE", addresses
+ * as 32 hex digits in network order): the interface when the route's
+ * destination is the subnet of one of def's <ip>, else NULL. */
 static char *
-route4_collision(const HyveNetworkDef *def, const char *text)
+route_line_collision(const HyveNetworkDef *def, int family, const char *line)
 {
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    g_auto(GStrv) w = g_strsplit_set(line, " \t", -1);
+    guint n = 0, prefix = 0;
+    guint8 dest[16];
 
-    for (guint i = 1; lines[i]; i++) {
-        g_auto(GStrv) f = g_strsplit_set(lines[i], " \t", -1);
-        g_autoptr(GPtrArray) w = g_ptr_array_new();
-        guint32 dest, mask;
-        guint prefix;
+    for (guint j = 0; w[j]; j++)        /* drop the empty words */
+        if (*w[j])
+            w[n++] = w[j];
+        else
+            g_free(w[j]);
+    w[n] = NULL;
+    if (family == AF_INET && n >= 8) {
+        guint32 d = (guint32)g_ascii_strtoull(w[1], NULL, 16);
+        guint32 m = ntohl((guint32)g_ascii_strtoull(w[7], NULL, 16));
 
-        for (guint j = 0; f[j]; j++)
-            if (*f[j])
-                g_ptr_array_add(w, f[j]);
-        if (w->len < 8)
-            continue;
-        dest = (guint32)g_ascii_strtoull(g_ptr_array_index(w, 1), NULL, 16);
-        mask = (guint32)g_ascii_strtoull(g_ptr_array_index(w, 7), NULL, 16);
-        mask = ntohl(mask);
-        prefix = mask ? 32 - (guint)__builtin_ctz(mask) : 0;
-        if (prefix == 0 || mask != (0xffffffffu << (32 - prefix)))
-            continue;
-        if (ip_with_subnet(def, AF_INET, (const guint8 *)&dest, prefix)) {
-            return g_strdup(g_ptr_array_index(w, 0));
+        prefix = m ? 32 - (guint)__builtin_ctz(m) : 0;
+        if (prefix && m == 0xffffffffu << (32 - prefix) && ip_with_subnet(def, AF_INET,
+                                                                          (guint8 *)&d, prefix))
+            return g_strdup(w[0]);
+    } else if (family == AF_INET6 && n >= 10 && strlen(w[0]) == 32) {
+        for (guint i = 0; i < 16; i++) {
+            int hi = g_ascii_xdigit_value(w[0][2 * i]), lo = g_ascii_xdigit_value(w[0][2 * i + 1]);
+
+            if (hi < 0 || lo < 0)
+                return NULL;
+            dest[i] = (guint8)(hi << 4 | lo);
         }
-    }
-    return NULL;
-}
-
-/* /proc/net/ipv6_route: "DEST PREFIX SRC SRCPREFIX NEXTHOP METRIC REFCNT
- * USE FLAGS IFACE", addresses as 32 hex digits in network order. */
-static char *
-route6_collision(const HyveNetworkDef *def, const char *text)
-{
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-
-    for (guint i = 0; lines[i]; i++) {
-        g_auto(GStrv) f = g_strsplit_set(lines[i], " \t", -1);
-        g_autoptr(GPtrArray) w = g_ptr_array_new();
-        guint8 dest[16];
-        guint prefix;
-
-        for (guint j = 0; f[j]; j++)
-            if (*f[j])
-                g_ptr_array_add(w, f[j]);
-        if (w->len < 10 || !hex_bytes(g_ptr_array_index(w, 0), dest, 16))
-            continue;
-        prefix = (guint)g_ascii_strtoull(g_ptr_array_index(w, 1), NULL, 16);
-        if (prefix == 0 || prefix > 128)
-            continue;
-        if (ip_with_subnet(def, AF_INET6, dest, prefix)) {
-            return g_strdup(g_ptr_array_index(w, 9));
-        }
+        prefix = (guint)g_ascii_strtoull(w[1], NULL, 16);
+        if (prefix && prefix <= 128 && ip_with_subnet(def, AF_INET6, dest, prefix))
+            return g_strdup(w[9]);
     }
     return NULL;
 }
@@ -484,20 +441,25 @@ route6_collision(const HyveNetworkDef *def, const char *text)
 gboolean
 hyve_net_route_collision_check(const HyveNetworkDef *def, GError **error)
 {
-    const char *files[] = { PROC_NET_ROUTE, PROC_NET_ROUTE6 };
+    const char *files[] = { "/proc/net/route", "/proc/net/ipv6_route" };
 
     for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
+        int family = i == 0 ? AF_INET : AF_INET6;
         g_autofree char *text = NULL;
-        g_autofree char *iface = NULL;
+        g_auto(GStrv) lines = NULL;
 
-        if (!hyve_net_def_first_ip(def, i == 0 ? AF_INET : AF_INET6) ||
+        if (!hyve_net_def_first_ip(def, family) ||
             !g_file_get_contents(files[i], &text, NULL, NULL))
             continue;   /* as libvirt: an unreadable table is no collision */
-        iface = i == 0 ? route4_collision(def, text) : route6_collision(def, text);
-        if (iface) {
-            hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_INTERNAL_ERROR,
-                           "Network is already in use by interface %s", iface);
-            return FALSE;
+        lines = g_strsplit(text, "\n", -1);
+        for (guint l = family == AF_INET ? 1 : 0; lines[0] && lines[l]; l++) {
+            g_autofree char *iface = route_line_collision(def, family, lines[l]);
+
+            if (iface) {
+                hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_INTERNAL_ERROR,
+                               "Network is already in use by interface %s", iface);
+                return FALSE;
+            }
         }
     }
     return TRUE;
