@@ -4,9 +4,10 @@
  * with the checks of libvirt's virNetworkDefParseXML and networkValidate
  * (same messages where libvirt has one), the parts hyve cannot do refused
  * with CONFIG_UNSUPPORTED, and the defaults that need the other networks
- * (bridge name, MAC: hyve_net_def_assign_bridge). <ip>: hyve_network_ip.c;
- * <dns>, the per-mode checks, new/free/copy: hyve_network_dns.c;
- * formatting and subnet arithmetic: hyve_network_format.c.
+ * (bridge name, MAC: hyve_net_def_assign_bridge). <forward> and the
+ * per-mode checks: hyve_network_forward.c; <ip>: hyve_network_ip.c; <dns>
+ * and new/free/copy: hyve_network_dns.c; formatting and subnet
+ * arithmetic: hyve_network_format.c.
  */
 #include "hyve-config.h"
 
@@ -18,42 +19,47 @@
 #include "hyve_domain_def.h"
 #include "hyve_domain_parse_priv.h"
 
-static const char *const forward_names[HYVE_NET_FORWARD_LAST] = {
-    "none", "nat", "route", "open", "bridge",
-};
+/* ---- small parsing helpers (shared by the network XML files) ------------- */
 
-const char *
-hyve_net_forward_mode_to_string(HyveNetForwardMode mode)
+gboolean
+hyve_net_unsupported_element(xmlNodePtr root, const char *const *names, GError **error)
 {
-    if ((int)mode < 0 || mode >= HYVE_NET_FORWARD_LAST)
-        return NULL;
-    return forward_names[mode];
-}
-
-/* ---- small parsing helpers (shared with the <ip>/<dns> half) ------------- */
-
-/* A network device name: 1..15 bytes of [A-Za-z0-9_.:-] (plus one "%d"
- * template when @template), not "." or "..": it ends up in /proc paths,
- * nft rules and dnsmasq's configuration. */
-static gboolean
-device_name_ok(const char *s, gboolean template)
-{
-    const char *t = template ? strstr(s, "%d") : NULL;
-    gsize len = strlen(s);
-
-    if (len == 0 || len >= 16 || g_str_equal(s, ".") || g_str_equal(s, ".."))
-        return FALSE;
-    for (const char *p = s; *p; p++) {
-        if (t && p == t) {
-            p++;
+    for (xmlNodePtr c = root->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || c->ns)
             continue;
+        for (gsize i = 0; names[i]; i++) {
+            if (g_str_equal((const char *)c->name, names[i])) {
+                hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_CONFIG_UNSUPPORTED,
+                               "network element <%s> is not supported by hyve", names[i]);
+                return FALSE;
+            }
         }
-        if (!g_ascii_isalnum(*p) && !strchr("_.:-", *p))
-            return FALSE;
     }
     return TRUE;
 }
 
+gboolean
+hyve_net_parse_tristate(xmlNodePtr node, const char *attr, HyveTristate *out, GError **error)
+{
+    g_autofree char *v = hyve_xml_attr(node, attr);
+
+    *out = HYVE_TRISTATE_ABSENT;
+    if (!v)
+        return TRUE;
+    if (g_str_equal(v, "yes") || g_str_equal(v, "on")) {
+        *out = HYVE_TRISTATE_YES;
+    } else if (g_str_equal(v, "no") || g_str_equal(v, "off")) {
+        *out = HYVE_TRISTATE_NO;
+    } else {
+        hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_XML_ERROR,
+                       "Invalid value for attribute '%s' in element '%s': '%s'.", attr,
+                       (const char *)node->name, v);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* <dnsmasq:options> (namespace HYVE_NET_DNSMASQ_NS) */
 /* Refuses control characters anywhere in attribute values (outside
  * <metadata>): what hyve writes from them (dnsmasq's configuration,
  * nft scripts) is line-oriented. */
@@ -82,7 +88,7 @@ check_control_chars(xmlNodePtr node, GError **error)
     return TRUE;
 }
 
-/* ---- <bridge>, <mac>, <mtu>, <domain>, <forward> -------------------------- */
+/* ---- <bridge>, <mac>, <mtu> ------------------------------------------------- */
 
 static gboolean
 parse_bridge(HyveNetworkDef *def, xmlNodePtr root, GError **error)
@@ -97,7 +103,7 @@ parse_bridge(HyveNetworkDef *def, xmlNodePtr root, GError **error)
     guint64 v;
 
     def->bridge = hyve_xml_attr(br, "name");
-    if (def->bridge && !device_name_ok(def->bridge, TRUE)) {
+    if (def->bridge && !hyve_net_device_name_ok(def->bridge, TRUE)) {
         hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_XML_ERROR,
                        "invalid bridge name '%s' in network '%s'", def->bridge, def->name);
         return FALSE;
@@ -147,148 +153,53 @@ parse_bridge(HyveNetworkDef *def, xmlNodePtr root, GError **error)
     return TRUE;
 }
 
-static gboolean
-parse_nat(HyveNetworkDef *def, xmlNodePtr nat, GError **error)
+/* ---- <metadata>, <dnsmasq:options> ------------------------------------------ */
+
+void
+hyve_net_parse_dnsmasq_options(HyveNetworkDef *def, xmlNodePtr root)
 {
-    xmlNodePtr addr = hyve_xml_child(nat, "address");
-    xmlNodePtr port = hyve_xml_child(nat, "port");
-    HyveTristate v6;
-    guint64 s, e;
+    for (xmlNodePtr c = root->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || !c->ns || !c->ns->href ||
+            !g_str_equal((const char *)c->ns->href, HYVE_NET_DNSMASQ_NS) ||
+            !g_str_equal((const char *)c->name, "options"))
+            continue;
+        for (xmlNodePtr o = c->children; o; o = o->next) {
+            char *v;
 
-    if (def->forward != HYVE_NET_FORWARD_NAT) {
-        hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_XML_ERROR,
-                       "The <nat> element can only be used when <forward> 'mode' is 'nat' in "
-                       "network %s", def->name);
-        return FALSE;
-    }
-    if (!hyve_net_parse_tristate(nat, "ipv6", &v6, error))
-        return FALSE;
-    if (v6 == HYVE_TRISTATE_YES) {
-        hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_CONFIG_UNSUPPORTED,
-                       "IPv6 NAT (<nat ipv6='yes'>) is not supported by hyve");
-        return FALSE;
-    }
-    if (addr) {
-        const char *which[2] = { "start", "end" };
-        char **dst[2] = { &def->nat_addr_start, &def->nat_addr_end };
-        guint8 a[2][16];
-
-        for (int i = 0; i < 2; i++) {
-            g_autofree char *v = hyve_xml_attr(addr, which[i]);
-
-            if (!v) {
-                hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_XML_ERROR,
-                               "missing '%s' attribute in <address> element in <nat> in "
-                               "<forward> in network %s", which[i], def->name);
-                return FALSE;
-            }
-            if (!hyve_net_addr_parse(v, AF_INET, dst[i], a[i])) {
-                hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_XML_ERROR,
-                               "Bad ipv4 %s address '%s' in <nat> in <forward> in network "
-                               "'%s'", which[i], v, def->name);
-                return FALSE;
-            }
-        }
-        if (memcmp(a[0], a[1], 4) > 0) {
-            hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_INTERNAL_ERROR,
-                           "range %s - %s is reversed", def->nat_addr_start, def->nat_addr_end);
-            return FALSE;
+            if (o->type == XML_ELEMENT_NODE && g_str_equal((const char *)o->name, "option") &&
+                (v = hyve_xml_attr(o, "value")))
+                g_ptr_array_add(def->dnsmasq_options, v);
         }
     }
-    if (port) {
-        g_autofree char *ps = hyve_xml_attr(port, "start");
-        g_autofree char *pe = hyve_xml_attr(port, "end");
-
-        if (!ps || !g_ascii_string_to_unsigned(ps, 10, 0, 65535, &s, NULL)) {
-            hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_XML_DETAIL,
-                           "Missing or invalid 'start' attribute in <port> in <nat> in "
-                           "<forward> in network %s", def->name);
-            return FALSE;
-        }
-        if (!pe || !g_ascii_string_to_unsigned(pe, 10, 0, 65535, &e, NULL) || e < s) {
-            hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_XML_DETAIL,
-                           "Missing or invalid 'end' attribute in <port> in <nat> in "
-                           "<forward> in network %s", def->name);
-            return FALSE;
-        }
-        def->nat_port_start = (guint)s;
-        def->nat_port_end = (guint)e;
-    }
-    return TRUE;
 }
 
-static gboolean
-parse_forward(HyveNetworkDef *def, xmlNodePtr root, GError **error)
+void
+hyve_net_parse_metadata(HyveNetworkDef *def, xmlNodePtr root)
 {
-    static const char *const refused[] = { "pf", "address", "driver", NULL };
-    xmlNodePtr fwd = hyve_xml_child(root, "forward");
-    g_autofree char *mode = hyve_xml_attr(fwd, "mode");
-    xmlNodePtr nat;
-    int n_if = 0;
+    xmlNodePtr meta = hyve_xml_child(root, "metadata");
+    g_autoptr(xmlDoc) doc = NULL;
+    xmlNodePtr mroot;
+    xmlBufferPtr xb;
+    int saved;
 
-    def->forward = HYVE_NET_FORWARD_NONE;
-    if (!fwd)
-        return TRUE;
-    def->forward = HYVE_NET_FORWARD_NAT;
-    if (mode) {
-        int m = -1;
-
-        for (int i = HYVE_NET_FORWARD_NAT; i < HYVE_NET_FORWARD_LAST; i++) {
-            if (g_str_equal(mode, forward_names[i]))
-                m = i;
-        }
-        if (m < 0 && (g_str_equal(mode, "passthrough") || g_str_equal(mode, "private") ||
-                      g_str_equal(mode, "vepa") || g_str_equal(mode, "hostdev"))) {
-            hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_CONFIG_UNSUPPORTED,
-                           "unsupported forward mode '%s' in network '%s' (hyve supports nat, "
-                           "route, open, bridge and none)", mode, def->name);
-            return FALSE;
-        }
-        if (m < 0) {
-            hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_CONFIG_UNSUPPORTED,
-                           "unknown forwarding type '%s'", mode);
-            return FALSE;
-        }
-        def->forward = m;
+    if (!meta || !xmlFirstElementChild(meta))
+        return;
+    /* copied into a document of its own so that namespaces declared on
+     * <network> are declared again where they are used */
+    doc = xmlNewDoc((const xmlChar *)"1.0");
+    mroot = xmlNewDocNode(doc, NULL, (const xmlChar *)"metadata", NULL);
+    xmlDocSetRootElement(doc, mroot);
+    for (xmlNodePtr c = meta->children; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE)
+            xmlAddChild(mroot, xmlDocCopyNode(c, doc, 1));
     }
-    if (!hyve_net_unsupported_element(fwd, refused, error))
-        return FALSE;
-    def->forward_dev = hyve_xml_attr(fwd, "dev");
-    for (xmlNodePtr c = fwd->children; c; c = c->next) {
-        g_autofree char *dev = NULL;
-
-        if (c->type != XML_ELEMENT_NODE || !g_str_equal((const char *)c->name, "interface"))
-            continue;
-        if (!(dev = hyve_xml_attr(c, "dev"))) {
-            hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_XML_ERROR,
-                           "Missing required dev attribute in <forward> <interface> element "
-                           "of network %s", def->name);
-            return FALSE;
-        }
-        if (++n_if > 1) {
-            hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_CONFIG_UNSUPPORTED,
-                           "a pool of <forward> interfaces is not supported by hyve "
-                           "(network '%s')", def->name);
-            return FALSE;
-        }
-        if (def->forward_dev && !g_str_equal(def->forward_dev, dev)) {
-            hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_XML_ERROR,
-                           "<forward dev='%s'> must match first <interface dev='%s'/> in "
-                           "network %s", def->forward_dev, dev, def->name);
-            return FALSE;
-        }
-        if (!def->forward_dev)
-            def->forward_dev = g_steal_pointer(&dev);
-    }
-    if (def->forward_dev && !device_name_ok(def->forward_dev, FALSE)) {
-        hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_XML_ERROR,
-                       "invalid forward device name '%s' in network '%s'", def->forward_dev,
-                       def->name);
-        return FALSE;
-    }
-    if ((nat = hyve_xml_child(fwd, "nat")) && !parse_nat(def, nat, error))
-        return FALSE;
-    return TRUE;
+    xb = xmlBufferCreate();
+    saved = xmlIndentTreeOutput;
+    xmlIndentTreeOutput = 1;
+    xmlNodeDump(xb, doc, mroot, 1, 1);
+    xmlIndentTreeOutput = saved;
+    def->metadata = g_strdup((const char *)xmlBufferContent(xb));
+    xmlBufferFree(xb);
 }
 
 /* ---- the document ---------------------------------------------------------- */
@@ -348,7 +259,7 @@ parse_network(HyveNetworkDef *def, xmlNodePtr root, GError **error)
     def->domain_name = hyve_xml_attr(dom, "name");
     if (!hyve_net_parse_tristate(dom, "localOnly", &def->domain_local_only, error))
         return FALSE;
-    if (!parse_bridge(def, root, error) || !parse_forward(def, root, error) ||
+    if (!parse_bridge(def, root, error) || !hyve_net_parse_forward(def, root, error) ||
         !hyve_net_parse_dns(def, hyve_xml_child(root, "dns"), error))
         return FALSE;
     for (xmlNodePtr c = root->children; c; c = c->next) {
@@ -448,10 +359,12 @@ hyve_net_def_assign_bridge(HyveNetworkDef *def, HyveNetBridgeInUseFunc in_use, g
     return TRUE;
 }
 
-/* <ip> (hyve_network_ip.c) and <dns>, checks, new/free/copy
- * (hyve_network_dns.c): until driver/meson.build lists those two files
- * (asked of the lead) they are built as part of this one. */
+/* <forward> and the per-mode checks (hyve_network_forward.c), <ip>
+ * (hyve_network_ip.c), <dns> and new/free/copy (hyve_network_dns.c): until
+ * driver/meson.build lists those files (asked of the lead) they are built
+ * as part of this one. */
 #ifndef HYVE_NETWORK_XML_SPLIT_BUILD
+#include "hyve_network_forward.c"
 #include "hyve_network_ip.c"
 #include "hyve_network_dns.c"
 #endif

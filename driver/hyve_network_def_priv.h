@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* hyve_network_def_priv.h: what the network XML files share
- * (hyve_network_def.c: the document, bridge, forward; hyve_network_ip.c:
- * <ip>; hyve_network_dns.c: <dns>, the per-mode checks, new/free/copy;
+ * (hyve_network_def.c: the document, bridge, metadata, helpers;
+ * hyve_network_forward.c: <forward>, the per-mode checks;
+ * hyve_network_ip.c: <ip>; hyve_network_dns.c: <dns>, new/free/copy;
  * hyve_network_format.c: format, subnets). */
 #pragma once
 
@@ -28,6 +29,11 @@ gboolean hyve_net_unsupported_element(xmlNodePtr root, const char *const *names,
 /* <dnsmasq:options> and <metadata> of the root element @root. */
 void hyve_net_parse_dnsmasq_options(HyveNetworkDef *def, xmlNodePtr root);
 void hyve_net_parse_metadata(HyveNetworkDef *def, xmlNodePtr root);
+/* A network device name: 1..15 bytes of [A-Za-z0-9_.:-] (plus one "%d"
+ * template when @template), not "." or "..". */
+gboolean hyve_net_device_name_ok(const char *s, gboolean template);
+/* <forward> of the root element (none: isolated). */
+gboolean hyve_net_parse_forward(HyveNetworkDef *def, xmlNodePtr root, GError **error);
 /* One <ip> element, appended to def->ips. */
 gboolean hyve_net_parse_ip(HyveNetworkDef *def, xmlNodePtr node, GError **error);
 /* <dns> (NULL: nothing). */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hyve_network_dns.c: the <dns> part of a network definition (libvirt's
- * virNetworkDNSDefParseXML checks and messages), the whole-definition
- * rules of networkValidate, and new/free/copy of HyveNetworkDef.
+ * virNetworkDNSDefParseXML checks and messages) and new/free/copy of
+ * HyveNetworkDef.
  */
 #include "hyve-config.h"
 
@@ -181,57 +181,6 @@ hyve_net_parse_dns(HyveNetworkDef *def, xmlNodePtr node, GError **error)
         (dns->forwarders->len || dns->txts->len || dns->srvs->len || dns->hosts->len)) {
         DNS_ERR(XML_ERROR, "Extra data in disabled network '%s'", def->name);
         return FALSE;
-    }
-    return TRUE;
-}
-
-/* ---- whole-definition rules (networkValidate) ------------------------------ */
-
-gboolean
-hyve_net_def_check(const HyveNetworkDef *def, GError **error)
-{
-    const char *mode = hyve_net_forward_mode_to_string(def->forward);
-    const char *bad = NULL;
-    gboolean v4 = FALSE, v6 = FALSE;
-
-    if (def->forward == HYVE_NET_FORWARD_BRIDGE) {
-        if (!def->bridge) {
-            DNS_ERR(CONFIG_UNSUPPORTED, "network '%s' with forward mode='bridge' needs a "
-                    "<bridge name=...> (hyve has no macvtap)", def->name);
-            return FALSE;
-        }
-        if (strstr(def->bridge, "%d")) {
-            DNS_ERR(XML_ERROR, "invalid bridge name '%s' in network '%s'", def->bridge,
-                    def->name);
-            return FALSE;
-        }
-        if (def->mac_set)
-            bad = "mac";
-        else if (def->ips->len)
-            bad = "ip";
-        else if (def->dns.txts->len || def->dns.hosts->len || def->dns.srvs->len)
-            bad = "dns";
-        else if (def->domain_name)
-            bad = "domain";
-        if (bad) {
-            DNS_ERR(CONFIG_UNSUPPORTED, "Unsupported <%s> element in network %s with forward "
-                    "mode='%s'", bad, def->name, mode);
-            return FALSE;
-        }
-    }
-    for (guint i = 0; i < def->ips->len; i++) {
-        const HyveNetIpDef *ip = g_ptr_array_index(def->ips, i);
-        gboolean *seen = ip->family == AF_INET ? &v4 : &v6;
-
-        if (!ip->ranges->len && !ip->hosts->len)
-            continue;
-        if (*seen) {
-            DNS_ERR(CONFIG_UNSUPPORTED, "Multiple IPv%c dhcp sections found -- dhcp is "
-                    "supported only for a single IPv%c address on each network",
-                    ip->family == AF_INET ? '4' : '6', ip->family == AF_INET ? '4' : '6');
-            return FALSE;
-        }
-        *seen = TRUE;
     }
     return TRUE;
 }

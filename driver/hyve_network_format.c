@@ -3,8 +3,7 @@
  * hyve_network_format.c: HyveNetworkDef -> libvirt's network XML (the
  * element order and forms of virNetworkDefFormatBuf, 2-space indentation,
  * so the output validates against network.rng and parses back to the same
- * text), the subnet arithmetic the host side uses, and the parser's
- * generic helpers with the <metadata> and <dnsmasq:options> parts.
+ * text) and the subnet arithmetic the host side uses.
  */
 #include "hyve-config.h"
 
@@ -13,7 +12,6 @@
 #include "hyve_network_priv.h"
 #include "hyve_network_def_priv.h"
 #include "hyve_domain_def.h"
-#include "hyve_domain_parse_priv.h"
 
 /* ---- subnets --------------------------------------------------------------- */
 
@@ -80,94 +78,6 @@ hyve_net_def_has_own_bridge(const HyveNetworkDef *def)
 {
     return def->forward == HYVE_NET_FORWARD_NONE || def->forward == HYVE_NET_FORWARD_NAT ||
            def->forward == HYVE_NET_FORWARD_ROUTE || def->forward == HYVE_NET_FORWARD_OPEN;
-}
-
-/* ---- parsing helpers, <metadata> and <dnsmasq:options> ------------------------ */
-
-gboolean
-hyve_net_unsupported_element(xmlNodePtr root, const char *const *names, GError **error)
-{
-    for (xmlNodePtr c = root->children; c; c = c->next) {
-        if (c->type != XML_ELEMENT_NODE || c->ns)
-            continue;
-        for (gsize i = 0; names[i]; i++) {
-            if (g_str_equal((const char *)c->name, names[i])) {
-                hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_CONFIG_UNSUPPORTED,
-                               "network element <%s> is not supported by hyve", names[i]);
-                return FALSE;
-            }
-        }
-    }
-    return TRUE;
-}
-
-gboolean
-hyve_net_parse_tristate(xmlNodePtr node, const char *attr, HyveTristate *out, GError **error)
-{
-    g_autofree char *v = hyve_xml_attr(node, attr);
-
-    *out = HYVE_TRISTATE_ABSENT;
-    if (!v)
-        return TRUE;
-    if (g_str_equal(v, "yes") || g_str_equal(v, "on")) {
-        *out = HYVE_TRISTATE_YES;
-    } else if (g_str_equal(v, "no") || g_str_equal(v, "off")) {
-        *out = HYVE_TRISTATE_NO;
-    } else {
-        hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_XML_ERROR,
-                       "Invalid value for attribute '%s' in element '%s': '%s'.", attr,
-                       (const char *)node->name, v);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-/* <dnsmasq:options> (namespace HYVE_NET_DNSMASQ_NS) */
-void
-hyve_net_parse_dnsmasq_options(HyveNetworkDef *def, xmlNodePtr root)
-{
-    for (xmlNodePtr c = root->children; c; c = c->next) {
-        if (c->type != XML_ELEMENT_NODE || !c->ns || !c->ns->href ||
-            !g_str_equal((const char *)c->ns->href, HYVE_NET_DNSMASQ_NS) ||
-            !g_str_equal((const char *)c->name, "options"))
-            continue;
-        for (xmlNodePtr o = c->children; o; o = o->next) {
-            char *v;
-
-            if (o->type == XML_ELEMENT_NODE && g_str_equal((const char *)o->name, "option") &&
-                (v = hyve_xml_attr(o, "value")))
-                g_ptr_array_add(def->dnsmasq_options, v);
-        }
-    }
-}
-
-void
-hyve_net_parse_metadata(HyveNetworkDef *def, xmlNodePtr root)
-{
-    xmlNodePtr meta = hyve_xml_child(root, "metadata");
-    g_autoptr(xmlDoc) doc = NULL;
-    xmlNodePtr mroot;
-    xmlBufferPtr xb;
-    int saved;
-
-    if (!meta || !xmlFirstElementChild(meta))
-        return;
-    /* copied into a document of its own so that namespaces declared on
-     * <network> are declared again where they are used */
-    doc = xmlNewDoc((const xmlChar *)"1.0");
-    mroot = xmlNewDocNode(doc, NULL, (const xmlChar *)"metadata", NULL);
-    xmlDocSetRootElement(doc, mroot);
-    for (xmlNodePtr c = meta->children; c; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE)
-            xmlAddChild(mroot, xmlDocCopyNode(c, doc, 1));
-    }
-    xb = xmlBufferCreate();
-    saved = xmlIndentTreeOutput;
-    xmlIndentTreeOutput = 1;
-    xmlNodeDump(xb, doc, mroot, 1, 1);
-    xmlIndentTreeOutput = saved;
-    def->metadata = g_strdup((const char *)xmlBufferContent(xb));
-    xmlBufferFree(xb);
 }
 
 /* ---- format ------------------------------------------------------------------ */
