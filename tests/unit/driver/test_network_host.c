@@ -114,17 +114,20 @@ ip_cmd(const char *const *argv)
     ck_assert_msg(trun(argv, NULL, &err) == 0, "'%s' failed: %s", cmd, err ? err : "");
 }
 
-/* A device that is not a bridge: one end of a veth pair (peer NAME-p),
- * both up (veth is there wherever bridges are; dummy may be a module). */
+/* A device that is not a bridge, up: one end of a veth pair (peer
+ * NAME-p), or a dummy where veth is missing. */
 static void
 make_veth(const char *name)
 {
     g_autofree char *peer = g_strconcat(name, "-p", NULL);
+    const char *veth[] = { "ip", "link", "add", name, "type", "veth", "peer", "name", peer, NULL };
 
-    ip_cmd((const char *[]){ "ip", "link", "add", name, "type", "veth", "peer", "name", peer,
-                             NULL });
+    if (trun(veth, NULL, NULL) == 0) {
+        ip_cmd((const char *[]){ "ip", "link", "set", peer, "up", NULL });
+    } else {
+        ip_cmd((const char *[]){ "ip", "link", "add", name, "type", "dummy", NULL });
+    }
     ip_cmd((const char *[]){ "ip", "link", "set", name, "up", NULL });
-    ip_cmd((const char *[]){ "ip", "link", "set", peer, "up", NULL });
 }
 
 /* ---- bridge cases -------------------------------------------------------------------- */
