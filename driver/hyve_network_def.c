@@ -327,9 +327,9 @@ hyve_net_def_assign_bridge(HyveNetworkDef *def, HyveNetBridgeInUseFunc in_use, g
     if (!hyve_net_def_has_own_bridge(def))
         return TRUE;
     if (!def->bridge || strstr(def->bridge, "%d")) {
-        g_autofree char *tmpl = g_strdup(def->bridge ? def->bridge : "virbr%d");
+        g_autofree char *given = g_steal_pointer(&def->bridge);
+        const char *tmpl = given ? given : "virbr%d";
 
-        g_clear_pointer(&def->bridge, g_free);
         for (int id = 0; id < HYVE_NET_MAX_BRIDGE_ID && !def->bridge; id++) {
             g_autofree char *name = expand_template(tmpl, id);
 
@@ -339,7 +339,7 @@ hyve_net_def_assign_bridge(HyveNetworkDef *def, HyveNetBridgeInUseFunc in_use, g
                 def->bridge = g_steal_pointer(&name);
         }
         if (!def->bridge) {
-            def->bridge = g_steal_pointer(&tmpl);
+            def->bridge = g_steal_pointer(&given);
             hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_INTERNAL_ERROR,
                            "Bridge generation exceeded max id %d", HYVE_NET_MAX_BRIDGE_ID);
             return FALSE;

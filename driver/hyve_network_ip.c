@@ -135,13 +135,13 @@ parse_lease(xmlNodePtr parent, guint64 *secs, gboolean *infinite, GError **error
         *infinite = TRUE;
         return TRUE;
     }
-    if (n * mult < 120) {
-        NET_ERR(CONFIG_UNSUPPORTED, "The minimum lease time should be greater than 2 minutes");
-        return FALSE;
-    }
-    if (n > G_MAXUINT32) {     /* dnsmasq takes a 32-bit number of seconds */
+    if (n > G_MAXUINT32 / mult) {     /* dnsmasq takes a 32-bit number of seconds */
         NET_ERR(XML_ERROR, "Invalid value for attribute 'expiry' in element 'lease': '%s'.",
                 expiry);
+        return FALSE;
+    }
+    if (n * mult < 120) {
+        NET_ERR(CONFIG_UNSUPPORTED, "The minimum lease time should be greater than 2 minutes");
         return FALSE;
     }
     *secs = n * mult;

@@ -182,6 +182,8 @@ START_TEST(test_assign)
         ck_assert_msg(!ok && err, "%s: accepted (%s)", c->name, def->bridge);
         line = test_error_line(err);
         ck_assert_str_eq(line, "1 19 internal error: Bridge generation exceeded max id 256");
+        ck_assert_msg(!def->bridge && !def->mac_set, "%s: definition changed on failure",
+                      c->name);
         return;
     }
     ck_assert_msg(ok, "%s: %s", c->name, err ? err->message : "");

@@ -216,6 +216,10 @@ static const FailCase failures[] = {
                                         "<lease expiry='9' unit='days'/></range>"),
       HYVE_ERR_XML_ERROR, "XML error: Invalid value for attribute 'unit' in element 'lease': "
       "'days'." },
+    { "lease-huge", TRUE, TRUE, DHCP4("<range start='192.168.1.2' end='192.168.1.9'>"
+                                      "<lease expiry='1193047' unit='hours'/></range>"),
+      HYVE_ERR_XML_ERROR, "XML error: Invalid value for attribute 'expiry' in element 'lease': "
+      "'1193047'." },
     { "host-outside", TRUE, TRUE, DHCP4("<host mac='52:54:00:00:00:01' ip='192.168.9.5'/>"),
       HYVE_ERR_XML_ERROR, "XML error: static host address 192.168.9.5 is not within network "
       "192.168.1.0/24 in network 'n'" },
