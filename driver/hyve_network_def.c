@@ -12,7 +12,6 @@
 #include "hyve-config.h"
 
 #include <string.h>
-#include <arpa/inet.h>
 #include <libxml/tree.h>
 #include "hyve_network_priv.h"
 #include "hyve_network_def_priv.h"
@@ -59,7 +58,6 @@ hyve_net_parse_tristate(xmlNodePtr node, const char *attr, HyveTristate *out, GE
     return TRUE;
 }
 
-/* <dnsmasq:options> (namespace HYVE_NET_DNSMASQ_NS) */
 /* Refuses control characters anywhere in attribute values (outside
  * <metadata>): what hyve writes from them (dnsmasq's configuration,
  * nft scripts) is line-oriented. */
@@ -97,8 +95,7 @@ parse_bridge(HyveNetworkDef *def, xmlNodePtr root, GError **error)
     g_autofree char *zone = hyve_xml_attr(br, "zone");
     g_autofree char *mtm = hyve_xml_attr(br, "macTableManager");
     g_autofree char *delay = hyve_xml_attr(br, "delay");
-    g_autofree char *mac = hyve_xml_child(root, "mac") ?
-                           hyve_xml_attr(hyve_xml_child(root, "mac"), "address") : NULL;
+    g_autofree char *mac = hyve_xml_attr(hyve_xml_child(root, "mac"), "address");
     g_autofree char *mtu = hyve_xml_attr(hyve_xml_child(root, "mtu"), "size");
     guint64 v;
 
@@ -233,9 +230,11 @@ parse_network(HyveNetworkDef *def, xmlNodePtr root, GError **error)
         return FALSE;
     }
     uuid = hyve_xml_child_text(root, "uuid");
+    if (uuid && !*g_strstrip(uuid))
+        g_clear_pointer(&uuid, g_free);
     if (!uuid) {
         hyve_uuid_generate(def->uuid);
-    } else if (!hyve_uuid_parse(g_strstrip(uuid), def->uuid)) {
+    } else if (!hyve_uuid_parse(uuid, def->uuid)) {
         hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_INTERNAL_ERROR,
                        "malformed uuid element");
         return FALSE;

@@ -29,7 +29,7 @@ gboolean hyve_net_unsupported_element(xmlNodePtr root, const char *const *names,
 /* <dnsmasq:options> and <metadata> of the root element @root. */
 void hyve_net_parse_dnsmasq_options(HyveNetworkDef *def, xmlNodePtr root);
 void hyve_net_parse_metadata(HyveNetworkDef *def, xmlNodePtr root);
-/* A network device name: 1..15 bytes of [A-Za-z0-9_.:-] (plus one "%d"
+/* A network device name: 1..15 bytes of [A-Za-z0-9_.-] (plus one "%d"
  * template when @template), not "." or "..". */
 gboolean hyve_net_device_name_ok(const char *s, gboolean template);
 /* <forward> of the root element (none: isolated). */

@@ -27,7 +27,7 @@ hyve_net_forward_mode_to_string(HyveNetForwardMode mode)
     return forward_names[mode];
 }
 
-/* A network device name: 1..15 bytes of [A-Za-z0-9_.:-] (plus one "%d"
+/* A network device name: 1..15 bytes of [A-Za-z0-9_.-] (plus one "%d"
  * template when @template), not "." or "..": it ends up in /proc paths,
  * nft rules and dnsmasq's configuration. */
 gboolean
@@ -43,7 +43,7 @@ hyve_net_device_name_ok(const char *s, gboolean template)
             p++;
             continue;
         }
-        if (!g_ascii_isalnum(*p) && !strchr("_.:-", *p))
+        if (!g_ascii_isalnum(*p) && !strchr("_.-", *p))
             return FALSE;
     }
     return TRUE;

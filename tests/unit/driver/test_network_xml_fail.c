@@ -59,6 +59,12 @@ static const FailCase failures[] = {
     { "bridge-long", TRUE, TRUE, N("<bridge name='averyveryverylongname'/>"),
       HYVE_ERR_XML_ERROR, "XML error: invalid bridge name 'averyveryverylongname' in network "
       "'n'" },
+    { "bridge-colon", TRUE, TRUE, N("<bridge name='br0:1'/>"), HYVE_ERR_XML_ERROR,
+      "XML error: invalid bridge name 'br0:1' in network 'n'" },
+    { "forward-dev", TRUE, TRUE, N("<forward mode='route' dev='eth/0'/>"), HYVE_ERR_XML_ERROR,
+      "XML error: invalid forward device name 'eth/0' in network 'n'" },
+    { "uuid-empty-ok", FALSE, FALSE, N("<uuid> </uuid><uuid>x</uuid><bridge name='a b'/>"),
+      HYVE_ERR_XML_ERROR, "XML error: invalid bridge name 'a b' in network 'n'" },
     { "stp", FALSE, FALSE, N("<bridge stp='maybe'/>"), HYVE_ERR_XML_ERROR,
       "XML error: Invalid value for attribute 'stp' in element 'bridge': 'maybe'." },
     { "delay", FALSE, FALSE, N("<bridge delay='-1'/>"), HYVE_ERR_XML_ERROR,
