@@ -134,7 +134,8 @@ parse_dns_host(const HyveNetworkDef *def, xmlNodePtr node, GError **error)
 
         if (c->type != XML_ELEMENT_NODE || !g_str_equal((const char *)c->name, "hostname"))
             continue;
-        name = g_strstrip(hyve_xml_text(c) ?: g_strdup(""));
+        name = hyve_xml_text(c);
+        name = g_strstrip(name ? name : g_strdup(""));
         g_ptr_array_add(h->hostnames, name);
         if (!*name || strpbrk(name, "\n\r")) {
             DNS_ERR(XML_DETAIL, "Missing hostname in network '%s' DNS HOST record", def->name);

@@ -262,6 +262,11 @@ static const FailCase failures[] = {
       HYVE_ERR_XML_DETAIL, "Invalid IP address in network 'n' DNS HOST record" },
     { "dns-host-name", FALSE, FALSE, DNS("<host ip='10.0.0.1'/>"), HYVE_ERR_XML_DETAIL,
       "Missing hostname in network 'n' DNS HOST record" },
+    { "dns-hostname-empty", FALSE, FALSE, DNS("<host ip='10.0.0.1'><hostname> </hostname>"
+                                              "</host>"),
+      HYVE_ERR_XML_DETAIL, "Missing hostname in network 'n' DNS HOST record" },
+    { "dns-enable", FALSE, FALSE, N("<dns enable='maybe'/>"), HYVE_ERR_XML_ERROR,
+      "XML error: Invalid value for attribute 'enable' in element 'dns': 'maybe'." },
     { "dns-txt", FALSE, FALSE, DNS("<txt name='a,b' value='x'/>"), HYVE_ERR_XML_DETAIL,
       "prohibited character in DNS TXT record name 'a,b' of network n" },
     { "dns-srv-port", TRUE, TRUE, DNS("<srv service='ldap' protocol='tcp' port='389'/>"),
