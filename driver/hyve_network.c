@@ -205,7 +205,7 @@ hyve_net_obj_get_dhcp_leases(HyveNetObj *net, const char *mac, GError **error)
 
     if (mac && !(norm = normalize_mac(mac))) {
         hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_INVALID_MAC,
-                       "invalid MAC address: %s", mac);
+                       "%s", mac);
         return NULL;
     }
     g_mutex_lock(&net->lock);
