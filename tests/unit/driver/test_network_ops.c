@@ -14,6 +14,7 @@
 #include "test_network.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 
 /* ---- refusals ------------------------------------------------------------------ */
 
@@ -459,8 +460,180 @@ network_add_ops_tests(TCase *tc)
     tcase_add_test(tc, test_threads);
 }
 
+/* ---- real networks (root, in our own network namespace) ------------------------------ */
+
+static int
+run_rc(const char *prog, const char *args)
+{
+    g_autofree char *path = g_find_program_in_path(prog);
+    g_autofree char *cmd = NULL;
+    g_auto(GStrv) argv = NULL;
+    int status = -1;
+
+    cmd = g_strdup_printf("%s %s", path ? path : prog, args);
+    if (!g_shell_parse_argv(cmd, NULL, &argv, NULL) ||
+        !g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                      NULL, NULL, NULL, NULL, &status, NULL))
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static gboolean
+table_exists(const char *name)
+{
+    g_autofree char *args = g_strdup_printf("list table inet hyve_%s", name);
+
+    return run_rc("nft", args) == 0;
+}
+
+static gboolean
+pid_alive(pid_t pid)
+{
+    return pid > 0 && kill(pid, 0) == 0;
+}
+
+static gboolean
+wait_dead(pid_t pid)
+{
+    for (int i = 0; i < 60 && pid_alive(pid); i++)
+        g_usleep(50000);
+    return !pid_alive(pid);
+}
+
+static pid_t
+dnsmasq_pid(HyveNetObj *n)
+{
+    pid_t pid;
+
+    g_mutex_lock(&n->lock);
+    pid = n->dnsmasq_pid;
+    g_mutex_unlock(&n->lock);
+    return pid;
+}
+
+START_TEST(test_host_nat)
+{
+    g_autofree char *x = nat_xml("hn", "hybr0", 77), *live = NULL, *inactive = NULL;
+    g_autofree char *ev = NULL, *status = net_file(state_dir, "hn");
+    g_autoptr(HyveNetObj) n = started(x), k = NULL;
+    pid_t pid = dnsmasq_pid(n);
+
+    ck_assert(if_nametoindex("hybr0") > 0);
+    ck_assert(table_exists("hn"));
+    ck_assert_msg(pid_alive(pid), "dnsmasq pid %d", (int)pid);
+    live = live_xml(n, 0);
+    inactive = live_xml(n, HYVE_NET_XML_INACTIVE);
+    ck_assert_msg(strstr(live, "<port start='1024' end='65535'/>"), "%s", live);
+    ck_assert_msg(!strstr(inactive, "<port "), "%s", inactive);
+    /* a restarted daemon keeps the network and its dnsmasq */
+    reopen();
+    ck_assert((k = lookup("hn")) && hyve_net_obj_is_active(k));
+    ck_assert_int_eq(dnsmasq_pid(k), pid);
+    ck_assert(pid_alive(pid) && table_exists("hn") && if_nametoindex("hybr0") > 0);
+    OK(hyve_networks_destroy(nets, k, error));
+    ck_assert(if_nametoindex("hybr0") == 0);
+    ck_assert(!table_exists("hn"));
+    ck_assert_msg(wait_dead(pid), "dnsmasq %d still running", (int)pid);
+    ck_assert(!g_file_test(status, G_FILE_TEST_EXISTS));
+    ev = take_events();
+    ck_assert_str_eq(ev, "DEFINED hn,STARTED hn,STOPPED hn");
+}
+END_TEST
+
+START_TEST(test_host_recovery)
+{
+    g_autofree char *x = nat_xml("hr", "hybr1", 78), *status = net_file(state_dir, "hr");
+    g_autoptr(HyveNetObj) n = started(x), k = NULL, k2 = NULL;
+    pid_t pid = dnsmasq_pid(n), pid2;
+
+    /* dnsmasq died while no daemon ran: the next one restarts it */
+    ck_assert(kill(pid, SIGKILL) == 0 && wait_dead(pid));
+    reopen();
+    ck_assert((k = lookup("hr")) && hyve_net_obj_is_active(k));
+    pid2 = dnsmasq_pid(k);
+    ck_assert_msg(pid2 != pid && pid_alive(pid2), "dnsmasq %d after %d", (int)pid2, (int)pid);
+    ck_assert(table_exists("hr"));
+    /* the bridge vanished: inactive, its dnsmasq and table removed */
+    ck_assert(run_rc("ip", "link set hybr1 down") == 0 && run_rc("ip", "link del hybr1") == 0);
+    reopen();
+    ck_assert((k2 = lookup("hr")) && !hyve_net_obj_is_active(k2));
+    ck_assert(hyve_net_obj_is_persistent(k2));
+    ck_assert_msg(wait_dead(pid2), "dnsmasq %d still running", (int)pid2);
+    ck_assert(!table_exists("hr"));
+    ck_assert(!g_file_test(status, G_FILE_TEST_EXISTS));
+}
+END_TEST
+
+START_TEST(test_host_shutdown)
+{
+    g_autofree char *xp = nat_xml("hp", "hybr2", 79), *xt = nat_xml("ht", "hybr3", 80);
+    g_autoptr(HyveNetObj) p = started(xp), t = transient(xt), k = NULL;
+    pid_t ppid = dnsmasq_pid(p), tpid = dnsmasq_pid(t);
+    g_autofree char *ev = NULL;
+
+    ck_assert(pid_alive(ppid) && pid_alive(tpid));
+    hyve_networks_shutdown(nets);
+    ck_assert(if_nametoindex("hybr3") == 0 && !table_exists("ht") && wait_dead(tpid));
+    ck_assert(!lookup("ht"));
+    ck_assert(if_nametoindex("hybr2") > 0 && table_exists("hp") && pid_alive(ppid));
+    ev = take_events();
+    ck_assert_str_eq(ev, "DEFINED hp,STARTED hp,STARTED ht");   /* no events at shutdown */
+    reopen();
+    ck_assert((k = lookup("hp")) && hyve_net_obj_is_active(k));
+    ck_assert_int_eq(dnsmasq_pid(k), ppid);
+}
+END_TEST
+
+START_TEST(test_host_conflicts)
+{
+    g_autofree char *x = nat_xml("ov1", "hybr4", 81), *xr = nat_xml("rt", "hybr6", 82);
+    g_autoptr(HyveNetObj) a = started(x), ex = NULL, rt = NULL, uw = NULL;
+    g_autoptr(GError) err = NULL;
+
+    /* a subnet overlapping an active network's */
+    ck_assert(!hyve_networks_create_xml(nets, "<network><name>ov2</name><bridge name='hybr5'/>"
+                                        "<ip address='10.81.0.129' prefix='25'/></network>",
+                                        0, &err));
+    check_error("overlap", err, HYVE_ERR_INTERNAL_ERROR,
+                "internal error: Network is already in use by interface hybr4");
+    ck_assert(if_nametoindex("hybr5") == 0 && !lookup("ov2"));
+    g_clear_error(&err);
+    /* a host device with the bridge's name is left alone */
+    ex = define("<network><name>ex</name><bridge name='hydummy0'/></network>");
+    ck_assert(!hyve_networks_start(nets, ex, &err));
+    check_error("device exists", err, HYVE_ERR_SYSTEM_ERROR,
+                "error creating bridge interface hydummy0: File exists");
+    ck_assert(if_nametoindex("hydummy0") > 0 && !hyve_net_obj_is_active(ex));
+    g_clear_error(&err);
+    /* a host route with the same subnet */
+    ck_assert(run_rc("ip", "link add hyr0 type bridge") == 0 &&
+              run_rc("ip", "addr add 10.82.0.5/24 dev hyr0") == 0 &&
+              run_rc("ip", "link set hyr0 up") == 0);
+    rt = define(xr);
+    ck_assert(!hyve_networks_start(nets, rt, &err));
+    run_rc("ip", "link del hyr0");
+    check_error("route", err, HYVE_ERR_INTERNAL_ERROR,
+                "internal error: Network is already in use by interface hyr0");
+    ck_assert(if_nametoindex("hybr6") == 0);
+    g_clear_error(&err);
+    /* dnsmasq refuses its config: bridge and table are undone */
+    uw = define("<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'>"
+                "<name>uw</name><bridge name='hybr7'/><forward/>"
+                "<ip address='10.83.0.1' prefix='24'><dhcp><range start='10.83.0.2' "
+                "end='10.83.0.9'/></dhcp></ip><dnsmasq:options>"
+                "<dnsmasq:option value='no-such-option=1'/></dnsmasq:options></network>");
+    ck_assert(!hyve_networks_start(nets, uw, &err));
+    ck_assert_msg(err->code == HYVE_ERR_INTERNAL_ERROR, "dnsmasq failure: %s", err->message);
+    ck_assert(if_nametoindex("hybr7") == 0 && !table_exists("uw"));
+    ck_assert(!hyve_net_obj_is_active(uw));
+}
+END_TEST
+
 void
 network_add_host_tests(TCase *tc)
 {
-    (void)tc;
+    tcase_add_test(tc, test_host_nat);
+    tcase_add_test(tc, test_host_recovery);
+    tcase_add_test(tc, test_host_shutdown);
+    tcase_add_test(tc, test_host_conflicts);
 }
