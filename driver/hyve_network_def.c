@@ -357,13 +357,3 @@ hyve_net_def_assign_bridge(HyveNetworkDef *def, HyveNetBridgeInUseFunc in_use, g
     }
     return TRUE;
 }
-
-/* <forward> and the per-mode checks (hyve_network_forward.c), <ip>
- * (hyve_network_ip.c), <dns> and new/free/copy (hyve_network_dns.c): until
- * driver/meson.build lists those files (asked of the lead) they are built
- * as part of this one. */
-#ifndef HYVE_NETWORK_XML_SPLIT_BUILD
-#include "hyve_network_forward.c"
-#include "hyve_network_ip.c"
-#include "hyve_network_dns.c"
-#endif
