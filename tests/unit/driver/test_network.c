@@ -18,6 +18,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <grp.h>
 
 char *tmp, *cfg_dir, *state_dir;
 HyveNetworks *nets;
@@ -441,6 +442,85 @@ START_TEST(test_bad_config)
 }
 END_TEST
 
+/* ---- bridge names, privileges ------------------------------------------------------ */
+
+START_TEST(test_bridge_autopick)
+{
+#define AUTO_XML(name) "<network><name>" name "</name><bridge name='hyauto%d'/></network>"
+    g_autofree char *x1 = g_strdup(AUTO_XML("b1")), *x2 = g_strdup(AUTO_XML("b2"));
+    g_autofree char *x3 = g_strdup(AUTO_XML("b3")), *br1 = NULL, *br3 = NULL, *xml = NULL;
+    g_autoptr(HyveNetObj) b1 = define(x1), b2 = define(x2), b3 = NULL, d = NULL;
+
+    OK((br1 = hyve_net_obj_get_bridge_name(b1, error)) != NULL);
+    ck_assert_str_eq(br1, "hyauto0");
+    xml = hyve_net_obj_get_xml(b2, 0, NULL);
+    ck_assert_msg(strstr(xml, "<bridge name='hyauto1'") && strstr(xml, "<mac address='52:54:00:"),
+                  "%s", xml);
+    OK(hyve_networks_undefine(nets, b1, error));
+    b3 = define(x3);
+    OK((br3 = hyve_net_obj_get_bridge_name(b3, error)) != NULL);
+    ck_assert_str_eq(br3, "hyauto0");       /* free again */
+    if (in_netns) {
+        /* a host device of that name is skipped too */
+        d = define("<network><name>b4</name><bridge name='hydummy%d'/></network>");
+        g_free(xml);
+        xml = hyve_net_obj_get_xml(d, 0, NULL);
+        ck_assert_msg(strstr(xml, "<bridge name='hydummy1'"), "%s", xml);
+    }
+}
+END_TEST
+
+/* Without CAP_NET_ADMIN a start fails with the system error (the session
+ * daemon's case); as root the check runs in a child that drops to nobody. */
+START_TEST(test_unprivileged)
+{
+    int fds[2];
+    char buf[512] = { 0 };
+    pid_t pid;
+
+    ck_assert(pipe(fds) == 0);
+    pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        HyveNetworkConfig cfg = { 0 };
+        g_autoptr(GError) err = NULL;
+        g_autofree char *dir = NULL, *line = NULL;
+        HyveNetworks *n = NULL;
+        HyveNetObj *u = NULL;
+
+        close(fds[0]);
+        if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+                               setresuid(65534, 65534, 65534) < 0))
+            _exit(2);
+        dir = g_dir_make_tmp("hyve-net-unpriv-XXXXXX", NULL);
+        cfg.config_dir = dir;
+        cfg.state_dir = dir;
+        if (dir && (n = hyve_networks_new(&cfg, &err)) &&
+            (u = hyve_networks_define_xml(n, "<network><name>up</name>"
+                                          "<bridge name='hyunpriv0'/></network>", 0, &err)) &&
+            hyve_networks_start(n, u, &err))
+            line = g_strdup("started");
+        else
+            line = g_strdup_printf("%d %s", err ? err->code : -1, err ? err->message : "?");
+        (void)!write(fds[1], line, strlen(line));
+        hyve_net_obj_unref(u);
+        hyve_networks_free(n);
+        if (dir) {
+            g_autofree char *rm = g_strdup_printf("rm -rf %s", dir);
+
+            (void)!g_spawn_command_line_sync(rm, NULL, NULL, NULL, NULL);
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    (void)!read(fds[0], buf, sizeof(buf) - 1);
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    ck_assert_str_eq(buf, "38 error creating bridge interface hyunpriv0: Operation not permitted");
+    ck_assert(if_nametoindex("hyunpriv0") == 0);
+}
+END_TEST
+
 /* ---- main ------------------------------------------------------------------------ */
 
 /* A network and a mount namespace of our own (with /sys remounted and lo
@@ -521,6 +601,8 @@ main(void)
     tcase_add_test(tc, test_default_network);
     tcase_add_test(tc, test_autostart_links);
     tcase_add_test(tc, test_bad_config);
+    tcase_add_test(tc, test_bridge_autopick);
+    tcase_add_test(tc, test_unprivileged);
     network_add_ops_tests(tc);
     suite_add_tcase(s, tc);
     if (in_netns) {
