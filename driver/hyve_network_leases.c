@@ -21,19 +21,7 @@
 #include "hyve_error.h"
 #include "hyve_network_priv.h"
 
-void
-hyve_net_lease_free(HyveNetLease *lease)
-{
-    if (!lease)
-        return;
-    g_free(lease->iface);
-    g_free(lease->mac);
-    g_free(lease->iaid);
-    g_free(lease->ipaddr);
-    g_free(lease->hostname);
-    g_free(lease->clientid);
-    g_free(lease);
-}
+/* hyve_net_lease_free() lives in hyve_network.c (core). */
 
 /* "52:54:00:ab:cd:ef" (either case) -> the 6 bytes. */
 static gboolean
