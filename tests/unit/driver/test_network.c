@@ -132,6 +132,16 @@ define(const char *xml)
     return n;
 }
 
+/* define(@xml), then g_free(@xml) */
+static HyveNetObj *
+define_owned(char *xml)
+{
+    HyveNetObj *n = define(xml);
+
+    g_free(xml);
+    return n;
+}
+
 HyveNetObj *
 lookup(const char *name)
 {
@@ -206,7 +216,7 @@ file_has(const char *path, const char *text)
 
 START_TEST(test_lifecycle)
 {
-    g_autoptr(HyveNetObj) n = define(bridge_xml("n1", UUID_A, "hygone0"));
+    g_autoptr(HyveNetObj) n = define_owned(bridge_xml("n1", UUID_A, "hygone0"));
     g_autofree char *conf = net_file(cfg_dir, "n1"), *status = net_file(state_dir, "n1");
     g_autofree char *ev = take_events(), *xml = NULL, *br = NULL;
     g_autoptr(GError) err = NULL;
@@ -273,7 +283,7 @@ END_TEST
 
 START_TEST(test_undefine_active)
 {
-    g_autoptr(HyveNetObj) n = define(bridge_xml("p1", NULL, "hygone2"));
+    g_autoptr(HyveNetObj) n = define_owned(bridge_xml("p1", NULL, "hygone2"));
     g_autofree char *conf = net_file(cfg_dir, "p1"), *status = net_file(state_dir, "p1");
     g_autofree char *ev = NULL, *l = NULL;
 
@@ -298,7 +308,7 @@ END_TEST
 
 START_TEST(test_redefine_active)
 {
-    g_autoptr(HyveNetObj) n = define(bridge_xml("r1", UUID_A, "hygone3"));
+    g_autoptr(HyveNetObj) n = define_owned(bridge_xml("r1", UUID_A, "hygone3"));
     g_autoptr(HyveNetObj) again = NULL;
     g_autofree char *live = NULL, *inactive = NULL, *after = NULL, *ev = NULL;
 
@@ -324,9 +334,9 @@ START_TEST(test_restart)
 {
     const char *dev = spare_device();
     g_autofree char *gone_status = net_file(state_dir, "gone"), *ev = NULL;
-    g_autoptr(HyveNetObj) keep = define(bridge_xml("keep", NULL, "lo"));
-    g_autoptr(HyveNetObj) gone = define(bridge_xml("gone", NULL, "hygone4"));
-    g_autoptr(HyveNetObj) autos = define(bridge_xml("auto", NULL, "hygone6"));
+    g_autoptr(HyveNetObj) keep = define_owned(bridge_xml("keep", NULL, "lo"));
+    g_autoptr(HyveNetObj) gone = define_owned(bridge_xml("gone", NULL, "hygone4"));
+    g_autoptr(HyveNetObj) autos = define_owned(bridge_xml("auto", NULL, "hygone6"));
     g_autoptr(HyveNetObj) ab = define("<network><name>a--b</name><bridge name='hyab0'/>"
                                       "</network>");
     g_autoptr(HyveNetObj) tgone = NULL, tkeep = NULL, k = NULL, g = NULL, a = NULL, t = NULL;
@@ -401,7 +411,7 @@ END_TEST
 
 START_TEST(test_autostart_links)
 {
-    g_autoptr(HyveNetObj) n = define(bridge_xml("as", NULL, "hygone7"));
+    g_autoptr(HyveNetObj) n = define_owned(bridge_xml("as", NULL, "hygone7"));
     g_autofree char *link = g_build_filename(cfg_dir, "networks", "autostart", "as.xml", NULL);
     g_autofree char *target = NULL, *l = NULL;
 
@@ -428,7 +438,7 @@ END_TEST
 
 START_TEST(test_bad_config)
 {
-    g_autoptr(HyveNetObj) n = define(bridge_xml("good", NULL, "hygone8"));
+    g_autoptr(HyveNetObj) n = define_owned(bridge_xml("good", NULL, "hygone8"));
     g_autofree char *bad = net_file(cfg_dir, "bad"), *other = net_file(cfg_dir, "other");
     g_autofree char *l = NULL;
 
