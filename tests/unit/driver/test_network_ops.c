@@ -470,7 +470,7 @@ run_rc(const char *prog, const char *args)
     g_auto(GStrv) argv = NULL;
     int status = -1;
 
-    cmd = g_strdup_printf("%s %s", path ? path : prog, args);
+    cmd = g_strdup_printf("%s%s %s", path ? "" : "/usr/sbin/", path ? path : prog, args);
     if (!g_shell_parse_argv(cmd, NULL, &argv, NULL) ||
         !g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
                       NULL, NULL, NULL, NULL, &status, NULL))
