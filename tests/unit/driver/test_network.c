@@ -212,6 +212,16 @@ file_has(const char *path, const char *text)
     return g_file_get_contents(path, &data, NULL, NULL) && strstr(data, text);
 }
 
+static char *
+live_xml_of(HyveNetObj *n, guint flags)
+{
+    g_autoptr(GError) err = NULL;
+    char *x = hyve_net_obj_get_xml(n, flags, &err);
+
+    ck_assert_msg(x, "xml: %s", err ? err->message : "");
+    return x;
+}
+
 /* ---- lifecycle --------------------------------------------------------------- */
 
 START_TEST(test_lifecycle)
@@ -325,6 +335,24 @@ START_TEST(test_redefine_active)
     OK(hyve_networks_destroy(nets, n, error));
     OK((after = hyve_net_obj_get_xml(n, 0, error)) != NULL);
     ck_assert_msg(strstr(after, "hyiso3") && !strstr(after, "<forward"), "%s", after);
+    g_free(ev);
+    ev = take_events();
+    /* create over the inactive persistent network: the XML is the live
+     * definition, the persistent one stays */
+    g_autofree char *cx = bridge_xml("r1", UUID_A, "hygone9"), *l2 = NULL, *i2 = NULL;
+    g_autoptr(HyveNetObj) c = NULL;
+    OK((c = hyve_networks_create_xml(nets, cx, 0, error)) != NULL);
+    ck_assert_ptr_eq(c, n);
+    ck_assert(hyve_net_obj_is_active(n) && hyve_net_obj_is_persistent(n));
+    l2 = live_xml_of(n, 0);
+    i2 = live_xml_of(n, HYVE_NET_XML_INACTIVE);
+    ck_assert_msg(strstr(l2, "hygone9") && strstr(i2, "hyiso3"), "%s / %s", l2, i2);
+    OK(hyve_networks_destroy(nets, n, error));
+    g_autoptr(HyveNetObj) still = lookup("r1");
+    ck_assert(still && hyve_net_obj_is_persistent(n) && !hyve_net_obj_is_active(n));
+    g_free(ev);
+    ev = take_events();
+    ck_assert_str_eq(ev, "STARTED r1,STOPPED r1");
 }
 END_TEST
 
