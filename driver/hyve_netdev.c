@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * hyve_netdev.c: the tap behind an <interface type='bridge'>.
+ * hyve_netdev.c: the tap behind an <interface type='bridge'> or
+ * <interface type='network'>, and the network ports of the latter.
  *
  * The tap is created with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (bhyve-runner
  * sets the header size and offloads on the descriptor it inherits) and is
@@ -12,6 +13,11 @@
  * address as its own. Interface ioctls go through an AF_UNIX socket (no
  * network socket is opened); everything happens in the caller's network
  * namespace.
+ *
+ * A type='network' NIC asks its network for a port when the domain starts
+ * (hyve_networks_port_acquire gives the bridge to join, and counts the
+ * port); the live definition's net->bridge records the port, so whoever
+ * ends the run releases exactly the ports that were taken.
  */
 #include "hyve-config.h"
 
@@ -91,7 +97,7 @@ tap_create(const char *wanted, char name[IFNAMSIZ], GError **error)
 }
 
 static gboolean
-tap_configure(const char *name, const HyveNetDef *net, GError **error)
+tap_configure(const char *name, const HyveNetDef *net, const char *bridge, GError **error)
 {
     int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct ifreq ifr;
@@ -113,17 +119,17 @@ tap_configure(const char *name, const HyveNetDef *net, GError **error)
     }
 
     memset(&ifr, 0, sizeof(ifr));
-    g_strlcpy(ifr.ifr_name, net->source, IFNAMSIZ);
+    g_strlcpy(ifr.ifr_name, bridge, IFNAMSIZ);
     ifr.ifr_ifindex = (int)if_nametoindex(name);
     if (ifr.ifr_ifindex == 0 || ioctl(s, SIOCBRADDIF, &ifr) < 0) {
         int err = ifr.ifr_ifindex == 0 ? ENODEV : errno;
 
         if (err == EOPNOTSUPP || err == EINVAL)
             hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_FAILED,
-                           "cannot attach %s to '%s': it is not a bridge", name, net->source);
+                           "cannot attach %s to '%s': it is not a bridge", name, bridge);
         else
             hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_SYSTEM_ERROR,
-                           "cannot attach %s to bridge '%s': %s", name, net->source,
+                           "cannot attach %s to bridge '%s': %s", name, bridge,
                            g_strerror(err));
         goto out;
     }
@@ -148,30 +154,134 @@ tap_configure(const char *name, const HyveNetDef *net, GError **error)
 int
 hyve_netdev_tap_open(const HyveNetDef *net, char **ifname, GError **error)
 {
+    const char *bridge = net->type == HYVE_NET_TYPE_BRIDGE ? net->source :
+                         net->type == HYVE_NET_TYPE_NETWORK ? net->bridge : NULL;
     char name[IFNAMSIZ] = "";
     int fd;
 
-    if (net->type == HYVE_NET_TYPE_NETWORK) {
-        hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_NO_NETWORK,
-                       "no network with matching name '%s'", net->source ? net->source : "");
+    if (!bridge) {
+        if (net->type == HYVE_NET_TYPE_NETWORK)
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
+                           "interface on network '%s' has no bridge",
+                           net->source ? net->source : "");
+        else
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
+                           "interface without a bridge");
         return -1;
     }
-    if (net->type != HYVE_NET_TYPE_BRIDGE || !net->source) {
-        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
-                       "interface without a bridge");
-        return -1;
-    }
-    if (strlen(net->source) >= IFNAMSIZ || if_nametoindex(net->source) == 0) {
+    if (strlen(bridge) >= IFNAMSIZ || if_nametoindex(bridge) == 0) {
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_FAILED,
-                       "bridge '%s' does not exist", net->source);
+                       "bridge '%s' does not exist", bridge);
         return -1;
     }
     if ((fd = tap_create(net->target_dev, name, error)) < 0)
         return -1;
-    if (!tap_configure(name, net, error)) {
+    if (!tap_configure(name, net, bridge, error)) {
         close(fd);          /* not persistent: the tap goes with it */
         return -1;
     }
     *ifname = g_strdup(name);
     return fd;
+}
+
+/* ---- network ports ---------------------------------------------------------- */
+
+static gboolean
+acquire_ports(HyveNetworks *nets, HyveDomainDef *def, GError **error)
+{
+    for (guint i = 0; i < def->nets->len; i++) {
+        HyveNetDef *net = g_ptr_array_index(def->nets, i);
+
+        if (net->type != HYVE_NET_TYPE_NETWORK)
+            continue;
+        g_clear_pointer(&net->bridge, g_free);
+        if (!nets) {
+            hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_NO_NETWORK,
+                           "no network with matching name '%s'",
+                           net->source ? net->source : "");
+            return FALSE;
+        }
+        if (!(net->bridge = hyve_networks_port_acquire(nets, net->source, FALSE, error)))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+GArray *
+hyve_netdev_open_all(HyveNetworks *nets, HyveDomainDef *def, GError **error)
+{
+    GArray *fds = g_array_new(FALSE, FALSE, sizeof(int));
+
+    if (!acquire_ports(nets, def, error))
+        goto fail;
+    for (guint i = 0; i < def->nets->len; i++) {
+        HyveNetDef *net = g_ptr_array_index(def->nets, i);
+        char *ifname = NULL;
+        int fd = hyve_netdev_tap_open(net, &ifname, error);
+
+        if (fd < 0)
+            goto fail;
+        g_array_append_val(fds, fd);
+        g_free(net->target_dev);
+        net->target_dev = ifname;
+    }
+    return fds;
+
+ fail:
+    for (guint j = 0; j < fds->len; j++)
+        close(g_array_index(fds, int, j));
+    g_array_unref(fds);
+    hyve_netdev_release_def(nets, def);
+    return NULL;
+}
+
+GPtrArray *
+hyve_netdev_take_ports(HyveDomainDef *def)
+{
+    GPtrArray *ports = g_ptr_array_new_with_free_func(g_free);
+
+    for (guint i = 0; def && i < def->nets->len; i++) {
+        HyveNetDef *net = g_ptr_array_index(def->nets, i);
+
+        if (net->type == HYVE_NET_TYPE_NETWORK && net->bridge) {
+            g_clear_pointer(&net->bridge, g_free);
+            g_ptr_array_add(ports, g_strdup(net->source));
+        }
+    }
+    return ports;
+}
+
+void
+hyve_netdev_release_ports(HyveNetworks *nets, GPtrArray *ports)
+{
+    if (!ports)
+        return;
+    for (guint i = 0; nets && i < ports->len; i++)
+        hyve_networks_port_release(nets, g_ptr_array_index(ports, i));
+    g_ptr_array_unref(ports);
+}
+
+void
+hyve_netdev_release_def(HyveNetworks *nets, HyveDomainDef *def)
+{
+    hyve_netdev_release_ports(nets, hyve_netdev_take_ports(def));
+}
+
+void
+hyve_netdev_reattach_ports(HyveNetworks *nets, HyveDomainDef *def)
+{
+    for (guint i = 0; i < def->nets->len; i++) {
+        HyveNetDef *net = g_ptr_array_index(def->nets, i);
+        g_autoptr(GError) err = NULL;
+
+        if (net->type != HYVE_NET_TYPE_NETWORK)
+            continue;
+        g_clear_pointer(&net->bridge, g_free);
+        if (nets)
+            net->bridge = hyve_networks_port_acquire(nets, net->source, TRUE, &err);
+        if (!net->bridge)
+            g_warning("domain %s: interface %s keeps no port on network '%s': %s", def->name,
+                      net->target_dev ? net->target_dev : "?", net->source,
+                      err ? err->message : "the network is not active");
+    }
 }

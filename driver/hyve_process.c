@@ -245,31 +245,6 @@ child_setup(gpointer data)
     signal(SIGPIPE, SIG_DFL);
 }
 
-/* Opens a tap for every interface of @def (filled in: target dev);
- * returns the descriptors in def->nets order. */
-static GArray *
-open_taps(HyveDomainDef *def, GError **error)
-{
-    GArray *fds = g_array_new(FALSE, FALSE, sizeof(int));
-
-    for (guint i = 0; i < def->nets->len; i++) {
-        HyveNetDef *net = g_ptr_array_index(def->nets, i);
-        char *ifname = NULL;
-        int fd = hyve_netdev_tap_open(net, &ifname, error);
-
-        if (fd < 0) {
-            for (guint j = 0; j < fds->len; j++)
-                close(g_array_index(fds, int, j));
-            g_array_unref(fds);
-            return NULL;
-        }
-        g_array_append_val(fds, fd);
-        g_free(net->target_dev);
-        net->target_dev = ifname;
-    }
-    return fds;
-}
-
 static gboolean
 spawn_runner(HyveDriver *drv, HyveDomainRun *run, GArray *taps, int logfd, GError **error)
 {
@@ -360,8 +335,8 @@ kill_and_reap(HyveDomainRun *run)
     run->pid = 0;
 }
 
-HyveDomainRun *
-hyve_process_spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError **error)
+static HyveDomainRun *
+spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError **error)
 {
     const HyveDriverConfig *cfg = hyve_driver_get_config(drv);
     g_autoptr(HyveDomainRun) run = g_new0(HyveDomainRun, 1);
@@ -400,7 +375,7 @@ hyve_process_spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError 
     text = hyve_runner_config_format(def, &in, error);
     if (!text)
         return NULL;
-    if (!(taps = open_taps(def, error)))
+    if (!(taps = hyve_netdev_open_all(hyve_driver_get_networks(drv), def, error)))
         return NULL;
     if (text && paused) {
         char *t = g_strconcat(text, "boot.paused=true\n", NULL);
@@ -450,4 +425,16 @@ hyve_process_spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError 
         return NULL;
     }
     return g_steal_pointer(&run);
+}
+
+HyveDomainRun *
+hyve_process_spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError **error)
+{
+    HyveDomainRun *run = spawn(drv, def, paused, error);
+
+    /* the network ports of a start that failed (taken by
+     * hyve_netdev_open_all; the taps went with the runner) */
+    if (!run)
+        hyve_netdev_release_def(hyve_driver_get_networks(drv), def);
+    return run;
 }

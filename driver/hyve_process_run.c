@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include "hyve_driver_priv.h"
+#include "hyve_netdev.h"
 #include "hyve_process.h"
 #include "hyve_storage.h"
 
@@ -222,6 +223,7 @@ hyve_domain_run_stop(HyveDriver *drv, HyveDomainObj *obj, const HyveEventSpec *p
 {
     HyveDomainList *list = hyve_driver_get_domains(drv);
     HyveDomainRun *run;
+    GPtrArray *ports;
     gboolean remove = FALSE;
 
     g_mutex_lock(&obj->lock);
@@ -240,6 +242,9 @@ hyve_domain_run_stop(HyveDriver *drv, HyveDomainObj *obj, const HyveEventSpec *p
     for (guint i = 0; i < n_pre; i++)
         queue_lifecycle(drv, obj, obj->id, pre[i].event, pre[i].detail);
     obj->run = NULL;
+    /* the network ports of the run that ended (its live definition), once:
+     * a restart's copy of it takes new ones */
+    ports = hyve_netdev_take_ports(obj->def);
     if (!keep) {
         obj->id = -1;
         obj->state = HYVE_DOMAIN_STATE_SHUTOFF;
@@ -257,6 +262,7 @@ hyve_domain_run_stop(HyveDriver *drv, HyveDomainObj *obj, const HyveEventSpec *p
     if (remove)
         hyve_domain_list_remove_locked(list, obj);
     g_mutex_unlock(&list->lock);
+    hyve_netdev_release_ports(hyve_driver_get_networks(drv), ports);
     hyve_domain_run_free(run);
     hyve_driver_flush_events(drv);
 }

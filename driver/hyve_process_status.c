@@ -13,7 +13,9 @@
  * A runner is reattached only if its pid is alive, its /proc start time
  * matches and its command line is [runner, "-c", <name>.conf]; otherwise
  * the domain ends SHUTOFF (reason from the exit file), with its STOPPED
- * event queued, and the run files are removed.
+ * event queued, and the run files are removed. A reattached domain's
+ * <interface type='network'> NICs take their network ports again (the
+ * file, written like --inactive XML, has no bridge='': the network says).
  */
 #include "hyve-config.h"
 
@@ -26,6 +28,7 @@
 #include "hyve/runner-exit.h"
 #include "hyve_domain_parse_priv.h"
 #include "hyve_driver_priv.h"
+#include "hyve_netdev.h"
 #include "hyve_process.h"
 #include "hyve_runner_control.h"
 
@@ -208,6 +211,8 @@ reattach_live(HyveDriver *drv, HyveStatus *st, HyveDomainRun *run)
 
     g_autofree char *state = NULL;
 
+    /* its network NICs count their ports again (dropped if it is not kept) */
+    hyve_netdev_reattach_ports(hyve_driver_get_networks(drv), st->def);
     /* the runner's own word on its state, not the status file's (it may
      * have been paused or resumed while no daemon ran); a runner that does
      * not answer stays tracked with the state of the file */
@@ -235,6 +240,7 @@ reattach_live(HyveDriver *drv, HyveStatus *st, HyveDomainRun *run)
         g_mutex_unlock(&list->lock);
         g_warning("domain %s: runner %d left alone: a domain of that name with another "
                   "uuid is defined", st->def->name, (int)run->pid);
+        hyve_netdev_release_def(hyve_driver_get_networks(drv), st->def);
         hyve_domain_run_free(run);
         return;
     }
@@ -252,6 +258,7 @@ reattach_live(HyveDriver *drv, HyveStatus *st, HyveDomainRun *run)
         g_mutex_unlock(&list->lock);
         g_warning("domain %s: runner %d not reattached: the domain is already running as "
                   "pid %d", obj->name, (int)run->pid, (int)other);
+        hyve_netdev_release_def(hyve_driver_get_networks(drv), st->def);
         hyve_domain_run_free(run);
         return;
     }

@@ -153,8 +153,9 @@ static const struct {
       "9 57 operation failed: bridge 'nobr0' does not exist" },
     { "not-a-bridge", HYVE_NET_TYPE_BRIDGE, "lo",
       "9 57 operation failed: cannot attach hyvetest1 to 'lo': it is not a bridge" },
+    /* a network NIC whose port was not taken (no bridge resolved) */
     { "network", HYVE_NET_TYPE_NETWORK, "default",
-      "43 19 Network not found: no network with matching name 'default'" },
+      "1 57 internal error: interface on network 'default' has no bridge" },
 };
 
 /* Exact errors, and no tap is left behind. */
