@@ -273,3 +273,74 @@ hyved_remote_domain_get_max_vcpus(HyvedServer *server, HyvedClient *client,
     ret->num = hyved_domain_get_vcpus(obj, HYVED_DOMAIN_VCPU_MAXIMUM, error);
     return ret->num >= 0;
 }
+
+/* virDomainInterfaceAddresses (issue 6): lease and arp sources; the agent
+ * source is refused on a read-only connection first, as libvirt's public
+ * API does. Listed in hyved_domain_procs (hyved_remote_domain.c). */
+HYVED_DECLARE_HANDLER(hyved_remote_domain_interface_addresses);
+
+gboolean
+hyved_remote_domain_interface_addresses(HyvedServer *server, HyvedClient *client,
+                                        const HyvedHeader *hdr, void *argsp, void *retp,
+                                        GError **error)
+{
+    remote_domain_interface_addresses_args *args = argsp;
+    remote_domain_interface_addresses_ret *ret = retp;
+    g_autoptr(GPtrArray) ifaces = NULL;
+    remote_domain_interface *wire;
+
+    if (args->source == 1 && hyved_client_is_readonly(client)) {
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_OPERATION_DENIED,
+                       "read only access prevents virDomainInterfaceAddresses");
+        return FALSE;
+    }
+    if (!hyved_check_flags_here(args->flags, 0, error))
+        return FALSE;
+    HYVED_LOOKUP_DOMAIN_OR_FAIL(obj, server, &args->dom, error);
+    ifaces = hyve_driver_domain_interface_addresses(hyved_server_get_driver(server), obj,
+                                                    args->source, args->flags, error);
+    if (!ifaces)
+        return FALSE;
+    if (ifaces->len > REMOTE_DOMAIN_INTERFACE_MAX) {
+        hyve_error_set(error, HYVE_FROM_RPC, HYVE_ERR_INTERNAL_ERROR,
+                       "Number of interfaces, %u exceeds the max limit: %d", ifaces->len,
+                       REMOTE_DOMAIN_INTERFACE_MAX);
+        return FALSE;
+    }
+    for (guint i = 0; i < ifaces->len; i++) {
+        const HyveDomainIface *iface = g_ptr_array_index(ifaces, i);
+
+        if (iface->addrs->len > REMOTE_DOMAIN_IP_ADDR_MAX) {
+            hyve_error_set(error, HYVE_FROM_RPC, HYVE_ERR_INTERNAL_ERROR,
+                           "Number of interfaces, %u exceeds the max limit: %d",
+                           iface->addrs->len, REMOTE_DOMAIN_IP_ADDR_MAX);
+            return FALSE;
+        }
+    }
+    if (ifaces->len == 0)
+        return TRUE;
+    wire = g_new0(remote_domain_interface, ifaces->len);
+    ret->ifaces.ifaces_val = wire;
+    ret->ifaces.ifaces_len = ifaces->len;
+    for (guint i = 0; i < ifaces->len; i++) {
+        const HyveDomainIface *iface = g_ptr_array_index(ifaces, i);
+
+        wire[i].name = g_strdup(iface->name);
+        if (iface->hwaddr) {
+            wire[i].hwaddr = g_new0(char *, 1);
+            *wire[i].hwaddr = g_strdup(iface->hwaddr);
+        }
+        if (iface->addrs->len == 0)
+            continue;
+        wire[i].addrs.addrs_len = iface->addrs->len;
+        wire[i].addrs.addrs_val = g_new0(remote_domain_ip_addr, iface->addrs->len);
+        for (guint j = 0; j < iface->addrs->len; j++) {
+            const HyveDomainIpAddr *a = &g_array_index(iface->addrs, HyveDomainIpAddr, j);
+
+            wire[i].addrs.addrs_val[j].type = a->type;
+            wire[i].addrs.addrs_val[j].addr = g_strdup(a->addr);
+            wire[i].addrs.addrs_val[j].prefix = a->prefix;
+        }
+    }
+    return TRUE;
+}
