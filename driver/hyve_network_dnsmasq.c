@@ -384,6 +384,29 @@ addnhosts_text(const HyveNetworkDef *def)
     return g_string_free(s, FALSE);
 }
 
+/* dnsmasq reads the host files after it dropped to an unprivileged user
+ * (at start and on SIGHUP): @dir and the directories above it must be
+ * searchable by others. Adds only o+x (no listing) where our own
+ * directories lack it. */
+static void
+make_searchable(const char *dir)
+{
+    g_autofree char *d = g_strdup(dir);
+
+    while (d[0] == '/' && d[1]) {
+        struct stat st;
+        char *slash;
+
+        if (stat(d, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+            !(st.st_mode & S_IXOTH))
+            chmod(d, (st.st_mode & 07777) | S_IXOTH);
+        slash = strrchr(d, '/');
+        if (slash == d)
+            break;
+        *slash = '\0';
+    }
+}
+
 static gboolean
 write_file(const char *path, const char *text, int mode, GError **error)
 {
@@ -416,6 +439,7 @@ write_files(const HyveNetworkDef *def, const char *dir, GError **error)
                        "cannot create directory %s: %s", dir, g_strerror(e));
         return FALSE;
     }
+    make_searchable(dir);
     return write_file(conf, conf_text, 0600, error) &&
            write_file(hosts, hosts_text, 0644, error) &&
            write_file(addn, addn_text, 0644, error);

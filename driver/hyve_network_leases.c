@@ -201,6 +201,7 @@ hyve_dnsmasq_leases_read(const char *dir, const HyveNetworkDef *def, const char 
          * snapshot; an empty file is read once more, dnsmasq may be
          * between its truncate and its write */
         if (stat(path, &after) == 0 && same_stat(&before, &after) &&
+            (gsize)after.st_size == strlen(text) &&
             ((*text && g_str_has_suffix(text, "\n")) || (!*text && attempt > 0)))
             break;
         g_usleep(10 * 1000);
