@@ -281,14 +281,16 @@ END_TEST
 
 START_TEST(test_alive_refusals)
 {
-    g_autoptr(HyveNetworkDef) def = golden_def("default-nat");
-    g_autofree char *file = hyve_dnsmasq_file("/a/b", "net", "leases");
-    pid_t gone = fork();
+    pid_t gone = fork();        /* a pid that no longer exists, once reaped */
+    g_autoptr(HyveNetworkDef) def = NULL;
+    g_autofree char *file = NULL;
 
-    ck_assert_int_ge(gone, 0);
     if (gone == 0)
         _exit(0);
+    ck_assert_int_gt(gone, 0);
     ck_assert_int_eq(waitpid(gone, NULL, 0), gone);
+    def = golden_def("default-nat");
+    file = hyve_dnsmasq_file("/a/b", "net", "leases");
     ck_assert_str_eq(file, "/a/b/net.leases");
     ck_assert(!hyve_dnsmasq_alive(0, def, "/tmp"));
     ck_assert(!hyve_dnsmasq_alive(-1, def, "/tmp"));
