@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hyved_client_priv.h"
+#include "hyve_network.h"
 
 
 /* Offset of the first payload word: length word + 24-byte header. */
@@ -238,7 +239,7 @@ hyved_events_sink(const HyveDomainEvent *event, gpointer data)
     g_clear_pointer(&pk.callback, g_bytes_unref);
 }
 
-/* ---- storage pool events -------------------------------------------------- */
+/* ---- storage pool and network events ------------------------------------- */
 
 typedef struct {
     HyvedEventKind kind;
@@ -247,7 +248,7 @@ typedef struct {
     GBytes *callback;       /* callbackID 0, patched per registration */
 } HyvedObjectEventPacket;
 
-/* Callback registrations only (pools have no legacy form). */
+/* Callback registrations only (pools and networks have no legacy form). */
 static void
 deliver_object_event(HyvedClient *client, gpointer data)
 {
@@ -299,6 +300,39 @@ hyved_events_pool_sink(const HyvePoolEvent *event, gpointer data)
     if (!pk.callback)
         return;
     /* one order for every client, as domain events */
+    g_mutex_lock(&sink_lock);
+    hyved_server_foreach_client(server, deliver_object_event, &pk);
+    g_mutex_unlock(&sink_lock);
+    g_bytes_unref(pk.callback);
+}
+
+/* ---- network events ------------------------------------------------------- */
+
+/* The network sink (a HyveNetEventSink); hyved_server.c installs it. Its
+ * prototype is here and in hyved_server.c until hyved_server.h (lead's)
+ * names it beside the pool sink. */
+void hyved_events_network_sink(const HyveNetEvent *event, gpointer server);
+
+void
+hyved_events_network_sink(const HyveNetEvent *event, gpointer data)
+{
+    HyvedServer *server = data;
+    remote_network_event_lifecycle_msg msg = {
+        .callbackID = 0, .net = { .name = event->name }, .event = event->event,
+        .detail = event->detail,
+    };
+    HyvedObjectEventPacket pk = {
+        .kind = HYVED_EVENT_NETWORK, .event_id = 0 /* VIR_NETWORK_EVENT_ID_LIFECYCLE */,
+        .uuid = event->uuid,
+    };
+    static GMutex sink_lock;
+
+    memcpy(msg.net.uuid, event->uuid, HYVE_UUID_LEN);
+    pk.callback = encode_message(REMOTE_PROC_NETWORK_EVENT_LIFECYCLE,
+                                 (xdrproc_t) xdr_remote_network_event_lifecycle_msg, &msg);
+    if (!pk.callback)
+        return;
+    /* one order for every client, as domain and pool events */
     g_mutex_lock(&sink_lock);
     hyved_server_foreach_client(server, deliver_object_event, &pk);
     g_mutex_unlock(&sink_lock);

@@ -13,6 +13,10 @@
 #include <gio/gio.h>
 
 #include "hyved_client_priv.h"
+#include "hyve_network.h"
+
+/* hyved_events.c (to move into hyved_server.h beside the pool sink) */
+void hyved_events_network_sink(const HyveNetEvent *event, gpointer server);
 
 /* One call, owned by one thread at a time: built on the I/O thread, handed
  * to a worker by g_thread_pool_push(), freed there. No lock. */
@@ -214,10 +218,13 @@ hyved_server_new(const HyvedConfig *cfg, HyveDriver *driver, gboolean privileged
     }
     if (driver) {
         HyveStorage *storage = hyve_driver_get_storage(driver);
+        HyveNetworks *nets = hyve_driver_get_networks(driver);
 
         hyve_driver_set_event_sink(driver, hyved_events_sink, server);
         if (storage)
             hyve_storage_set_event_sink(storage, hyved_events_pool_sink, server);
+        if (nets)
+            hyve_networks_set_event_sink(nets, hyved_events_network_sink, server);
     }
     return server;
 }
@@ -227,8 +234,13 @@ server_idle_tick(gpointer data)
 {
     HyvedServer *server = data;
 
+    HyveNetworks *nets = server->driver ? hyve_driver_get_networks(server->driver) : NULL;
+
+    /* running domains and active networks keep the daemon (a clean exit
+     * would tear transient networks down) */
     if (hyved_server_num_clients(server) > 0 ||
-        (server->driver && hyve_driver_num_domains(server->driver, TRUE) > 0)) {
+        (server->driver && hyve_driver_num_domains(server->driver, TRUE) > 0) ||
+        (nets && hyve_networks_num(nets, TRUE) > 0)) {
         server->idle_seconds = 0;
         return G_SOURCE_CONTINUE;
     }
@@ -270,10 +282,13 @@ hyved_server_free(HyvedServer *server)
         return;
     if (server->driver) {
         HyveStorage *storage = hyve_driver_get_storage(server->driver);
+        HyveNetworks *nets = hyve_driver_get_networks(server->driver);
 
         hyve_driver_set_event_sink(server->driver, NULL, NULL);
         if (storage)
             hyve_storage_set_event_sink(storage, NULL, NULL);
+        if (nets)
+            hyve_networks_set_event_sink(nets, NULL, NULL);
     }
     if (server->idle_source) {
         g_source_destroy(server->idle_source);

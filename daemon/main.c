@@ -21,6 +21,7 @@
 #include "hyved_server.h"
 #include "hyved_log.h"
 #include "hyved_notify.h"
+#include "hyve_network.h"
 
 
 typedef struct {
@@ -191,6 +192,9 @@ run_daemon(const HyvedOptions *opts, GArray *activated, GError **error)
     dcfg.log_dir = paths.log_dir;
     dcfg.cache_dir = paths.cache_dir;
     dcfg.default_pool_path = paths.pool_dir;
+    /* the system daemon defines libvirt's 'default' NAT network (not
+     * started) on its first start */
+    dcfg.default_network = privileged;
     dcfg.schema_dir = (char *) HYVE_LIBVIRT_SCHEMA_DIR;
     dcfg.runner_path = cfg.runner_path;
     dcfg.uri = (char *) (privileged ? "bhyve:///system" : "bhyve:///session");
@@ -225,6 +229,10 @@ run_daemon(const HyvedOptions *opts, GArray *activated, GError **error)
     hyved_notify("READY=1\nSTATUS=serving " HYVE_VERSION);
     hyved_server_run(server);
     hyved_notify("STOPPING=1");
+    /* clean shutdown: transient active networks go with the daemon
+     * (persistent ones keep running for the next one) */
+    if (hyve_driver_get_networks(driver))
+        hyve_networks_shutdown(hyve_driver_get_networks(driver));
     rc = EXIT_SUCCESS;
 
  out:
