@@ -502,3 +502,230 @@ def main():
     if ok and result.testsRun and len(result.skipped) == result.testsRun:
         sys.exit(SKIP)
     sys.exit(0 if ok else 1)
+
+
+# -- private network namespace (networking tests) ----------------------------
+
+_NETNS_ENV = "HYVE_IN_NET_NS"
+# Host names a networking test may create inside its namespace; after the
+# run the host must have none of them that it did not have before.
+HOST_NAME_PREFIXES = ("virbr", "vnet", "hyve", "hv")
+
+
+def netns_inode(pid="self"):
+    return os.stat("/proc/%s/ns/net" % pid).st_ino
+
+
+def pids_in_netns(inode):
+    """Processes whose network namespace is INODE."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat("/proc/%s/ns/net" % entry).st_ino == inode:
+                out.append(int(entry))
+        except OSError:
+            continue
+    return out
+
+
+def _wait_netns_change(pid, old, timeout=10):
+    """The network namespace inode of PID once it differs from OLD (None if
+    PID died or kept OLD for TIMEOUT seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            ino = netns_inode(pid)
+        except OSError:
+            return None
+        if ino != old:
+            return ino
+        time.sleep(0.01)
+    return None
+
+
+def _kill_netns_processes(inode, timeout=10):
+    """SIGKILL everything left in the namespace INODE (this test created it,
+    so whatever is there is this test's: dnsmasq daemons, holders)."""
+    pids = pids_in_netns(inode)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    wait_until(lambda: not pids_in_netns(inode), timeout)
+    return pids
+
+
+def host_net_names():
+    """(interfaces, nft tables) of the current network namespace that carry
+    one of HOST_NAME_PREFIXES: what a leak into the host would look like."""
+    ifaces = set()
+    try:
+        with open("/proc/net/dev") as f:
+            for line in f.readlines()[2:]:
+                name = line.split(":", 1)[0].strip()
+                if name.startswith(HOST_NAME_PREFIXES):
+                    ifaces.add(name)
+    except OSError:
+        pass
+    tables = set()
+    nft = shutil.which("nft") or "/usr/sbin/nft"
+    if os.access(nft, os.X_OK):
+        p = subprocess.run([nft, "list", "tables"], capture_output=True, text=True)
+        for line in p.stdout.splitlines():
+            words = line.split()
+            if len(words) == 3 and words[0] == "table" and words[2].startswith("hyve_"):
+                tables.add(" ".join(words[1:]))
+    return ifaces, tables
+
+
+def in_network_namespace(what):
+    """Re-run the calling script inside `unshare -m -n --propagation private`:
+    a network namespace of its own (only `lo`, brought up) and a private
+    mount namespace with a fresh sysfs on /sys, so /sys/class/net shows the
+    namespace's devices. Bridges, dnsmasq, nftables tables and addresses the
+    daemon under test makes stay there. Returns inside the namespace; the
+    outer process exits with the inner one's status after killing whatever
+    is left in that namespace (dnsmasq daemons outlive the daemon by design)
+    and fails if a bridge, tap or hyve_ nft table appeared on the host.
+    Skips (77) when not root or when namespaces are not available."""
+    if os.environ.get(_NETNS_ENV) == "1":
+        subprocess.run(["mount", "-t", "sysfs", "hyve-test-sysfs", "/sys"], check=True)
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        return
+    require_root(what)
+    if not shutil.which("ip"):
+        skip("%s needs iproute2 (ip)" % what)
+    probe = subprocess.run(["unshare", "-m", "-n", "--propagation", "private", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        skip("%s needs network and mount namespaces: %s" % (what, probe.stderr.strip()))
+    before = host_net_names()
+    env = dict(os.environ)
+    env[_NETNS_ENV] = "1"
+    sys.stdout.flush()
+    own = netns_inode()
+    child = subprocess.Popen(["unshare", "-m", "-n", "--propagation", "private",
+                              sys.executable, os.path.abspath(sys.argv[0])] + sys.argv[1:],
+                             env=env)
+    inode = _wait_netns_change(child.pid, own)
+
+    def forward(signum, frame):
+        try:
+            child.send_signal(signum)
+        except OSError:
+            pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    rc = child.wait()
+    if inode is not None:
+        left = _kill_netns_processes(inode)
+        if left:
+            print("note: killed %d process(es) left in the test's network namespace" % len(left))
+    after = host_net_names()
+    new = (sorted(after[0] - before[0]), sorted(after[1] - before[1]))
+    if new[0] or new[1]:
+        print("FAIL: the host's network changed: new interfaces %s, new nft tables %s"
+              % new)
+        rc = rc or 1
+    sys.exit(rc)
+
+
+class PeerNamespace:
+    """A second network namespace (held by an `unshare -n sleep` process)
+    joined to a bridge of the caller's namespace by a veth pair: the far end
+    of a "cable", e.g. for a DHCP client. Commands run there with nsenter."""
+
+    def __init__(self):
+        own = netns_inode()
+        self.proc = subprocess.Popen(["unshare", "-n", "sleep", "3600"],
+                                     stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        if _wait_netns_change(self.proc.pid, own) is None:
+            self.close()
+            raise RuntimeError("unshare -n did not make a network namespace")
+        self.pid = self.proc.pid
+        self.links = []
+        self.run("ip", "link", "set", "lo", "up")
+
+    def run(self, *argv, check=True, timeout=120):
+        p = subprocess.run(["nsenter", "-t", str(self.pid), "-n"] + list(argv),
+                           capture_output=True, text=True, timeout=timeout,
+                           env=client_env())
+        if check and p.returncode != 0:
+            raise AssertionError("(peer namespace) %s failed (%d): %s"
+                                 % (" ".join(argv), p.returncode, (p.stderr + p.stdout).strip()))
+        return p
+
+    def plug(self, bridge, host_if, peer_if="eth0", mac=None):
+        """A veth pair: HOST_IF in the caller's namespace on BRIDGE, PEER_IF
+        (with MAC) here, both up."""
+        subprocess.run(["ip", "link", "add", host_if, "type", "veth", "peer", "name", peer_if,
+                        "netns", str(self.pid)], check=True)
+        self.links.append(host_if)
+        subprocess.run(["ip", "link", "set", host_if, "master", bridge, "up"], check=True)
+        if mac:
+            self.run("ip", "link", "set", peer_if, "address", mac)
+        self.run("ip", "link", "set", peer_if, "up")
+
+    def dhcp(self, iface, directory, hostname=None, tries=10, wait_s=3):
+        """busybox udhcpc on IFACE (one lease, then exits); its `bound`
+        environment (ip, mask, router, dns, lease, ...) as a dict, or None
+        when no lease came. The address is put on IFACE."""
+        script = os.path.join(directory, "udhcpc-%d.sh" % self.pid)
+        out = os.path.join(directory, "udhcpc-%d.env" % self.pid)
+        with open(script, "w") as f:
+            f.write('#!/bin/sh\n'
+                    'case "$1" in\n'
+                    'bound|renew)\n'
+                    '    ip addr add "$ip/${mask:-24}" dev "$interface"\n'
+                    '    env > "%s.tmp" && mv "%s.tmp" "%s" ;;\n'
+                    'esac\n'
+                    'exit 0\n' % (out, out, out))
+        os.chmod(script, 0o755)
+        busybox = shutil.which("busybox") or "/bin/busybox"
+        argv = [busybox, "udhcpc", "-i", iface, "-n", "-q", "-t", str(tries),
+                "-T", str(wait_s), "-s", script]
+        if hostname:
+            argv += ["-x", "hostname:" + hostname]
+        p = self.run(*argv, check=False, timeout=tries * wait_s + 60)
+        if p.returncode != 0 or not os.path.exists(out):
+            self.last_dhcp_output = p.stdout + p.stderr
+            return None
+        env = {}
+        with open(out) as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("=")
+                env[k] = v
+        return env
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for host_if in self.links:      # gone with the peer end, normally
+            subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        self.links = []
+
+
+_EVENT_LOOP = []
+
+
+def start_event_loop():
+    """python3-libvirt's default event loop on a daemon thread (once per
+    process); call before opening connections that register events."""
+    if _EVENT_LOOP:
+        return
+    import threading
+    import libvirt
+    libvirt.virEventRegisterDefaultImpl()
+
+    def run():
+        while True:
+            libvirt.virEventRunDefaultImpl()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    _EVENT_LOOP.append(t)
