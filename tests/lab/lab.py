@@ -51,7 +51,10 @@ MODULE_SETS = {
              "kvm", "kvm-amd"],
     "net": ["tun", "llc", "stp", "bridge", "veth", "nfnetlink",
             "crc32c_generic", "nf_tables",
-            "nf_conntrack", "nf_nat", "nft_chain_nat", "nft_masq"],
+            "nf_conntrack", "nf_nat", "nft_chain_nat", "nft_masq",
+            # hyve's per-network table (inet hyve_<name>): ct state, reject
+            "nft_ct", "nf_reject_ipv4", "nf_reject_ipv6", "nft_reject",
+            "nft_reject_inet"],
 }
 OPTIONAL_MODULES = ("libcrc32c",)
 
