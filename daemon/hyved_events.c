@@ -308,10 +308,7 @@ hyved_events_pool_sink(const HyvePoolEvent *event, gpointer data)
 
 /* ---- network events ------------------------------------------------------- */
 
-/* The network sink (a HyveNetEventSink); hyved_server.c installs it. Its
- * prototype is here and in hyved_server.c until hyved_server.h (lead's)
- * names it beside the pool sink. */
-void hyved_events_network_sink(const HyveNetEvent *event, gpointer server);
+/* The network sink (a HyveNetEventSink); hyved_server.c installs it. */
 
 void
 hyved_events_network_sink(const HyveNetEvent *event, gpointer data)

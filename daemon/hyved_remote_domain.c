@@ -328,6 +328,8 @@ const HyvedProcedure hyved_domain_procs[] = {
     HYVED_PROC_AR(DOMAIN_GET_XML_DESC, domain_get_xml_desc,
                   hyved_remote_domain_get_xml_desc, 0),
     HYVED_PROC_AR(DOMAIN_GET_INFO, domain_get_info, hyved_remote_domain_get_info, 0),
+    HYVED_PROC_AR(DOMAIN_INTERFACE_ADDRESSES, domain_interface_addresses,
+                  hyved_remote_domain_interface_addresses, 0),
     HYVED_PROC_AR(DOMAIN_GET_STATE, domain_get_state, hyved_remote_domain_get_state, 0),
     HYVED_PROC_AR(DOMAIN_GET_OS_TYPE, domain_get_os_type,
                   hyved_remote_domain_get_os_type, 0),

@@ -277,7 +277,6 @@ hyved_remote_domain_get_max_vcpus(HyvedServer *server, HyvedClient *client,
 /* virDomainInterfaceAddresses (issue 6): lease and arp sources; the agent
  * source is refused on a read-only connection first, as libvirt's public
  * API does. Listed in hyved_domain_procs (hyved_remote_domain.c). */
-HYVED_DECLARE_HANDLER(hyved_remote_domain_interface_addresses);
 
 gboolean
 hyved_remote_domain_interface_addresses(HyvedServer *server, HyvedClient *client,

@@ -119,6 +119,7 @@ gboolean hyved_host_cell_free_memory(HyveDriver *drv, int cell, int ncells,
 
 HYVED_DECLARE_HANDLER(hyved_remote_domain_get_xml_desc);
 HYVED_DECLARE_HANDLER(hyved_remote_domain_get_info);
+HYVED_DECLARE_HANDLER(hyved_remote_domain_interface_addresses);
 HYVED_DECLARE_HANDLER(hyved_remote_domain_get_state);
 HYVED_DECLARE_HANDLER(hyved_remote_domain_get_os_type);
 HYVED_DECLARE_HANDLER(hyved_remote_domain_get_max_memory);

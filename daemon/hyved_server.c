@@ -15,9 +15,6 @@
 #include "hyved_client_priv.h"
 #include "hyve_network.h"
 
-/* hyved_events.c (to move into hyved_server.h beside the pool sink) */
-void hyved_events_network_sink(const HyveNetEvent *event, gpointer server);
-
 /* One call, owned by one thread at a time: built on the I/O thread, handed
  * to a worker by g_thread_pool_push(), freed there. No lock. */
 typedef struct {

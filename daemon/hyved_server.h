@@ -15,6 +15,7 @@
 #include "hyved_dispatch.h"
 #include "hyved_config.h"
 #include "hyve_storage.h"
+#include "hyve_network.h"
 
 G_BEGIN_DECLS
 
@@ -136,6 +137,8 @@ void hyved_stream_abort(HyvedStream *stream, const GError *error);
 void hyved_events_sink(const HyveDomainEvent *event, gpointer server);
 /* Storage pool events (a HyvePoolEventSink). */
 void hyved_events_pool_sink(const HyvePoolEvent *event, gpointer server);
+/* Network lifecycle events (a HyveNetEventSink). */
+void hyved_events_network_sink(const HyveNetEvent *event, gpointer server);
 /* Called with the client lock held by hyved_client: drop all registrations. */
 void hyved_events_client_init(HyvedClient *client);
 void hyved_events_client_clear(HyvedClient *client);
