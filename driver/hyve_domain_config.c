@@ -19,19 +19,8 @@
 #include <unistd.h>
 #include "hyve_domain_obj.h"
 
-static gboolean G_GNUC_PRINTF(3, 4)
-sys_error(GError **error, int err, const char *fmt, ...)
-{
-    g_autofree char *msg = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-
-    hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_SYSTEM_ERROR, "%s: %s", msg, g_strerror(err));
-    return FALSE;
-}
+#define sys_error(error, err, ...) \
+    hyve_error_set_errno((error), HYVE_FROM_BHYVE, (err), __VA_ARGS__)
 
 static gboolean
 write_all(int fd, const char *data, gsize len)

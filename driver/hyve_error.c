@@ -194,3 +194,18 @@ hyve_error_set(GError **error, HyveErrorFrom from, HyveErrorCode code,
 
     g_set_error_literal(error, hyve_error_quark(from), (int)code, message);
 }
+
+gboolean
+hyve_error_set_errno(GError **error, HyveErrorFrom from, int err, const char *fmt, ...)
+{
+    g_autofree char *what = NULL;
+    va_list args;
+
+    if (!error)
+        return FALSE;
+    va_start(args, fmt);
+    what = g_strdup_vprintf(fmt, args);
+    va_end(args);
+    hyve_error_set(error, from, HYVE_ERR_SYSTEM_ERROR, "%s: %s", what, g_strerror(err));
+    return FALSE;
+}

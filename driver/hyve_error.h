@@ -109,6 +109,12 @@ gboolean hyve_error_from_quark(GQuark quark, HyveErrorFrom *from);
 void hyve_error_set(GError **error, HyveErrorFrom from, HyveErrorCode code,
                     const char *fmt, ...) G_GNUC_PRINTF(4, 5);
 
+/* SYSTEM_ERROR "<formatted text>: <strerror(@err)>" (libvirt's
+ * virReportSystemError); always returns FALSE so callers can
+ * `return hyve_error_set_errno(...)`. */
+gboolean hyve_error_set_errno(GError **error, HyveErrorFrom from, int err,
+                              const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
 /* libvirt's standard prefix text for a code ("Domain not found", ...). */
 const char *hyve_error_code_prefix(HyveErrorCode code);
 

@@ -35,18 +35,8 @@
 #define HYVE_BRCTL_SET_FORWARD_DELAY 8
 #define HYVE_BRCTL_SET_STP_STATE 14
 
-static void G_GNUC_PRINTF(3, 4)
-bridge_sys_error(GError **error, int err, const char *fmt, ...)
-{
-    g_autofree char *what = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    what = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_SYSTEM_ERROR, "%s: %s", what,
-                   g_strerror(err));
-}
+#define bridge_sys_error(error, err, ...) \
+    hyve_error_set_errno((error), HYVE_FROM_NETWORK, (err), __VA_ARGS__)
 
 gboolean
 hyve_net_device_exists(const char *name)

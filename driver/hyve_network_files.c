@@ -35,19 +35,8 @@ xml_file(const char *dir, const char *name)
     return g_build_filename(dir, file, NULL);
 }
 
-static gboolean G_GNUC_PRINTF(3, 4)
-sys_error(GError **error, int err, const char *fmt, ...)
-{
-    g_autofree char *msg = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_SYSTEM_ERROR, "%s: %s", msg,
-                   g_strerror(err));
-    return FALSE;
-}
+#define sys_error(error, err, ...) \
+    hyve_error_set_errno((error), HYVE_FROM_NETWORK, (err), __VA_ARGS__)
 
 gboolean
 hyve_network_save_config(HyveNetworks *nets, const HyveNetworkDef *def, GError **error)

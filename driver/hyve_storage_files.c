@@ -27,19 +27,6 @@ def_file(const char *dir, const char *name)
     return g_build_filename(dir, file, NULL);
 }
 
-gboolean
-hyve_storage_sys_error(GError **error, int err, const char *fmt, ...)
-{
-    g_autofree char *msg = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_SYSTEM_ERROR, "%s: %s", msg,
-                   g_strerror(err));
-    return FALSE;
-}
 
 gboolean
 hyve_storage_save_config(HyveStorage *st, const HyvePoolDef *def, GError **error)

@@ -165,9 +165,9 @@ gboolean hyve_storage_set_autostart_link(HyveStorage *st, const char *name, gboo
  * inactive, no volumes, sizes 0, the config becomes current again
  * (new_def), state file removed; a transient pool leaves the list. */
 void hyve_pool_obj_stopped_locked(HyvePoolObj *pool);
-/* hyve_storage_files.c: SYSTEM_ERROR "<fmt>: <strerror(err)>"; returns FALSE. */
-gboolean hyve_storage_sys_error(GError **error, int err, const char *fmt, ...)
-    G_GNUC_PRINTF(3, 4);
+/* SYSTEM_ERROR "<fmt>: <strerror(err)>" from domain STORAGE; evaluates to FALSE. */
+#define hyve_storage_sys_error(error, err, ...) \
+    hyve_error_set_errno((error), HYVE_FROM_STORAGE, (err), __VA_ARGS__)
 /* hyve_storage_files.c: start-up (from hyve_storage_new): loads every pool
  * config, takes up pools active before a restart from their state files,
  * makes the default pool on the @first_start, starts autostart pools.
