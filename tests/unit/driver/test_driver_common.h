@@ -35,6 +35,21 @@ test_error_line(const GError *err)
     return g_strdup_printf("%d %d %s", err->code, (int)from, err->message);
 }
 
+/* Asserts @err is libvirt's error @code from domain @from (named @from_name
+ * in the failure text) with exactly @message. */
+static inline void
+test_check_error_from(const char *what, const GError *err, HyveErrorFrom from,
+                      const char *from_name, int code, const char *message)
+{
+    ck_assert_msg(err, "%s: no error", what);
+    ck_assert_msg(err->domain == hyve_error_quark(from),
+                  "%s: error domain %s, not %s (%s)", what,
+                  g_quark_to_string(err->domain), from_name, err->message);
+    ck_assert_msg(err->code == code && g_str_equal(err->message, message),
+                  "%s: got %d '%s', want %d '%s'", what, err->code, err->message, code,
+                  message);
+}
+
 static inline gboolean
 test_regenerate(void)
 {

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include "test_driver_common.h"
 
 char *tmp, *cfg_dir, *state_dir;
 HyveNetworks *nets;
@@ -151,13 +152,7 @@ lookup(const char *name)
 void
 check_error(const char *what, const GError *err, int code, const char *message)
 {
-    ck_assert_msg(err, "%s: no error", what);
-    ck_assert_msg(err->domain == hyve_error_quark(HYVE_FROM_NETWORK),
-                  "%s: error domain %s, not NETWORK (%s)", what,
-                  g_quark_to_string(err->domain), err->message);
-    ck_assert_msg(err->code == code && g_str_equal(err->message, message),
-                  "%s: got %d '%s', want %d '%s'", what, err->code, err->message, code,
-                  message);
+    test_check_error_from(what, err, HYVE_FROM_NETWORK, "NETWORK", code, message);
 }
 
 char *
