@@ -229,6 +229,14 @@ parse_network(HyveNetworkDef *def, xmlNodePtr root, GError **error)
                        "network name cannot contain a line break");
         return FALSE;
     }
+    /* the name goes into dnsmasq's config as part of file paths, where
+     * blanks, '#', '"' and '\\' would be parsed (libvirt lets them by) */
+    if (strpbrk(def->name, " \t\v\f#\"\\")) {
+        hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_XML_ERROR,
+                       "network name '%s' cannot contain blanks, '#', '\"' or '\\'",
+                       def->name);
+        return FALSE;
+    }
     uuid = hyve_xml_child_text(root, "uuid");
     if (uuid && !*g_strstrip(uuid))
         g_clear_pointer(&uuid, g_free);

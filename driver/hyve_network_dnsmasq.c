@@ -417,6 +417,13 @@ write_file(const char *path, const char *text, int mode, GError **error)
                        "couldn't write dnsmasq file '%s': %s", path, err->message);
         return FALSE;
     }
+    /* the mode above went through the umask: a daemon started with 077
+     * would leave the host files unreadable to dnsmasq's user */
+    if (chmod(path, mode) < 0) {
+        hyve_error_set_errno(error, HYVE_FROM_NETWORK, errno,
+                             "couldn't set the mode of dnsmasq file '%s'", path);
+        return FALSE;
+    }
     return TRUE;
 }
 
@@ -462,6 +469,26 @@ read_pid(const char *path, pid_t *pid)
     return TRUE;
 }
 
+static gboolean is_ours(pid_t pid, const char *dir, const char *name);
+
+/* dnsmasq exited 0 but its pid file is unreadable: a daemon it left must
+ * not run on unseen, so every dnsmasq with this network's config goes. */
+static void
+kill_strays(const char *dir, const char *name)
+{
+    g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
+    const char *e;
+
+    while (proc && (e = g_dir_read_name(proc))) {
+        pid_t pid = (pid_t)g_ascii_strtoll(e, NULL, 10);
+
+        if (pid > 0 && is_ours(pid, dir, name)) {
+            g_warning("network %s: killing dnsmasq %d that wrote no pid file", name, (int)pid);
+            kill(pid, SIGKILL);
+        }
+    }
+}
+
 gboolean
 hyve_dnsmasq_start(const HyveNetworkDef *def, const char *dir, pid_t *pid, GError **error)
 {
@@ -501,6 +528,7 @@ hyve_dnsmasq_start(const HyveNetworkDef *def, const char *dir, pid_t *pid, GErro
         return FALSE;
     }
     if (!read_pid(pidfile, pid)) {
+        kill_strays(dir, def->name);
         hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_INTERNAL_ERROR,
                        "dnsmasq for network '%s' left no pid in %s", def->name, pidfile);
         return FALSE;
@@ -541,18 +569,22 @@ exe_is_dnsmasq(pid_t pid)
     return g_str_equal(base, "dnsmasq");
 }
 
+/* TRUE when @pid is a dnsmasq started with network @name's config in @dir. */
+static gboolean
+is_ours(pid_t pid, const char *dir, const char *name)
+{
+    g_autofree char *conf = hyve_dnsmasq_file(dir, name, "conf");
+    g_autofree char *arg = g_strdup_printf("--conf-file=%s", conf);
+
+    return pid > 0 && exe_is_dnsmasq(pid) && cmdline_has(pid, arg);
+}
+
 gboolean
 hyve_dnsmasq_alive(pid_t pid, const HyveNetworkDef *def, const char *dir)
 {
-    g_autofree char *conf = NULL, *arg = NULL;
-
-    if (pid <= 0 || !exe_is_dnsmasq(pid))
-        return FALSE;
     if (!def || !dir)
-        return TRUE;
-    conf = hyve_dnsmasq_file(dir, def->name, "conf");
-    arg = g_strdup_printf("--conf-file=%s", conf);
-    return cmdline_has(pid, arg);
+        return pid > 0 && exe_is_dnsmasq(pid);
+    return is_ours(pid, dir, def->name);
 }
 
 /* Waits up to @ms for @pid to be gone (or a zombie, for a child of ours). */
@@ -576,8 +608,8 @@ hyve_dnsmasq_stop(pid_t pid, const char *dir, const char *name)
 
     if (pid <= 0)
         return;
-    /* only a dnsmasq: a stale pid may belong to anything by now */
-    if (exe_is_dnsmasq(pid) && kill(pid, SIGTERM) == 0 && !wait_gone(pid, 2000)) {
+    /* only our dnsmasq: a stale pid may belong to anything by now */
+    if (is_ours(pid, dir, name) && kill(pid, SIGTERM) == 0 && !wait_gone(pid, 2000)) {
         kill(pid, SIGKILL);
         wait_gone(pid, 1000);
     }

@@ -253,13 +253,26 @@ load_status(HyveNetworks *nets, const char *file, GError **error)
     g_mutex_lock(&nets->lock);
     if ((net = hyve_networks_find_name_locked(nets, def->name))) {
         g_mutex_lock(&net->lock);
-        if (memcmp(net->def->uuid, def->uuid, HYVE_UUID_LEN) != 0 || net->active) {
+        if (net->active) {      /* cannot happen: one status file per name */
             g_mutex_unlock(&net->lock);
             g_mutex_unlock(&nets->lock);
             hyve_net_def_free(def);
             hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_OPERATION_FAILED,
-                           "the status file has another uuid than the network's config");
+                           "network '%s' is already active", net->def->name);
             return FALSE;
+        }
+        if (memcmp(net->def->uuid, def->uuid, HYVE_UUID_LEN) != 0) {
+            g_mutex_unlock(&net->lock);
+            g_mutex_unlock(&nets->lock);
+            /* a network of another uuid ran under this name (its config
+             * was replaced behind our back): its host side goes, or its
+             * bridge, dnsmasq and table would stay with nobody owning them */
+            g_warning("network %s: the status file has another uuid than the network's "
+                      "config; stopping what it describes", def->name);
+            hyve_network_host_stop(nets, def, pid);
+            hyve_network_remove_status(nets, def->name);
+            hyve_net_def_free(def);
+            return TRUE;
         }
         net->newdef = net->def;
         net->def = def;

@@ -34,6 +34,8 @@
 
 #define NFT_FALLBACK "/usr/sbin/nft"
 #define NFT_TABLE_PREFIX "hyve_"
+/* for names that are not plain: "hyveu_" cannot be "hyve_" + a plain name */
+#define NFT_UUID_PREFIX "hyveu_"
 #define NFT_NAME_MAX 200        /* nft allows 256; stay well below */
 
 static gboolean
@@ -55,10 +57,9 @@ hyve_net_firewall_table_name(const HyveNetworkDef *def)
 
     if (name_is_plain(def->name))
         return g_strconcat(NFT_TABLE_PREFIX, def->name, NULL);
-    if (name_is_plain(def->bridge))
-        return g_strconcat(NFT_TABLE_PREFIX, def->bridge, NULL);
-    /* neither is usable: the UUID in hex is unique and plain */
-    s = g_string_new(NFT_TABLE_PREFIX);
+    /* the UUID in hex is unique and plain; its own prefix keeps it apart
+     * from every plain name's table */
+    s = g_string_new(NFT_UUID_PREFIX);
     for (guint i = 0; i < HYVE_UUID_LEN; i++)
         g_string_append_printf(s, "%02x", def->uuid[i]);
     return g_string_free(s, FALSE);

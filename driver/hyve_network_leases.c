@@ -198,11 +198,12 @@ hyve_dnsmasq_leases_read(const char *dir, const HyveNetworkDef *def, const char 
             return NULL;
         }
         /* unchanged during the read and not cut short: a consistent
-         * snapshot; an empty file is read once more, dnsmasq may be
-         * between its truncate and its write */
+         * snapshot; an empty file is read again for a while, dnsmasq may
+         * be between its truncate and its write (a busy host can hold it
+         * there for milliseconds) */
         if (stat(path, &after) == 0 && same_stat(&before, &after) &&
             (gsize)after.st_size == strlen(text) &&
-            ((*text && g_str_has_suffix(text, "\n")) || (!*text && attempt > 0)))
+            ((*text && g_str_has_suffix(text, "\n")) || (!*text && attempt >= 4)))
             break;
         g_usleep(10 * 1000);
     }

@@ -576,7 +576,7 @@ def host_net_names():
         p = subprocess.run([nft, "list", "tables"], capture_output=True, text=True)
         for line in p.stdout.splitlines():
             words = line.split()
-            if len(words) == 3 and words[0] == "table" and words[2].startswith("hyve_"):
+            if len(words) == 3 and words[0] == "table" and words[2].startswith(("hyve_", "hyveu_")):
                 tables.add(" ".join(words[1:]))
     return ifaces, tables
 
