@@ -28,6 +28,8 @@ hyved_config_init(HyvedConfig *cfg, gboolean privileged)
     cfg->keepalive_count = 5;
     cfg->log_level = 3;
     cfg->max_client_queue = 16 * 1024 * 1024;
+    /* the system daemon's runners drop root for a dedicated user (issue 7) */
+    cfg->runner_user = g_strdup(privileged ? HYVED_DEFAULT_RUNNER_USER : "");
 }
 
 void
@@ -35,6 +37,7 @@ hyved_config_clear(HyvedConfig *cfg)
 {
     g_clear_pointer(&cfg->unix_sock_group, g_free);
     g_clear_pointer(&cfg->runner_path, g_free);
+    g_clear_pointer(&cfg->runner_user, g_free);
 }
 
 char *
@@ -168,6 +171,7 @@ static const ConfKey conf_keys[] = {
     { "keepalive_interval", KEY_INT, CONF_FIELD(keepalive_interval, int), -1, 3600, TRUE },
     CONF_NUM(keepalive_count, KEY_UINT, guint, 0, 1000),
     CONF_STR(runner_path, KEY_PATH, char *),
+    CONF_STR(runner_user, KEY_STRING, char *),
     CONF_NUM(log_level, KEY_INT, int, 1, 4),
 };
 

@@ -31,9 +31,14 @@ typedef struct {
     int keepalive_interval;         /* seconds; -1 disables our PINGs */
     guint keepalive_count;
     char *runner_path;
+    char *runner_user;              /* runners run as this user; "" = the daemon's */
     int log_level;                  /* 1 debug, 2 info, 3 warning, 4 error */
     gsize max_client_queue;         /* bytes queued to one client before it is dropped */
 } HyvedConfig;
+
+/* The system daemon's runners run as this user (created by the package:
+ * systemd/sysusers.d, or tools/install-deps for the tests). */
+#define HYVED_DEFAULT_RUNNER_USER "hyve-runner"
 
 /* Defaults for a system (privileged) or session daemon. */
 void hyved_config_init(HyvedConfig *cfg, gboolean privileged);

@@ -46,6 +46,7 @@ hyve_driver_config_clear(HyveDriverConfig *cfg)
     g_clear_pointer(&cfg->cache_dir, g_free);
     g_clear_pointer(&cfg->schema_dir, g_free);
     g_clear_pointer(&cfg->runner_path, g_free);
+    g_clear_pointer(&cfg->runner_user, g_free);
     g_clear_pointer(&cfg->uri, g_free);
     g_clear_pointer(&cfg->default_pool_path, g_free);
 }
@@ -116,6 +117,7 @@ hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
     drv->cfg.log_dir = g_strdup(cfg->log_dir);
     drv->cfg.cache_dir = g_strdup(cfg->cache_dir);
     drv->cfg.schema_dir = g_strdup(cfg->schema_dir ? cfg->schema_dir : HYVE_LIBVIRT_SCHEMA_DIR);
+    drv->cfg.runner_user = g_strdup(cfg->runner_user);
     drv->cfg.runner_path = g_strdup(cfg->runner_path);
     drv->cfg.uri = g_strdup(cfg->uri);
     drv->cfg.default_pool_path = g_strdup(cfg->default_pool_path);

@@ -34,6 +34,8 @@ typedef struct {
     char *cache_dir;
     char *schema_dir;         /* libvirt RelaxNG schemas */
     char *runner_path;        /* bhyve-runner binary (used from the domains issue on) */
+    char *runner_user;        /* issue 7: runners drop to this user after setup
+                               * (NULL or "": they keep the daemon's user) */
     char *uri;                /* "bhyve:///system" or "bhyve:///session" */
     char *default_pool_path;  /* target of the 'default' storage pool defined on
                                * the first start (NULL: no default pool) */
