@@ -32,6 +32,7 @@ typedef struct {
     gboolean system;
     gboolean verbose;
     gboolean version;
+    gboolean list_procedures;
 } HyvedOptions;
 
 static gboolean
@@ -50,6 +51,9 @@ parse_options(int *argc, char ***argv, HyvedOptions *opts, GError **error)
           "Run as the system daemon even when not root", NULL },
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opts->verbose, "Log more (info level)", NULL },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &opts->version, "Print the version and exit", NULL },
+        /* for tests (tests/integration/test_readonly_walk.py): the dispatch table */
+        { "list-procedures", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opts->list_procedures,
+          "Print every procedure number the daemon knows and exit", NULL },
         { NULL }
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- bhyve management daemon");
@@ -120,6 +124,21 @@ adopt_activated_sockets(HyvedServer *server, const HyvedConfig *cfg, const Hyved
     }
     g_array_set_size(activated, 0);
     return adopted;
+}
+
+/* --list-procedures: one line per known procedure, ascending:
+ * "<number> <name> <read|write> <libvirt API or ->". */
+static void
+list_procedures(void)
+{
+    g_autoptr(GArray) known = hyved_dispatch_list_known();
+
+    for (guint i = 0; i < known->len; i++) {
+        const HyvedProcedure *p = hyved_dispatch_find(g_array_index(known, gint32, i));
+
+        printf("%d %s %s %s\n", p->proc, p->name,
+               (p->flags & HYVED_PROC_WRITE) ? "write" : "read", p->api ? p->api : "-");
+    }
 }
 
 static gboolean
@@ -259,6 +278,10 @@ main(int argc, char **argv)
     }
     if (opts.version) {
         printf("virtbhyved (hyve) %s\n", HYVE_VERSION);
+        return 0;
+    }
+    if (opts.list_procedures) {
+        list_procedures();
         return 0;
     }
     rc = run_daemon(&opts, activated, &error);
