@@ -7,8 +7,9 @@
  *
  * Files are replaced atomically: write <file>.new in the same directory,
  * fsync it, rename over the old file, fsync the directory. A failure at
- * any step leaves the previous file untouched. Callers serialize writes
- * (HyveDomainList.lock).
+ * any step leaves the previous file untouched (a <file>.new left by a
+ * killed daemon is removed when the next one loads the directory).
+ * Callers serialize writes (HyveDomainList.lock).
  */
 #include "hyve-config.h"
 
@@ -242,6 +243,15 @@ hyve_domain_config_load_all(const char *config_dir, const HyveDomainParseOptions
     while ((entry = g_dir_read_name(dir))) {
         g_autofree char *path = g_build_filename(config_dir, entry, NULL);
 
+        /* A temporary file of hyve_file_write_atomic() left behind by a
+         * daemon killed while writing it: the <name>.xml beside it (if
+         * any) is the last complete version, the partial one goes. */
+        if (g_str_has_suffix(entry, ".xml.new") &&
+            g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+            if (unlink(path) < 0)
+                g_warning("cannot remove stale temporary file '%s': %s", path, g_strerror(errno));
+            continue;
+        }
         if (g_str_has_suffix(entry, ".xml") &&
             g_file_test(path, G_FILE_TEST_IS_REGULAR))
             g_ptr_array_add(names, g_strdup(entry));
