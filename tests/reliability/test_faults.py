@@ -231,6 +231,188 @@ class DaemonKillTest(unittest.TestCase):
         self.assertGreaterEqual(stats["kills"], self.OPS // 150)
 
 
+# -- 2. a full filesystem ---------------------------------------------------------
+
+NO_SPACE = "No space left on device"
+
+
+def pool_xml(name, path):
+    return ("<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>"
+            % (name, path))
+
+
+def vol_xml(name, capacity, allocation):
+    return ("<volume><name>%s</name><capacity unit='bytes'>%d</capacity>"
+            "<allocation unit='bytes'>%d</allocation></volume>" % (name, capacity, allocation))
+
+
+def fill(path):
+    """Writes PATH until the filesystem is full; returns the bytes written."""
+    n = 0
+    chunk = b"\xa5" * 4096
+    with open(path, "wb", buffering=0) as f:
+        while True:
+            try:
+                w = f.write(chunk)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+                break
+            n += w
+            if w < len(chunk):
+                chunk = chunk[:len(chunk) - w] or b"\xa5"
+    return n
+
+
+def tree(top):
+    """{relative path: bytes} of every file below TOP (directories as None)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        for d in dirnames:
+            out[os.path.relpath(os.path.join(dirpath, d), top)] = None
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, top)] = fh.read()
+    return out
+
+
+class FullFsTest(unittest.TestCase):
+    SIZE = 1 << 20
+
+    def setUp(self):
+        self.d = KillableDaemon(name="full-fs")
+        self.etc = os.path.join(self.d.root, "etc", "libvirt")
+        os.makedirs(self.etc)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d,mode=0755" % self.SIZE,
+                        "hyve-faults-full", self.etc], check=True)
+        self.d.start()
+        self.conn = libvirt.open(self.d.uri)
+
+    def tearDown(self):
+        self.conn.close()
+        self.d.stop()
+        subprocess.run(["umount", self.etc], check=False)
+        self.d.cleanup()
+
+    def assertNoSpace(self, e, what, code=libvirt.VIR_ERR_SYSTEM_ERROR):
+        self.assertIsNotNone(e, what + " succeeded on a full filesystem")
+        if isinstance(e, libvirt.libvirtError):
+            self.assertEqual(e.get_error_code(), code,
+                             "%s: error code %d: %s" % (what, e.get_error_code(),
+                                                        e.get_error_message()))
+            msg = e.get_error_message()
+        else:
+            msg = e
+        self.assertIn(NO_SPACE, msg, what)
+        print("  %s: %s" % (what, msg.strip().splitlines()[-1]), flush=True)
+
+    def err(self, fn, *args):
+        try:
+            fn(*args)
+        except libvirt.libvirtError as e:
+            return e
+        return None
+
+    def test_full_filesystem(self):
+        t0 = time.monotonic()
+        st = os.statvfs(self.etc)
+        self.assertEqual(st.f_blocks * st.f_frsize, self.SIZE, "the config dir is not the tmpfs")
+        cdir = fl.config_dir(self.d)
+        pdir = os.path.join(self.etc, "pool")
+        rnd = random.Random(SEED)
+        uuid_a = fl.new_uuid()
+        a1 = Version(1, "full-a", uuid_a, rnd)
+        a2 = Version(2, "full-a", uuid_a, rnd)
+        b1 = Version(3, "full-b", fl.new_uuid(), rnd)
+        versions = {1: a1, 2: a2, 3: b1}
+        self.conn.defineXML(a1.xml())
+        pool = self.conn.storagePoolDefineXML(pool_xml("full", pdir), 0)
+        pool.build(0)
+        pool.create(0)
+        pool.createXML(vol_xml("keep.img", 65536, 65536), 0)
+
+        # fill it up
+        filler = os.path.join(self.etc, "filler")
+        filled = fill(filler)
+        st = os.statvfs(self.etc)
+        self.assertEqual(st.f_bavail, 0, "the tmpfs is not full")
+        before = tree(self.etc)
+        xml_a = self.conn.lookupByName("full-a").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        print("  tmpfs of %d KiB filled with %d KiB" % (self.SIZE >> 10, filled >> 10))
+
+        # every write fails cleanly
+        self.assertNoSpace(self.err(self.conn.defineXML, b1.xml()), "define (new)")
+        self.assertNoSpace(self.err(self.conn.defineXML, a2.xml()), "define (redefine)")
+        self.assertNoSpace(self.err(self.conn.storagePoolDefineXML,
+                                    pool_xml("full2", os.path.join(self.d.root, "p2")), 0),
+                           "pool-define")
+        p = virsh(self.d.uri, "vol-create-as", "full", "big.img", "256K",
+                  "--allocation", "256K", check=False)
+        self.assertNotEqual(p.returncode, 0, "virsh vol-create-as succeeded")
+        self.assertNoSpace(p.stderr, "virsh vol-create-as --allocation")
+        self.assertNoSpace(self.err(pool.createXML, vol_xml("big2.img", 131072, 131072), 0),
+                           "vol-create (python, allocated)")
+
+        # nothing half-written: the tree is byte for byte what it was
+        after = tree(self.etc)
+        changed = sorted(k for k in set(before) | set(after)
+                         if before.get(k, "absent") != after.get(k, "absent"))
+        self.assertEqual(changed, [], "files changed by failed calls")
+        self.assertIs(fl.classify(before[os.path.relpath(os.path.join(cdir, "full-a.xml"),
+                                                         self.etc)].decode(), versions), a1)
+        print("  config dir, storage dir and pool dir unchanged (%d entries compared)"
+              % len(after))
+
+        # the daemon keeps serving, its view unchanged
+        self.assertTrue(self.d.alive())
+        self.assertEqual(sorted(d.name() for d in self.conn.listAllDomains(0)), ["full-a"])
+        self.assertEqual(self.conn.lookupByName("full-a").XMLDesc(
+            libvirt.VIR_DOMAIN_XML_INACTIVE), xml_a, "a failed redefine changed the definition")
+        e = self.err(self.conn.lookupByName, "full-b")
+        self.assertEqual(e and e.get_error_code(), libvirt.VIR_ERR_NO_DOMAIN)
+        pools = [p.name() for p in self.conn.listAllStoragePools(0)]
+        self.assertIn("full", pools)
+        self.assertNotIn("full2", pools)
+        pool.refresh(0)
+        self.assertEqual(pool.listVolumes(), ["keep.img"])
+        self.assertEqual(virsh(self.d.uri, "list", "--all", "--name").stdout.split(), ["full-a"])
+        # a sparse volume needs no blocks: it works even now
+        sparse = pool.createXML(vol_xml("sparse.img", 1 << 20, 0), 0)
+        sparse.delete(0)
+
+        # a daemon started on the full filesystem comes up with the same view
+        self.conn.close()
+        self.d.sigkill()
+        self.d.start()
+        self.conn = libvirt.open(self.d.uri)
+        self.assertEqual(self.conn.lookupByName("full-a").XMLDesc(
+            libvirt.VIR_DOMAIN_XML_INACTIVE), xml_a, "after a restart on the full filesystem")
+        pool = self.conn.storagePoolLookupByName("full")
+        self.assertEqual(pool.listVolumes(), ["keep.img"])
+
+        # space freed: the same calls work
+        os.unlink(filler)
+        self.conn.defineXML(b1.xml())
+        self.conn.defineXML(a2.xml())
+        for v in (a2, b1):
+            with open(os.path.join(cdir, v.name + ".xml")) as f:
+                self.assertIs(fl.classify(f.read(), versions), v)
+        self.conn.storagePoolDefineXML(pool_xml("full2", os.path.join(self.d.root, "p2")), 0)
+        virsh(self.d.uri, "vol-create-as", "full", "big.img", "256K", "--allocation", "256K")
+        self.assertGreaterEqual(os.stat(os.path.join(pdir, "big.img")).st_blocks * 512, 256 << 10)
+        pool.createXML(vol_xml("big2.img", 131072, 131072), 0)
+        self.assertEqual(sorted(pool.listVolumes()), ["big.img", "big2.img", "keep.img"])
+        self.assertEqual(sorted(d.name() for d in self.conn.listAllDomains(0)),
+                         ["full-a", "full-b"])
+        left = [f for f in os.listdir(cdir) if f.endswith(".new")]
+        self.assertEqual(left, [])
+        figure("full filesystem (%d KiB tmpfs): define, redefine, pool-define, vol-create-as, "
+               "vol-create -> SYSTEM_ERROR '%s', 0 files changed, daemon kept serving, all "
+               "worked once space was freed (%.1f s)"
+               % (self.SIZE >> 10, NO_SPACE, time.monotonic() - t0))
+
+
 if __name__ == "__main__":
     hyvetest.in_network_namespace("the fault-injection test")
     print("seed %d (HYVE_FAULTS_SEED to repeat)" % SEED, flush=True)
