@@ -133,6 +133,7 @@ set_auth(const Where *w, const char *key, const Value *v, HyvedAuth *out, GError
 
 typedef enum {
     KEY_UINT,       /* guint, an integer in [min, max] */
+    KEY_SIZE,       /* gsize, an integer in [min, max] */
     KEY_INT,        /* int, an integer in [min, max] */
     KEY_PERMS,      /* guint, an octal mode string */
     KEY_AUTH,       /* HyvedAuth, "none" or "polkit" */
@@ -168,6 +169,7 @@ static const ConfKey conf_keys[] = {
     CONF_NUM(max_anonymous_clients, KEY_UINT, guint, 0, 1000000),
     CONF_NUM(max_workers, KEY_UINT, guint, 1, 1000),
     CONF_NUM(max_client_requests, KEY_UINT, guint, 1, 10000),
+    CONF_NUM(max_client_queue, KEY_SIZE, gsize, 4096, G_GINT64_CONSTANT(1) << 30),
     { "keepalive_interval", KEY_INT, CONF_FIELD(keepalive_interval, int), -1, 3600, TRUE },
     CONF_NUM(keepalive_count, KEY_UINT, guint, 0, 1000),
     CONF_STR(runner_path, KEY_PATH, char *),
@@ -195,6 +197,11 @@ apply(HyvedConfig *cfg, const Where *w, const char *key, const Value *v, GError 
         if (!want_int(w, key, v, k->min, k->max, &n, error))
             return FALSE;
         *(guint *) field = (guint) n;
+        return TRUE;
+    case KEY_SIZE:
+        if (!want_int(w, key, v, k->min, k->max, &n, error))
+            return FALSE;
+        *(gsize *) field = (gsize) n;
         return TRUE;
     case KEY_INT:
         if (!want_int(w, key, v, k->min, k->max, &n, error))

@@ -31,6 +31,13 @@ static const ConfCase conf_cases[] = {
     { "ints", "max_clients = 7\nmax_workers=3\nmax_client_requests = 2 # trailing\n", TRUE,
       "max_clients=7" },
     { "workers", "max_workers=3\n", TRUE, "max_workers=3" },
+    { "queue-default", "", TRUE, "max_client_queue=16777216" },
+    { "queue", "max_client_queue = 65536\n", TRUE, "max_client_queue=65536" },
+    { "queue-big", "max_client_queue = 1073741824\n", TRUE, "max_client_queue=1073741824" },
+    { "queue-small", "max_client_queue = 4095\n", FALSE,
+      "test.conf:1: 'max_client_queue' = 4095 is out of range [4096..1073741824]" },
+    { "queue-string", "max_client_queue = \"1M\"\n", FALSE,
+      "test.conf:1: 'max_client_queue' expects an integer" },
     { "keepalive-off", "keepalive_interval = -1\n", TRUE, "keepalive_interval=-1" },
     { "keepalive-count", "keepalive_count = 0\n", TRUE, "keepalive_count=0" },
     { "perms", "unix_sock_rw_perms = \"0770\"\n", TRUE, "unix_sock_rw_perms=504" },
@@ -66,6 +73,7 @@ field_string(const HyvedConfig *c, const char *field)
     F("max_clients", "%u", c->max_clients);
     F("max_workers", "%u", c->max_workers);
     F("max_client_requests", "%u", c->max_client_requests);
+    F("max_client_queue", "%zu", c->max_client_queue);
     F("keepalive_interval", "%d", c->keepalive_interval);
     F("keepalive_count", "%u", c->keepalive_count);
     F("unix_sock_rw_perms", "%u", c->unix_sock_rw_perms);
