@@ -413,6 +413,158 @@ class FullFsTest(unittest.TestCase):
                % (self.SIZE >> 10, NO_SPACE, time.monotonic() - t0))
 
 
+# -- 3. SIGKILL of a runner ---------------------------------------------------------
+
+BRIDGE = "hvfbr0"
+
+
+def runner_domain_xml(name):
+    xml = hyvetest.domain_xml(name, memory_kib=131072)
+    nic = ("    <interface type='bridge'>\n      <source bridge='%s'/>\n"
+           "      <model type='virtio'/>\n    </interface>\n" % BRIDGE)
+    return xml.replace("  </devices>", nic + "  </devices>")
+
+
+def pty_of(xml):
+    """The console's pty path in a running domain's XML."""
+    import xml.etree.ElementTree as ET
+    for c in ET.fromstring(xml).iter("console"):
+        src = c.find("source")
+        if src is not None and src.get("path"):
+            return src.get("path")
+        if c.get("tty"):
+            return c.get("tty")
+    return None
+
+
+def pty_holders(path):
+    """Pids with PATH open (a scan of /proc/*/fd)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if path in fl.fd_targets(int(entry)).values():
+                out.append(int(entry))
+        except OSError:
+            continue
+    return out
+
+
+class RunnerKillTest(unittest.TestCase):
+    ROUNDS = int(os.environ.get("HYVE_FAULTS_RUNNER_ROUNDS", "10"))
+    NAME = "rk"
+
+    def setUp(self):
+        subprocess.run(["ip", "link", "add", BRIDGE, "type", "bridge"], check=True)
+        subprocess.run(["ip", "link", "set", BRIDGE, "up"], check=True)
+        self.d = KillableDaemon(name="runner-kill").start()
+        fl.ensure_event_loop()
+        self.conn = libvirt.open(self.d.uri)
+        self.events = fl.TimedEvents()
+        self.listener = libvirt.open(self.d.uri)
+        self.cb = self.listener.domainEventRegisterAny(
+            None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self.events.lifecycle, None)
+
+    def tearDown(self):
+        try:
+            self.listener.domainEventDeregisterAny(self.cb)
+        except libvirt.libvirtError:
+            pass
+        self.listener.close()
+        self.conn.close()
+        self.d.cleanup()
+        subprocess.run(["ip", "link", "del", BRIDGE], check=False)
+
+    def domain_files(self):
+        sdir = fl.state_dir(self.d)
+        return sorted(f for f in os.listdir(sdir) if f == self.NAME or
+                      f.startswith(self.NAME + ".") or f.startswith(self.NAME + "-"))
+
+    def test_sigkill_runner(self):
+        t_all = time.monotonic()
+        dom = self.conn.defineXML(runner_domain_xml(self.NAME))
+        dpid = self.d.proc.pid
+        base_devs = fl.net_devices()
+        base_files = self.domain_files()
+        fd_series = [len(fl.fd_targets(dpid))]
+        latencies, start_times = [], []
+        running_files = None
+        for rnd in range(self.ROUNDS):
+            what = "round %d" % (rnd + 1)
+            t = time.monotonic()
+            dom.create()
+            start_times.append(time.monotonic() - t)
+            hyvetest.wait_until(lambda: len(self.d.runner_pids()) == 1, timeout=10)
+            pids = self.d.runner_pids()
+            self.assertEqual(len(pids), 1, what + ": runner processes %r" % pids)
+            runner = pids[0]
+            self.assertEqual(dom.state(), [libvirt.VIR_DOMAIN_RUNNING,
+                                           libvirt.VIR_DOMAIN_RUNNING_BOOTED], what)
+            taps = sorted(fl.net_devices() - base_devs)
+            self.assertEqual(len(taps), 1, what + ": new network devices %r" % taps)
+            self.assertEqual(os.path.basename(os.readlink(
+                "/sys/class/net/%s/master" % taps[0])), BRIDGE, what)
+            pty = pty_of(dom.XMLDesc(0))
+            self.assertTrue(pty and os.path.exists(pty), what + ": console pty %r" % pty)
+            files = self.domain_files()
+            self.assertGreater(len(files), len(base_files), what + ": no state files")
+            running_files = running_files or files
+            # drop events of the start
+            while not self.events.q.empty():
+                self.events.q.get_nowait()
+
+            t0 = time.monotonic()
+            os.kill(runner, 9)
+            ev = self.events.wait_for(lambda e: e[1] == self.NAME and
+                                      e[2] == libvirt.VIR_DOMAIN_EVENT_STOPPED, timeout=10)
+            self.assertIsNotNone(ev, what + ": no STOPPED event within 10 s")
+            latencies.append(ev[0] - t0)
+            # libvirt's drivers (qemu, ch) send STOPPED/FAILED when the
+            # hypervisor process dies and leave the domain SHUTOFF/CRASHED
+            self.assertEqual(ev[3], libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED, what)
+            self.assertEqual(dom.state(), [libvirt.VIR_DOMAIN_SHUTOFF,
+                                           libvirt.VIR_DOMAIN_SHUTOFF_CRASHED], what)
+            self.assertEqual(self.conn.lookupByName(self.NAME).ID(), -1, what)
+
+            # everything of the run is gone
+            self.assertTrue(hyvetest.wait_until(lambda: not os.path.exists("/proc/%d" % runner),
+                                                timeout=5),
+                            what + ": the killed runner was not reaped")
+            hyvetest.wait_until(lambda: fl.net_devices() == base_devs, timeout=5)
+            self.assertEqual(sorted(fl.net_devices() - base_devs), [], what + ": tap left")
+            hyvetest.wait_until(lambda: self.domain_files() == base_files, timeout=5)
+            self.assertEqual(self.domain_files(), base_files, what + ": state files left")
+            if not hyvetest.wait_until(lambda: not os.path.exists(pty), timeout=2):
+                # the number may have been reused by another program since
+                holders = pty_holders(pty)
+                self.assertNotIn(dpid, holders, what + ": the daemon still holds " + pty)
+            dfds = fl.fd_targets(dpid).values()
+            for bad in (pty, "/dev/net/tun", fl.state_dir(self.d) + "/" + self.NAME):
+                self.assertFalse([t for t in dfds if t.startswith(bad)],
+                                 "%s: daemon fd on %s left: %r" % (what, bad, sorted(dfds)))
+            fd_series.append(len(fl.fd_targets(dpid)))
+            extra = []
+            while not self.events.q.empty():
+                extra.append(self.events.q.get_nowait()[1:])
+            self.assertEqual(extra, [], what + ": more events after the STOPPED one")
+            self.assertTrue(self.d.alive())
+
+        self.assertEqual(self.d.runner_pids(), [])
+        # fds: the same after every round as after the first
+        self.assertEqual(set(fd_series[1:]), {fd_series[1]},
+                         "daemon fd count per round: %r" % fd_series)
+        self.assertLessEqual(max(latencies), 1.0, "event latencies %r" % latencies)
+        figure("runner SIGKILL x%d: SHUTOFF/CRASHED + event STOPPED/FAILED, latency median "
+               "%.1f ms max %.1f ms (limit 1000); tap, state files %s, control socket and pty "
+               "gone each time; daemon fds %s (before the first start: %d)"
+               % (self.ROUNDS, 1000 * fl.median(latencies), 1000 * max(latencies),
+                  ",".join(running_files or []), "/".join(map(str, fd_series[1:])),
+                  fd_series[0]))
+        figure("  domain start median %.0f ms; whole test %.1f s"
+               % (1000 * fl.median(start_times), time.monotonic() - t_all))
+
+
 if __name__ == "__main__":
     hyvetest.in_network_namespace("the fault-injection test")
     print("seed %d (HYVE_FAULTS_SEED to repeat)" % SEED, flush=True)
