@@ -5,22 +5,13 @@ parser that classifies such a file, a daemon that can be SIGKILLed and
 restarted, the python event loop, and /proc views of a process."""
 import os
 import queue
-import random
 import signal
 import threading
 import time
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 
-import libvirt
-
 import hyvetest
-
-MiB = 1 << 20
-
-# libvirt constants, by name, for the assertions' messages
-EVENT_NAMES = {libvirt.VIR_DOMAIN_EVENT_STOPPED: "STOPPED",
-               libvirt.VIR_DOMAIN_EVENT_STARTED: "STARTED"}
 
 
 def config_dir(daemon):

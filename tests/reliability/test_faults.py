@@ -9,10 +9,11 @@
    acknowledged is lost, nothing is torn, and the restarted daemon lists
    exactly what is on disk.
 2. A full filesystem (a 1 MiB tmpfs as the config dir and a dir pool's
-   target): define, redefine, pool-define, vol-create-as (virsh) and
-   vol-create (python) fail with SYSTEM_ERROR "No space left on device",
-   leave nothing half-written, and the daemon keeps serving; after space is
-   freed the same calls work.
+   target), out of blocks and out of inodes: define, redefine, pool-define,
+   net-define, vol-create-as (virsh) and vol-create (python) fail with
+   SYSTEM_ERROR "No space left on device", leave nothing half-written (the
+   tree is byte for byte unchanged), the daemon keeps serving and restarts
+   on the full filesystem; after space is freed the same calls work.
 3. SIGKILL of a domain's bhyve-runner (host's emulated /dev/kvm), 10 times:
    the domain goes SHUTOFF/CRASHED with the lifecycle event libvirt's own
    drivers send for a dead hypervisor process (STOPPED/FAILED) within 1 s;
@@ -234,6 +235,8 @@ class DaemonKillTest(unittest.TestCase):
 # -- 2. a full filesystem ---------------------------------------------------------
 
 NO_SPACE = "No space left on device"
+NET_XML = ("<network><name>fullnet</name><bridge name='hvfnet0'/>"
+           "<ip address='192.168.231.1' netmask='255.255.255.0'/></network>")
 
 
 def pool_xml(name, path):
@@ -284,13 +287,20 @@ class FullFsTest(unittest.TestCase):
         self.d = KillableDaemon(name="full-fs")
         self.etc = os.path.join(self.d.root, "etc", "libvirt")
         os.makedirs(self.etc)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d,mode=0755" % self.SIZE,
+        self.conn = None
+
+    def boot(self, opts=""):
+        """The tmpfs on the daemon's config dir (etc/libvirt below --root), then the daemon."""
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d,mode=0755%s" % (self.SIZE, opts),
                         "hyve-faults-full", self.etc], check=True)
         self.d.start()
         self.conn = libvirt.open(self.d.uri)
+        st = os.statvfs(self.etc)
+        self.assertEqual(st.f_blocks * st.f_frsize, self.SIZE, "the config dir is not the tmpfs")
 
     def tearDown(self):
-        self.conn.close()
+        if self.conn:
+            self.conn.close()
         self.d.stop()
         subprocess.run(["umount", self.etc], check=False)
         self.d.cleanup()
@@ -316,8 +326,7 @@ class FullFsTest(unittest.TestCase):
 
     def test_full_filesystem(self):
         t0 = time.monotonic()
-        st = os.statvfs(self.etc)
-        self.assertEqual(st.f_blocks * st.f_frsize, self.SIZE, "the config dir is not the tmpfs")
+        self.boot()
         cdir = fl.config_dir(self.d)
         pdir = os.path.join(self.etc, "pool")
         rnd = random.Random(SEED)
@@ -347,6 +356,7 @@ class FullFsTest(unittest.TestCase):
         self.assertNoSpace(self.err(self.conn.storagePoolDefineXML,
                                     pool_xml("full2", os.path.join(self.d.root, "p2")), 0),
                            "pool-define")
+        self.assertNoSpace(self.err(self.conn.networkDefineXML, NET_XML), "net-define")
         p = virsh(self.d.uri, "vol-create-as", "full", "big.img", "256K",
                   "--allocation", "256K", check=False)
         self.assertNotEqual(p.returncode, 0, "virsh vol-create-as succeeded")
@@ -399,6 +409,7 @@ class FullFsTest(unittest.TestCase):
             with open(os.path.join(cdir, v.name + ".xml")) as f:
                 self.assertIs(fl.classify(f.read(), versions), v)
         self.conn.storagePoolDefineXML(pool_xml("full2", os.path.join(self.d.root, "p2")), 0)
+        self.conn.networkDefineXML(NET_XML).undefine()
         virsh(self.d.uri, "vol-create-as", "full", "big.img", "256K", "--allocation", "256K")
         self.assertGreaterEqual(os.stat(os.path.join(pdir, "big.img")).st_blocks * 512, 256 << 10)
         pool.createXML(vol_xml("big2.img", 131072, 131072), 0)
@@ -407,10 +418,66 @@ class FullFsTest(unittest.TestCase):
                          ["full-a", "full-b"])
         left = [f for f in os.listdir(cdir) if f.endswith(".new")]
         self.assertEqual(left, [])
-        figure("full filesystem (%d KiB tmpfs): define, redefine, pool-define, vol-create-as, "
+        figure("full filesystem (%d KiB tmpfs): define, redefine, pool-define, net-define, "
+               "vol-create-as, "
                "vol-create -> SYSTEM_ERROR '%s', 0 files changed, daemon kept serving, all "
                "worked once space was freed (%.1f s)"
                % (self.SIZE >> 10, NO_SPACE, time.monotonic() - t0))
+
+
+    def test_no_inodes(self):
+        """The other way a filesystem is full: no inodes left."""
+        t0 = time.monotonic()
+        self.boot(",nr_inodes=64")
+        cdir = fl.config_dir(self.d)
+        pdir = os.path.join(self.etc, "pool")
+        rnd = random.Random(SEED)
+        uuid_a = fl.new_uuid()
+        a1, a2 = Version(1, "ino-a", uuid_a, rnd), Version(2, "ino-a", uuid_a, rnd)
+        b1 = Version(3, "ino-b", fl.new_uuid(), rnd)
+        versions = {1: a1, 2: a2, 3: b1}
+        self.conn.defineXML(a1.xml())
+        pool = self.conn.storagePoolDefineXML(pool_xml("full", pdir), 0)
+        pool.build(0)
+        pool.create(0)
+        fdir = os.path.join(self.etc, "fill")
+        os.mkdir(fdir)
+        n = 0
+        while True:
+            try:
+                open(os.path.join(fdir, "%d" % n), "x").close()
+            except OSError as e:
+                self.assertEqual(e.errno, errno.ENOSPC)
+                break
+            n += 1
+        self.assertEqual(os.statvfs(self.etc).f_ffree, 0)
+        before = tree(self.etc)
+        self.assertNoSpace(self.err(self.conn.defineXML, b1.xml()), "no inodes: define (new)")
+        self.assertNoSpace(self.err(self.conn.defineXML, a2.xml()), "no inodes: redefine")
+        self.assertNoSpace(self.err(self.conn.networkDefineXML, NET_XML), "no inodes: net-define")
+        p = virsh(self.d.uri, "vol-create-as", "full", "sparse.img", "1M", "--allocation", "0",
+                  check=False)
+        self.assertNotEqual(p.returncode, 0, "virsh vol-create-as succeeded")
+        self.assertNoSpace(p.stderr, "no inodes: virsh vol-create-as (sparse)")
+        after = tree(self.etc)
+        self.assertEqual(sorted(k for k in set(before) | set(after)
+                                if before.get(k, "absent") != after.get(k, "absent")), [])
+        self.assertEqual(self.conn.lookupByName("ino-a").XMLDesc(
+            libvirt.VIR_DOMAIN_XML_INACTIVE).count("hyve.fv=1 "), 1)
+        self.assertEqual(sorted(d.name() for d in self.conn.listAllDomains(0)), ["ino-a"])
+        pool.refresh(0)
+        self.assertEqual(pool.listVolumes(), [])
+        subprocess.run(["rm", "-rf", fdir], check=True)
+        self.conn.defineXML(b1.xml())
+        self.conn.defineXML(a2.xml())
+        for v in (a2, b1):
+            with open(os.path.join(cdir, v.name + ".xml")) as f:
+                self.assertIs(fl.classify(f.read(), versions), v)
+        virsh(self.d.uri, "vol-create-as", "full", "sparse.img", "1M", "--allocation", "0")
+        self.assertEqual(pool.listVolumes(), ["sparse.img"])
+        figure("no inodes left (tmpfs nr_inodes=64, %d files made): define, redefine, net-define, "
+               "sparse vol-create-as -> SYSTEM_ERROR '%s', 0 files changed, all worked once "
+               "inodes were freed (%.1f s)" % (n, NO_SPACE, time.monotonic() - t0))
 
 
 # -- 3. SIGKILL of a runner ---------------------------------------------------------
