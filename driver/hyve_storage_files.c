@@ -227,7 +227,9 @@ load_state(HyveStorage *st, const char *file, GError **error)
     return ok;
 }
 
-/* Every *.xml of @dir through @load; failures are logged, files kept. */
+/* Every *.xml of @dir through @load; failures are logged, files kept.
+ * A <name>.xml.new left by a daemon killed in hyve_file_write_atomic()
+ * is removed: the <name>.xml beside it is the last complete version. */
 static void
 load_dir(HyveStorage *st, const char *dir,
          gboolean (*load)(HyveStorage *, const char *, GError **), const char *what)
@@ -238,6 +240,14 @@ load_dir(HyveStorage *st, const char *dir,
     while (d && (file = g_dir_read_name(d))) {
         g_autoptr(GError) err = NULL;
 
+        if (g_str_has_suffix(file, ".xml.new")) {
+            g_autofree char *path = g_build_filename(dir, file, NULL);
+
+            if (g_file_test(path, G_FILE_TEST_IS_REGULAR) && unlink(path) < 0)
+                g_warning("storage: cannot remove stale temporary file '%s': %s", path,
+                          g_strerror(errno));
+            continue;
+        }
         if (g_str_has_suffix(file, ".xml") && !load(st, file, &err))
             g_warning("storage: %s %s/%s: %s", what, dir, file, err->message);
     }
