@@ -94,6 +94,53 @@ class DaemonKillTest(unittest.TestCase):
         finally:
             conn.close()
 
+    def test_cut_write_files(self):
+        """What a daemon killed inside a write leaves (a partial <name>.xml.new
+        beside the complete <name>.xml, or alone for a new domain or pool):
+        the next daemon loads the complete files only and removes the partial
+        ones. Deterministic complement of the random kills above."""
+        rnd = random.Random(SEED)
+        uuid_a = fl.new_uuid()
+        a1, a2 = Version(1, "cw-a", uuid_a, rnd), Version(2, "cw-a", uuid_a, rnd)
+        b1 = Version(3, "cw-b", fl.new_uuid(), rnd)
+        versions = {1: a1, 2: a2, 3: b1}
+        conn = libvirt.open(self.d.uri)
+        conn.defineXML(a1.xml())
+        pdir = os.path.join(self.d.root, "cw-pool")
+        pxml = pool_xml("cwpool", pdir)
+        pool = conn.storagePoolDefineXML(pxml, 0)
+        pool.build(0)
+        conn.close()
+        self.d.sigkill()
+        cdir = fl.config_dir(self.d)
+        sdir = os.path.join(cdir, "storage")
+        with open(os.path.join(cdir, "cw-a.xml")) as f:
+            complete = f.read()
+        partial = {os.path.join(cdir, "cw-a.xml.new"): a2.xml()[:700],
+                   os.path.join(cdir, "cw-b.xml.new"): b1.xml()[:300],
+                   os.path.join(sdir, "cwpool.xml.new"): pxml[:50],
+                   os.path.join(sdir, "cwpool2.xml.new"): ""}
+        for path, text in partial.items():
+            with open(path, "w") as f:
+                f.write(text)
+        self.d.start()
+        conn = libvirt.open(self.d.uri)
+        try:
+            self.assertEqual(sorted(d.name() for d in conn.listAllDomains(0)), ["cw-a"])
+            self.assertIs(fl.classify(conn.lookupByName("cw-a").XMLDesc(
+                libvirt.VIR_DOMAIN_XML_INACTIVE), versions), a1)
+            pools = [p.name() for p in conn.listAllStoragePools(0)]
+            self.assertIn("cwpool", pools)
+            self.assertNotIn("cwpool2", pools)
+        finally:
+            conn.close()
+        with open(os.path.join(cdir, "cw-a.xml")) as f:
+            self.assertEqual(f.read(), complete)
+        left = sorted(p for p in partial if os.path.exists(p))
+        self.assertEqual(left, [], "partial temporary files kept by the restarted daemon")
+        figure("cut writes: %d partial *.xml.new files (domains, pools) beside complete ones: "
+               "complete versions loaded, partial ones removed at start" % len(partial))
+
     def test_sigkill_during_define_undefine(self):
         rnd = random.Random(SEED)
         versions = {}           # v -> Version
