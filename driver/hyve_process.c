@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * hyve_process.c: one bhyve-runner process: spawn it (own session, log as
- * stdout/stderr, taps inherited as 3, 4, ...), wait until its control
- * socket says it runs, learn its ptys, reap it, remove its files.
+ * hyve_process.c: one bhyve-runner process: spawn it (log as stdout/stderr,
+ * sandboxed, in its cgroup: hyve_process_sandbox.c), wait until its control
+ * socket says it runs, learn its ptys, reap it, remove its files and cgroup.
  * Nothing here takes a driver or domain lock: callers hold the domain's job.
  */
 #include "hyve-config.h"
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "hyve/runner-exit.h"
+#include "hyve_cgroup.h"
 #include "hyve_driver_priv.h"
 #include "hyve_netdev.h"
 #include "hyve_process.h"
@@ -183,6 +184,7 @@ hyve_process_cleanup(HyveDomainRun *run, const char *why)
         if (files[i] && unlink(files[i]) < 0 && errno != ENOENT)
             g_warning("cannot remove %s: %s", files[i], g_strerror(errno));
     hyve_process_status_remove(run->paths.status);
+    hyve_process_cgroup_remove(&run->paths);
     if (why)
         hyve_process_log_line(run->paths.log, "stopped (%s)", why);
     if (run->pidfd >= 0) {
@@ -227,56 +229,6 @@ hyve_process_query_consoles(HyveDomainRun *run, const char *name, HyveDomainDef 
             c->path = g_strdup(path);
         }
     }
-    return TRUE;
-}
-
-/* In the child, before exec (async-signal-safe calls only): its own
- * session, and the signal state of a process started from a shell (the
- * spawning thread may block signals; the daemon ignores SIGPIPE). */
-static void
-child_setup(gpointer data)
-{
-    sigset_t none;
-
-    (void)data;
-    setsid();
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-}
-
-static gboolean
-spawn_runner(HyveDriver *drv, HyveDomainRun *run, GArray *taps, int logfd, GError **error)
-{
-    const char *argv[] = { hyve_driver_get_config(drv)->runner_path, "-c", run->paths.config,
-                           NULL };
-    g_autofree int *targets = g_new0(int, taps->len + 1);
-    g_autoptr(GError) local = NULL;
-    GPid pid = 0;
-
-    for (guint i = 0; i < taps->len; i++)
-        targets[i] = 3 + (int)i;
-    if (!argv[0]) {
-        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
-                       "no bhyve-runner configured");
-        return FALSE;
-    }
-    if (!g_spawn_async_with_pipes_and_fds("/", argv, NULL,
-                                          G_SPAWN_DO_NOT_REAP_CHILD |
-                                          G_SPAWN_STDIN_FROM_DEV_NULL,
-                                          child_setup, NULL, -1, logfd, logfd,
-                                          (const int *)taps->data, targets, taps->len,
-                                          &pid, NULL, NULL, NULL, &local)) {
-        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_FAILED,
-                       "cannot start %s: %s", argv[0], local->message);
-        return FALSE;
-    }
-    run->pid = pid;
-    run->is_child = TRUE;
-    run->pidfd = hyve_pidfd_open(pid);
-    if (run->pidfd < 0)
-        g_warning("pidfd_open(%d): %s", (int)pid, g_strerror(errno));
-    hyve_proc_stat(pid, &run->start_time, NULL, NULL, NULL);
     return TRUE;
 }
 
@@ -341,7 +293,7 @@ spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError **error)
     const HyveDriverConfig *cfg = hyve_driver_get_config(drv);
     g_autoptr(HyveDomainRun) run = g_new0(HyveDomainRun, 1);
     g_autoptr(GArray) taps = NULL;
-    g_autofree char *text = NULL, *pidtext = NULL;
+    g_autofree char *text = NULL, *pidtext = NULL, *cgroup = NULL;
     g_autoptr(GError) local = NULL;
     HyveRunnerInput in = { 0 };
     gboolean ok;
@@ -396,13 +348,17 @@ spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError **error)
         }
     }
     offset = logfd >= 0 ? lseek(logfd, 0, SEEK_END) : 0;
-    ok = ok && spawn_runner(drv, run, taps, logfd, error);
+    cgroup = ok ? hyve_process_cgroup_path(&run->paths) : NULL;
+    ok = ok && (!cgroup || hyve_cgroup_create(hyve_cgroup_root(), cgroup, error));
+    ok = ok && hyve_process_exec_runner(drv, run, taps, logfd, cgroup, error);
     for (guint i = 0; i < taps->len; i++)
         close(g_array_index(taps, int, i));
     if (logfd >= 0)
         close(logfd);
     if (!ok) {
         unlink(run->paths.config);
+        if (cgroup)
+            hyve_cgroup_remove(hyve_cgroup_root(), cgroup);
         return NULL;
     }
     pidtext = g_strdup_printf("%d\n", (int)run->pid);

@@ -13,6 +13,8 @@
  * Who does what:
  *   hyve_process.c         spawn a runner and wait until it runs, reap it,
  *                          remove its files, /proc facts
+ *   hyve_process_sandbox.c the runner user's ids, the domain's cgroup
+ *                          (hyve_cgroup.c), the exec itself
  *   hyve_process_watch.c   the supervision thread (one GMainContext, one
  *                          pidfd source per runner) and the exit handlers'
  *                          thread pool; telling our runners, killing untracked ones
@@ -111,6 +113,24 @@ gboolean hyve_process_cmdline_is_runner(const char *runner_path, pid_t pid, cons
  * <name>.conf; else 0. */
 pid_t hyve_process_pidfile_runner(const char *runner_path, const HyveRunnerPaths *paths);
 guint64 hyve_process_next_serial(void);
+
+/* ---- hyve_process_sandbox.c ------------------------------------------------- */
+/* The uid and primary gid of @user; INTERNAL_ERROR "runner user '@user'
+ * does not exist ..." when there is none, SYSTEM_ERROR when the lookup fails. */
+gboolean hyve_process_runner_ids(const char *user, guint32 *uid, guint32 *gid,
+                                 GError **error);
+/* Fills @in's sandbox fields: sandbox=true always, the ids of the driver's
+ * runner_user when it is set. */
+gboolean hyve_process_sandbox_input(HyveDriver *drv, HyveRunnerInput *in, GError **error);
+/* The cgroup of the runner whose files are @paths (hyve_cgroup.h), NULL
+ * when per-domain cgroups are unavailable; its removal (any stop path). */
+char *hyve_process_cgroup_path(const HyveRunnerPaths *paths);
+void hyve_process_cgroup_remove(const HyveRunnerPaths *paths);
+/* Executes the runner of @run (taps dup2()ed onto 3, 4, ..., @logfd as
+ * stdout/stderr, its own session, moved into @cgroup before exec when not
+ * NULL); fills run->pid, pidfd, start_time, is_child. */
+gboolean hyve_process_exec_runner(HyveDriver *drv, HyveDomainRun *run, GArray *taps, int logfd,
+                                  const char *cgroup, GError **error);
 
 /* ---- hyve_process_watch.c ------------------------------------------------- */
 HyveProcessMgr *hyve_process_mgr_new(HyveDriver *drv);

@@ -15,6 +15,7 @@
  *   interface -> virtio-net, fd= (the inherited tap), mac=
  *   rng -> virtio-rng (getrandom(2): /dev/urandom or /dev/random backends)
  *   control.socket=<name>.ctl, exit.file=<name>.exit
+ *   sandbox=true, sandbox.uid=/gid= as the caller asks (HyveRunnerInput)
  * Accepted without a key: <features> acpi/apic (the runner always builds
  * ACPI tables and local APICs, as libvirt's bhyve driver always passes -A);
  * <cpu><topology> (checked against the vCPU count at define; the runner
@@ -352,6 +353,15 @@ hyve_runner_config_format(const HyveDomainDef *def, const HyveRunnerInput *in, G
         !conf_add_path(&c, "control socket", "control.socket", "", in->paths->control, error) ||
         !conf_add_path(&c, "exit file", "exit.file", "", in->paths->exit_status, error))
         return NULL;
+    if (in->sandbox) {
+        g_autofree char *uid = g_strdup_printf("%u", in->sandbox_uid);
+        g_autofree char *gid = g_strdup_printf("%u", in->sandbox_gid);
+
+        if (!conf_add(&c, "sandbox", "sandbox", "true", error) ||
+            (in->sandbox_ids && (!conf_add(&c, "sandbox uid", "sandbox.uid", uid, error) ||
+                                 !conf_add(&c, "sandbox gid", "sandbox.gid", gid, error))))
+            return NULL;
+    }
 
     g_ptr_array_sort(lines, line_cmp);
     for (i = 0; i < lines->len; i++) {

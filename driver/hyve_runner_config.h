@@ -44,6 +44,13 @@ typedef struct {
     /* Resolved source path of each <disk>, in def->disks order, NULL entries
      * (or a NULL array) = the definition's own path. Volume disks need one. */
     const char *const *disk_paths;
+    /* Issue 7: sandbox=true (the runner confines itself once set up: empty
+     * root, no_new_privs, no capabilities, seccomp) and, with sandbox_ids,
+     * sandbox.uid=/sandbox.gid= (it switches to these ids first). */
+    gboolean sandbox;
+    gboolean sandbox_ids;
+    guint32 sandbox_uid;
+    guint32 sandbox_gid;
 } HyveRunnerInput;
 
 /* Returns the configuration text (keys sorted, one per line, '\n' ended).

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyve_cgroup.c: the per-domain cgroup v2 directories (see hyve_cgroup.h
+ * for the layout). Creation and removal are serialised by one lock, so a
+ * start never sees its instance directory vanish under it.
+ */
+#include "hyve-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hyve_cgroup.h"
+#include "hyve_error.h"
+
+#define HYVE_CGROUP_TOP "hyve"
+#define HYVE_CGROUP_MAX_NAME 200
+
+static GMutex cgroup_lock;
+
+char *
+hyve_cgroup_find_root(const char *mounts_text, const char *env)
+{
+    g_auto(GStrv) lines = NULL;
+    const char *prefer[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+    char *found = NULL;
+
+    if (env)
+        return *env ? g_strdup(env) : NULL;
+    lines = g_strsplit(mounts_text ? mounts_text : "", "\n", -1);
+    for (guint p = 0; p < G_N_ELEMENTS(prefer) && !found; p++) {
+        for (guint i = 0; lines[i]; i++) {
+            g_auto(GStrv) f = g_strsplit(lines[i], " ", 5);
+
+            /* the last mount of a point wins (it hides the others) */
+            if (g_strv_length(f) >= 4 && g_str_equal(f[1], prefer[p])) {
+                g_clear_pointer(&found, g_free);
+                if (g_str_equal(f[2], "cgroup2"))
+                    found = g_strdup(f[1]);
+            }
+        }
+    }
+    return found;
+}
+
+const char *
+hyve_cgroup_root(void)
+{
+    static char *root;
+    static gsize once;
+
+    if (g_once_init_enter(&once)) {
+        g_autofree char *mounts = NULL;
+        const char *why = NULL;
+
+        g_file_get_contents("/proc/self/mounts", &mounts, NULL, NULL);
+        root = hyve_cgroup_find_root(mounts, g_getenv("HYVE_CGROUP_ROOT"));
+        if (!root)
+            why = "no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified";
+        else if (access(root, W_OK) < 0)
+            why = "the cgroup2 hierarchy is not writable";
+        if (why) {
+            g_debug("per-domain cgroups unavailable (%s%s%s): runners stay in the daemon's "
+                    "cgroup", why, root ? ": " : "", root ? root : "");
+            g_clear_pointer(&root, g_free);
+        }
+        g_once_init_leave(&once, 1);
+    }
+    return root;
+}
+
+char *
+hyve_cgroup_escape(const char *text, gboolean slash_as_dash)
+{
+    GString *s = g_string_new(NULL);
+
+    for (const char *p = text; *p; p++) {
+        guchar c = (guchar)*p;
+
+        if (slash_as_dash && c == '/') {
+            if (s->len && s->str[s->len - 1] != '-')
+                g_string_append_c(s, '-');
+        } else if (g_ascii_isalnum(c) || c == '_' || c == ':' || (c == '.' && s->len) ||
+                   (c == '-' && !slash_as_dash)) {
+            g_string_append_c(s, (char)c);
+        } else {
+            g_string_append_printf(s, "\\x%02x", c);
+        }
+    }
+    if (slash_as_dash && s->len && s->str[s->len - 1] == '-')
+        g_string_truncate(s, s->len - 1);
+    if (!s->len)
+        g_string_append(s, "-");
+    if (s->len > HYVE_CGROUP_MAX_NAME) {
+        g_autofree char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1);
+
+        g_string_printf(s, "h-%.32s", sum);
+    }
+    return g_string_free(s, FALSE);
+}
+
+char *
+hyve_cgroup_vm_path(const char *root, const char *state_dir, const char *name)
+{
+    g_autofree char *inst = hyve_cgroup_escape(state_dir, TRUE);
+    g_autofree char *vm = hyve_cgroup_escape(name, FALSE);
+    g_autofree char *leaf = g_strconcat("vm-", vm, NULL);
+
+    return g_build_filename(root, HYVE_CGROUP_TOP, inst, leaf, NULL);
+}
+
+/* Enables memory and cpu for the children of @dir where it offers them. */
+static gboolean
+enable_controllers(const char *dir, GError **error)
+{
+    static const char *const wanted[] = { "memory", "cpu" };
+    g_autofree char *cpath = g_build_filename(dir, "cgroup.controllers", NULL);
+    g_autofree char *spath = g_build_filename(dir, "cgroup.subtree_control", NULL);
+    g_autofree char *offered = NULL, *enabled = NULL;
+    g_auto(GStrv) have = NULL, on = NULL;
+    g_autoptr(GString) add = g_string_new(NULL);
+    int fd;
+
+    if (!g_file_get_contents(cpath, &offered, NULL, NULL))
+        return TRUE;    /* not a cgroup level we can configure */
+    g_file_get_contents(spath, &enabled, NULL, NULL);
+    have = g_strsplit_set(g_strstrip(offered), " \n", -1);
+    on = g_strsplit_set(enabled ? g_strstrip(enabled) : "", " \n", -1);
+    for (guint i = 0; i < G_N_ELEMENTS(wanted); i++)
+        if (g_strv_contains((const char *const *)have, wanted[i]) &&
+            !g_strv_contains((const char *const *)on, wanted[i]))
+            g_string_append_printf(add, "%s+%s", add->len ? " " : "", wanted[i]);
+    if (!add->len)
+        return TRUE;
+    fd = open(spath, O_WRONLY | O_TRUNC | O_CLOEXEC);   /* as a shell redirection */
+    if (fd < 0 || write(fd, add->str, add->len) != (ssize_t)add->len) {
+        int saved = errno;
+
+        if (fd >= 0)
+            close(fd);
+        return hyve_error_set_errno(error, HYVE_FROM_BHYVE, saved,
+                                    "cannot enable cgroup controllers '%s' in '%s'",
+                                    add->str, spath);
+    }
+    close(fd);
+    return TRUE;
+}
+
+static gboolean
+make_dir(const char *dir, GError **error)
+{
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        return hyve_error_set_errno(error, HYVE_FROM_BHYVE, errno, "cannot create cgroup '%s'",
+                                    dir);
+    }
+    return TRUE;
+}
+
+gboolean
+hyve_cgroup_create(const char *root, const char *vm_path, GError **error)
+{
+    g_autofree char *inst = g_path_get_dirname(vm_path);
+    g_autofree char *top = g_path_get_dirname(inst);
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&cgroup_lock);
+
+    if (!g_str_equal(top, root) && !make_dir(top, error))
+        return FALSE;
+    return enable_controllers(root, error) &&
+           (g_str_equal(top, root) || enable_controllers(top, error)) &&
+           make_dir(inst, error) && enable_controllers(inst, error) &&
+           make_dir(vm_path, error);
+}
+
+gboolean
+hyve_cgroup_remove(const char *root, const char *vm_path)
+{
+    g_autofree char *inst = g_path_get_dirname(vm_path);
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&cgroup_lock);
+    gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+
+    (void)root;
+    /* a runner that is exiting may still populate it for a moment */
+    while (rmdir(vm_path) < 0) {
+        if (errno == ENOENT)
+            break;
+        if (errno != EBUSY || g_get_monotonic_time() >= deadline) {
+            g_warning("cannot remove cgroup %s: %s", vm_path, g_strerror(errno));
+            return FALSE;
+        }
+        g_usleep(10000);
+    }
+    /* the instance directory goes with its last domain */
+    if (rmdir(inst) < 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EBUSY &&
+        errno != EEXIST)
+        g_debug("cannot remove cgroup %s: %s", inst, g_strerror(errno));
+    return TRUE;
+}
+
+static gboolean
+read_u64_key(const char *path, const char *key, guint64 *value)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return FALSE;
+    lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        g_auto(GStrv) kv = g_strsplit(lines[i], " ", 2);
+
+        if (!key && kv[0] && *kv[0])
+            return g_ascii_string_to_unsigned(kv[0], 10, 0, G_MAXUINT64, value, NULL);
+        if (key && g_strv_length(kv) == 2 && g_str_equal(kv[0], key))
+            return g_ascii_string_to_unsigned(kv[1], 10, 0, G_MAXUINT64, value, NULL);
+    }
+    return FALSE;
+}
+
+gboolean
+hyve_cgroup_memory_current(const char *vm_path, guint64 *bytes)
+{
+    g_autofree char *path = g_build_filename(vm_path, "memory.current", NULL);
+
+    return read_u64_key(path, NULL, bytes);
+}
+
+gboolean
+hyve_cgroup_cpu_usage(const char *vm_path, guint64 *usec)
+{
+    g_autofree char *path = g_build_filename(vm_path, "cpu.stat", NULL);
+
+    return read_u64_key(path, "usage_usec", usec);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyve_cgroup.h: one cgroup v2 per running domain (issue 7). Internal to
+ * driver/.
+ *
+ * Location: a dedicated directory `hyve` at the top of the cgroup2
+ * hierarchy, one directory per daemon instance below it (named after the
+ * daemon's state directory, so daemons with different --root never share
+ * one), one per domain below that:
+ *
+ *   <root>/hyve/<instance>/vm-<name>
+ *   e.g. /sys/fs/cgroup/hyve/run-libvirt-bhyve/vm-web1
+ *
+ * (like libvirt's /machine partition without systemd-machined: outside the
+ * daemon's own cgroup, so `systemctl restart virtbhyved` never touches the
+ * VMs, and the daemon's cgroup keeps no children, which cgroup v2's "no
+ * internal processes" rule would forbid once controllers are enabled).
+ * Names are escaped: bytes other than [A-Za-z0-9_.:] (and '-' in a domain
+ * name) -> \xNN, a leading '.' too; in the instance name '/' -> '-';
+ * an instance name over 200 bytes is replaced by a hash. The path is a
+ * pure function of (root, state dir, domain name): the cleanup after a
+ * crash or a reattach finds the directory without any saved state.
+ *
+ * Controllers: memory and cpu are enabled in cgroup.subtree_control of
+ * every level from the root down to the instance directory where that
+ * level's cgroup.controllers offers them (a hybrid host's unified
+ * hierarchy usually offers none: placement only; cpu.stat's usage_usec
+ * exists in every v2 cgroup regardless).
+ *
+ * The root: $HYVE_CGROUP_ROOT when set ("" = no cgroups, for tests and
+ * administrators), else the cgroup2 mount at /sys/fs/cgroup (pure v2) or
+ * /sys/fs/cgroup/unified (hybrid) from /proc/self/mounts, if writable.
+ * Unavailable -> NULL and one debug line; runners then stay in the
+ * daemon's cgroup.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The writable cgroup2 root runners go below, or NULL (decided once per
+ * process; the debug line is logged once). */
+const char *hyve_cgroup_root(void);
+/* The same decision for @mounts_text (a /proc/self/mounts text) and the
+ * value of HYVE_CGROUP_ROOT (@env, NULL = unset): the mount point, or NULL. */
+char *hyve_cgroup_find_root(const char *mounts_text, const char *env);
+
+/* <root>/hyve/<instance of @state_dir>/vm-<@name>. */
+char *hyve_cgroup_vm_path(const char *root, const char *state_dir, const char *name);
+/* One path component for @text (escaping as described above). */
+char *hyve_cgroup_escape(const char *text, gboolean slash_as_dash);
+
+/* Creates the domain's cgroup @vm_path below @root (the levels above as
+ * needed; an existing one is reused) with the controllers the parents
+ * offer. SYSTEM_ERROR naming the path on failure. */
+gboolean hyve_cgroup_create(const char *root, const char *vm_path, GError **error);
+/* Removes @vm_path (waiting up to 2 s for a runner that is still exiting
+ * to leave it) and then its instance directory if that is empty. A
+ * missing directory is fine; failures are logged. */
+gboolean hyve_cgroup_remove(const char *root, const char *vm_path);
+
+/* Statistics of @vm_path: memory.current (bytes) and cpu.stat usage_usec;
+ * FALSE for each one that is unavailable. */
+gboolean hyve_cgroup_memory_current(const char *vm_path, guint64 *bytes);
+gboolean hyve_cgroup_cpu_usage(const char *vm_path, guint64 *usec);
+
+G_END_DECLS
