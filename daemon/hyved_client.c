@@ -36,6 +36,7 @@ hyved_client_unref(HyvedClient *client)
         return;
     g_queue_clear_full(&client->outq, (GDestroyNotify) g_bytes_unref);
     g_queue_clear(&client->reply_marks);
+    g_queue_clear(&client->stream_marks);
     g_free(client->pkt);
     if (client->fds) {
         for (guint i = 0; i < client->fds->len; i++)
@@ -80,6 +81,7 @@ hyved_client_new(HyvedServer *server, int fd, const HyvedListener *listener)
     g_mutex_init(&client->lock);
     g_queue_init(&client->outq);
     g_queue_init(&client->reply_marks);
+    g_queue_init(&client->stream_marks);
     hyved_events_client_init(client);
     hyved_streams_client_init(client);
     return client;
@@ -186,7 +188,9 @@ hyved_client_close(HyvedClient *client)
     hyved_server_uncount_unauth_locked(client->server, client);
     g_queue_clear_full(&client->outq, (GDestroyNotify) g_bytes_unref);
     g_queue_clear(&client->reply_marks);
+    g_queue_clear(&client->stream_marks);
     client->out_bytes = 0;
+    client->out_stream_bytes = 0;
     hyved_events_client_clear(client);
     g_mutex_unlock(&client->lock);
     close(client->fd);
@@ -205,13 +209,30 @@ hyved_client_enqueue_locked(HyvedClient *client, GBytes *pkt)
     }
     client->out_bytes += g_bytes_get_size(pkt);
     g_queue_push_tail(&client->outq, pkt);
-    /* one packet alone may be larger than the cap (a big reply) */
-    if (client->out_bytes > client->server->cfg->max_client_queue &&
-        client->outq.length > 1) {
+    /* one packet alone may be larger than the cap (a big reply); stream
+     * data has its own, smaller bound */
+    if (client->out_bytes - client->out_stream_bytes > client->server->cfg->max_client_queue &&
+        client->outq.length - client->stream_marks.length > 1) {
         g_warning("client %" G_GUINT64_FORMAT ": %zu bytes queued and not read, dropping it",
-                  client->id, client->out_bytes);
+                  client->id, client->out_bytes - client->out_stream_bytes);
         client->want_close = TRUE;
     }
+}
+
+void
+hyved_client_enqueue_stream_data(HyvedClient *client, GBytes *pkt)
+{
+    g_mutex_lock(&client->lock);
+    if (client->closed || client->want_close) {
+        g_bytes_unref(pkt);
+    } else {
+        client->out_bytes += g_bytes_get_size(pkt);
+        client->out_stream_bytes += g_bytes_get_size(pkt);
+        g_queue_push_tail(&client->outq, pkt);
+        g_queue_push_tail(&client->stream_marks, pkt);
+    }
+    g_mutex_unlock(&client->lock);
+    g_main_context_wakeup(client->server->ctx);
 }
 
 void
@@ -263,6 +284,9 @@ client_flush(HyvedClient *client)
             if (g_queue_peek_head(&client->reply_marks) == head) {
                 g_queue_pop_head(&client->reply_marks);
                 client->inflight--;
+            } else if (g_queue_peek_head(&client->stream_marks) == head) {
+                g_queue_pop_head(&client->stream_marks);
+                client->out_stream_bytes -= size;
             }
             client->out_bytes -= size;
             client->out_offset = 0;

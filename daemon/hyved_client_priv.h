@@ -99,6 +99,10 @@ struct _HyvedClient {
     gsize out_offset;               /* into the head packet */
     guint inflight;                 /* calls read whose reply is not written yet */
     GQueue reply_marks;             /* the replies in outq (not owned), in order */
+    GQueue stream_marks;            /* stream data packets in outq (not owned), in order */
+    gsize out_stream_bytes;         /* their bytes: flow-controlled by the streams
+                                     * (HYVED_STREAM_BACKLOG), so not counted
+                                     * against max_client_queue */
     gboolean authenticated;
     gboolean unauth_counted;        /* counted in server->n_unauth */
     gboolean opened;
@@ -121,6 +125,10 @@ void hyved_client_enqueue_locked(HyvedClient *client, GBytes *pkt);
 /* Same for the reply to a call: the call stops counting against
  * max_client_requests once the reply is written to the socket. */
 void hyved_client_enqueue_reply_locked(HyvedClient *client, GBytes *reply);
+/* Stream data (STREAM/CONTINUE with data, STREAM_HOLE) read from a stream's
+ * fd, which stops reading at HYVED_STREAM_BACKLOG queued bytes: the
+ * max_client_queue cap counts only what is not stream data. Any thread. */
+void hyved_client_enqueue_stream_data(HyvedClient *client, GBytes *pkt);
 
 /* hyved_client_read.c */
 /* I/O thread: reads what the socket has (a bounded batch of packets);

@@ -202,8 +202,9 @@ stream_dispatch(GSource *source, GSourceFunc cb, gpointer data)
         ssize_t n = read(st->fd, buf, HYVED_STREAM_PAYLOAD_MAX);
 
         if (n > 0) {
-            hyved_client_enqueue(st->client,
-                                 hyved_stream_status_packet(st, HYVED_STATUS_CONTINUE, buf, n));
+            hyved_client_enqueue_stream_data(st->client,
+                                             hyved_stream_status_packet(st, HYVED_STATUS_CONTINUE,
+                                                                        buf, n));
         } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
             /* EOF (a pty whose other side closed reads EIO) */
             st->eof = TRUE;

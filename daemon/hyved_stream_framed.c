@@ -170,13 +170,13 @@ framed_handle_frame(HyvedStream *st)
     case HYVE_FRAME_DATA:
         /* after the client's finish, left-over data is dropped */
         if (h->len > 0 && !st->finishing)
-            hyved_client_enqueue(st->client,
-                                 hyved_stream_status_packet(st, HYVED_STATUS_CONTINUE,
-                                                            st->rpayload, h->len));
+            hyved_client_enqueue_stream_data(st->client,
+                                             hyved_stream_status_packet(st, HYVED_STATUS_CONTINUE,
+                                                                        st->rpayload, h->len));
         return TRUE;
     case HYVE_FRAME_HOLE:
         if (h->len > 0 && !st->finishing)
-            hyved_client_enqueue(st->client, hole_packet(st, h->len));
+            hyved_client_enqueue_stream_data(st->client, hole_packet(st, h->len));
         return TRUE;
     case HYVE_FRAME_EOF:
         if (!st->eof && !st->finishing) {

@@ -1,0 +1,574 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Hostile and greedy clients against one system-mode daemon with tight
+limits (virtbhyved.conf below): clients vanishing mid-call and mid-stream,
+garbage and oversized packets, string/array limits, clients that never
+read (events, a volume download), connection floods, max_clients,
+pipelined calls against max_client_requests / max_workers.
+
+After every case: the daemon is alive, a well-behaved python client (one
+connection held for the whole run) and virsh get answers, and the
+daemon's descriptor count is back to its baseline. Each case prints its
+figures (fds, RSS, times); the last lines are a summary table.
+"""
+import os
+import random
+import select
+import socket
+import struct
+import threading
+import time
+
+import libvirt
+
+import hyvetest
+import hyverpc
+from hyverpc import RawClient, packet, u32, i32, string
+
+CONFIG = {
+    "max_clients": 40,
+    "max_workers": 4,
+    "max_client_requests": 5,
+    "max_client_queue": 262144,
+    "keepalive_interval": 1,
+    "keepalive_count": 3,
+}
+
+STREAM = 3
+CONTINUE = 2
+PROC_SUPPORTS_FEATURE = 60
+PROC_VOL_UPLOAD = 208
+PROC_VOL_DOWNLOAD = 209
+PROC_DOMAIN_EVENT_CALLBACK_REGISTER_ANY = 316
+PROC_GET_ALL_DOMAIN_STATS = 344
+PROC_LIST_DOMAINS = 37
+STRING_MAX = 4194304
+DOMAIN_LIST_MAX = 16384
+VOL_SIZE = 32 << 20
+
+FIGURES = []
+# valgrind/sanitizer runs are slower: time bounds scale with hyvetest's factor
+SCALE = getattr(hyvetest, "TIMEOUT_SCALE", 1.0)
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def stable_fd_count(pid, timeout=10):
+    """The fd count once it did not change for 0.3 s."""
+    deadline = time.monotonic() + timeout
+    last, since = fd_count(pid), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        n = fd_count(pid)
+        if n != last:
+            last, since = n, time.monotonic()
+        elif time.monotonic() - since >= 0.3:
+            break
+    return last
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def threads(pid):
+    return len(os.listdir("/proc/%d/task" % pid))
+
+
+def raw_connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    return s
+
+
+def dropped(sock, timeout=10):
+    timeout *= SCALE
+    """True when the daemon closed SOCK within TIMEOUT (anything it still
+    sends first is read and ignored)."""
+    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not sock.recv(1 << 20):
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+    return False
+
+
+def vol_xml(name, capacity):
+    return ("<volume><name>%s</name><capacity unit='bytes'>%d</capacity>"
+            "<target><format type='raw'/></target></volume>" % (name, capacity))
+
+
+def nonnull_vol(pool, name, key):
+    return string(pool) + string(name) + string(key)
+
+
+class AbuseTest(hyvetest.DaemonTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        confdir = hyvetest.make_tmpdir("hyve-it-abuse-conf-")
+        conf = os.path.join(confdir, "virtbhyved.conf")
+        with open(conf, "w") as f:
+            for k, v in CONFIG.items():
+                f.write("%s = %d\n" % (k, v))
+            if os.geteuid() != 0:
+                f.write('auth_unix_rw = "none"\nauth_unix_ro = "none"\n')
+        cls.daemon_args = ("--config", conf)
+        super().setUpClass()
+        cls.pid = cls.daemon.proc.pid
+        cls.good = libvirt.open(cls.daemon.uri)
+        pool = cls.good.storagePoolLookupByName("default")
+        if not pool.isActive():
+            pool.create(0)
+        cls.pool = pool
+        cls.vol = pool.createXML(vol_xml("abuse.img", VOL_SIZE), 0)
+        # data the transfers below move: not all zeros
+        st = cls.good.newStream(0)
+        cls.vol.upload(st, 0, 1 << 20, 0)
+        cls.pattern = bytes(random.Random(7).getrandbits(8) for _ in range(4096)) * 256
+        st.send(cls.pattern)
+        st.finish()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.good.close()
+        except libvirt.libvirtError:
+            pass
+        print("\nsummary (daemon %s, limits %s):" % (
+            "as root" if os.geteuid() == 0 else "unprivileged",
+            " ".join("%s=%d" % kv for kv in CONFIG.items())))
+        print("  %-34s %9s %9s %10s %10s %9s" % ("case", "fds pre", "fds post",
+                                                "RSS pre", "RSS post", "good max"))
+        for f in FIGURES:
+            print("  %-34s %9d %9d %7d KiB %7d KiB %7.0f ms" % f)
+        super().tearDownClass()
+
+    # -- the checks after every case ------------------------------------
+    def setUp(self):
+        self.fds0 = stable_fd_count(self.pid)
+        self.rss0 = rss_kib(self.pid)
+        self.good_max = 0.0
+
+    def good_call(self):
+        """One round of the well-behaved client; returns its latency in s."""
+        t0 = time.monotonic()
+        self.assertEqual(self.good.getType(), "BHYVE")
+        self.good.listAllDomains(0)
+        dt = time.monotonic() - t0
+        self.good_max = max(self.good_max, dt)
+        return dt
+
+    def after(self, case):
+        self.assertDaemonAlive()
+        self.good_call()
+        out = hyvetest.virsh(self.daemon.uri, "pool-list", "--all", "--name").stdout
+        self.assertIn("default", out.split(), case)
+        fds = stable_fd_count(self.pid)
+        rss = rss_kib(self.pid)
+        FIGURES.append((case, self.fds0, fds, self.rss0, rss, self.good_max * 1000))
+        print("%s: daemon fds %d -> %d, RSS %d -> %d KiB, slowest good call %.0f ms"
+              % (case, self.fds0, fds, self.rss0, rss, self.good_max * 1000))
+        self.assertEqual(fds, self.fds0, "%s: daemon descriptors leaked" % case)
+        self.assertLess(self.good_max, 2.0 * SCALE, "%s: the good client waited" % case)
+
+    def opened(self, path=None):
+        c = RawClient(path or self.daemon.sock)
+        c.open("bhyve:///system", 0)
+        return c
+
+    def vol_arg(self):
+        return nonnull_vol("default", "abuse.img", self.vol.key())
+
+    # -- vanishing clients ------------------------------------------------
+    def test_half_packets(self):
+        call = packet(hyverpc.PROC_CONNECT_GET_CAPABILITIES, 1)
+        pieces = [u32(1000)[:2], u32(1000), u32(1000) + b"\0" * 10, call[:27],
+                  u32(28 + STRING_MAX) + call[4:28] + u32(STRING_MAX) + b"x" * 1000]
+        n = 0
+        for i in range(60):
+            for j, piece in enumerate(pieces):
+                if i % 2:
+                    c = self.opened()
+                    s = c.sock
+                else:
+                    s = raw_connect(self.daemon.sock)
+                s.sendall(piece)
+                s.close()
+                n += 1
+            self.good_call()
+        print("half packets: %d connections sent part of a packet and closed" % n)
+        self.after("half packets, close")
+
+    def test_close_before_reply(self):
+        n = 0
+        for i in range(100):
+            c = self.opened()
+            c.send_raw(packet(hyverpc.PROC_CONNECT_GET_CAPABILITIES, 10) +
+                       packet(hyverpc.PROC_CONNECT_LIST_ALL_DOMAINS, 11, i32(1) + u32(0)) +
+                       packet(hyverpc.PROC_CONNECT_GET_HOSTNAME, 12))
+            c.close()
+            n += 3
+        print("close before reply: %d calls whose client was gone" % n)
+        self.after("calls, close before reply")
+
+    # -- vanishing mid-stream ---------------------------------------------
+    def check_volume_usable(self):
+        st = self.good.newStream(0)
+        self.vol.download(st, 0, 1 << 20, 0)
+        got = b""
+        while len(got) < (1 << 20):
+            chunk = st.recv(1 << 18)
+            if not chunk:
+                break
+            got += chunk
+        st.finish()
+        self.assertEqual(got, self.pattern, "volume contents after the aborted transfer")
+
+    def test_upload_aborted_by_close(self):
+        for i in range(10):
+            c = self.opened()
+            c.call(PROC_VOL_UPLOAD, self.vol_arg() + struct.pack(">QQI", 2 << 20, 4 << 20, 0))
+            for k in range(8):
+                c.send_raw(packet(PROC_VOL_UPLOAD, c.serial - 1, b"\x5a" * 65536,
+                                  mtype=STREAM, status=CONTINUE))
+            c.close()
+        self.check_volume_usable()
+        self.after("upload, socket closed mid-stream")
+
+    def test_download_aborted_by_close(self):
+        for i in range(10):
+            c = self.opened()
+            c.call(PROC_VOL_DOWNLOAD, self.vol_arg() + struct.pack(">QQI", 0, VOL_SIZE, 0))
+            got = 0
+            while got < 256 * 1024:
+                prog, vers, proc, mtype, serial, status, body = c.recv_packet()
+                self.assertEqual((proc, mtype, status), (PROC_VOL_DOWNLOAD, STREAM, CONTINUE))
+                got += len(body)
+            c.close()
+        self.check_volume_usable()
+        self.after("download, socket closed mid-stream")
+
+    # -- garbage ------------------------------------------------------------
+    def test_garbage(self):
+        rng = random.Random(1234)
+        outcomes = {"dropped": 0, "kept": 0}
+        for i in range(300):
+            s = raw_connect(self.daemon.sock)
+            blob = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 2048)))
+            s.sendall(blob)
+            s.shutdown(socket.SHUT_WR) if i % 3 == 0 else None
+            outcomes["dropped" if dropped(s, 0.2) else "kept"] += 1
+            s.close()
+            if i % 50 == 0:
+                self.good_call()
+        print("random garbage: 300 connections, %(dropped)d dropped by the daemon, "
+              "%(kept)d still open after 0.2 s (then closed by us)" % outcomes)
+        self.after("random garbage")
+
+    def test_malformed_headers(self):
+        hdr = lambda **kw: packet(hyverpc.PROC_CONNECT_GET_TYPE, 50, **kw)
+        # (name, bytes, expected): "error" = an error reply with the call's
+        # serial, connection kept; "ignored" = no answer, connection kept;
+        # "dropped" = the daemon closes the connection
+        cases = [
+            ("wrong program", hdr(prog=0x11223344), "error"),
+            ("wrong version", hdr(vers=7), "error"),
+            ("call with status ERROR", hdr(status=1), "error"),
+            ("type REPLY from a client", hdr(mtype=hyverpc.REPLY), "ignored"),
+            ("type MESSAGE from a client", hdr(mtype=hyverpc.MESSAGE), "ignored"),
+            ("STREAM for no stream", hdr(mtype=STREAM, status=CONTINUE), "ignored"),
+            ("unknown type 99", hdr(mtype=99), "ignored"),
+            ("length 0", u32(0) + b"\0" * 24, "dropped"),
+            ("length 4", u32(4) + b"\0" * 24, "dropped"),
+            ("length 27", u32(27) + b"\0" * 24, "dropped"),
+            ("length 28, header cut", u32(28) + b"\0" * 24, "error"),
+            ("length 2^31", u32(1 << 31) + b"\0" * 24, "dropped"),
+            ("length 2^32-1", u32(0xffffffff) + b"\0" * 24, "dropped"),
+            ("length 32 MiB + 5", u32(hyverpc.MAX_MESSAGE + 5) + b"\0" * 24, "dropped"),
+        ]
+        for name, data, want in cases:
+            c = self.opened()
+            try:
+                c.send_raw(data)
+                if want == "dropped":
+                    self.assertTrue(dropped(c.sock, 5), name)
+                    continue
+                c.sock.settimeout(1.0 if want == "ignored" else 10)
+                try:
+                    prog, vers, proc, mtype, serial, status, body = c.recv_packet()
+                    got = ("error" if (mtype, status) == (hyverpc.REPLY, hyverpc.ERROR)
+                           else "answer type %d status %d" % (mtype, status))
+                    if got == "error" and name != "length 28, header cut":
+                        self.assertEqual(serial, 50, name)
+                except socket.timeout:
+                    got = "ignored"
+                self.assertEqual(got, want, name)
+                c.sock.settimeout(10)
+                c.serial = 100
+                self.assertEqual(c.get_type(), "BHYVE", name + ": connection kept")
+            finally:
+                c.close()
+        print("malformed headers: %d cases answered/ignored/dropped as expected" % len(cases))
+        self.after("malformed headers")
+
+    # -- sizes -----------------------------------------------------------------
+    def test_message_and_string_limits(self):
+        c = RawClient(self.daemon.sock, timeout=60)
+        c.open()
+        try:
+            # a CALL of the largest legal length (32 MiB after the length
+            # word): read whole and answered (its payload does not decode)
+            body = b"\0" * (hyverpc.MAX_MESSAGE - 24)
+            t0 = time.monotonic()
+            c.send_raw(packet(hyverpc.PROC_CONNECT_GET_TYPE, 70, body))
+            prog, vers, proc, mtype, serial, status, reply = c.recv_packet()
+            e = hyverpc.decode_error(reply)
+            self.assertEqual((serial, status, e.code, e.message),
+                             (70, hyverpc.ERROR, 39, "Unable to decode message payload"))
+            print("32 MiB call answered in %.2f s, RSS now %d KiB"
+                  % (time.monotonic() - t0, rss_kib(self.pid)))
+            # strings: 4 MiB is the limit (libvirt's REMOTE_STRING_MAX)
+            with self.assertRaises(hyverpc.RemoteError) as cm:
+                c.define_xml("x" * (STRING_MAX + 1))
+            self.assertEqual((cm.exception.code, cm.exception.message),
+                             (39, "Unable to decode message payload"))
+            with self.assertRaises(hyverpc.RemoteError) as cm:
+                c.define_xml("<domain>" + "x" * (STRING_MAX - 8))
+            self.assertEqual(cm.exception.code, 27, str(cm.exception))   # XML error
+            # arrays: 16384 domains at most in GET_ALL_DOMAIN_STATS
+            dom = string("") + b"\0" * 16 + i32(-1)
+            with self.assertRaises(hyverpc.RemoteError) as cm:
+                c.call(PROC_GET_ALL_DOMAIN_STATS, u32(DOMAIN_LIST_MAX + 1) +
+                       dom * (DOMAIN_LIST_MAX + 1) + u32(0) + u32(0))
+            self.assertEqual((cm.exception.code, cm.exception.message),
+                             (39, "Unable to decode message payload"))
+            try:
+                c.call(PROC_GET_ALL_DOMAIN_STATS, u32(DOMAIN_LIST_MAX) +
+                       dom * DOMAIN_LIST_MAX + u32(0) + u32(0))
+            except hyverpc.RemoteError as e:
+                self.assertNotEqual(e.code, 39, str(e))
+            # counts asked of the daemon beyond the protocol's limits
+            with self.assertRaises(hyverpc.RemoteError) as cm:
+                c.call(PROC_LIST_DOMAINS, i32(DOMAIN_LIST_MAX + 1))
+            print("list of %d domain ids: %s" % (DOMAIN_LIST_MAX + 1, cm.exception))
+            self.assertEqual(c.get_type(), "BHYVE")
+        finally:
+            c.close()
+        # before CONNECT_OPEN only small packets are read
+        s = raw_connect(self.daemon.sock)
+        s.sendall(u32(1 << 20) + b"\0" * 24)
+        self.assertTrue(dropped(s, 5), "1 MiB packet before open")
+        s.close()
+        self.after("max-size call, 4 MiB strings")
+
+    # -- clients that never read --------------------------------------------
+    def test_never_reads_events(self):
+        c = self.opened()
+        for i in range(50):
+            c.call(PROC_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, i32(0) + u32(0))
+        # from now on c never reads
+        fds_with = stable_fd_count(self.pid)
+        rss_before = rss_kib(self.pid)
+        t0 = time.monotonic()
+        pairs = 0
+        rss_peak = rss_before
+        while time.monotonic() - t0 < 60 * SCALE:
+            name = "abuse-ev-%d" % pairs
+            self.good.defineXML(hyvetest.domain_xml(name)).undefine()
+            pairs += 1
+            self.good_call()
+            rss_peak = max(rss_peak, rss_kib(self.pid))
+            if fd_count(self.pid) < fds_with:
+                break
+        detect = time.monotonic() - t0
+        self.assertLess(fd_count(self.pid), fds_with, "the non-reading client was not dropped")
+        print("never reads (events): dropped after %.2f s, %d define+undefine pairs = %d "
+              "event messages for it; RSS %d -> peak %d KiB"
+              % (detect, pairs, pairs * 2 * 50, rss_before, rss_peak))
+        self.assertIn("queued and not read, dropping it", self.daemon.log())
+        self.assertLess(rss_peak - rss_before, 32 * 1024)
+        c.close()
+        self.after("never reads: 50 event callbacks")
+
+    def test_never_reads_download(self):
+        c = self.opened()
+        c.call(PROC_VOL_DOWNLOAD, self.vol_arg() + struct.pack(">QQI", 0, VOL_SIZE, 0))
+        rss_before = rss_kib(self.pid)
+        peak = rss_before
+        for i in range(30):
+            time.sleep(0.1)
+            self.good_call()
+            peak = max(peak, rss_kib(self.pid))
+        print("never reads (download of %d MiB): RSS %d -> peak %d KiB over 3 s, "
+              "connection kept (the stream waits for the client)"
+              % (VOL_SIZE >> 20, rss_before, peak))
+        self.assertLess(peak - rss_before, 8 * 1024, "the daemon buffered the stream")
+        c.close()
+        self.check_volume_usable()
+        self.after("never reads: volume download")
+
+    def test_never_reads_keepalive(self):
+        # A client that negotiated keepalive and then neither reads nor
+        # answers: dropped after keepalive_interval * keepalive_count.
+        c = self.opened()
+        self.assertEqual(hyverpc.Reader(c.call(PROC_SUPPORTS_FEATURE, i32(10))).i32(), 1)
+        fds_with = stable_fd_count(self.pid)
+        t0 = time.monotonic()
+        while fd_count(self.pid) >= fds_with and time.monotonic() - t0 < 30 * SCALE:
+            time.sleep(0.05)
+        detect = time.monotonic() - t0
+        print("never reads (keepalive): dropped after %.2f s (interval %d s x count %d)"
+              % (detect, CONFIG["keepalive_interval"], CONFIG["keepalive_count"]))
+        self.assertLess(fd_count(self.pid), fds_with)
+        self.assertLess(detect, (CONFIG["keepalive_interval"] * (CONFIG["keepalive_count"] + 2) + 2)
+                        * SCALE)
+        c.close()
+        self.after("never reads: keepalive silent")
+
+    def test_never_reads_calls(self):
+        # Calls piled up by a client that does not read its replies: the
+        # daemon stops reading it at max_client_requests replies queued.
+        c = self.opened()
+        c.sock.setblocking(False)
+        call = packet(hyverpc.PROC_CONNECT_GET_CAPABILITIES, 0)
+        sent, stalled = 0, None
+        rss_before = rss_kib(self.pid)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 20:
+            try:
+                c.sock.send(call)
+                sent += 1
+                stalled = None
+            except BlockingIOError:
+                if stalled is None:
+                    stalled = time.monotonic()
+                elif time.monotonic() - stalled > 1.0:
+                    break
+                time.sleep(0.01)
+        self.good_call()
+        print("never reads (calls): the daemon stopped taking calls after %d were sent; "
+              "RSS %d -> %d KiB" % (sent, rss_before, rss_kib(self.pid)))
+        self.assertIsNotNone(stalled, "the daemon kept reading calls")
+        c.close()
+        self.after("never reads: pipelined calls")
+
+    # -- floods and limits -------------------------------------------------
+    def test_rapid_connections(self):
+        t0 = time.monotonic()
+        for i in range(1000):
+            raw_connect(self.daemon.sock if i % 2 else self.daemon.sock_ro).close()
+        raw_s = time.monotonic() - t0
+        t0 = time.monotonic()
+        for i in range(100):
+            libvirt.open(self.daemon.uri).close()
+            libvirt.openReadOnly(self.daemon.uri_ro).close()
+        lv_s = time.monotonic() - t0
+        print("rapid connections: 1000 raw connect+close in %.2f s, 200 libvirt "
+              "open+close in %.2f s" % (raw_s, lv_s))
+        self.after("1000 raw + 200 libvirt connections")
+
+    def test_max_clients(self):
+        held = []
+        try:
+            # max_clients counts every connection, the good one included
+            for i in range(CONFIG["max_clients"] - 1):
+                held.append(self.opened() if i % 2 else self.opened(self.daemon.sock_ro))
+            extra = raw_connect(self.daemon.sock)
+            self.assertTrue(dropped(extra, 5), "connection beyond max_clients kept")
+            extra.close()
+            for c in held[:5]:
+                self.assertEqual(c.get_type(), "BHYVE")
+            self.good_call()
+            held.pop().close()
+            ok = hyvetest.wait_until(lambda: self._try_open(), timeout=5)
+            self.assertTrue(ok, "no room after a client left")
+        finally:
+            for c in held:
+                c.close()
+        print("max_clients = %d: the %dth connection was closed at once, the others served"
+              % (CONFIG["max_clients"], CONFIG["max_clients"] + 1))
+        self.after("max_clients")
+
+    def _try_open(self):
+        try:
+            c = self.opened()
+        except (OSError, ConnectionError, ValueError):
+            return False
+        c.close()
+        return True
+
+    def test_pipelined_clients(self):
+        # 20 clients each pipeline 200 calls in one write: every call is
+        # answered once, with max_workers worker threads at most.
+        base_threads = threads(self.pid)
+        peak = [base_threads]
+        errors = []
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                try:
+                    peak[0] = max(peak[0], threads(self.pid))
+                except OSError:
+                    return
+                time.sleep(0.005)
+
+        def client(k):
+            try:
+                c = self.opened()
+                procs = [hyverpc.PROC_CONNECT_GET_TYPE, hyverpc.PROC_CONNECT_GET_HOSTNAME,
+                         hyverpc.PROC_CONNECT_GET_CAPABILITIES]
+                batch = b"".join(packet(procs[i % 3], 1000 + i) for i in range(200))
+                c.send_raw(batch)
+                seen = set()
+                while len(seen) < 200:
+                    prog, vers, proc, mtype, serial, status, body = c.recv_packet()
+                    if mtype != hyverpc.REPLY:
+                        continue
+                    if status != hyverpc.OK or serial in seen or \
+                            proc != procs[(serial - 1000) % 3]:
+                        errors.append("client %d: reply %d/%d status %d" % (k, serial, proc,
+                                                                            status))
+                    seen.add(serial)
+                c.close()
+            except Exception as e:      # reported below
+                errors.append("client %d: %r" % (k, e))
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            t0 = time.monotonic()
+            workers = [threading.Thread(target=client, args=(k,)) for k in range(20)]
+            for w in workers:
+                w.start()
+            while any(w.is_alive() for w in workers):
+                self.good_call()
+                time.sleep(0.02)
+            for w in workers:
+                w.join()
+            took = time.monotonic() - t0
+        finally:
+            stop.set()
+            sampler.join()
+        print("pipelined: 20 clients x 200 calls answered in %.2f s; daemon threads %d "
+              "before, %d at most (max_workers = %d)"
+              % (took, base_threads, peak[0], CONFIG["max_workers"]))
+        self.assertEqual(errors, [])
+        self.assertLessEqual(peak[0], base_threads + CONFIG["max_workers"])
+        self.after("20 clients x 200 pipelined calls")
+
+
+if __name__ == "__main__":
+    hyvetest.main()
