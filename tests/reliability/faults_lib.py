@@ -112,6 +112,31 @@ class KillableDaemon(hyvetest.Daemon):
         return status
 
 
+def finish(daemon):
+    """Stops and removes DAEMON; fails on sanitizer/valgrind reports in its
+    logs where hyvetest checks for them (its check_reports)."""
+    daemon.cleanup()
+    check = getattr(daemon, "check_reports", None)
+    if check:
+        check()
+
+
+def runner_pid(daemon, name, timeout=10):
+    """The pid in the domain's pidfile (state dir) once it names a live
+    process, else None."""
+    path = os.path.join(state_dir(daemon), name + ".pid")
+
+    def read():
+        try:
+            with open(path) as f:
+                pid = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if pid_alive(pid) else None
+
+    return hyvetest.wait_until(read, timeout=timeout)
+
+
 # -- /proc views -------------------------------------------------------------------
 
 def fd_targets(pid):
