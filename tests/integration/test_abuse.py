@@ -27,6 +27,7 @@ from hyverpc import RawClient, packet, u32, i32, string
 
 CONFIG = {
     "max_clients": 40,
+    "max_anonymous_clients": 10,
     "max_workers": 4,
     "max_client_requests": 5,
     "max_client_queue": 262144,
@@ -42,6 +43,7 @@ PROC_VOL_DOWNLOAD = 209
 PROC_DOMAIN_EVENT_CALLBACK_REGISTER_ANY = 316
 PROC_GET_ALL_DOMAIN_STATS = 344
 PROC_LIST_DOMAINS = 37
+PROC_DOMAIN_OPEN_CONSOLE = 201
 STRING_MAX = 4194304
 DOMAIN_LIST_MAX = 16384
 VOL_SIZE = 32 << 20
@@ -185,7 +187,11 @@ class AbuseTest(hyvetest.DaemonTestCase):
 
     def opened(self, path=None):
         c = RawClient(path or self.daemon.sock)
-        c.open("bhyve:///system", 0)
+        try:
+            c.open("bhyve:///system", 0)
+        except BaseException:
+            c.close()
+            raise
         return c
 
     def vol_arg(self):
@@ -508,6 +514,85 @@ class AbuseTest(hyvetest.DaemonTestCase):
             return False
         c.close()
         return True
+
+    def test_slow_big_packets(self):
+        # 30 clients announce a 32 MiB call and send only 64 KiB of it: the
+        # daemon's buffers grow with what really arrived, not with the
+        # announced length.
+        rss_before = rss_kib(self.pid)
+        held = []
+        try:
+            for i in range(30):
+                c = self.opened()
+                c.send_raw(u32(hyverpc.MAX_MESSAGE + 4) + packet(
+                    hyverpc.PROC_DOMAIN_DEFINE_XML, 1)[4:] + u32(STRING_MAX) + b"<" * 65536)
+                held.append(c)
+            self.good_call()
+            time.sleep(0.3)
+            rss_held = rss_kib(self.pid)
+        finally:
+            for c in held:
+                c.close()
+        print("slow big packets: 30 x (32 MiB announced, 64 KiB sent): RSS %d -> %d KiB "
+              "(+%d KiB; %d MiB if buffers followed the announced length)"
+              % (rss_before, rss_held, rss_held - rss_before, 30 * 32))
+        self.assertLess(rss_held - rss_before, 30 * 1024)
+        self.after("30 x 32 MiB announced, 64 KiB sent")
+
+    def test_max_anonymous_clients(self):
+        # Unauthenticated connections on the polkit socket (root authenticates
+        # with AUTH_LIST): beyond max_anonymous_clients, new ones are closed.
+        if os.geteuid() != 0:
+            self.skipTest("the rw socket uses polkit only when the daemon runs as root")
+        n = CONFIG["max_anonymous_clients"]
+        idle = [raw_connect(self.daemon.sock) for _ in range(n)]
+        try:
+            time.sleep(0.2)
+            extra = raw_connect(self.daemon.sock)
+            self.assertTrue(dropped(extra, 5), "connection beyond max_anonymous_clients kept")
+            extra.close()
+            # the read-only socket (auth none) and clients already in are served
+            ro = self.opened(self.daemon.sock_ro)
+            self.assertEqual(ro.get_type(), "BHYVE")
+            ro.close()
+            self.good_call()
+        finally:
+            for s in idle:
+                s.close()
+        self.assertTrue(hyvetest.wait_until(self._try_open, timeout=5),
+                        "authenticated clients refused after the anonymous ones left")
+        print("max_anonymous_clients = %d: connection %d closed at once, others served"
+              % (n, n + 1))
+        self.after("max_anonymous_clients")
+
+    def test_console_aborted_by_close(self):
+        if not os.access("/dev/kvm", os.R_OK | os.W_OK) or os.geteuid() != 0:
+            self.skipTest("a running domain needs /dev/kvm (and root here)")
+        name = "abuse-con"
+        dom = self.good.defineXML(hyvetest.domain_xml(name, memory_kib=131072))
+        dom.create()
+        try:
+            fds_running = stable_fd_count(self.pid)
+            arg = string(name) + dom.UUID() + i32(dom.ID()) + u32(0) + u32(0)
+            for i in range(10):
+                c = self.opened()
+                c.call(PROC_DOMAIN_OPEN_CONSOLE, arg)
+                c.send_raw(packet(PROC_DOMAIN_OPEN_CONSOLE, c.serial - 1, b"root\r\n",
+                                  mtype=STREAM, status=CONTINUE))
+                c.close()
+                # the console is free again: the next holder gets it without FORCE
+                hyvetest.wait_until(lambda: fd_count(self.pid) <= fds_running, timeout=5)
+            st = self.good.newStream(0)
+            dom.openConsole(None, st, 0)
+            st.abort()
+            fds_after = stable_fd_count(self.pid)
+            print("console, socket closed mid-stream x10: daemon fds with the domain "
+                  "running %d -> %d" % (fds_running, fds_after))
+            self.assertEqual(fds_after, fds_running)
+        finally:
+            dom.destroy()
+            dom.undefine()
+        self.after("console, socket closed mid-stream")
 
     def test_pipelined_clients(self):
         # 20 clients each pipeline 200 calls in one write: every call is
