@@ -23,8 +23,10 @@
  * Invariants after every step: every popped element was pushed back
  * (used_idx == last_avail), the used index the device published in guest
  * RAM is its own, used ids are heads below the queue size, a broken queue
- * means DEVICE_NEEDS_RESET, and nothing was written outside guest RAM
- * (ASan, plus canaries around RAM for builds without it).
+ * means DEVICE_NEEDS_RESET, the device wrote guest RAM only inside used
+ * rings and device-writable buffers (write confinement, below), and
+ * nothing was written outside guest RAM (ASan, plus canaries around RAM for
+ * builds without it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -168,6 +170,78 @@ fuzz_check_queues(Fuzz *f)
     fuzz_machine_check_canaries(f->fm);
 }
 
+/* Write confinement: around each handler call, guest RAM is snapshotted;
+ * afterwards every changed byte must lie in a used ring or in a buffer some
+ * descriptor (direct, or inside an indirect table) marks device-writable,
+ * in the table as it was before or after the call. */
+static uint8_t ram_before[RAM_SIZE];
+static uint8_t allowed[RAM_SIZE / 8];
+
+static void
+allow(uint64_t a, uint64_t len)
+{
+    uint64_t i, end = a + len < a ? RAM_SIZE : MIN(a + len, RAM_SIZE);
+
+    for (i = a; i < end; i++)
+        allowed[i / 8] |= 1 << (i % 8);
+}
+
+static void
+allow_table(const uint8_t *img, uint64_t table, unsigned n, bool top)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        uint64_t d = table + 16 * (uint64_t)i, addr;
+        uint32_t len;
+        uint16_t flags;
+
+        if (d + 16 > RAM_SIZE || d + 16 < d)
+            return;
+        memcpy(&addr, img + d, 8);
+        memcpy(&len, img + d + 8, 4);
+        memcpy(&flags, img + d + 12, 2);
+        addr = GUINT64_FROM_LE(addr);
+        len = GUINT32_FROM_LE(len);
+        flags = GUINT16_FROM_LE(flags);
+        if (top && (flags & VRING_DESC_F_INDIRECT))
+            allow_table(img, addr, MIN(len / 16, HVR_VQ_MAX_SIZE), false);
+        else if (flags & VRING_DESC_F_WRITE)
+            allow(addr, len);
+    }
+}
+
+static void
+fuzz_confine_begin(void)
+{
+    memcpy(ram_before, ram, RAM_SIZE);
+}
+
+static void
+fuzz_confine_check(Fuzz *f, const char *what)
+{
+    HvrVirtioDev *dev = f->dev;
+    unsigned q;
+    size_t i;
+
+    if (!memcmp(ram_before, ram, RAM_SIZE))
+        return;
+    memset(allowed, 0, sizeof(allowed));
+    for (q = 0; q < dev->model->nqueues; q++) {
+        HvrVirtqueue *vq = &dev->q[q].vq;
+
+        if (!vq->ready)
+            continue;
+        allow(vq->used, 6 + 8 * (uint64_t)vq->size);
+        allow_table(ram_before, vq->desc, vq->size, true);
+        allow_table(ram, vq->desc, vq->size, true);
+    }
+    for (i = 0; i < RAM_SIZE; i++)
+        fuzz_check(ram[i] == ram_before[i] || (allowed[i / 8] & (1 << (i % 8))),
+                   "%s wrote guest RAM at 0x%zx (0x%02x -> 0x%02x) outside every used ring "
+                   "and device-writable buffer", what, i, ram_before[i], ram[i]);
+}
+
 static void
 fuzz_drain_peer(Fuzz *f)
 {
@@ -209,12 +283,16 @@ fuzz_pump(Fuzz *f)
         if (pfd[0].revents) {
             eventfd_read(dev->wake_fd, &cnt);
             if (model->wake) {
+                fuzz_confine_begin();
                 model->wake(dev);
+                fuzz_confine_check(f, "wake");
                 fuzz_check_queues(f);
             }
             for (i = 0; i < nq; i++)
                 if (hvr_virtio_queue_ready(dev, i) && model->queue_notify) {
+                    fuzz_confine_begin();
                     model->queue_notify(dev, i);
+                    fuzz_confine_check(f, "queue_notify");
                     fuzz_check_queues(f);
                 }
         }
@@ -224,7 +302,9 @@ fuzz_pump(Fuzz *f)
             eventfd_read(dev->q[i].notify_fd, &cnt);
             dev->q[i].kicks++;
             if (hvr_virtio_queue_ready(dev, i) && model->queue_notify) {
+                fuzz_confine_begin();
                 model->queue_notify(dev, i);
+                fuzz_confine_check(f, "queue_notify");
                 fuzz_check_queues(f);
             }
         }
@@ -232,7 +312,9 @@ fuzz_pump(Fuzz *f)
             struct pollfd *p = &pfd[1 + nq + i];
 
             if (p->fd >= 0 && p->revents && model->fd_ready) {
+                fuzz_confine_begin();
                 model->fd_ready(dev, p->fd);
+                fuzz_confine_check(f, "fd_ready");
                 fuzz_check_queues(f);
             }
         }
