@@ -111,9 +111,11 @@ hyve_cgroup_vm_path(const char *root, const char *state_dir, const char *name)
     return g_build_filename(root, HYVE_CGROUP_TOP, inst, leaf, NULL);
 }
 
-/* Enables memory and cpu for the children of @dir where it offers them. */
-static gboolean
-enable_controllers(const char *dir, GError **error)
+/* Enables memory and cpu for the children of @dir where it offers them.
+ * A refusal (e.g. EBUSY: a non-root cgroup that holds processes, as a
+ * container's root does) only costs the accounting: logged, not fatal. */
+static void
+enable_controllers(const char *dir)
 {
     static const char *const wanted[] = { "memory", "cpu" };
     g_autofree char *cpath = g_build_filename(dir, "cgroup.controllers", NULL);
@@ -124,7 +126,7 @@ enable_controllers(const char *dir, GError **error)
     int fd;
 
     if (!g_file_get_contents(cpath, &offered, NULL, NULL))
-        return TRUE;    /* not a cgroup level we can configure */
+        return;     /* not a cgroup level we can configure */
     g_file_get_contents(spath, &enabled, NULL, NULL);
     have = g_strsplit_set(g_strstrip(offered), " \n", -1);
     on = g_strsplit_set(enabled ? g_strstrip(enabled) : "", " \n", -1);
@@ -133,19 +135,13 @@ enable_controllers(const char *dir, GError **error)
             !g_strv_contains((const char *const *)on, wanted[i]))
             g_string_append_printf(add, "%s+%s", add->len ? " " : "", wanted[i]);
     if (!add->len)
-        return TRUE;
+        return;
     fd = open(spath, O_WRONLY | O_TRUNC | O_CLOEXEC);   /* as a shell redirection */
-    if (fd < 0 || write(fd, add->str, add->len) != (ssize_t)add->len) {
-        int saved = errno;
-
-        if (fd >= 0)
-            close(fd);
-        return hyve_error_set_errno(error, HYVE_FROM_BHYVE, saved,
-                                    "cannot enable cgroup controllers '%s' in '%s'",
-                                    add->str, spath);
-    }
-    close(fd);
-    return TRUE;
+    if (fd < 0 || write(fd, add->str, add->len) != (ssize_t)add->len)
+        g_warning("cannot enable cgroup controllers '%s' in %s: %s (domains below it go "
+                  "without that accounting)", add->str, spath, g_strerror(errno));
+    if (fd >= 0)
+        close(fd);
 }
 
 static gboolean
@@ -167,10 +163,13 @@ hyve_cgroup_create(const char *root, const char *vm_path, GError **error)
 
     if (!g_str_equal(top, root) && !make_dir(top, error))
         return FALSE;
-    return enable_controllers(root, error) &&
-           (g_str_equal(top, root) || enable_controllers(top, error)) &&
-           make_dir(inst, error) && enable_controllers(inst, error) &&
-           make_dir(vm_path, error);
+    enable_controllers(root);
+    if (!g_str_equal(top, root))
+        enable_controllers(top);
+    if (!make_dir(inst, error))
+        return FALSE;
+    enable_controllers(inst);
+    return make_dir(vm_path, error);
 }
 
 gboolean

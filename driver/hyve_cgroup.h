@@ -25,7 +25,9 @@
  * every level from the root down to the instance directory where that
  * level's cgroup.controllers offers them (a hybrid host's unified
  * hierarchy usually offers none: placement only; cpu.stat's usage_usec
- * exists in every v2 cgroup regardless).
+ * exists in every v2 cgroup regardless). A level that refuses (a
+ * container's non-root top cgroup holding processes: EBUSY) costs only the
+ * accounting: one warning, the domain still starts.
  *
  * The root: $HYVE_CGROUP_ROOT when set ("" = no cgroups, for tests and
  * administrators), else the cgroup2 mount at /sys/fs/cgroup (pure v2) or
@@ -53,7 +55,7 @@ char *hyve_cgroup_escape(const char *text, gboolean slash_as_dash);
 
 /* Creates the domain's cgroup @vm_path below @root (the levels above as
  * needed; an existing one is reused) with the controllers the parents
- * offer. SYSTEM_ERROR naming the path on failure. */
+ * offer. SYSTEM_ERROR naming the directory that cannot be made. */
 gboolean hyve_cgroup_create(const char *root, const char *vm_path, GError **error);
 /* Removes @vm_path (waiting up to 2 s for a runner that is still exiting
  * to leave it) and then its instance directory if that is empty. A

@@ -249,6 +249,29 @@ START_TEST(test_create_fails)
 }
 END_TEST
 
+/* A level refusing controllers (here: subtree_control not writable, a
+ * directory) costs only the accounting: the domain's cgroup is made. */
+START_TEST(test_controllers_refused)
+{
+    g_autofree char *root = g_dir_make_tmp("hyve-cg-XXXXXX", NULL);
+    g_autofree char *sub = g_build_filename(root, "cgroup.subtree_control", NULL);
+    g_autofree char *top = g_build_filename(root, "hyve", NULL);
+    g_autofree char *vm = hyve_cgroup_vm_path(root, "/run/t", "d1");
+    g_autoptr(GError) err = NULL;
+
+    put(root, "cgroup.controllers", "cpu memory\n");
+    ck_assert(g_mkdir(sub, 0755) == 0);
+    ck_assert_msg(hyve_cgroup_create(root, vm, &err), "refused controllers: %s",
+                  err ? err->message : "");
+    ck_assert(g_file_test(vm, G_FILE_TEST_IS_DIR));
+    ck_assert(hyve_cgroup_remove(root, vm));
+    g_rmdir(sub);
+    rm(root, "cgroup.controllers");
+    g_rmdir(top);
+    ck_assert_msg(g_rmdir(root) == 0, "refused controllers: fake tree not empty afterwards");
+}
+END_TEST
+
 /* A cgroup that cannot go (here: not empty) is reported, not hidden. */
 START_TEST(test_remove_fails)
 {
@@ -319,6 +342,7 @@ main(void)
     tcase_add_test(tc, test_vm_path_long);
     tcase_add_loop_test(tc, test_tree, 0, G_N_ELEMENTS(tree_cases));
     tcase_add_test(tc, test_create_fails);
+    tcase_add_test(tc, test_controllers_refused);
     tcase_add_test(tc, test_remove_fails);
     tcase_add_test(tc, test_stats);
     tcase_add_test(tc, test_run_path);
