@@ -64,6 +64,14 @@ parse_disk(HyveDomainDef *def, xmlNodePtr node, GError **error)
         return FALSE;
     }
     d->target_dev = hyve_xml_attr(target, "dev");
+    if (!d->target_dev) {
+        /* domain.rng requires it; checked here too, as everything below
+         * relies on it (found by tests/fuzz fuzz-domain-xml) */
+        hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_XML_ERROR,
+                       "missing target information for device %s",
+                       d->path ? d->path : (d->volume ? d->volume : ""));
+        return FALSE;
+    }
     d->bus = hyve_xml_attr(target, "bus");
     if (!d->bus)
         d->bus = g_strdup(bus_from_target(d->target_dev));
@@ -80,12 +88,12 @@ parse_controller(HyveDomainDef *def, xmlNodePtr node, GError **error)
     g_autofree char *type = hyve_xml_attr(node, "type"), *model = hyve_xml_attr(node, "model");
     g_autofree char *index = hyve_xml_attr(node, "index");
 
-    if (!g_str_equal(type, "pci") || !model || !g_str_equal(model, "pci-root") ||
+    if (g_strcmp0(type, "pci") != 0 || g_strcmp0(model, "pci-root") != 0 ||
         (index && !g_str_equal(index, "0"))) {
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_CONFIG_UNSUPPORTED,
                        "controller type '%s'%s%s%s index '%s' is not supported; hyve supports "
                        "only <controller type='pci' index='0' model='pci-root'/>",
-                       type, model ? " model '" : "", model ? model : "", model ? "'" : "",
+                       type ? type : "", model ? " model '" : "", model ? model : "", model ? "'" : "",
                        index ? index : "0");
         return FALSE;
     }
@@ -223,8 +231,9 @@ hyve_domain_parse_devices(HyveDomainDef *def, xmlNodePtr devs, GError **error)
             g_autofree char *bmodel = hyve_xml_attr(be, "model");
             HyveRngDef *r;
 
-            if (!g_str_equal(model, "virtio"))
-                return hyve_domain_unsupported(error, "rng model", model, "'virtio' only");
+            if (g_strcmp0(model, "virtio") != 0)
+                return hyve_domain_unsupported(error, "rng model", model ? model : "",
+                                               "'virtio' only");
             if (!bmodel || !g_str_equal(bmodel, "random"))
                 return hyve_domain_unsupported(error, "rng backend", bmodel ? bmodel : "", "'random' only");
             r = g_new0(HyveRngDef, 1);
@@ -241,8 +250,9 @@ hyve_domain_parse_devices(HyveDomainDef *def, xmlNodePtr devs, GError **error)
         } else if (g_str_equal(n, "memballoon")) {
             g_autofree char *model = hyve_xml_attr(c, "model");
 
-            if (!g_str_equal(model, "none"))
-                return hyve_domain_unsupported(error, "memballoon model", model, "'none' only");
+            if (g_strcmp0(model, "none") != 0)
+                return hyve_domain_unsupported(error, "memballoon model", model ? model : "",
+                                               "'none' only");
             def->memballoon_none = TRUE;
         }
     }
