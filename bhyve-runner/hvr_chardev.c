@@ -11,6 +11,7 @@
 
 #include "hvr_chardev.h"
 #include "hvr_error.h"
+#include "hvr_sandbox.h"
 
 typedef enum { HVR_CHR_NULL, HVR_CHR_PTY, HVR_CHR_STDIO, HVR_CHR_UNIX, HVR_CHR_FILE } HvrChrKind;
 
@@ -214,7 +215,8 @@ hvr_chardev_free(HvrChardev *chr)
         close(chr->in_fd);
     if (chr->listen_fd >= 0) {
         close(chr->listen_fd);
-        unlink(chr->path);
+        if (!hvr_sandbox_active())      /* sandboxed: no path to unlink */
+            unlink(chr->path);
     }
     g_mutex_clear(&chr->lock);
     g_free(chr->label);

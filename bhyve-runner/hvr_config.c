@@ -23,6 +23,7 @@ typedef enum {
     HVR_KEY_SERIAL,     /* 1..20 printable characters */
     HVR_KEY_CMDLINE,    /* 0..2047 characters */
     HVR_KEY_IFNAME,     /* 1..15 characters */
+    HVR_KEY_ID,         /* numeric user/group id 0..4294967294 */
 } HvrKeyType;
 
 /* Which PCI models accept a slot property (bit mask of 1 << HvrPciModel). */
@@ -56,6 +57,9 @@ static const HvrKeyDef hvr_keys[] = {
     { "pci.0.*.0.readonly", HVR_KEY_BOOL, M(HVR_PCI_VIRTIO_BLK) },
     { "pci.0.*.0.serial", HVR_KEY_SERIAL, M(HVR_PCI_VIRTIO_BLK) },
     { "pci.0.*.0.tap", HVR_KEY_IFNAME, M(HVR_PCI_VIRTIO_NET) },
+    { "sandbox", HVR_KEY_BOOL, 0 },
+    { "sandbox.gid", HVR_KEY_ID, 0 },
+    { "sandbox.uid", HVR_KEY_ID, 0 },
 };
 
 const char *
@@ -87,6 +91,7 @@ hvr_config_new(void)
 
     cfg->memory_size = 256 * 1024 * 1024;
     cfg->cpus = 1;
+    cfg->sandbox_uid = cfg->sandbox_gid = -1;
     for (i = 0; i < HVR_PCI_SLOTS; i++)
         cfg->pci[i].fd = -1;
     return cfg;
@@ -115,17 +120,6 @@ hvr_config_free(HvrConfig *cfg)
         g_free(cfg->pci[i].backend);
     }
     g_free(cfg);
-}
-
-gboolean
-hvr_backend_spec_valid(const char *spec)
-{
-    if (g_str_equal(spec, "pty") || g_str_equal(spec, "stdio") ||
-        g_str_equal(spec, "null"))
-        return TRUE;
-    if (g_str_has_prefix(spec, "unix:/") || g_str_has_prefix(spec, "file:/"))
-        return TRUE;
-    return FALSE;
 }
 
 /* Match @key against @pattern; store the slot number for '*'. */
@@ -251,6 +245,8 @@ hvr_value_check(HvrKeyType type, const char *v)
         return strlen(v) <= 2047 ? NULL : "kernel command line longer than 2047 bytes";
     case HVR_KEY_IFNAME:
         return *v && strlen(v) < 16 && !strchr(v, '/') ? NULL : "expected an interface name of 1 to 15 characters";
+    case HVR_KEY_ID:
+        return hvr_parse_uint(v, G_MAXUINT32 - 1, &n) ? NULL : "expected a numeric id from 0 to 4294967294";
     }
     return "bad key type";
 }
@@ -275,6 +271,9 @@ hvr_config_store(HvrConfig *cfg, const char *pattern, int slot, const char *v)
     else if (g_str_equal(pattern, "com1.backend")) cfg->com[0] = g_strdup(v);
     else if (g_str_equal(pattern, "com2.backend")) cfg->com[1] = g_strdup(v);
     else if (g_str_equal(pattern, "control.socket")) cfg->control_socket = g_strdup(v);
+    else if (g_str_equal(pattern, "sandbox")) cfg->sandbox = g_str_equal(v, "true");
+    else if (g_str_equal(pattern, "sandbox.uid")) cfg->sandbox_uid = (int64_t)g_ascii_strtoull(v, NULL, 10);
+    else if (g_str_equal(pattern, "sandbox.gid")) cfg->sandbox_gid = (int64_t)g_ascii_strtoull(v, NULL, 10);
     else if (g_str_equal(prop, "device")) {
         for (i = 1; i < HVR_PCI_LAST; i++)
             if (g_str_equal(v, hvr_pci_models[i]))

@@ -54,6 +54,9 @@ typedef struct {
     char *control_socket;
     char *exit_file;          /* exit.file: "status=N reason=WORD" on exit */
     bool boot_paused;         /* boot.paused: vCPUs wait for `resume` */
+    bool sandbox;             /* sandbox: confine the runner after setup */
+    int64_t sandbox_uid;      /* sandbox.uid, -1 = keep */
+    int64_t sandbox_gid;      /* sandbox.gid, -1 = keep */
     HvrPciSlotConfig pci[HVR_PCI_SLOTS];
 } HvrConfig;
 
@@ -76,6 +79,11 @@ const char *hvr_config_key_pattern(guint i);
  * the same directory, fsync, rename), so a reader sees the whole line or
  * nothing (hvr_config_file.c). */
 gboolean hvr_exit_file_write(const char *path, int status, GError **error);
+/* sandbox=true: the exit file is created empty during setup (O_TRUNC) and
+ * gets the same line at exit with one pwrite at offset 0 + fdatasync, so a
+ * reader sees an empty file while the runner runs.  Returns the fd or -1. */
+int hvr_exit_file_open(const char *path, GError **error);
+gboolean hvr_exit_file_write_fd(int fd, int status, GError **error);
 
 /* Validate a character-device backend spec: pty, stdio, null,
  * unix:PATH, file:PATH. */

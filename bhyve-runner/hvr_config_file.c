@@ -1,5 +1,7 @@
 /* hvr_config_file.c: read the configuration from a file or a descriptor;
- * write the exit file (exit.file=PATH) as the runner exits. */
+ * write the exit file (exit.file=PATH) as the runner exits, by path or (in
+ * the sandbox, which cannot open anything) through a descriptor opened
+ * during setup. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,6 +11,17 @@
 #include "hvr_config.h"
 #include "hvr_error.h"
 #include "hyve/runner-exit.h"
+
+gboolean
+hvr_backend_spec_valid(const char *spec)
+{
+    if (g_str_equal(spec, "pty") || g_str_equal(spec, "stdio") ||
+        g_str_equal(spec, "null"))
+        return TRUE;
+    if (g_str_has_prefix(spec, "unix:/") || g_str_has_prefix(spec, "file:/"))
+        return TRUE;
+    return FALSE;
+}
 
 gboolean
 hvr_config_load_file(HvrConfig *cfg, const char *path, GError **error)
@@ -68,6 +81,35 @@ hvr_exit_file_write(const char *path, int status, GError **error)
                                   G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
                                   0644, error)) {
         g_prefix_error(error, "cannot write the exit file: ");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+int
+hvr_exit_file_open(const char *path, GError **error)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+    if (fd < 0)
+        g_set_error(error, HVR_ERROR, HVR_ERROR_OPEN_FAILED, "cannot open the exit file %s: %s",
+                    path, g_strerror(errno));
+    return fd;
+}
+
+gboolean
+hvr_exit_file_write_fd(int fd, int status, GError **error)
+{
+    const char *reason = hyve_runner_exit_to_string(status);
+    g_autofree char *line = g_strdup_printf("status=%d reason=%s\n", status,
+                                            reason ? reason : "error");
+    ssize_t n = pwrite(fd, line, strlen(line), 0);
+
+    /* one write of a short line at offset 0 of an empty file: a reader
+     * sees nothing or the whole line; then durable */
+    if (n != (ssize_t)strlen(line) || fdatasync(fd) < 0) {
+        g_set_error(error, HVR_ERROR, HVR_ERROR_SYSTEM, "cannot write the exit file: %s",
+                    n >= 0 && n != (ssize_t)strlen(line) ? "short write" : g_strerror(errno));
         return FALSE;
     }
     return TRUE;

@@ -9,6 +9,7 @@
 #include "hvr_control.h"
 #include "hvr_error.h"
 #include "hvr_pm.h"
+#include "hvr_sandbox.h"
 #include "hyve/runner-exit.h"
 
 struct _HvrControl {
@@ -232,7 +233,8 @@ hvr_control_free(HvrControl *c)
     }
     if (c->fd >= 0) {
         close(c->fd);
-        unlink(c->path);
+        if (!hvr_sandbox_active())      /* sandboxed: no path to unlink */
+            unlink(c->path);
     }
     g_free(c->path);
     g_free(c);

@@ -227,6 +227,12 @@ hvr_machine_run(HvrMachine *m)
         m->state = m->cfg->boot_paused ? HVR_STATE_PAUSED : HVR_STATE_RUNNING;
     g_mutex_unlock(&m->lock);
     m->start_us = g_get_monotonic_time();
+    for (i = 0; i < (int)m->devices->len; i++) {
+        HvrDevice *d = g_ptr_array_index(m->devices, i);
+
+        if (d->start)
+            d->start(d->opaque);
+    }
     for (i = 0; i < m->ncpus; i++) {
         g_autofree char *name = g_strdup_printf("vcpu%d", i);
 

@@ -8,8 +8,10 @@
  * threads run KVM_RUN and dispatch exits to the buses; block/net/console/rng
  * I/O runs on per-device threads (never on vCPU threads).
  *
- * Lifecycle: hvr_machine_new() builds everything, hvr_machine_run() starts the
- * vCPUs and returns the bhyve exit status (include/hyve/runner-exit.h) once
+ * Lifecycle: hvr_machine_new() builds everything without starting a thread
+ * (so that the sandbox, hvr_sandbox.h, can be entered by a single-threaded
+ * process between the two), hvr_machine_run() starts the device threads
+ * (HvrDevice.start), then the vCPUs, and returns the bhyve exit status (include/hyve/runner-exit.h) once
  * any thread called hvr_machine_request_exit(); the first request wins.
  *
  * Thread-safety: `lock` guards state, paused, exit_status and the vCPU
@@ -58,6 +60,7 @@ typedef struct {
     int slot;                   /* PCI slot or -1 */
     void *opaque;
     void (*stats)(void *opaque, GString *out);  /* appends " key=value"... */
+    void (*start)(void *opaque);                /* start device threads */
     void (*stop)(void *opaque);                 /* stop device threads */
     void (*free)(void *opaque);
 } HvrDevice;

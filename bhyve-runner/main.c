@@ -1,21 +1,25 @@
 /* main.c: bhyve-runner entry point (options only; logic lives in libhvr). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "hvr_config.h"
 #include "hvr_control.h"
 #include "hvr_machine.h"
+#include "hvr_sandbox.h"
 #include "hyve/runner-exit.h"
 
-/* Every exit once the configuration named an exit file goes through here. */
+/* Every exit once the configuration named an exit file goes through here:
+ * by path, or through @exit_fd (sandbox=true: opened during setup). */
 static int
-hvr_main_exit(const char *exit_file, int status, const GError *why)
+hvr_main_exit(const char *exit_file, int exit_fd, int status, const GError *why)
 {
     g_autoptr(GError) err = NULL;
 
     if (why)
         fprintf(stderr, "bhyve-runner: %s\n", why->message);
-    if (exit_file && !hvr_exit_file_write(exit_file, status, &err))
+    if (exit_fd >= 0 ? !hvr_exit_file_write_fd(exit_fd, status, &err)
+                     : exit_file && !hvr_exit_file_write(exit_file, status, &err))
         fprintf(stderr, "bhyve-runner: %s\n", err->message);
     return status;
 }
@@ -30,8 +34,8 @@ main(int argc, char **argv)
     g_autoptr(HvrControl) ctl = NULL;
     g_autofree char *file = NULL;
     g_autofree char *exit_file = NULL;
-    gboolean check = FALSE;
-    int fd = -1, status;
+    gboolean check = FALSE, sandbox;
+    int fd = -1, exit_fd = -1, status;
     GOptionEntry entries[] = {
         { "config", 'c', 0, G_OPTION_ARG_FILENAME, &file, "Read the configuration from FILE", "FILE" },
         { "config-fd", 'f', 0, G_OPTION_ARG_INT, &fd, "Read the configuration from inherited descriptor N", "N" },
@@ -50,20 +54,28 @@ main(int argc, char **argv)
         return HYVE_RUNNER_EXIT_ERROR;
     }
     cfg = hvr_config_new();
-    if (!(file ? hvr_config_load_file(cfg, file, &err) : hvr_config_load_fd(cfg, fd, &err)))
-        return hvr_main_exit(check ? NULL : cfg->exit_file, HYVE_RUNNER_EXIT_ERROR, err);
+    if (!(file ? hvr_config_load_file(cfg, file, &err) : hvr_config_load_fd(cfg, fd, &err)) ||
+        !hvr_sandbox_check(cfg, &err))
+        return hvr_main_exit(check ? NULL : cfg->exit_file, -1, HYVE_RUNNER_EXIT_ERROR, err);
     if (check)
         return 0;
     exit_file = g_strdup(cfg->exit_file);
+    sandbox = cfg->sandbox;
+    /* the sandbox cannot open the exit file at the end: open it now */
+    if (sandbox && exit_file && (exit_fd = hvr_exit_file_open(exit_file, &err)) < 0)
+        return hvr_main_exit(exit_file, -1, HYVE_RUNNER_EXIT_ERROR, err);
     m = hvr_machine_new(g_steal_pointer(&cfg), &err);
     if (!m)
-        return hvr_main_exit(exit_file, HYVE_RUNNER_EXIT_ERROR, err);
+        return hvr_main_exit(exit_file, exit_fd, HYVE_RUNNER_EXIT_ERROR, err);
     if (m->cfg->control_socket &&
         !(ctl = hvr_control_new(m, m->cfg->control_socket, &err)))
-        return hvr_main_exit(exit_file, HYVE_RUNNER_EXIT_ERROR, err);
+        return hvr_main_exit(exit_file, exit_fd, HYVE_RUNNER_EXIT_ERROR, err);
+    /* setup done, still one thread: confine before any thread starts */
+    if (sandbox && !hvr_sandbox_enter(m->cfg, exit_fd, &err))
+        return hvr_main_exit(exit_file, exit_fd, HYVE_RUNNER_EXIT_ERROR, err);
     status = hvr_machine_run(m);
     /* the control socket goes away before the exit file appears: a client
      * that sees the file never reaches a dead socket */
     g_clear_pointer(&ctl, hvr_control_free);
-    return hvr_main_exit(exit_file, status, NULL);
+    return hvr_main_exit(exit_file, exit_fd, status, NULL);
 }

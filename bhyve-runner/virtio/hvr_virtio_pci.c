@@ -574,19 +574,28 @@ hvr_virtio_stats(void *opaque, GString *out)
     g_mutex_unlock(&dev->lock);
 }
 
+static void
+hvr_virtio_thread_start(void *opaque)
+{
+    HvrVirtioDev *dev = opaque;
+    g_autofree char *name = g_strdup_printf("%s-io", dev->model->name);
+
+    if (!dev->thread)
+        dev->thread = g_thread_new(name, hvr_virtio_thread, dev);
+}
+
 gboolean
 hvr_virtio_start(HvrVirtioDev *dev, GError **error)
 {
     HvrDevice *hd = g_new0(HvrDevice, 1);
-    g_autofree char *name = g_strdup_printf("%s-io", dev->model->name);
 
     hd->model = dev->model->name;
     hd->slot = dev->pci.slot;
     hd->opaque = dev;
     hd->stats = hvr_virtio_stats;
+    hd->start = hvr_virtio_thread_start;
     hd->stop = hvr_virtio_stop;
     hd->free = hvr_virtio_free;
     hvr_machine_add_device(dev->m, hd);
-    dev->thread = g_thread_new(name, hvr_virtio_thread, dev);
     return TRUE;
 }

@@ -107,9 +107,10 @@ struct _HvrVirtioDev {
     bool extra_armed[HVR_VIRTIO_MAX_FDS];  /* lock: poll for POLLIN */
 };
 
-/* Create the transport for @model in PCI @slot and start its I/O thread.
- * The model's state must be set in dev->state by the caller before
- * hvr_virtio_start(). */
+/* Create the transport for @model in PCI @slot; hvr_virtio_start() adds it
+ * to the machine, whose hvr_machine_run() starts its I/O thread (through
+ * HvrDevice.start, after the sandbox).  The model's state must be set in
+ * dev->state by the caller before hvr_virtio_start(). */
 HvrVirtioDev *hvr_virtio_new(HvrMachine *m, const HvrVirtioModel *model, int slot,
                              GError **error);
 gboolean hvr_virtio_start(HvrVirtioDev *dev, GError **error);

@@ -1,6 +1,7 @@
 /* test_host_util.c: helpers of the runner-host tests (see the header). */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <stdio.h>
@@ -81,6 +82,22 @@ run_clear(Run *r)
     g_clear_pointer(&r->conf, g_free);
     g_clear_pointer(&r->com1, g_free);
     g_clear_pointer(&r->ctl, g_free);
+    g_clear_pointer(&r->err, g_free);
+}
+
+GSpawnChildSetupFunc run_child_setup;
+
+/* In the child: stderr to DIR.stderr, then the test's own setup. */
+static void
+run_child(gpointer data)
+{
+    Run *r = data;
+    int fd = open(r->err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+    if (fd >= 0)
+        dup2(fd, STDERR_FILENO);
+    if (run_child_setup)
+        run_child_setup(r);
 }
 
 void
@@ -109,9 +126,10 @@ run_start_full(Run *r, const char *name, const char *action, gboolean spin, cons
                            "memory.size=64M\nname=%s\n%s", kpath, r->com1, r->ctl, name, extra);
     ck_assert(g_file_set_contents(r->conf, text, -1, NULL));
     argv[2] = r->conf;
+    r->err = g_strconcat(r->dir, ".stderr", NULL);
     ck_assert_msg(g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD |
-                                G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
-                                NULL, NULL, &r->pid, &err), "%s: spawn: %s", name,
+                                G_SPAWN_STDOUT_TO_DEV_NULL, run_child, r,
+                                &r->pid, &err), "%s: spawn: %s", name,
                   err ? err->message : "");
 }
 

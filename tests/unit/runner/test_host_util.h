@@ -22,7 +22,12 @@ typedef struct {
     char *conf;
     char *com1;
     char *ctl;
+    char *err;          /* the runner's stderr: DIR.stderr */
 } Run;
+
+/* Called in the child before exec (after stderr is redirected), with the
+ * Run as argument; NULL by default. */
+extern GSpawnChildSetupFunc run_child_setup;
 
 /* Frees the strings of @r (not the process: run_wait reaps it). */
 void run_clear(Run *r);

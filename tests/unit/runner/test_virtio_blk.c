@@ -66,7 +66,12 @@ setup(gboolean readonly)
     mach.pci = hvr_pci_new_detached();
     mach.devices = g_ptr_array_new();
     ck_assert_msg(hvr_virtio_blk_create(&mach, 3, &sc, &err), "create: %s", err ? err->message : "");
-    dev = ((HvrDevice *)g_ptr_array_index(mach.devices, 0))->opaque;
+    {
+        HvrDevice *d = g_ptr_array_index(mach.devices, 0);
+
+        dev = d->opaque;
+        d->start(d->opaque);    /* hvr_machine_run() does this in the runner */
+    }
 
     bar(dev, 20, 1, 0);
     bar(dev, 20, 1, 1 | 2);

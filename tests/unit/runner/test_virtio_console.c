@@ -96,7 +96,12 @@ START_TEST(test_console)
     mach.pci = hvr_pci_new_detached();
     mach.devices = g_ptr_array_new();
     ck_assert_msg(hvr_virtio_console_create(&mach, 4, &sc, &err), "create: %s", err ? err->message : "");
-    dev = ((HvrDevice *)g_ptr_array_index(mach.devices, 0))->opaque;
+    {
+        HvrDevice *d = g_ptr_array_index(mach.devices, 0);
+
+        dev = d->opaque;
+        d->start(d->opaque);    /* hvr_machine_run() does this in the runner */
+    }
 
     /* client connects before the driver is ready */
     g_strlcpy(sun.sun_path, sock, sizeof(sun.sun_path));

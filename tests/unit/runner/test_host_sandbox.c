@@ -1,0 +1,324 @@
+/* test_host_sandbox.c: sandbox=true with the real binary on this host's
+ * /dev/kvm and the synthetic kernels of test_host_util.c, checked from
+ * outside through /proc/PID: every thread with NoNewPrivs 1, Seccomp 2, no
+ * capability (bounding set included), the ids of sandbox.uid/gid (the
+ * system user hyve-runner when the test runs as root), its own mount
+ * namespace whose only mount is an empty read-only tmpfs root; the control
+ * socket still serves status/pause/resume/stats/consoles/poweroff and the
+ * exit file gets the right line for every way a guest ends.  As root it
+ * also runs the runner as hyve-runner (group kvm) without uid keys: the
+ * unprivileged path (user namespace) and the refusal of sandbox.uid=0.
+ * Skipped (77) without KVM. */
+#include <check.h>
+#include <dirent.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test_host_util.h"
+
+static uid_t sbx_uid = (uid_t)-1;     /* hyve-runner, when root */
+static gid_t sbx_gid = (gid_t)-1;
+static gid_t kvm_gid = (gid_t)-1;
+
+static void
+find_ids(void)
+{
+    struct passwd *pw = getuid() == 0 ? getpwnam("hyve-runner") : NULL;
+    struct group *gr = getgrnam("kvm");
+
+    if (pw) {
+        sbx_uid = pw->pw_uid;
+        sbx_gid = pw->pw_gid;
+    }
+    if (gr)
+        kvm_gid = gr->gr_gid;
+}
+
+static char *
+sandbox_extra(const char *dir, gboolean ids)
+{
+    g_autofree char *idl = ids && sbx_uid != (uid_t)-1
+        ? g_strdup_printf("sandbox.gid=%u\nsandbox.uid=%u\n", (unsigned)sbx_gid, (unsigned)sbx_uid)
+        : g_strdup("");
+
+    return g_strdup_printf("cpus=2\nexit.file=%s/vm.exit\nsandbox=true\n%s", dir, idl);
+}
+
+/* "Key:\tvalue" of a /proc status file. */
+static char *
+status_field(const char *text, const char *key)
+{
+    g_autofree char *k = g_strdup_printf("\n%s:", key);
+    const char *p = strstr(text, k), *e;
+
+    if (!p)
+        return NULL;
+    p += strlen(k);
+    while (*p == '\t' || *p == ' ')
+        p++;
+    e = strchr(p, '\n');
+    return g_strndup(p, e ? (gsize)(e - p) : strlen(p));
+}
+
+static void
+check_field(const char *tc, const char *task, const char *text, const char *key, const char *want)
+{
+    g_autofree char *v = status_field(text, key);
+
+    if (v)
+        g_strchomp(v);
+    ck_assert_msg(v && g_str_equal(v, want), "%s: task %s: %s is '%s', expected '%s'", tc, task,
+                  key, v ? v : "(missing)", want);
+}
+
+/* Every thread: no_new_privs, filter mode, no capabilities, the ids. */
+static guint
+check_threads(const char *tc, GPid pid, uid_t uid, gid_t gid, const char *groups,
+              gboolean bounding)
+{
+    g_autofree char *taskdir = g_strdup_printf("/proc/%d/task", (int)pid);
+    g_autofree char *ids = g_strdup_printf("%u\t%u\t%u\t%u", (unsigned)uid, (unsigned)uid,
+                                           (unsigned)uid, (unsigned)uid);
+    g_autofree char *gids = g_strdup_printf("%u\t%u\t%u\t%u", (unsigned)gid, (unsigned)gid,
+                                            (unsigned)gid, (unsigned)gid);
+    g_autoptr(GDir) d = g_dir_open(taskdir, 0, NULL);
+    const char *t;
+    guint n = 0;
+
+    ck_assert_msg(d, "%s: cannot list %s", tc, taskdir);
+    while ((t = g_dir_read_name(d))) {
+        g_autofree char *path = g_strdup_printf("%s/%s/status", taskdir, t);
+        g_autofree char *text = NULL;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL))
+            continue;       /* thread gone */
+        check_field(tc, t, text, "NoNewPrivs", "1");
+        check_field(tc, t, text, "Seccomp", "2");
+        check_field(tc, t, text, "CapEff", "0000000000000000");
+        check_field(tc, t, text, "CapPrm", "0000000000000000");
+        check_field(tc, t, text, "CapInh", "0000000000000000");
+        check_field(tc, t, text, "CapAmb", "0000000000000000");
+        if (bounding)
+            check_field(tc, t, text, "CapBnd", "0000000000000000");
+        check_field(tc, t, text, "Uid", ids);
+        check_field(tc, t, text, "Gid", gids);
+        if (groups)
+            check_field(tc, t, text, "Groups", groups);
+        n++;
+    }
+    return n;
+}
+
+/* Own mount namespace; its only mount is "/" (read-only tmpfs), empty. */
+static void
+check_empty_root(const char *tc, GPid pid)
+{
+    g_autofree char *ns = g_strdup_printf("/proc/%d/ns/mnt", (int)pid);
+    g_autofree char *mine = g_file_read_link("/proc/self/ns/mnt", NULL);
+    g_autofree char *theirs = g_file_read_link(ns, NULL);
+    g_autofree char *mi_path = g_strdup_printf("/proc/%d/mountinfo", (int)pid);
+    g_autofree char *root = g_strdup_printf("/proc/%d/root/", (int)pid);
+    g_autofree char *mi = NULL;
+    g_auto(GStrv) lines = NULL;
+    g_autoptr(GDir) d = NULL;
+    const char *e;
+
+    ck_assert_msg(theirs && mine && !g_str_equal(mine, theirs), "%s: mount namespace %s = ours %s",
+                  tc, theirs, mine);
+    ck_assert_msg(g_file_get_contents(mi_path, &mi, NULL, NULL), "%s: no %s", tc, mi_path);
+    lines = g_strsplit(g_strchomp(mi), "\n", -1);
+    ck_assert_msg(g_strv_length(lines) == 1, "%s: %u mounts, expected 1:\n%s", tc,
+                  g_strv_length(lines), mi);
+    ck_assert_msg(strstr(lines[0], " / / ro,") && strstr(lines[0], " - tmpfs "),
+                  "%s: root mount is not a read-only tmpfs: %s", tc, lines[0]);
+    d = g_dir_open(root, 0, NULL);
+    ck_assert_msg(d, "%s: cannot list %s", tc, root);
+    e = g_dir_read_name(d);
+    ck_assert_msg(!e, "%s: the sandbox root is not empty: '%s'", tc, e);
+}
+
+static void
+check_exit(const char *tc, const char *dir, const char *want)
+{
+    g_autofree char *path = g_build_filename(dir, "vm.exit", NULL);
+    g_autofree char *got = NULL;
+
+    ck_assert_msg(g_file_get_contents(path, &got, NULL, NULL), "%s: no exit file", tc);
+    ck_assert_msg(g_str_equal(got, want), "%s: exit file '%s', expected '%s'", tc, got, want);
+}
+
+static void
+check_stderr(const char *tc, Run *r, const char *want)
+{
+    g_autofree char *t = NULL;
+
+    ck_assert_msg(g_file_get_contents(r->err, &t, NULL, NULL) && strstr(t, want),
+                  "%s: no '%s' in the runner's stderr:\n%s", tc, want, t ? t : "");
+}
+
+START_TEST(test_sandbox_running)
+{
+    g_auto(Run) r = { 0 };
+    g_autofree char *dir = g_build_filename(tmpdir, "sbx-run", NULL);
+    g_autofree char *extra = sandbox_extra(dir, TRUE);
+    static const struct { const char *req, *reply; } steps[] = {
+        { "status", "ok running" },
+        { "pause", "ok" },
+        { "status", "ok paused" },
+        { "resume", "ok" },
+        { "status", "ok running" },
+    };
+    uid_t uid = sbx_uid != (uid_t)-1 ? sbx_uid : getuid();
+    gid_t gid = sbx_uid != (uid_t)-1 ? sbx_gid : getgid();
+    g_autofree char *stats = NULL, *cons = NULL, *off = NULL;
+    guint i, threads;
+
+    run_start_full(&r, "sbx-run", "", TRUE, extra);
+    ck_assert_msg(wait_output(&r, MSG, 60), "sbx-run: no guest output");
+    check_stderr("sbx-run", &r, "sandbox: entered (empty root");
+    /* setgroups(0) with the uid switch */
+    threads = check_threads("sbx-run", r.pid, uid, gid, sbx_uid != (uid_t)-1 ? "" : NULL,
+                            getuid() == 0);
+    ck_assert_msg(threads >= 3, "sbx-run: %u threads (main, 2 vCPUs)", threads);
+    check_empty_root("sbx-run", r.pid);
+    for (i = 0; i < G_N_ELEMENTS(steps); i++) {
+        g_autofree char *rep = request(&r, steps[i].req);
+
+        ck_assert_msg(g_str_equal(rep, steps[i].reply), "sbx-run: %s -> '%s', expected '%s'",
+                      steps[i].req, rep, steps[i].reply);
+    }
+    stats = request(&r, "stats");
+    ck_assert_msg(g_str_has_prefix(stats, "ok uptime_ms="), "sbx-run: stats '%s'", stats);
+    cons = request(&r, "consoles");
+    ck_assert_msg(g_str_has_prefix(cons, "ok com1="), "sbx-run: consoles '%s'", cons);
+    /* threads created after pause/resume are confined too */
+    check_threads("sbx-run", r.pid, uid, gid, sbx_uid != (uid_t)-1 ? "" : NULL, getuid() == 0);
+    off = request(&r, "poweroff");
+    ck_assert_msg(g_str_equal(off, "ok"), "sbx-run: poweroff '%s'", off);
+    ck_assert_int_eq(run_wait(&r, 60), 1);
+    check_exit("sbx-run", dir, "status=1 reason=poweroff\n");
+}
+END_TEST
+
+/* Every way a guest ends, inside the sandbox (same kernels as runner-host-exit). */
+static const struct {
+    const char *name;
+    const char *action;
+    int status;
+    const char *line;
+} exits[] = {
+    { "sbx-poweroff", "66BA040666B8003466EF", 1, "status=1 reason=poweroff\n" },
+    { "sbx-reboot", "66BAF90CB006EE", 0, "status=0 reason=reboot\n" },
+    { "sbx-triple-fault", "0F0B", 3, "status=3 reason=triple-fault\n" },
+    { "sbx-halt", "", 2, "status=2 reason=halt\n" },
+};
+
+START_TEST(test_sandbox_exits)
+{
+    g_auto(Run) r = { 0 };
+    g_autofree char *dir = g_build_filename(tmpdir, exits[_i].name, NULL);
+    g_autofree char *extra = sandbox_extra(dir, TRUE);
+    int st;
+
+    run_start_full(&r, exits[_i].name, exits[_i].action, FALSE, extra);
+    st = run_wait(&r, 60);
+    ck_assert_msg(st == exits[_i].status, "%s: exit %d, expected %d", exits[_i].name, st,
+                  exits[_i].status);
+    check_stderr(exits[_i].name, &r, "sandbox: entered");
+    check_exit(exits[_i].name, dir, exits[_i].line);
+}
+END_TEST
+
+/* In the child: become hyve-runner with the kvm group (root tests only). */
+static void
+become_runner_user(gpointer data)
+{
+    (void)data;
+    if (setgroups(1, &kvm_gid) < 0 || setresgid(sbx_gid, sbx_gid, sbx_gid) < 0 ||
+        setresuid(sbx_uid, sbx_uid, sbx_uid) < 0)
+        _exit(120);
+}
+
+static void
+prepare_user_dir(const char *name, char **dir)
+{
+    *dir = g_build_filename(tmpdir, name, NULL);
+    ck_assert(chmod(tmpdir, 0711) == 0);
+    ck_assert(g_mkdir_with_parents(*dir, 0700) == 0);
+    ck_assert(chown(*dir, sbx_uid, sbx_gid) == 0);
+}
+
+START_TEST(test_sandbox_unprivileged)
+{
+    g_auto(Run) r = { 0 };
+    g_autofree char *dir = NULL, *extra = NULL, *off = NULL, *t = NULL;
+
+    if (sbx_uid == (uid_t)-1 || kvm_gid == (gid_t)-1) {
+        fprintf(stderr, "unprivileged: skipped (needs root, user hyve-runner, group kvm)\n");
+        return;
+    }
+    prepare_user_dir("sbx-user", &dir);
+    extra = sandbox_extra(dir, FALSE);
+    run_child_setup = become_runner_user;
+    run_start_full(&r, "sbx-user", "", TRUE, extra);
+    run_child_setup = NULL;
+    ck_assert_msg(wait_output(&r, MSG, 60), "sbx-user: no guest output");
+    ck_assert(g_file_get_contents(r.err, &t, NULL, NULL));
+    if (strstr(t, "sandbox: no user namespace")) {
+        /* the kernel refused: host root kept, the rest still applies */
+        check_stderr("sbx-user", &r, "sandbox: entered (host root");
+    } else {
+        check_stderr("sbx-user", &r, "sandbox: entered (empty root");
+        check_empty_root("sbx-user", r.pid);
+    }
+    /* ids as seen from here: the runner's own; an unprivileged process
+     * cannot drop its supplementary groups (kvm) */
+    {
+        g_autofree char *g = g_strdup_printf("%u", (unsigned)kvm_gid);
+
+        check_threads("sbx-user", r.pid, sbx_uid, sbx_gid, g, TRUE);
+    }
+    off = request(&r, "poweroff");
+    ck_assert_msg(g_str_equal(off, "ok"), "sbx-user: poweroff '%s'", off);
+    ck_assert_int_eq(run_wait(&r, 60), 1);
+    check_exit("sbx-user", dir, "status=1 reason=poweroff\n");
+}
+END_TEST
+
+/* A runner that is not root cannot switch ids: configuration error. */
+START_TEST(test_sandbox_uid_refused)
+{
+    g_auto(Run) r = { 0 };
+    g_autofree char *dir = NULL, *extra = NULL;
+
+    if (sbx_uid == (uid_t)-1 || kvm_gid == (gid_t)-1) {
+        fprintf(stderr, "uid-refused: skipped (needs root, user hyve-runner, group kvm)\n");
+        return;
+    }
+    prepare_user_dir("sbx-uid0", &dir);
+    extra = g_strdup_printf("exit.file=%s/vm.exit\nsandbox=true\nsandbox.uid=0\n", dir);
+    run_child_setup = become_runner_user;
+    run_start_full(&r, "sbx-uid0", "", FALSE, extra);
+    run_child_setup = NULL;
+    ck_assert_int_eq(run_wait(&r, 30), 4);
+    check_stderr("sbx-uid0", &r, "sandbox.uid/sandbox.gid need a runner started as root");
+    check_exit("sbx-uid0", dir, "status=4 reason=error\n");
+}
+END_TEST
+
+int
+main(int argc, char **argv)
+{
+    TCase *tc = tcase_create("sandbox");
+
+    find_ids();
+    tcase_add_test(tc, test_sandbox_running);
+    tcase_add_loop_test(tc, test_sandbox_exits, 0, G_N_ELEMENTS(exits));
+    tcase_add_test(tc, test_sandbox_unprivileged);
+    tcase_add_test(tc, test_sandbox_uid_refused);
+    return host_test_main(argc, argv, "runner-host-sandbox", tc);
+}
