@@ -181,6 +181,21 @@ hvr_sandbox_drop_caps(GError **error)
     return TRUE;
 }
 
+/* Things the C library and GLib load lazily from files: g_strerror()
+ * converts each message to UTF-8 once (iconv opens gconv-modules.cache),
+ * so fill its cache for every errno while files can still be opened. */
+static void
+hvr_sandbox_warm_up(void)
+{
+    /* g_strerror() is declared G_GNUC_CONST: keep the calls */
+    const char *volatile sink;
+    int e;
+
+    for (e = 1; e < 134; e++)
+        sink = g_strerror(e);
+    (void)sink;
+}
+
 gboolean
 hvr_sandbox_enter(const HvrConfig *cfg, int exit_fd, GError **error)
 {
@@ -203,6 +218,7 @@ hvr_sandbox_enter(const HvrConfig *cfg, int exit_fd, GError **error)
     hvr_sandbox_drop_bounding();
     if (!hvr_sandbox_ids(cfg, error) || !hvr_sandbox_drop_caps(error))
         return FALSE;
+    hvr_sandbox_warm_up();
     if (!hvr_sandbox_filter_load(exit_fd, error))
         return FALSE;
     __atomic_store_n(&hvr_sandbox_on, TRUE, __ATOMIC_RELEASE);
