@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_daemon_stream_queue.c: stream data and max_client_queue. Stream
+ * data is flow-controlled by the stream itself (the fd is not read while
+ * HYVED_STREAM_BACKLOG bytes are queued to the client), so it does not
+ * count against max_client_queue: a slow but reading client of a stream
+ * bigger than that cap gets all of it, and the daemon's queue for it stays
+ * bounded by the backlog. Replies and events still count (scenario
+ * "queue-cap" in test_daemon_scenarios.c).
+ */
+#include "hyve-config.h"
+
+#include <check.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "hyved_client_priv.h"
+#include "hyved_stream_priv.h"
+#include "test_daemon_util.h"
+
+#define SERIAL 60
+
+typedef struct {
+    const char *name;
+    gsize queue_cap;            /* max_client_queue */
+    gsize total;                /* bytes the fd delivers */
+    guint pause_ms;             /* the client reads nothing this long first */
+} QueueCase;
+
+static const QueueCase queue_cases[] = {
+    { "cap-4k-4mib", 4096, 4u << 20, 400 },
+    { "cap-64k-3mib", 64 * 1024, 3u << 20, 300 },
+    { "cap-default-2mib", 16u << 20, 2u << 20, 200 },
+};
+
+static gsize current_cap;
+
+static void
+tweak(HyvedConfig *cfg)
+{
+    cfg->max_client_queue = current_cap;
+}
+
+static void
+grab_client(HyvedClient *client, gpointer data)
+{
+    HyvedClient **out = data;
+
+    if (!*out)
+        *out = hyved_client_ref(client);
+}
+
+typedef struct {
+    int fd;
+    gsize total;
+} Writer;
+
+/* The fd's other side: @total bytes of a counting pattern, then EOF. */
+static gpointer
+writer_thread(gpointer data)
+{
+    Writer *w = data;
+    guint8 buf[65536];
+    gsize done = 0;
+
+    while (done < w->total) {
+        gsize n = MIN(sizeof(buf), w->total - done);
+        ssize_t r;
+
+        for (gsize i = 0; i < n; i++)
+            buf[i] = (guint8) ((done + i) % 251);
+        r = write(w->fd, buf, n);
+        if (r <= 0)
+            break;
+        done += r;
+    }
+    close(w->fd);
+    return GSIZE_TO_POINTER(done);
+}
+
+START_TEST(test_slow_reader)
+{
+    const QueueCase *qc = &queue_cases[_i];
+    TestServer *ts;
+    HyvedClient *client = NULL;
+    HyvedHeader call = { HYVED_PROGRAM_REMOTE, 1, 201, HYVED_TYPE_CALL, SERIAL, 0 };
+    g_autoptr(GError) err = NULL;
+    HyvedStream *st;
+    Writer w;
+    GThread *thread;
+    gsize peak = 0, got = 0, bad = G_MAXSIZE;
+    gboolean eof_packet = FALSE;
+    int sp[2];
+    int fd;
+
+    current_cap = qc->queue_cap;
+    ts = test_server_start(HYVED_AUTH_NONE, tweak);
+    fd = test_connect(ts->sock_rw);
+    test_open(fd, "bhyve:///system", 0);
+    hyved_server_foreach_client(ts->server, grab_client, &client);
+    ck_assert_msg(client, "%s: no client", qc->name);
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+    st = hyved_client_open_stream(client, &call, sp[1], NULL, NULL, NULL, &err);
+    ck_assert_msg(st, "%s: open stream: %s", qc->name, err ? err->message : "?");
+    g_mutex_lock(&client->lock);
+    hyved_streams_call_done_locked(client, SERIAL, TRUE);
+    g_mutex_unlock(&client->lock);
+    g_main_context_wakeup(ts->ctx);
+
+    w.fd = sp[0];
+    w.total = qc->total;
+    thread = g_thread_new("writer", writer_thread, &w);
+
+    /* the client does not read for a while: the queue fills to the backlog */
+    for (guint t = 0; t < qc->pause_ms; t += 5) {
+        g_mutex_lock(&client->lock);
+        peak = MAX(peak, client->out_bytes);
+        ck_assert_msg(!client->want_close && !client->closed,
+                      "%s: client dropped with %zu bytes of stream data queued",
+                      qc->name, client->out_bytes);
+        g_mutex_unlock(&client->lock);
+        g_usleep(5000);
+    }
+    ck_assert_msg(peak <= HYVED_STREAM_BACKLOG + HYVED_STREAM_PAYLOAD_MAX + 64,
+                  "%s: %zu bytes queued, more than the stream backlog", qc->name, peak);
+    ck_assert_msg(peak > MIN(qc->queue_cap, (gsize) HYVED_STREAM_BACKLOG / 2),
+                  "%s: only %zu bytes queued: the pause did not fill the queue", qc->name, peak);
+
+    /* then it reads everything: all data, in order, then the empty CONTINUE */
+    while (!eof_packet) {
+        HyvedHeader hdr;
+        g_autoptr(GBytes) payload = NULL;
+        gboolean eof = FALSE;
+        gsize len = 0;
+        const guint8 *data;
+
+        ck_assert_msg(test_recv(fd, &hdr, &payload, 5000, &eof),
+                      "%s: after %zu bytes: %s", qc->name, got,
+                      eof ? "the daemon dropped the client" : "timeout");
+        ck_assert_msg(hdr.type == HYVED_TYPE_STREAM && hdr.serial == SERIAL &&
+                      hdr.status == HYVED_STATUS_CONTINUE,
+                      "%s: packet type %d serial %u status %d", qc->name, hdr.type,
+                      hdr.serial, hdr.status);
+        data = g_bytes_get_data(payload, &len);
+        /* one assertion per packet: check marks every assertion it passes */
+        for (gsize i = 0; i < len && bad == G_MAXSIZE; i++)
+            if (data[i] != (guint8) ((got + i) % 251))
+                bad = got + i;
+        ck_assert_msg(bad == G_MAXSIZE, "%s: byte %zu wrong", qc->name, bad);
+        got += len;
+        eof_packet = (len == 0);
+    }
+    ck_assert_msg(got == qc->total, "%s: got %zu of %zu bytes", qc->name, got, qc->total);
+    ck_assert_msg(GPOINTER_TO_SIZE(g_thread_join(thread)) == qc->total,
+                  "%s: writer short", qc->name);
+
+    hyved_stream_unref(st);
+    close(fd);
+    hyved_client_unref(client);
+    test_server_stop(ts);
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("daemon-stream-queue");
+    TCase *tc = tcase_create("queue");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_slow_reader, 0, G_N_ELEMENTS(queue_cases));
+    suite_add_tcase(s, tc);
+    return test_suite_run(s);
+}
