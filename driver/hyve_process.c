@@ -324,8 +324,8 @@ spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError **error)
      * dup2()ed onto 3, 4, ... in the child, the numbers a NULL net_fds
      * gives. */
     in.paths = &run->paths;
-    text = hyve_runner_config_format(def, &in, error);
-    if (!text)
+    if (!hyve_process_sandbox_input(drv, &in, error) ||
+        !(text = hyve_runner_config_format(def, &in, error)))
         return NULL;
     if (!(taps = hyve_netdev_open_all(hyve_driver_get_networks(drv), def, error)))
         return NULL;

@@ -16,14 +16,11 @@
  *   rng -> virtio-rng (getrandom(2): /dev/urandom or /dev/random backends)
  *   control.socket=<name>.ctl, exit.file=<name>.exit
  *   sandbox=true, sandbox.uid=/gid= as the caller asks (HyveRunnerInput)
- * Accepted without a key: <features> acpi/apic (the runner always builds
- * ACPI tables and local APICs, as libvirt's bhyve driver always passes -A);
- * <cpu><topology> (checked against the vCPU count at define; the runner
- * presents the vCPUs as one package); on_* and <emulator> (the driver's).
- * Refused: <clock offset='localtime'>: no CMOS RTC, guests read UTC from
- * kvmclock. Values with control characters cannot be carried by the line
- * format; socket paths too long for sockaddr_un are INTERNAL_ERROR naming
- * the path (as libvirt).
+ * Accepted without a key: <features> acpi/apic (always built, as libvirt's
+ * bhyve driver always passes -A); <cpu><topology> (checked at define; one
+ * package); on_* and <emulator> (the driver's). Refused: <clock
+ * offset='localtime'> (no CMOS RTC: guests read UTC from kvmclock), values
+ * with control characters; too long socket paths: INTERNAL_ERROR (libvirt).
  */
 #include "hyve-config.h"
 
@@ -353,14 +350,11 @@ hyve_runner_config_format(const HyveDomainDef *def, const HyveRunnerInput *in, G
         !conf_add_path(&c, "control socket", "control.socket", "", in->paths->control, error) ||
         !conf_add_path(&c, "exit file", "exit.file", "", in->paths->exit_status, error))
         return NULL;
-    if (in->sandbox) {
-        g_autofree char *uid = g_strdup_printf("%u", in->sandbox_uid);
-        g_autofree char *gid = g_strdup_printf("%u", in->sandbox_gid);
-
-        if (!conf_add(&c, "sandbox", "sandbox", "true", error) ||
-            (in->sandbox_ids && (!conf_add(&c, "sandbox uid", "sandbox.uid", uid, error) ||
-                                 !conf_add(&c, "sandbox gid", "sandbox.gid", gid, error))))
-            return NULL;
+    if (in->sandbox)
+        g_ptr_array_add(lines, g_strdup("sandbox=true"));
+    if (in->sandbox && in->sandbox_ids) {
+        g_ptr_array_add(lines, g_strdup_printf("sandbox.uid=%u", in->sandbox_uid));
+        g_ptr_array_add(lines, g_strdup_printf("sandbox.gid=%u", in->sandbox_gid));
     }
 
     g_ptr_array_sort(lines, line_cmp);

@@ -29,6 +29,7 @@ typedef struct {
     const char *name;
     gboolean fails;
     int net_fd_base;        /* 0: no descriptors given (dry run: 3, 4, ...) */
+    int sandbox;            /* 1: sandbox=true, 2: also ids 994/995 (issue 7) */
 } ConfCase;
 
 static const ConfCase cases[] = {
@@ -57,6 +58,8 @@ static const ConfCase cases[] = {
     { "rng", FALSE, 0 },
     { "rng-random", FALSE, 0 },
     { "full", FALSE, 0 },
+    { "sandbox", FALSE, 0, 1 },
+    { "sandbox-ids", FALSE, 0, 2 },
     { "err-no-kernel", TRUE, 0 },
     { "err-vcpu-65", TRUE, 0 },
     { "err-vcpu-current-65", TRUE, 0 },
@@ -156,6 +159,10 @@ START_TEST(test_case)
             fds[i] = c->net_fd_base + 2 * (int)i;
         in.net_fds = fds;
     }
+    in.sandbox = c->sandbox > 0;
+    in.sandbox_ids = c->sandbox > 1;
+    in.sandbox_uid = c->sandbox > 1 ? 994 : 0;
+    in.sandbox_gid = c->sandbox > 1 ? 995 : 0;
     got = hyve_runner_config_format(def, &in, &err);
     hyve_runner_paths_clear(&paths);
 
