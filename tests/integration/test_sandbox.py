@@ -121,13 +121,14 @@ class SandboxTest(RunningTestCase):
                             "%s: runner shares the host's mount namespace" % name)
         self.assertEqual(os.listdir("/proc/%d/root/" % pid), [], "%s: runner's root" % name)
 
-    def assertOnlyHandedFds(self, name, pid):
+    def assertOnlyHandedFds(self, name, pid, extra=()):
         """Every descriptor is one it was given (stdio, the log) or opened at
         setup (/dev/kvm and KVM's anonymous inodes, eventfds, its control
-        socket, pty master, the exit file, the kernel/initrd at most)."""
+        socket, pty master, the exit file, its disks, the kernel/initrd at
+        most)."""
         kernel, initrd = hyvetest.debian_kernel()
         allowed_paths = {"/dev/null", "/dev/kvm", "/dev/ptmx", kernel, initrd,
-                         os.path.join(state_dir(self.daemon), name + ".exit")}
+                         os.path.join(state_dir(self.daemon), name + ".exit")} | set(extra)
         allowed_re = re.compile(r"^(anon_inode:.*|socket:\[\d+\]|pipe:\[\d+\]|/dev/pts/\d+|"
                                 r".*/%s\.log|/memfd:.*)$" % re.escape(name))
         fds = fd_targets(pid)
@@ -141,7 +142,20 @@ class SandboxTest(RunningTestCase):
 
     def test_confined_runner(self):
         name = "sb-conf"
-        dom, pid = self.start(name)
+        disk = os.path.join(self.tmp, name + ".img")
+        with open(disk, "wb") as f:
+            f.truncate(8 << 20)
+        xml = domain_xml(name, memory_kib=MEM_KIB).replace("</devices>", """
+    <disk type='file' device='disk'>
+      <driver name='file' type='raw'/>
+      <source file='%s'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>""" % disk)
+        self.names.append(name)
+        dom = self.conn.defineXML(xml)
+        dom.create()
+        pid = self.assertRunner(name, 1, "after start")[0]
         st = proc_status(pid)
         print("\nrunner %d: %s" % (pid, " ".join(
             "%s=%s" % (k, ",".join(st[k])) for k in ("Uid", "Gid", "NoNewPrivs", "Seccomp",
@@ -150,7 +164,8 @@ class SandboxTest(RunningTestCase):
         print("runner cgroup: %s, root: %r" % (runner_cgroup(pid),
                                               os.listdir("/proc/%d/root/" % pid)))
         self.assertConfined(name, pid)
-        self.assertOnlyHandedFds(name, pid)
+        self.assertOnlyHandedFds(name, pid, extra=[disk])
+        self.assertIn(disk, fd_targets(pid).values(), "disk opened at setup")
 
     def test_cgroup(self):
         root = cgroup2_root()
