@@ -163,7 +163,11 @@ hvr_filter_build(GError **error)
         (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "prctl", 1, &getname)) < 0)
         goto fail;
 #ifdef HVR_SANITIZE
-    if ((r = hvr_rules(ctx, hvr_allow_sanitize, G_N_ELEMENTS(hvr_allow_sanitize),
+    /* the ASan symbolizer and LSan fork or clone helpers: refuse */
+    const struct scmp_arg_cmp process = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0);
+
+    if ((r = hvr_rule(ctx, SCMP_ACT_ERRNO(EPERM), "clone", 1, &process)) < 0 ||
+        (r = hvr_rules(ctx, hvr_allow_sanitize, G_N_ELEMENTS(hvr_allow_sanitize),
                        SCMP_ACT_ALLOW)) < 0 ||
         (r = hvr_rules(ctx, hvr_enoent_sanitize, G_N_ELEMENTS(hvr_enoent_sanitize),
                        SCMP_ACT_ERRNO(ENOENT))) < 0 ||

@@ -151,13 +151,20 @@ check_exit(const char *tc, const char *dir, const char *want)
     ck_assert_msg(g_str_equal(got, want), "%s: exit file '%s', expected '%s'", tc, got, want);
 }
 
+/* @want is in the runner's stderr, and no sanitizer report or sandbox
+ * violation (meaningful in -Db_sanitize builds: their runtimes run inside
+ * the sandbox too). */
 static void
 check_stderr(const char *tc, Run *r, const char *want)
 {
+    static const char *const bad[] = { "Sanitizer", "runtime error:", "forbidden system call" };
     g_autofree char *t = NULL;
+    guint i;
 
     ck_assert_msg(g_file_get_contents(r->err, &t, NULL, NULL) && strstr(t, want),
                   "%s: no '%s' in the runner's stderr:\n%s", tc, want, t ? t : "");
+    for (i = 0; i < G_N_ELEMENTS(bad); i++)
+        ck_assert_msg(!strstr(t, bad[i]), "%s: '%s' in the runner's stderr:\n%s", tc, bad[i], t);
 }
 
 START_TEST(test_sandbox_running)
@@ -201,6 +208,7 @@ START_TEST(test_sandbox_running)
     ck_assert_msg(g_str_equal(off, "ok"), "sbx-run: poweroff '%s'", off);
     ck_assert_int_eq(run_wait(&r, 60), 1);
     check_exit("sbx-run", dir, "status=1 reason=poweroff\n");
+    check_stderr("sbx-run", &r, "exiting with status 1");
 }
 END_TEST
 
@@ -286,6 +294,7 @@ START_TEST(test_sandbox_unprivileged)
     ck_assert_msg(g_str_equal(off, "ok"), "sbx-user: poweroff '%s'", off);
     ck_assert_int_eq(run_wait(&r, 60), 1);
     check_exit("sbx-user", dir, "status=1 reason=poweroff\n");
+    check_stderr("sbx-user", &r, "exiting with status 1");
 }
 END_TEST
 
