@@ -269,6 +269,54 @@ class SandboxTest(RunningTestCase):
                         "%s left after the runner was killed" % path)
 
 
+def runner_of(root, name):
+    """Pid of the live bhyve-runner whose config is ROOT/.../NAME.conf."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                argv = f.read().split(b"\0")[:-1]
+        except OSError:
+            continue
+        if (len(argv) >= 3 and argv[-2] == b"-c" and argv[-1].startswith(root.encode() + b"/")
+                and argv[-1].endswith(b"/" + name.encode() + b".conf")):
+            return int(entry)
+    return None
+
+
+class SessionSandboxTest(hyvetest.DaemonTestCase):
+    """A session daemon (runner_user ""): the runner keeps the daemon's
+    user (here root, so it can still unshare) but is confined all the same."""
+
+    daemon_args = ("--session",)
+
+    @classmethod
+    def setUpClass(cls):
+        hyvetest.require_root("the session daemon's runner is checked as root's")
+        super().setUpClass()
+
+    def test_confined_without_uid_switch(self):
+        name = "sb-session"
+        uri = "bhyve+unix:///session?socket=" + self.daemon.sock
+        with libvirt.open(uri) as conn:
+            dom = conn.defineXML(domain_xml(name, memory_kib=MEM_KIB))
+            dom.create()
+            try:
+                self.assertTrue(wait_until(lambda: runner_of(self.daemon.root, name)), "no runner")
+                pid = runner_of(self.daemon.root, name)
+                st = proc_status(pid)
+                self.assertEqual(st["Uid"], ["0"] * 4, "session runner keeps the daemon's uid")
+                self.assertEqual((st["NoNewPrivs"], st["Seccomp"]), (["1"], ["2"]))
+                self.assertEqual(int(st["CapEff"][0], 16), 0, "CapEff %s" % st["CapEff"])
+                self.assertEqual(os.listdir("/proc/%d/root/" % pid), [], "runner's root")
+                dom.suspend()
+                dom.resume()
+            finally:
+                dom.destroy()
+            self.assertEqual(runner_of(self.daemon.root, name), None)
+
+
 class MissingUserTest(hyvetest.DaemonTestCase):
     """runner_user names no user: every start fails, nothing is left."""
 
