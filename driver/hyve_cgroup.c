@@ -197,6 +197,33 @@ hyve_cgroup_remove(const char *root, const char *vm_path)
     return TRUE;
 }
 
+void
+hyve_cgroup_sweep(const char *root, const char *state_dir)
+{
+    g_autofree char *probe = hyve_cgroup_vm_path(root, state_dir, "x");
+    g_autofree char *inst = g_path_get_dirname(probe);
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&cgroup_lock);
+    g_autoptr(GDir) d = g_dir_open(inst, 0, NULL);
+    const char *name;
+    guint removed = 0;
+
+    if (!d)
+        return;
+    while ((name = g_dir_read_name(d))) {
+        g_autofree char *path = NULL;
+
+        if (!g_str_has_prefix(name, "vm-"))
+            continue;
+        path = g_build_filename(inst, name, NULL);
+        /* a populated cgroup (a reattached runner) refuses: EBUSY */
+        if (rmdir(path) == 0)
+            removed++;
+    }
+    if (removed)
+        g_message("removed %u cgroup(s) of domains no longer running below %s", removed, inst);
+    rmdir(inst);
+}
+
 static gboolean
 read_u64_key(const char *path, const char *key, guint64 *value)
 {

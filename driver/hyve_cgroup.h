@@ -62,6 +62,12 @@ gboolean hyve_cgroup_create(const char *root, const char *vm_path, GError **erro
  * missing directory is fine; failures are logged. */
 gboolean hyve_cgroup_remove(const char *root, const char *vm_path);
 
+/* At daemon start (no domain starting yet): removes the empty domain
+ * cgroups of @state_dir's instance (left by a daemon killed during a start
+ * or a stop) and the instance directory if that leaves it empty; populated
+ * ones (runners that were reattached) cannot be removed and stay. */
+void hyve_cgroup_sweep(const char *root, const char *state_dir);
+
 /* Statistics of @vm_path: memory.current (bytes) and cpu.stat usage_usec;
  * FALSE for each one that is unavailable. */
 gboolean hyve_cgroup_memory_current(const char *vm_path, guint64 *bytes);

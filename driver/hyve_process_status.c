@@ -29,6 +29,7 @@
 #include "hyve_domain_parse_priv.h"
 #include "hyve_driver_priv.h"
 #include "hyve_netdev.h"
+#include "hyve_cgroup.h"
 #include "hyve_process.h"
 #include "hyve_runner_control.h"
 
@@ -374,4 +375,7 @@ hyve_process_reattach_all(HyveDriver *drv)
     while ((name = g_dir_read_name(d)))
         if (g_str_has_suffix(name, ".pid") && strlen(name) > 4)
             hyve_process_kill_untracked(drv, dir, name);
+    /* cgroups no runner uses any more (a daemon killed mid-start) */
+    if (hyve_cgroup_root())
+        hyve_cgroup_sweep(hyve_cgroup_root(), dir);
 }

@@ -235,8 +235,16 @@ class SandboxTest(RunningTestCase):
         name = "sb-re"
         dom, pid = self.start(name)
         dom_id = dom.ID()
+        root = cgroup2_root()
+        stale = root + self.expected_cgroup("sb-stale") if root else None
+        if root:
+            os.mkdir(stale)         # as a daemon killed during a start leaves it
         self.conn.close()
         self.daemon.restart()
+        if root:
+            self.assertFalse(os.path.exists(stale), "empty cgroup %s kept at restart" % stale)
+            self.assertTrue(os.path.isdir(root + self.expected_cgroup(name)),
+                            "the reattached runner's cgroup went")
         self.conn = libvirt.open(self.daemon.uri)
         dom = self.conn.lookupByName(name)
         self.assertEqual((dom.ID(), dom.state()[0]), (dom_id, libvirt.VIR_DOMAIN_RUNNING),
@@ -245,7 +253,6 @@ class SandboxTest(RunningTestCase):
         self.assertConfined(name, pid)
         dom.suspend()
         dom.resume()
-        root = cgroup2_root()
         path = root + self.expected_cgroup(name) if root else None
         if root:
             self.assertEqual(runner_cgroup(pid), self.expected_cgroup(name))

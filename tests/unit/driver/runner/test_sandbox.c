@@ -288,6 +288,39 @@ START_TEST(test_remove_fails)
 }
 END_TEST
 
+/* At daemon start: empty domain cgroups go, populated ones (here: not
+ * empty) stay, the instance directory with its last one. */
+START_TEST(test_sweep)
+{
+    g_autofree char *root = g_dir_make_tmp("hyve-cg-XXXXXX", NULL);
+    g_autofree char *a = hyve_cgroup_vm_path(root, "/run/s", "a");
+    g_autofree char *b = hyve_cgroup_vm_path(root, "/run/s", "b");
+    g_autofree char *other = hyve_cgroup_vm_path(root, "/run/other", "a");
+    g_autofree char *inst = g_path_get_dirname(a), *oinst = g_path_get_dirname(other);
+    g_autofree char *top = g_path_get_dirname(inst), *keep = g_build_filename(inst, "keep", NULL);
+    g_autoptr(GError) err = NULL;
+
+    hyve_cgroup_sweep(root, "/run/s");     /* nothing there: no-op */
+    ck_assert(hyve_cgroup_create(root, a, &err) && hyve_cgroup_create(root, b, &err) &&
+              hyve_cgroup_create(root, other, &err));
+    ck_assert(g_mkdir(keep, 0755) == 0);   /* not a domain's: never touched */
+    put(b, "populated", "x");
+    hyve_cgroup_sweep(root, "/run/s");
+    ck_assert_msg(!g_file_test(a, G_FILE_TEST_EXISTS), "sweep: empty %s left", a);
+    ck_assert_msg(g_file_test(b, G_FILE_TEST_IS_DIR), "sweep: populated %s removed", b);
+    ck_assert_msg(g_file_test(keep, G_FILE_TEST_IS_DIR), "sweep: %s removed", keep);
+    ck_assert_msg(g_file_test(other, G_FILE_TEST_IS_DIR), "sweep: other instance touched");
+    rm(b, "populated");
+    g_rmdir(keep);
+    hyve_cgroup_sweep(root, "/run/s");
+    ck_assert_msg(!g_file_test(inst, G_FILE_TEST_EXISTS), "sweep: empty instance left");
+    ck_assert(hyve_cgroup_remove(root, other));
+    ck_assert(!g_file_test(oinst, G_FILE_TEST_EXISTS));
+    g_rmdir(top);
+    ck_assert_msg(g_rmdir(root) == 0, "sweep: fake tree not empty afterwards");
+}
+END_TEST
+
 START_TEST(test_stats)
 {
     g_autofree char *dir = g_dir_make_tmp("hyve-cg-XXXXXX", NULL);
@@ -344,6 +377,7 @@ main(void)
     tcase_add_test(tc, test_create_fails);
     tcase_add_test(tc, test_controllers_refused);
     tcase_add_test(tc, test_remove_fails);
+    tcase_add_test(tc, test_sweep);
     tcase_add_test(tc, test_stats);
     tcase_add_test(tc, test_run_path);
     suite_add_tcase(s, tc);
