@@ -5,19 +5,25 @@
  * system user hyve-runner when the test runs as root), its own mount
  * namespace whose only mount is an empty read-only tmpfs root; the control
  * socket still serves status/pause/resume/stats/consoles/poweroff and the
- * exit file gets the right line for every way a guest ends.  As root it
+ * exit file gets the right line for every way a guest ends; as root, the
+ * filter read back from the live runner is the exported one.  As root it
  * also runs the runner as hyve-runner (group kvm) without uid keys: the
  * unprivileged path (user namespace) and the refusal of sandbox.uid=0.
  * Skipped (77) without KVM. */
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <grp.h>
+#include <linux/filter.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "hvr_sandbox.h"
 #include "test_host_util.h"
 
 static uid_t sbx_uid = (uid_t)-1;     /* hyve-runner, when root */
@@ -141,6 +147,46 @@ check_empty_root(const char *tc, GPid pid)
     ck_assert_msg(!e, "%s: the sandbox root is not empty: '%s'", tc, e);
 }
 
+/* Root only: the filter loaded in the running runner (read back with
+ * PTRACE_SECCOMP_GET_FILTER) is byte for byte the one
+ * hvr_sandbox_filter_export() gives, i.e. what runner-sandbox-filter
+ * checks syscall by syscall. */
+static void
+check_live_filter(const char *tc, GPid pid)
+{
+    g_autoptr(GError) err = NULL;
+    char path[] = "/tmp/hvr-live-XXXXXX";
+    int fd = mkstemp(path), st;
+    g_autofree struct sock_filter *live = NULL;
+    g_autofree char *want = NULL;
+    gsize want_len;
+    long n;
+
+    ck_assert(fd >= 0);
+    ck_assert_msg(hvr_sandbox_filter_export(fd, TRUE, NULL, &err), "%s: export: %s", tc,
+                  err ? err->message : "");
+    close(fd);
+    ck_assert(g_file_get_contents(path, &want, &want_len, NULL));
+    unlink(path);
+    ck_assert_msg(ptrace(PTRACE_SEIZE, pid, NULL, NULL) == 0, "%s: PTRACE_SEIZE: %s", tc,
+                  g_strerror(errno));
+    ck_assert(ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) == 0);
+    ck_assert(waitpid(pid, &st, __WALL) == pid && WIFSTOPPED(st));
+    n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, NULL);
+    if (n > 0) {
+        live = g_new0(struct sock_filter, n);
+        n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, live);
+    }
+    ck_assert(ptrace(PTRACE_DETACH, pid, NULL, NULL) == 0);
+    ck_assert_msg(n > 0, "%s: PTRACE_SECCOMP_GET_FILTER: %s", tc, g_strerror(errno));
+    ck_assert_msg((gsize)n * sizeof(struct sock_filter) == want_len &&
+                  memcmp(live, want, want_len) == 0,
+                  "%s: live filter (%ld instructions) differs from the exported one (%zu)", tc,
+                  n, want_len / sizeof(struct sock_filter));
+    ck_assert_msg(ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 1, NULL) < 0,
+                  "%s: more than one filter loaded", tc);
+}
+
 static void
 check_exit(const char *tc, const char *dir, const char *want)
 {
@@ -192,6 +238,8 @@ START_TEST(test_sandbox_running)
                             getuid() == 0);
     ck_assert_msg(threads >= 3, "sbx-run: %u threads (main, 2 vCPUs)", threads);
     check_empty_root("sbx-run", r.pid);
+    if (getuid() == 0)
+        check_live_filter("sbx-run", r.pid);
     for (i = 0; i < G_N_ELEMENTS(steps); i++) {
         g_autofree char *rep = request(&r, steps[i].req);
 
