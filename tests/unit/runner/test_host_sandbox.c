@@ -16,6 +16,7 @@
 #include <grp.h>
 #include <linux/filter.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -250,6 +251,17 @@ START_TEST(test_sandbox_running)
     ck_assert_msg(g_str_has_prefix(stats, "ok uptime_ms="), "sbx-run: stats '%s'", stats);
     cons = request(&r, "consoles");
     ck_assert_msg(g_str_has_prefix(cons, "ok com1="), "sbx-run: consoles '%s'", cons);
+    /* signals still reach the main loop (GLib's worker thread, started
+     * inside the sandbox): SIGTERM presses the power button */
+    ck_assert(kill(r.pid, SIGTERM) == 0);
+    for (i = 0; i < 100; i++) {
+        g_autofree char *t = NULL;
+
+        if (g_file_get_contents(r.err, &t, NULL, NULL) && strstr(t, "SIGTERM: pressing"))
+            break;
+        g_usleep(50000);
+    }
+    check_stderr("sbx-run", &r, "SIGTERM: pressing the power button");
     /* threads created after pause/resume are confined too */
     check_threads("sbx-run", r.pid, uid, gid, sbx_uid != (uid_t)-1 ? "" : NULL, getuid() == 0);
     off = request(&r, "poweroff");
