@@ -33,6 +33,10 @@ struct _HyvedServer {
     GMainContext *ctx;              /* the I/O thread's context */
     GMainLoop *loop;
     GThreadPool *workers;           /* thread-safe itself */
+    GThreadPool *prio_workers;      /* thread-safe itself; NULL when prio_workers = 0:
+                                     * reads (and domain destroy) go here while
+                                     * every worker is busy */
+    gint busy_workers;              /* atomic: calls running or queued in workers */
 
     /* I/O thread only (set up before hyved_server_run): */
     GPtrArray *listeners;           /* HyvedListener* */

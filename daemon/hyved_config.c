@@ -23,6 +23,7 @@ hyved_config_init(HyvedConfig *cfg, gboolean privileged)
     cfg->max_clients = 5000;
     cfg->max_anonymous_clients = 20;
     cfg->max_workers = 20;
+    cfg->prio_workers = 5;
     cfg->max_client_requests = 5;
     cfg->keepalive_interval = 5;
     cfg->keepalive_count = 5;
@@ -168,6 +169,7 @@ static const ConfKey conf_keys[] = {
     CONF_NUM(max_clients, KEY_UINT, guint, 1, 1000000),
     CONF_NUM(max_anonymous_clients, KEY_UINT, guint, 0, 1000000),
     CONF_NUM(max_workers, KEY_UINT, guint, 1, 1000),
+    CONF_NUM(prio_workers, KEY_UINT, guint, 0, 1000),
     CONF_NUM(max_client_requests, KEY_UINT, guint, 1, 10000),
     CONF_NUM(max_client_queue, KEY_SIZE, gsize, 4096, G_GINT64_CONSTANT(1) << 30),
     { "keepalive_interval", KEY_INT, CONF_FIELD(keepalive_interval, int), -1, 3600, TRUE },

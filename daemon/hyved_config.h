@@ -27,6 +27,7 @@ typedef struct {
     guint max_clients;
     guint max_anonymous_clients;    /* not yet authenticated at once; 0 = no limit */
     guint max_workers;
+    guint prio_workers;             /* run reads while all workers are busy; 0 = none */
     guint max_client_requests;
     int keepalive_interval;         /* seconds; -1 disables our PINGs */
     guint keepalive_count;

@@ -66,7 +66,26 @@ job_run(HyvedJob *job)
 static void
 worker_func(gpointer data, gpointer user_data)
 {
+    HyvedServer *server = user_data;
+
     job_run(data);
+    g_atomic_int_dec_and_test(&server->busy_workers);
+}
+
+static void
+prio_worker_func(gpointer data, gpointer user_data)
+{
+    job_run(data);
+}
+
+/* Calls that may jump to the priority workers (as libvirt's "priority:
+ * high" ones): those that change nothing, and destroying a domain, so that
+ * an administrator can still look and kill while every worker is stuck. */
+static gboolean
+proc_is_priority(const HyvedProcedure *proc)
+{
+    return !(proc->flags & HYVED_PROC_WRITE) ||
+        proc->proc == REMOTE_PROC_DOMAIN_DESTROY || proc->proc == REMOTE_PROC_DOMAIN_DESTROY_FLAGS;
 }
 
 void
@@ -96,6 +115,14 @@ hyved_server_queue_call(HyvedServer *server, HyvedClient *client,
         job_run(job);
         return;
     }
+    /* every worker taken (running or queued): a read goes to the priority
+     * workers instead of waiting behind them */
+    if (server->prio_workers && proc_is_priority(proc) &&
+        (guint) g_atomic_int_get(&server->busy_workers) >= server->cfg->max_workers) {
+        g_thread_pool_push(server->prio_workers, job, NULL);
+        return;
+    }
+    g_atomic_int_inc(&server->busy_workers);
     g_thread_pool_push(server->workers, job, NULL);
 }
 
@@ -206,7 +233,10 @@ hyved_server_new(const HyvedConfig *cfg, HyveDriver *driver, gboolean privileged
     server->clients = g_ptr_array_new();
     g_mutex_init(&server->lock);
     server->workers = g_thread_pool_new(worker_func, server, cfg->max_workers, FALSE, &local);
-    if (!server->workers) {
+    if (server->workers && cfg->prio_workers)
+        server->prio_workers = g_thread_pool_new(prio_worker_func, server, cfg->prio_workers,
+                                                 FALSE, &local);
+    if (!server->workers || (cfg->prio_workers && !server->prio_workers)) {
         hyve_error_set(error, HYVE_FROM_RPC, HYVE_ERR_SYSTEM_ERROR,
                        "cannot start worker threads: %s", local->message);
         g_error_free(local);
@@ -304,6 +334,8 @@ hyved_server_free(HyvedServer *server)
     }
     if (server->workers)
         g_thread_pool_free(server->workers, FALSE, TRUE);
+    if (server->prio_workers)
+        g_thread_pool_free(server->prio_workers, FALSE, TRUE);
     g_ptr_array_free(server->clients, TRUE);
     g_main_loop_unref(server->loop);
     g_main_context_unref(server->ctx);

@@ -14,6 +14,7 @@ figures (fds, RSS, times); the last lines are a summary table.
 import os
 import random
 import select
+import signal
 import socket
 import struct
 import threading
@@ -29,6 +30,7 @@ CONFIG = {
     "max_clients": 40,
     "max_anonymous_clients": 10,
     "max_workers": 4,
+    "prio_workers": 2,
     "max_client_requests": 5,
     "max_client_queue": 262144,
     "keepalive_interval": 1,
@@ -44,6 +46,7 @@ PROC_DOMAIN_EVENT_CALLBACK_REGISTER_ANY = 316
 PROC_GET_ALL_DOMAIN_STATS = 344
 PROC_LIST_DOMAINS = 37
 PROC_DOMAIN_OPEN_CONSOLE = 201
+PROC_DOMAIN_SUSPEND = 34
 STRING_MAX = 4194304
 DOMAIN_LIST_MAX = 16384
 VOL_SIZE = 32 << 20
@@ -594,6 +597,54 @@ class AbuseTest(hyvetest.DaemonTestCase):
             dom.undefine()
         self.after("console, socket closed mid-stream")
 
+    def test_stuck_workers(self):
+        # Every worker thread blocked in a call that waits for a runner which
+        # does not answer (SIGSTOPped): clients that only read must still
+        # get answers (libvirt's priority workers).
+        if not os.access("/dev/kvm", os.R_OK | os.W_OK) or os.geteuid() != 0:
+            self.skipTest("a running domain needs /dev/kvm (and root here)")
+        name = "abuse-stuck"
+        dom = self.good.defineXML(hyvetest.domain_xml(name, memory_kib=131072))
+        dom.create()
+        pids = self.daemon.runner_pids()
+        self.assertEqual(len(pids), 1)
+        arg = string(name) + dom.UUID() + i32(dom.ID())
+        stuck = []
+        os.kill(pids[0], signal.SIGSTOP)
+        try:
+            for i in range(CONFIG["max_workers"] + 2):
+                c = self.opened()
+                c.send_raw(packet(PROC_DOMAIN_SUSPEND, 500, arg))
+                stuck.append(c)
+            time.sleep(0.3)
+            lat = []
+            t_end = time.monotonic() + 2
+            ro = libvirt.openReadOnly(self.daemon.uri_ro)
+            while time.monotonic() < t_end:
+                t0 = time.monotonic()
+                self.assertEqual(ro.getType(), "BHYVE")
+                ro.listAllDomains(0)
+                ro.getHostname()
+                lat.append(time.monotonic() - t0)
+            ro.close()
+        finally:
+            os.kill(pids[0], signal.SIGCONT)
+        answers = []
+        for c in stuck:
+            c.sock.settimeout(30 * SCALE)
+            prog, vers, proc, mtype, serial, status, body = c.recv_packet()
+            answers.append(status)
+            c.close()
+        print("stuck workers: %d suspend calls on a stopped runner (max_workers = %d); "
+              "other clients: %d rounds, slowest %.0f ms; the stuck calls answered %s"
+              % (len(stuck), CONFIG["max_workers"], len(lat), max(lat) * 1000, answers))
+        if dom.info()[0] == libvirt.VIR_DOMAIN_PAUSED:
+            dom.resume()
+        dom.destroy()
+        dom.undefine()
+        self.assertLess(max(lat), 1.0 * SCALE, "reads waited for the stuck workers")
+        self.after("all workers stuck on a stopped runner")
+
     def test_pipelined_clients(self):
         # 20 clients each pipeline 200 calls in one write: every call is
         # answered once, with max_workers worker threads at most.
@@ -648,10 +699,10 @@ class AbuseTest(hyvetest.DaemonTestCase):
             stop.set()
             sampler.join()
         print("pipelined: 20 clients x 200 calls answered in %.2f s; daemon threads %d "
-              "before, %d at most (max_workers = %d)"
-              % (took, base_threads, peak[0], CONFIG["max_workers"]))
+              "before, %d at most (max_workers = %d, prio_workers = %d)"
+              % (took, base_threads, peak[0], CONFIG["max_workers"], CONFIG["prio_workers"]))
         self.assertEqual(errors, [])
-        self.assertLessEqual(peak[0], base_threads + CONFIG["max_workers"])
+        self.assertLessEqual(peak[0], base_threads + CONFIG["max_workers"] + CONFIG["prio_workers"])
         self.after("20 clients x 200 pipelined calls")
 
 

@@ -32,6 +32,10 @@ static const ConfCase conf_cases[] = {
       "max_clients=7" },
     { "workers", "max_workers=3\n", TRUE, "max_workers=3" },
     { "queue-default", "", TRUE, "max_client_queue=16777216" },
+    { "prio-default", "", TRUE, "prio_workers=5" },
+    { "prio-off", "prio_workers = 0\n", TRUE, "prio_workers=0" },
+    { "prio-range", "prio_workers = 1001\n", FALSE,
+      "test.conf:1: 'prio_workers' = 1001 is out of range [0..1000]" },
     { "queue", "max_client_queue = 65536\n", TRUE, "max_client_queue=65536" },
     { "queue-big", "max_client_queue = 1073741824\n", TRUE, "max_client_queue=1073741824" },
     { "queue-small", "max_client_queue = 4095\n", FALSE,
@@ -74,6 +78,7 @@ field_string(const HyvedConfig *c, const char *field)
     F("max_workers", "%u", c->max_workers);
     F("max_client_requests", "%u", c->max_client_requests);
     F("max_client_queue", "%zu", c->max_client_queue);
+    F("prio_workers", "%u", c->prio_workers);
     F("keepalive_interval", "%d", c->keepalive_interval);
     F("keepalive_count", "%u", c->keepalive_count);
     F("unix_sock_rw_perms", "%u", c->unix_sock_rw_perms);
