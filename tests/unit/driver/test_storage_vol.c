@@ -285,7 +285,8 @@ START_TEST(test_fifo_volume)
     alarm(0);
     ck_assert_msg(!ok, "%s of a FIFO: accepted", fifo_ops[_i]);
     assert_error(err, fifo_ops[_i], 55, want);
-    ck_assert_msg(!g_file_test(vol_path("c"), G_FILE_TEST_EXISTS), "clone left behind");
+    g_autofree char *clone = vol_path("c");
+    ck_assert_msg(!g_file_test(clone, G_FILE_TEST_EXISTS), "clone left behind");
     /* the volume is free again */
     g_clear_error(&err);
     ck_assert_msg(hyve_storage_vol_delete(st, pool, "f", 0, &err), "%s: delete: %s",
