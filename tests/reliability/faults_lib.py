@@ -6,6 +6,7 @@ restarted, the python event loop, and /proc views of a process."""
 import os
 import queue
 import signal
+import subprocess
 import threading
 import time
 import uuid as uuidlib
@@ -165,6 +166,41 @@ def net_devices():
         return set(os.listdir("/sys/class/net"))
     except OSError:
         return set()
+
+
+def cgroup2_mount():
+    """A cgroup2 mount point visible in this mount namespace, or None. The
+    namespace of in_network_namespace has a fresh sysfs on /sys that hides
+    the host's cgroup mounts: the host's cgroup2 hierarchy is mounted again
+    (tmpfs on /sys/fs/cgroup + cgroup2 on its 'unified', a hybrid layout)
+    so the daemon can place runners as it would on the host."""
+    def find():
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                dev, mnt, fstype = line.split()[:3]
+                if fstype == "cgroup2" and os.path.isfile(os.path.join(mnt, "cgroup.procs")):
+                    return mnt
+        return None
+
+    if os.environ.get("HYVE_IN_NET_NS") == "1" and not find() and os.path.isdir("/sys/fs/cgroup"):
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "hyve-faults-cg",
+                        "/sys/fs/cgroup"], check=False)
+        os.makedirs("/sys/fs/cgroup/unified", exist_ok=True)
+        subprocess.run(["mount", "-t", "cgroup2", "hyve-faults-cg2", "/sys/fs/cgroup/unified"],
+                       check=False)
+    return find()
+
+
+def cgroup_of(pid):
+    """PID's cgroup v2 path ('0::' line of /proc/PID/cgroup), or None."""
+    try:
+        with open("/proc/%d/cgroup" % pid) as f:
+            for line in f:
+                if line.startswith("0::"):
+                    return line[3:].strip()
+    except OSError:
+        pass
+    return None
 
 
 # -- events ---------------------------------------------------------------------

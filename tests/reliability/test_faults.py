@@ -581,6 +581,7 @@ class RunnerKillTest(unittest.TestCase):
     def setUp(self):
         subprocess.run(["ip", "link", "add", BRIDGE, "type", "bridge"], check=True)
         subprocess.run(["ip", "link", "set", BRIDGE, "up"], check=True)
+        self.cg_mount = fl.cgroup2_mount()
         self.d = KillableDaemon(name="runner-kill").start()
         fl.ensure_event_loop()
         self.conn = libvirt.open(self.d.uri)
@@ -615,6 +616,7 @@ class RunnerKillTest(unittest.TestCase):
         fd_series = [len(fl.fd_targets(dpid))]
         latencies, start_times = [], []
         running_files = None
+        cgroups = set()
         for rnd in range(self.ROUNDS):
             what = "round %d" % (rnd + 1)
             t = time.monotonic()
@@ -634,6 +636,13 @@ class RunnerKillTest(unittest.TestCase):
             self.assertTrue(pty and os.path.exists(pty), what + ": console pty %r" % pty)
             files = self.domain_files()
             self.assertGreater(len(files), len(base_files), what + ": no state files")
+            # a cgroup of the runner's own (where the daemon uses cgroup v2)
+            cg = fl.cgroup_of(runner)
+            own_cg = None
+            if self.cg_mount and cg and cg != fl.cgroup_of(dpid):
+                own_cg = os.path.join(self.cg_mount, cg.lstrip("/"))
+                self.assertTrue(os.path.isdir(own_cg), what + ": no cgroup " + own_cg)
+                cgroups.add(cg)
             running_files = running_files or files
             # drop events of the start
             while not self.events.q.empty():
@@ -660,6 +669,9 @@ class RunnerKillTest(unittest.TestCase):
             self.assertEqual(sorted(fl.net_devices() - base_devs), [], what + ": tap left")
             hyvetest.wait_until(lambda: self.domain_files() == base_files, timeout=5)
             self.assertEqual(self.domain_files(), base_files, what + ": state files left")
+            if own_cg:
+                hyvetest.wait_until(lambda: not os.path.exists(own_cg), timeout=5)
+                self.assertFalse(os.path.exists(own_cg), what + ": cgroup left: " + own_cg)
             if not hyvetest.wait_until(lambda: not os.path.exists(pty), timeout=2):
                 # the number may have been reused by another program since
                 holders = pty_holders(pty)
@@ -686,6 +698,9 @@ class RunnerKillTest(unittest.TestCase):
                % (self.ROUNDS, 1000 * fl.median(latencies), 1000 * max(latencies),
                   ",".join(running_files or []), "/".join(map(str, fd_series[1:])),
                   fd_series[0]))
+        figure("  runner cgroup: %s" % (
+            "%s, removed after each crash" % sorted(cgroups)[0] if cgroups else
+            "none of its own (no cgroup v2 use by the daemon here; mount %s)" % self.cg_mount))
         figure("  domain start median %.0f ms; whole test %.1f s"
                % (1000 * fl.median(start_times), time.monotonic() - t_all))
 
