@@ -36,6 +36,7 @@
 #define HVR_SANDBOX_H
 
 #include <glib.h>
+#include <sys/types.h>
 
 #include "hvr_config.h"
 
@@ -50,11 +51,13 @@ gboolean hvr_sandbox_enter(const HvrConfig *cfg, int exit_fd, GError **error);
 
 gboolean hvr_sandbox_active(void);
 
-/* The seccomp filter hvr_sandbox_enter() loads, without loading it:
- * libseccomp's PFC text (@bpf FALSE) or the raw BPF program (@bpf TRUE,
- * struct sock_filter array) written to @fd.  Also returns the number of
- * system calls with at least one ALLOW rule in @n_allowed (may be NULL). */
-gboolean hvr_sandbox_filter_export(int fd, gboolean bpf, guint *n_allowed,
+/* The seccomp filter hvr_sandbox_enter() loads in process @pid (0: this
+ * one; the filter names it: tgkill only within the process), without
+ * loading it: libseccomp's PFC text (@bpf FALSE) or the raw BPF program
+ * (@bpf TRUE, struct sock_filter array) written to @fd.  Also returns the
+ * number of system calls with at least one ALLOW rule in @n_allowed (may
+ * be NULL). */
+gboolean hvr_sandbox_filter_export(int fd, gboolean bpf, pid_t pid, guint *n_allowed,
                                    GError **error);
 
 /* hvr_sandbox_filter.c, used by hvr_sandbox_enter(): build and load the

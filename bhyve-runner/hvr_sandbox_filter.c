@@ -5,7 +5,8 @@
  * Every rule names why it is there.  Nothing that takes a path is allowed
  * except newfstatat (glibc's fstat(); the root is empty anyway); no socket,
  * connect, bind, execve, fork, ptrace, mount, kill of other processes.
- * ioctl is limited to KVM's ioctl type, BLKDISCARD and TCGETS; clone to new
+ * ioctl is limited to KVM's ioctl type, BLKDISCARD and TCGETS; tgkill to our
+ * own threads; clone to new
  * threads (clone3, whose flags a filter cannot see, answers ENOSYS so glibc
  * falls back to clone); mmap/mprotect never get PROT_EXEC. */
 #include <errno.h>
@@ -42,7 +43,7 @@ static const char *const hvr_allow[] = {
     "munmap", "madvise", "mremap", "brk",
     /* signals: vCPU kicks (tgkill to our own threads), GLib unix signals */
     "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
-    "restart_syscall", "tgkill", "getpid", "gettid",
+    "restart_syscall", "getpid", "gettid",
     /* time */
     "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday",
     /* virtio-rng */
@@ -130,8 +131,11 @@ hvr_rules(scmp_filter_ctx ctx, const char *const *names, guint n, uint32_t actio
 }
 
 static scmp_filter_ctx
-hvr_filter_build(GError **error)
+hvr_filter_build(pid_t pid, GError **error)
 {
+    /* signals to our own threads only (vCPU kicks, raise()), never to
+     * another runner running as the same user */
+    const struct scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)pid);
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
     const struct scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
     const struct scmp_arg_cmp noexec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
@@ -149,6 +153,7 @@ hvr_filter_build(GError **error)
     if ((r = hvr_rules(ctx, hvr_allow, G_N_ELEMENTS(hvr_allow), SCMP_ACT_ALLOW)) < 0 ||
         /* new threads only (device I/O, vCPUs, GLib worker) */
         (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &thread)) < 0 ||
+        (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "tgkill", 1, &self)) < 0 ||
         (r = hvr_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL)) < 0 ||
         /* memory: thread stacks, malloc arenas; never executable */
         (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "mmap", 1, &noexec)) < 0 ||
@@ -185,14 +190,14 @@ fail:
 }
 
 gboolean
-hvr_sandbox_filter_export(int fd, gboolean bpf, guint *n_allowed, GError **error)
+hvr_sandbox_filter_export(int fd, gboolean bpf, pid_t pid, guint *n_allowed, GError **error)
 {
     g_autoptr(GHashTable) allowed = g_hash_table_new(NULL, NULL);
     scmp_filter_ctx ctx;
     int r;
 
     hvr_filter_allowed = allowed;
-    ctx = hvr_filter_build(error);
+    ctx = hvr_filter_build(pid > 0 ? pid : getpid(), error);
     hvr_filter_allowed = NULL;
     if (!ctx)
         return FALSE;
@@ -212,7 +217,7 @@ gboolean
 hvr_sandbox_filter_load(int exit_fd, GError **error)
 {
     struct sigaction sa;
-    scmp_filter_ctx ctx = hvr_filter_build(error);
+    scmp_filter_ctx ctx = hvr_filter_build(getpid(), error);
     int r;
 
     if (!ctx)

@@ -164,7 +164,7 @@ check_live_filter(const char *tc, GPid pid)
     long n;
 
     ck_assert(fd >= 0);
-    ck_assert_msg(hvr_sandbox_filter_export(fd, TRUE, NULL, &err), "%s: export: %s", tc,
+    ck_assert_msg(hvr_sandbox_filter_export(fd, TRUE, pid, NULL, &err), "%s: export: %s", tc,
                   err ? err->message : "");
     close(fd);
     ck_assert(g_file_get_contents(path, &want, &want_len, NULL));

@@ -13,6 +13,7 @@
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,8 @@
 
 #include "hvr_config.h"
 #include "hvr_sandbox.h"
+
+#define TEST_PID 4242       /* the runner the exported filter is for */
 
 static struct sock_filter *prog;
 static size_t prog_len;
@@ -41,7 +44,7 @@ load_prog(void)
 
     ck_assert(fd >= 0);
     unlink(path);
-    ck_assert_msg(hvr_sandbox_filter_export(fd, TRUE, &n, &err), "export: %s",
+    ck_assert_msg(hvr_sandbox_filter_export(fd, TRUE, TEST_PID, &n, &err), "export: %s",
                   err ? err->message : "");
     ck_assert_msg(n >= 40 && n < 120, "%u system calls allowed", n);
     len = lseek(fd, 0, SEEK_END);
@@ -144,7 +147,9 @@ static const struct {
     { "fallocate", __NR_fallocate, AUDIT_ARCH_X86_64, { 0 }, ALLOW, 0 },
     { "accept4", __NR_accept4, AUDIT_ARCH_X86_64, { 0 }, ALLOW, 0 },
     { "futex", __NR_futex, AUDIT_ARCH_X86_64, { 0 }, ALLOW, 0 },
-    { "tgkill", __NR_tgkill, AUDIT_ARCH_X86_64, { 0 }, ALLOW, 0 },
+    { "tgkill own thread", __NR_tgkill, AUDIT_ARCH_X86_64, { TEST_PID, 4243, SIGUSR1 }, ALLOW, 0 },
+    { "tgkill other process", __NR_tgkill, AUDIT_ARCH_X86_64, { 4000, 4000, SIGKILL }, TRAP, 0 },
+    { "tkill", __NR_tkill, AUDIT_ARCH_X86_64, { 4000, SIGKILL }, TRAP, 0 },
     { "exit_group", __NR_exit_group, AUDIT_ARCH_X86_64, { 0 }, ALLOW, 0 },
     { "ioctl KVM_RUN", __NR_ioctl, AUDIT_ARCH_X86_64, { 5, KVM_RUN }, ALLOW, 0 },
     { "ioctl KVM_IRQFD", __NR_ioctl, AUDIT_ARCH_X86_64, { 5, KVM_IRQFD }, ALLOW, 0 },
@@ -226,7 +231,7 @@ START_TEST(test_filter_pfc)
 
     load_prog();
     ck_assert(fd >= 0);
-    ck_assert_msg(hvr_sandbox_filter_export(fd, FALSE, &n, &err), "export: %s",
+    ck_assert_msg(hvr_sandbox_filter_export(fd, FALSE, TEST_PID, &n, &err), "export: %s",
                   err ? err->message : "");
     close(fd);
     ck_assert(g_file_get_contents(path, &text, NULL, NULL));
