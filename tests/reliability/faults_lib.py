@@ -174,20 +174,26 @@ def cgroup2_mount():
     the host's cgroup mounts: the host's cgroup2 hierarchy is mounted again
     (tmpfs on /sys/fs/cgroup + cgroup2 on its 'unified', a hybrid layout)
     so the daemon can place runners as it would on the host."""
-    def find():
+    def mounts():
         with open("/proc/self/mounts") as f:
-            for line in f:
-                dev, mnt, fstype = line.split()[:3]
-                if fstype == "cgroup2" and os.path.isfile(os.path.join(mnt, "cgroup.procs")):
-                    return mnt
+            return [line.split()[1:3] for line in f]
+
+    def find():
+        for mnt, fstype in mounts():
+            if fstype == "cgroup2" and os.path.isfile(os.path.join(mnt, "cgroup.procs")):
+                return mnt
         return None
 
     if os.environ.get("HYVE_IN_NET_NS") == "1" and not find() and os.path.isdir("/sys/fs/cgroup"):
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "hyve-faults-cg",
-                        "/sys/fs/cgroup"], check=False)
-        os.makedirs("/sys/fs/cgroup/unified", exist_ok=True)
-        subprocess.run(["mount", "-t", "cgroup2", "hyve-faults-cg2", "/sys/fs/cgroup/unified"],
-                       check=False)
+        if ["/sys/fs/cgroup", "cgroup2"] in mounts():          # the host: pure v2
+            subprocess.run(["mount", "-t", "cgroup2", "hyve-faults-cg2", "/sys/fs/cgroup"],
+                           check=False)
+        else:                                                   # the host: hybrid
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "hyve-faults-cg",
+                            "/sys/fs/cgroup"], check=False)
+            os.makedirs("/sys/fs/cgroup/unified", exist_ok=True)
+            subprocess.run(["mount", "-t", "cgroup2", "hyve-faults-cg2",
+                            "/sys/fs/cgroup/unified"], check=False)
     return find()
 
 
