@@ -134,6 +134,10 @@ void hyved_client_enqueue_reply_locked(HyvedClient *client, GBytes *reply);
  * max_client_queue cap counts only what is not stream data. Any thread. */
 void hyved_client_enqueue_stream_data(HyvedClient *client, GBytes *pkt);
 
+/* hyved_client_state.c: with client->lock held: FALSE (OPERATION_FAILED)
+ * when the client has max_client_streams streams open or opening. */
+gboolean hyved_client_stream_room_locked(HyvedClient *client, GError **error);
+
 /* hyved_client_read.c */
 /* I/O thread: reads what the socket has (a bounded batch of packets);
  * FALSE when the connection must be dropped. */

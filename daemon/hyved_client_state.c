@@ -136,3 +136,28 @@ hyved_client_set_close_callback(HyvedClient *client, gboolean registered)
     client->close_callback = registered;
     g_mutex_unlock(&client->lock);
 }
+
+/* ---- streams --------------------------------------------------------------- */
+
+gboolean
+hyved_client_stream_room_locked(HyvedClient *client, GError **error)
+{
+    guint max = client->server->cfg->max_client_streams;
+
+    if (client->streams->len + client->pending_streams->len < max)
+        return TRUE;
+    hyve_error_set(error, HYVE_FROM_STREAMS, HYVE_ERR_OPERATION_FAILED,
+                   "too many streams on this connection (max_client_streams = %u)", max);
+    return FALSE;
+}
+
+gboolean
+hyved_client_check_stream_room(HyvedClient *client, GError **error)
+{
+    gboolean ok;
+
+    g_mutex_lock(&client->lock);
+    ok = hyved_client_stream_room_locked(client, error);
+    g_mutex_unlock(&client->lock);
+    return ok;
+}

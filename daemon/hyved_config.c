@@ -25,6 +25,7 @@ hyved_config_init(HyvedConfig *cfg, gboolean privileged)
     cfg->max_workers = 20;
     cfg->prio_workers = 5;
     cfg->max_client_requests = 5;
+    cfg->max_client_streams = 64;
     cfg->keepalive_interval = 5;
     cfg->keepalive_count = 5;
     cfg->log_level = 3;
@@ -171,6 +172,7 @@ static const ConfKey conf_keys[] = {
     CONF_NUM(max_workers, KEY_UINT, guint, 1, 1000),
     CONF_NUM(prio_workers, KEY_UINT, guint, 0, 1000),
     CONF_NUM(max_client_requests, KEY_UINT, guint, 1, 10000),
+    CONF_NUM(max_client_streams, KEY_UINT, guint, 1, 10000),
     CONF_NUM(max_client_queue, KEY_SIZE, gsize, 4096, G_GINT64_CONSTANT(1) << 30),
     { "keepalive_interval", KEY_INT, CONF_FIELD(keepalive_interval, int), -1, 3600, TRUE },
     CONF_NUM(keepalive_count, KEY_UINT, guint, 0, 1000),

@@ -29,6 +29,7 @@ typedef struct {
     guint max_workers;
     guint prio_workers;             /* run reads while all workers are busy; 0 = none */
     guint max_client_requests;
+    guint max_client_streams;       /* streams open (or opening) per client */
     int keepalive_interval;         /* seconds; -1 disables our PINGs */
     guint keepalive_count;
     char *runner_path;

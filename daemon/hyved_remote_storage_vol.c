@@ -305,6 +305,8 @@ VOL_HANDLER(storage_vol_upload)
 {
     remote_storage_vol_upload_args *args = argsp;
 
+    if (!hyved_client_check_stream_room(client, error))
+        return FALSE;
     VOL_DO(&args->vol, vol_open_stream(client, hdr,
                                        hyve_storage_vol_upload(st, pool, name, args->offset,
                                                                args->length, args->flags,
@@ -315,6 +317,8 @@ VOL_HANDLER(storage_vol_download)
 {
     remote_storage_vol_download_args *args = argsp;
 
+    if (!hyved_client_check_stream_room(client, error))
+        return FALSE;
     VOL_DO(&args->vol, vol_open_stream(client, hdr,
                                        hyve_storage_vol_download(st, pool, name, args->offset,
                                                                  args->length, args->flags,

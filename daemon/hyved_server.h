@@ -111,6 +111,10 @@ HyvedStream *hyved_client_open_stream(HyvedClient *client, const HyvedHeader *ca
 HyvedStream *hyved_stream_ref(HyvedStream *stream);
 void hyved_stream_unref(HyvedStream *stream);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HyvedStream, hyved_stream_unref)
+/* FALSE (OPERATION_FAILED) when the client may not open another stream
+ * (max_client_streams): for handlers that set up costly things (a transfer
+ * thread) before hyved_client_open_*stream, which checks it again. */
+gboolean hyved_client_check_stream_room(HyvedClient *client, GError **error);
 /* Framed streams (volume upload/download): the same, but @fd (a socket)
  * speaks hyve_stream_frame.h with a driver transfer thread: client data and
  * STREAM_HOLE packets -> DATA/HOLE frames; client finish -> FINISH frame,

@@ -278,6 +278,12 @@ hyved_stream_open(HyvedClient *client, const HyvedHeader *call, int fd, gboolean
                        "the client is gone");
         return NULL;
     }
+    if (!hyved_client_stream_room_locked(client, error)) {
+        g_mutex_unlock(&client->lock);
+        st->ended = TRUE;
+        g_source_unref(&st->base);
+        return NULL;
+    }
     st->linked = TRUE;
     g_ptr_array_add(client->pending_streams, g_source_ref(&st->base));
     g_mutex_unlock(&client->lock);

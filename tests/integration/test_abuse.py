@@ -32,6 +32,7 @@ CONFIG = {
     "max_workers": 4,
     "prio_workers": 2,
     "max_client_requests": 5,
+    "max_client_streams": 8,
     "max_client_queue": 262144,
     "keepalive_interval": 1,
     "keepalive_count": 3,
@@ -668,6 +669,50 @@ class AbuseTest(hyvetest.DaemonTestCase):
         dom.undefine()
         self.assertLess(max(lat), 1.0 * SCALE, "reads waited for the stuck workers")
         self.after("all workers stuck on a stopped runner")
+
+    def start_download(self, c):
+        """VOL_DOWNLOAD of the whole volume on raw client C, skipping the
+        data of its earlier streams; None or the RemoteError."""
+        serial = c.serial
+        c.serial += 1
+        c.send_raw(packet(PROC_VOL_DOWNLOAD, serial,
+                          self.vol_arg() + struct.pack(">QQI", 0, VOL_SIZE, 0)))
+        while True:
+            prog, vers, proc, mtype, rserial, status, body = c.recv_packet()
+            if mtype == hyverpc.REPLY and rserial == serial:
+                return hyverpc.decode_error(body) if status == hyverpc.ERROR else None
+
+    def test_stream_flood(self):
+        # One client opening volume downloads without end: each holds a
+        # transfer thread and descriptors; max_client_streams bounds them.
+        limit = CONFIG["max_client_streams"]
+        threads0 = threads(self.pid)
+        c = self.opened()
+        try:
+            opened, refusal = 0, None
+            for i in range(limit + 5):
+                err = self.start_download(c)
+                if err is not None:
+                    refusal = err
+                    break
+                opened += 1
+            fds_held, threads_held = fd_count(self.pid), threads(self.pid)
+            self.assertEqual(opened, limit)
+            self.assertEqual((refusal.code, refusal.message),
+                             (libvirt.VIR_ERR_OPERATION_FAILED, "operation failed: too many "
+                              "streams on this connection (max_client_streams = %d)" % limit))
+            # another client still gets its stream
+            other = self.opened()
+            self.assertIsNone(self.start_download(other))
+            other.close()
+            self.good_call()
+        finally:
+            c.close()
+        print("stream flood: %d downloads opened on one connection, the next refused "
+              "(max_client_streams = %d); daemon fds %d -> %d, threads %d -> %d while held"
+              % (opened, limit, self.fds0, fds_held, threads0, threads_held))
+        self.check_volume_usable()
+        self.after("one client opening endless downloads")
 
     def test_pipelined_clients(self):
         # 20 clients each pipeline 200 calls in one write: every call is

@@ -33,6 +33,10 @@ static const ConfCase conf_cases[] = {
     { "workers", "max_workers=3\n", TRUE, "max_workers=3" },
     { "queue-default", "", TRUE, "max_client_queue=16777216" },
     { "prio-default", "", TRUE, "prio_workers=5" },
+    { "streams-default", "", TRUE, "max_client_streams=64" },
+    { "streams", "max_client_streams = 2\n", TRUE, "max_client_streams=2" },
+    { "streams-zero", "max_client_streams = 0\n", FALSE,
+      "test.conf:1: 'max_client_streams' = 0 is out of range [1..10000]" },
     { "prio-off", "prio_workers = 0\n", TRUE, "prio_workers=0" },
     { "prio-range", "prio_workers = 1001\n", FALSE,
       "test.conf:1: 'prio_workers' = 1001 is out of range [0..1000]" },
@@ -79,6 +83,7 @@ field_string(const HyvedConfig *c, const char *field)
     F("max_client_requests", "%u", c->max_client_requests);
     F("max_client_queue", "%zu", c->max_client_queue);
     F("prio_workers", "%u", c->prio_workers);
+    F("max_client_streams", "%u", c->max_client_streams);
     F("keepalive_interval", "%d", c->keepalive_interval);
     F("keepalive_count", "%u", c->keepalive_count);
     F("unix_sock_rw_perms", "%u", c->unix_sock_rw_perms);

@@ -7,6 +7,7 @@
  * bigger than that cap gets all of it, and the daemon's queue for it stays
  * bounded by the backlog. Replies and events still count (scenario
  * "queue-cap" in test_daemon_scenarios.c).
+ * TCase "room": max_client_streams, streams open or opening per client.
  */
 #include "hyve-config.h"
 
@@ -40,6 +41,36 @@ static void
 tweak(HyvedConfig *cfg)
 {
     cfg->max_client_queue = current_cap;
+}
+
+static void
+tweak_streams(HyvedConfig *cfg)
+{
+    cfg->max_client_streams = 3;
+}
+
+static int notified;
+
+static void
+count_notify(gpointer data)
+{
+    g_atomic_int_inc(&notified);
+}
+
+/* TRUE when @fd reads EOF within a second (its peer was closed). */
+static gboolean
+peer_closed(int fd)
+{
+    char c;
+
+    for (int i = 0; i < 100; i++) {
+        ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+
+        if (n == 0)
+            return TRUE;
+        g_usleep(10000);
+    }
+    return FALSE;
 }
 
 static void
@@ -162,6 +193,58 @@ START_TEST(test_slow_reader)
 }
 END_TEST
 
+START_TEST(test_stream_room)
+{
+    TestServer *ts = test_server_start(HYVED_AUTH_NONE, tweak_streams);
+    HyvedClient *client = NULL;
+    HyvedStream *st[3];
+    HyvedStream *extra;
+    int peers[4];
+    int fd = test_connect(ts->sock_rw);
+
+    notified = 0;
+    test_open(fd, "bhyve:///system", 0);
+    hyved_server_foreach_client(ts->server, grab_client, &client);
+    ck_assert(client);
+    for (guint i = 0; i < 4; i++) {
+        HyvedHeader call = { HYVED_PROGRAM_REMOTE, 1, 201, HYVED_TYPE_CALL, 100 + i, 0 };
+        g_autoptr(GError) err = NULL;
+        int sp[2];
+
+        ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+        peers[i] = sp[0];
+        extra = hyved_client_open_stream(client, &call, sp[1], NULL, NULL, count_notify, &err);
+        if (i < 3) {
+            ck_assert_msg(extra, "room: stream %u refused: %s", i, err ? err->message : "?");
+            st[i] = extra;
+            continue;
+        }
+        ck_assert_msg(!extra && err && err->code == HYVE_ERR_OPERATION_FAILED &&
+                      strstr(err->message, "max_client_streams = 3"),
+                      "room: the 4th stream must fail with OPERATION_FAILED, got %s",
+                      err ? err->message : "a stream");
+    }
+    ck_assert_msg(peer_closed(peers[3]), "room: the refused stream's fd is still open");
+    ck_assert_msg(g_atomic_int_get(&notified) == 1, "room: end_notify ran %d times",
+                  g_atomic_int_get(&notified));
+    ck_assert_msg(!hyved_client_check_stream_room(client, NULL), "room: check says there is room");
+
+    /* one call fails: its stream is dropped and there is room again */
+    g_mutex_lock(&client->lock);
+    hyved_streams_call_done_locked(client, 100, FALSE);
+    g_mutex_unlock(&client->lock);
+    ck_assert_msg(hyved_client_check_stream_room(client, NULL), "room: no room after one ended");
+
+    for (guint i = 0; i < 3; i++)
+        hyved_stream_unref(st[i]);
+    for (guint i = 0; i < 4; i++)
+        close(peers[i]);
+    close(fd);
+    hyved_client_unref(client);
+    test_server_stop(ts);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -169,7 +252,12 @@ main(void)
     TCase *tc = tcase_create("queue");
 
     tcase_set_timeout(tc, 60);
+    TCase *room = tcase_create("room");
+
     tcase_add_loop_test(tc, test_slow_reader, 0, G_N_ELEMENTS(queue_cases));
     suite_add_tcase(s, tc);
+    tcase_set_timeout(room, 60);
+    tcase_add_test(room, test_stream_room);
+    suite_add_tcase(s, room);
     return test_suite_run(s);
 }
