@@ -22,7 +22,7 @@
 #include "hyved_server.h"
 #include "fuzz_common.h"
 
-#define FUZZ_MAX_PACKETS 16
+#define FUZZ_MAX_PACKETS 64
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)

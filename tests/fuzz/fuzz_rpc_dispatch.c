@@ -36,7 +36,7 @@
 #include "hyve_network.h"
 #include "fuzz_common.h"
 
-#define FUZZ_MAX_PACKETS 8
+#define FUZZ_MAX_PACKETS 64
 
 static HyvedConfig cfg;
 static HyveDriver *driver;

@@ -8,12 +8,13 @@ golden-file change; the files are committed):
   corpus/rpc-decode/:   packet streams a libvirt client sends (length word,
       header, XDR arguments packed as libvirt-rpc.md §2 describes)
   corpus/rpc-dispatch/: one mode byte (fuzz_rpc_dispatch.c) + such streams
+  (virsh-*: what virsh 9.0 really sent, one command per file, captured with
+  a socket proxy between virsh and virtbhyved --root; mode byte 0 there)
 
 usage: tests/fuzz/gen_seeds.py   (from anywhere)
 """
 import hashlib
 import os
-import shutil
 import struct
 import uuid as uuidlib
 
@@ -159,10 +160,62 @@ def rpc_streams():
     return s
 
 
+def split_packets(data):
+    out, off = [], 0
+    while off + 4 <= len(data):
+        n = struct.unpack('>I', data[off:off + 4])[0]
+        out.append(data[off:off + n])
+        off += n
+    return out
+
+
+def proc_of(pkt):
+    return struct.unpack('>i', pkt[12:16])[0]
+
+
+def virsh_sessions():
+    """One connection doing what several virsh commands did: the handshake
+    and close of the first capture around the calls of all of them (the
+    captures are one virsh command each, so objects never outlive them)."""
+    cap = os.path.join(CORPUS, 'rpc-decode')
+    plans = {
+        'virsh-session-domain': ['define-minimal', 'dumpxml', 'dominfo', 'autostart',
+                                 'desc', 'list-all', 'undefine'],
+        'virsh-session-network': ['net-define', 'net-list', 'net-dumpxml', 'net-undefine'],
+        'virsh-session-pool': ['pool-define', 'pool-list', 'pool-dumpxml', 'pool-undefine'],
+    }
+    out = {}
+    for name, cmds in plans.items():
+        files = [os.path.join(cap, 'virsh-' + c) for c in cmds]
+        if not all(os.path.isfile(f) for f in files):
+            continue
+        head, calls, tail = None, [], None
+        for f in files:
+            with open(f, 'rb') as fh:
+                pkts = split_packets(fh.read())
+            # handshake ends with REGISTER_CLOSE_CALLBACK (360), the command
+            # ends with UNREGISTER_CLOSE_CALLBACK (361) + CONNECT_CLOSE (2)
+            first = next(i for i, p in enumerate(pkts) if proc_of(p) == 360) + 1
+            last = next(i for i, p in enumerate(pkts) if proc_of(p) == 361)
+            if head is None:
+                head, tail = pkts[:first], pkts[last:]
+            calls += pkts[first:last]
+        data = b''.join(head + calls + tail)
+        # the captured daemon had its own 'default' network and pool (the
+        # system daemon defines them at first start), so virsh named those
+        # UUIDs: use the ones of the documents this session defines
+        for old, new in (('825335f2-2b59-455b-8b10-3a30f5adf823', NET_UUID),
+                         ('e10b90fb-0f90-4340-a06c-d5d505a83f0e', POOL_UUID)):
+            data = data.replace(uuid(old), uuid(new))
+        out[name] = data
+    return out
+
+
 def write_dir(name, items):
+    # files of the same name are replaced; others (virsh captures, merged
+    # fuzzer finds) are kept
     path = os.path.join(CORPUS, name)
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
+    os.makedirs(path, exist_ok=True)
     seen = set()
     for fname, data in items:
         if isinstance(data, str):
@@ -198,10 +251,11 @@ def main():
         'network-xml': write_dir('network-xml', inputs(os.path.join(UNIT, 'network'))),
     }
     streams = rpc_streams()
+    streams.update(virsh_sessions())
     counts['rpc-decode'] = write_dir('rpc-decode', sorted(streams.items()))
     disp = []
     for name, data in sorted(streams.items()):
-        mode = 0 if name == 'connect' else 1
+        mode = 0 if name == 'connect' or name.startswith('virsh-') else 1
         disp.append((name, bytes([mode]) + data))
     disp.append(('domain-life-readonly', bytes([3]) + streams['domain-life']))
     disp.append(('connect-polkit', bytes([4]) + streams['connect']))
