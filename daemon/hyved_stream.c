@@ -270,17 +270,12 @@ hyved_stream_open(HyvedClient *client, const HyvedHeader *call, int fd, gboolean
     g_mutex_init(&st->lock);
 
     g_mutex_lock(&client->lock);
-    if (client->closed) {
-        g_mutex_unlock(&client->lock);
-        st->ended = TRUE;           /* never started: no end callback */
-        g_source_unref(&st->base);
+    if (client->closed)
         hyve_error_set(error, HYVE_FROM_STREAMS, HYVE_ERR_OPERATION_INVALID,
                        "the client is gone");
-        return NULL;
-    }
-    if (!hyved_client_stream_room_locked(client, error)) {
+    if (client->closed || !hyved_client_stream_room_locked(client, error)) {
         g_mutex_unlock(&client->lock);
-        st->ended = TRUE;
+        st->ended = TRUE;           /* never started: no end callback */
         g_source_unref(&st->base);
         return NULL;
     }
@@ -430,7 +425,7 @@ hyved_stream_packet(HyvedClient *client, const HyvedHeader *hdr, const guint8 *p
     st = stream_find_locked(client, hdr);
     if (!st) {
         g_mutex_unlock(&client->lock);
-        return;     /* stale packet for a finished/unknown stream: dropped, as libvirtd */
+        return;     /* stale packet (stream ended/unknown): dropped, as libvirtd */
     }
     if (st->framed) {
         g_mutex_unlock(&client->lock);
