@@ -264,8 +264,13 @@ class LoadTest(hyvetest.DaemonTestCase):
               % (res.clients, PY_WORKERS * PY_PER_WORKER, VIRSH_CLIENTS, SECONDS,
                  WARMUP_SECONDS))
         print(res.table(wall, before, peak, after, sampler.max_runners))
+        started = len(res.lat.get("start", [])) - res.refused("start")
+        vstarted = len(res.lat.get("virsh_start", [])) - res.refused("virsh_start")
+        print("VM starts on /dev/kvm that succeeded: %d (python) + %d (virsh)"
+              % (started, vstarted))
         print("client domains defined: before %d, after %d (each client ends a phase with "
               "its maximum)" % (domains_before, len(res.own)))
+        print("warm-up: %d operations, %d unexpected errors" % (warm.ops(), len(warm.unexpected)))
         print("daemon samples (s: fds/RSS KiB/threads): cold %d/%d/%d; " % (
             cold["fds"], cold["rss_kib"], cold["threads"]) + ", ".join(
             "%.0f: %d/%d/%d" % (t, s["fds"], s["rss_kib"], s["threads"])
@@ -278,7 +283,6 @@ class LoadTest(hyvetest.DaemonTestCase):
                    "xmldesc", "state", "start", "destroy", "reconnect", "virsh_list",
                    "virsh_define", "virsh_undefine", "virsh_dumpxml", "virsh_start"):
             self.assertGreater(len(res.lat.get(op, [])), 0, "no %s operation ran" % op)
-        started = len(res.lat["start"]) - res.refused("start")
         self.assertGreater(started, 0, "no start succeeded")
         self.assertGreater(sampler.max_runners, 0, "no runner seen while sampling")
         self.assertLessEqual(sampler.max_runners, len(RUN_NAMES), "too many runners")
