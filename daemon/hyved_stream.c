@@ -133,9 +133,9 @@ stream_prepare(GSource *source, gint *timeout)
         want |= G_IO_OUT;
     if (want == st->cur)
         return FALSE;
-    /* Nothing wanted: off the poll set entirely, since poll() reports a
-     * hung-up fd (a pty after its runner exited, until the client finishes)
-     * whatever events are asked for, which would spin the loop. */
+    /* Nothing wanted: off the poll set, since poll() reports a hung-up fd
+     * (a pty after its runner exited, until the client finishes) whatever
+     * events are asked for: the loop would spin. */
     if (want == 0) {
         g_source_remove_unix_fd(source, st->tag);
         st->tag = NULL;
