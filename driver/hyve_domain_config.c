@@ -41,6 +41,21 @@ write_all(int fd, const char *data, gsize len)
 }
 
 gboolean
+hyve_file_remove_stale_temp(const char *dir, const char *entry)
+{
+    g_autofree char *path = NULL;
+
+    if (!g_str_has_suffix(entry, ".xml.new"))
+        return FALSE;
+    path = g_build_filename(dir, entry, NULL);
+    if (!g_file_test(path, G_FILE_TEST_IS_REGULAR))
+        return FALSE;
+    if (unlink(path) < 0)
+        g_warning("cannot remove stale temporary file '%s': %s", path, g_strerror(errno));
+    return TRUE;
+}
+
+gboolean
 hyve_file_write_atomic(const char *path, const char *data, GError **error)
 {
     g_autofree char *tmp = g_strdup_printf("%s.new", path);
@@ -243,15 +258,8 @@ hyve_domain_config_load_all(const char *config_dir, const HyveDomainParseOptions
     while ((entry = g_dir_read_name(dir))) {
         g_autofree char *path = g_build_filename(config_dir, entry, NULL);
 
-        /* A temporary file of hyve_file_write_atomic() left behind by a
-         * daemon killed while writing it: the <name>.xml beside it (if
-         * any) is the last complete version, the partial one goes. */
-        if (g_str_has_suffix(entry, ".xml.new") &&
-            g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
-            if (unlink(path) < 0)
-                g_warning("cannot remove stale temporary file '%s': %s", path, g_strerror(errno));
+        if (hyve_file_remove_stale_temp(config_dir, entry))
             continue;
-        }
         if (g_str_has_suffix(entry, ".xml") &&
             g_file_test(path, G_FILE_TEST_IS_REGULAR))
             g_ptr_array_add(names, g_strdup(entry));

@@ -76,6 +76,11 @@ GPtrArray *hyve_domain_list_export(HyveDomainList *list, guint flags);
 
 /* ---- hyve_domain_config.c ---------------------------------------------- */
 gboolean hyve_file_write_atomic(const char *path, const char *data, GError **error);
+/* For directory scans: TRUE when @entry of @dir is a temporary file of
+ * hyve_file_write_atomic() (<file>.new) left by a daemon killed while
+ * writing it; it is removed (the <file> beside it, if any, is the last
+ * complete version). */
+gboolean hyve_file_remove_stale_temp(const char *dir, const char *entry);
 /* What a config file's header comment names the object by (as libvirt's
  * virXMLPickShellSafeComment): @name when it is safe both in an XML
  * comment (no "--") and on a shell command line (letters, digits and

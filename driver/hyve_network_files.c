@@ -304,7 +304,8 @@ load_status(HyveNetworks *nets, const char *file, GError **error)
     return TRUE;
 }
 
-/* Every *.xml of @dir through @load; failures are logged, files kept. */
+/* Every *.xml of @dir through @load; failures are logged, files kept.
+ * Temporary files of a daemon killed mid-write are removed. */
 static void
 load_dir(HyveNetworks *nets, const char *dir,
          gboolean (*load)(HyveNetworks *, const char *, GError **), const char *what)
@@ -315,6 +316,8 @@ load_dir(HyveNetworks *nets, const char *dir,
     while (d && (file = g_dir_read_name(d))) {
         g_autoptr(GError) err = NULL;
 
+        if (hyve_file_remove_stale_temp(dir, file))
+            continue;
         if (g_str_has_suffix(file, ".xml") && !load(nets, file, &err))
             g_warning("network: %s %s/%s: %s", what, dir, file, err->message);
     }

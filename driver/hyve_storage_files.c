@@ -240,14 +240,8 @@ load_dir(HyveStorage *st, const char *dir,
     while (d && (file = g_dir_read_name(d))) {
         g_autoptr(GError) err = NULL;
 
-        if (g_str_has_suffix(file, ".xml.new")) {
-            g_autofree char *path = g_build_filename(dir, file, NULL);
-
-            if (g_file_test(path, G_FILE_TEST_IS_REGULAR) && unlink(path) < 0)
-                g_warning("storage: cannot remove stale temporary file '%s': %s", path,
-                          g_strerror(errno));
+        if (hyve_file_remove_stale_temp(dir, file))
             continue;
-        }
         if (g_str_has_suffix(file, ".xml") && !load(st, file, &err))
             g_warning("storage: %s %s/%s: %s", what, dir, file, err->message);
     }

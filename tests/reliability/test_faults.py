@@ -117,16 +117,21 @@ class DaemonKillTest(unittest.TestCase):
         pxml = pool_xml("cwpool", pdir)
         pool = conn.storagePoolDefineXML(pxml, 0)
         pool.build(0)
+        nxml = "<network><name>cwnet</name><bridge name='cwbr0'/></network>"
+        conn.networkDefineXML(nxml)
         conn.close()
         self.d.sigkill()
         cdir = fl.config_dir(self.d)
         sdir = os.path.join(cdir, "storage")
+        ndir = os.path.join(cdir, "networks")
         with open(os.path.join(cdir, "cw-a.xml")) as f:
             complete = f.read()
         partial = {os.path.join(cdir, "cw-a.xml.new"): a2.xml()[:700],
                    os.path.join(cdir, "cw-b.xml.new"): b1.xml()[:300],
                    os.path.join(sdir, "cwpool.xml.new"): pxml[:50],
-                   os.path.join(sdir, "cwpool2.xml.new"): ""}
+                   os.path.join(sdir, "cwpool2.xml.new"): "",
+                   os.path.join(ndir, "cwnet.xml.new"): nxml[:20],
+                   os.path.join(ndir, "cwnet2.xml.new"): nxml.replace("cwnet", "cwnet2")[:30]}
         for path, text in partial.items():
             with open(path, "w") as f:
                 f.write(text)
@@ -139,13 +144,16 @@ class DaemonKillTest(unittest.TestCase):
             pools = [p.name() for p in conn.listAllStoragePools(0)]
             self.assertIn("cwpool", pools)
             self.assertNotIn("cwpool2", pools)
+            nets = [n.name() for n in conn.listAllNetworks(0)]
+            self.assertIn("cwnet", nets)
+            self.assertNotIn("cwnet2", nets)
         finally:
             conn.close()
         with open(os.path.join(cdir, "cw-a.xml")) as f:
             self.assertEqual(f.read(), complete)
         left = sorted(p for p in partial if os.path.exists(p))
         self.assertEqual(left, [], "partial temporary files kept by the restarted daemon")
-        figure("cut writes: %d partial *.xml.new files (domains, pools) beside complete ones: "
+        figure("cut writes: %d partial *.xml.new files (domains, pools, networks) beside complete ones: "
                "complete versions loaded, partial ones removed at start" % len(partial))
 
     def test_sigkill_during_define_undefine(self):
