@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid as uuidlib
 
 import libvirt
 
@@ -152,7 +153,7 @@ class PyClient(Client):
         if len(self.own) >= self.MAX_OWN:
             return self.op_redefine()
         name = self.new_name()
-        u = str(hyvetest.uuidlib.uuid4())
+        u = str(uuidlib.uuid4())
         ok, dom = self.timed("define", self.conn.defineXML, own_xml(name, u, 1))
         if ok:
             self.own[name] = [u, 1]
@@ -368,7 +369,7 @@ class VirshClient(Client):
             u, gen = self.own[name]
             gen += 1
         else:
-            name, u, gen = self.new_name(), str(hyvetest.uuidlib.uuid4()), 1
+            name, u, gen = self.new_name(), str(uuidlib.uuid4()), 1
         path = hyvetest.write_file(self.tmp, name + ".xml", own_xml(name, u, gen))
         if self.virsh("virsh_define", "define", path) is not None:
             self.own[name] = [u, gen]
