@@ -119,8 +119,12 @@ guint64 hyve_process_next_serial(void);
  * does not exist ..." when there is none, SYSTEM_ERROR when the lookup fails. */
 gboolean hyve_process_runner_ids(const char *user, guint32 *uid, guint32 *gid,
                                  GError **error);
-/* Fills @in's sandbox fields: sandbox=true always, the ids of the driver's
- * runner_user when it is set. */
+/* Fills @in's sandbox fields: sandbox=true always, the ids of @user when
+ * it is set and the daemon runs as root (@euid 0; a non-root daemon cannot
+ * switch users: @user is then ignored, said once); a missing user fails.
+ * _input: the same with the driver's runner_user and geteuid(). */
+gboolean hyve_process_sandbox_fill(HyveRunnerInput *in, const char *user, uid_t euid,
+                                   GError **error);
 gboolean hyve_process_sandbox_input(HyveDriver *drv, HyveRunnerInput *in, GError **error);
 /* The cgroup of the runner whose files are @paths (hyve_cgroup.h), NULL
  * when per-domain cgroups are unavailable; its removal (any stop path). */

@@ -58,14 +58,32 @@ hyve_process_runner_ids(const char *user, guint32 *uid, guint32 *gid, GError **e
 }
 
 gboolean
-hyve_process_sandbox_input(HyveDriver *drv, HyveRunnerInput *in, GError **error)
+hyve_process_sandbox_fill(HyveRunnerInput *in, const char *user, uid_t euid, GError **error)
 {
-    const char *user = hyve_driver_get_config(drv)->runner_user;
+    static gsize told;
 
     in->sandbox = TRUE;
-    in->sandbox_ids = user && *user;
-    return !in->sandbox_ids ||
-           hyve_process_runner_ids(user, &in->sandbox_uid, &in->sandbox_gid, error);
+    in->sandbox_ids = FALSE;
+    if (!user || !*user)
+        return TRUE;
+    if (euid != 0) {
+        /* only root can switch users (a developer's non-root --system daemon) */
+        if (g_once_init_enter(&told)) {
+            g_message("runner_user '%s' ignored: the daemon does not run as root, its "
+                      "runners keep its user", user);
+            g_once_init_leave(&told, 1);
+        }
+        return TRUE;
+    }
+    in->sandbox_ids = TRUE;
+    return hyve_process_runner_ids(user, &in->sandbox_uid, &in->sandbox_gid, error);
+}
+
+gboolean
+hyve_process_sandbox_input(HyveDriver *drv, HyveRunnerInput *in, GError **error)
+{
+    return hyve_process_sandbox_fill(in, hyve_driver_get_config(drv)->runner_user, geteuid(),
+                                     error);
 }
 
 char *

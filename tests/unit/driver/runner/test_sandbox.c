@@ -66,6 +66,38 @@ START_TEST(test_ids_runner_user)
 }
 END_TEST
 
+/* sandbox=true always; ids only for a root daemon with a runner_user. */
+static const struct {
+    const char *user;
+    uid_t euid;
+    gboolean ok, ids;
+} fill_cases[] = {
+    { NULL, 0, TRUE, FALSE },
+    { "", 0, TRUE, FALSE },
+    { "root", 0, TRUE, TRUE },
+    { "root", 1000, TRUE, FALSE },
+    { "hyve-no-such-user", 1000, TRUE, FALSE },
+    { "hyve-no-such-user", 0, FALSE, TRUE },
+};
+
+START_TEST(test_fill)
+{
+    HyveRunnerInput in = { .sandbox_uid = 77, .sandbox_gid = 77 };
+    g_autoptr(GError) err = NULL;
+    gboolean ok = hyve_process_sandbox_fill(&in, fill_cases[_i].user, fill_cases[_i].euid, &err);
+
+    ck_assert_msg(ok == fill_cases[_i].ok, "case %d (%s, euid %u): %s", _i,
+                  fill_cases[_i].user ? fill_cases[_i].user : "NULL",
+                  (unsigned)fill_cases[_i].euid, err ? err->message : "succeeded");
+    ck_assert_msg(in.sandbox, "case %d: sandbox not set", _i);
+    ck_assert_msg(in.sandbox_ids == fill_cases[_i].ids, "case %d: sandbox_ids %d", _i,
+                  in.sandbox_ids);
+    if (ok && in.sandbox_ids)
+        ck_assert_msg(in.sandbox_uid == 0 && in.sandbox_gid == 0, "case %d: ids %u/%u", _i,
+                      in.sandbox_uid, in.sandbox_gid);
+}
+END_TEST
+
 /* ---- the cgroup2 root -------------------------------------------------------- */
 
 #define M_V1 "cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n"
@@ -370,6 +402,7 @@ main(void)
     tcase_add_test(tc, test_ids_root);
     tcase_add_test(tc, test_ids_missing);
     tcase_add_test(tc, test_ids_runner_user);
+    tcase_add_loop_test(tc, test_fill, 0, G_N_ELEMENTS(fill_cases));
     tcase_add_loop_test(tc, test_find_root, 0, G_N_ELEMENTS(root_cases));
     tcase_add_loop_test(tc, test_vm_path, 0, G_N_ELEMENTS(path_cases));
     tcase_add_test(tc, test_vm_path_long);
