@@ -197,6 +197,34 @@ def config():
         write(h, k, v.encode())
 
 
+# --- loader (fuzz_loader.c) -------------------------------------------------
+def bzimage(setup_sects=1, init_size=0x100000, hdr_len=0x6A, extra=0x1000):
+    img = bytearray((setup_sects + 1) * 512 + 0x200 + extra)
+    img[0x1F1] = setup_sects
+    img[0x1FE:0x200] = u16(0xAA55)
+    img[0x201] = hdr_len
+    img[0x202:0x206] = b'HdrS'
+    img[0x206:0x208] = u16(0x020F)
+    img[0x211] = 1
+    img[0x22C:0x230] = u32(0x7FFFFFFF)
+    img[0x230:0x234] = u32(0x200000)
+    img[0x236:0x238] = u16(0x7F)
+    img[0x238:0x23C] = u32(2047)
+    img[0x260:0x264] = u32(init_size)
+    return bytes(img)
+
+
+def loader():
+    h = 'runner-loader'
+    cmd = b'console=ttyS0 root=/dev/vda'
+    write(h, 'plain', u8(8) + u8(0) + u16(0) + u8(len(cmd)) + cmd + bzimage())
+    write(h, 'initrd', u8(31) + u8(0) + u16(1024) + u8(0) + bzimage(setup_sects=4))
+    write(h, 'padded', u8(16) + u8(0x80 | 2) + u16(64) + u8(3) + b'a=b' + bzimage(setup_sects=0))
+    write(h, 'too-small', u8(0) + u8(0) + u16(0) + u8(0) + bzimage(init_size=0x3F98000))
+    write(h, 'old-protocol', u8(0) + u8(0) + u16(0) + u8(0) + bzimage()[:0x206] + u16(0x020B) +
+          bzimage()[0x208:])
+
+
 if __name__ == '__main__':
     blk()
     net()
@@ -204,3 +232,4 @@ if __name__ == '__main__':
     rng()
     platform()
     config()
+    loader()
