@@ -127,7 +127,8 @@ adopt_activated_sockets(HyvedServer *server, const HyvedConfig *cfg, const Hyved
 }
 
 /* --list-procedures: one line per known procedure, ascending:
- * "<number> <name> <read|write> <libvirt API or ->". */
+ * "<number> <name> <read|write> <libvirt API or -> <flags or ->", flags
+ * a comma-separated subset of noauth, noopen, inline. */
 static void
 list_procedures(void)
 {
@@ -135,9 +136,17 @@ list_procedures(void)
 
     for (guint i = 0; i < known->len; i++) {
         const HyvedProcedure *p = hyved_dispatch_find(g_array_index(known, gint32, i));
+        g_autoptr(GString) flags = g_string_new(NULL);
 
-        printf("%d %s %s %s\n", p->proc, p->name,
-               (p->flags & HYVED_PROC_WRITE) ? "write" : "read", p->api ? p->api : "-");
+        if (p->flags & HYVED_PROC_NO_AUTH)
+            g_string_append(flags, ",noauth");
+        if (p->flags & HYVED_PROC_NO_OPEN)
+            g_string_append(flags, ",noopen");
+        if (p->flags & HYVED_PROC_INLINE)
+            g_string_append(flags, ",inline");
+        printf("%d %s %s %s %s\n", p->proc, p->name,
+               (p->flags & HYVED_PROC_WRITE) ? "write" : "read", p->api ? p->api : "-",
+               flags->len ? flags->str + 1 : "-");
     }
 }
 

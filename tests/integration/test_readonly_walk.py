@@ -28,6 +28,10 @@ numbers). The walk is done twice: on the -ro socket opened WITHOUT the
 read-only flag (the daemon must refuse by socket) and on the read-write
 socket opened WITH it (VIR_CONNECT_RO). Afterwards every domain, network,
 pool and volume is unchanged and the daemon keeps serving.
+
+The same walk before authentication (polkit socket, as root) and before
+CONNECT_OPEN shows that only the preamble procedures get past those
+checks (the daemon's flags noauth/noopen, printed by --list-procedures).
 """
 import os
 import re
@@ -67,8 +71,8 @@ def daemon_table():
                          capture_output=True, text=True).stdout
     table = {}
     for line in out.splitlines():
-        num, name, kind, api = line.split()
-        table[int(num)] = (name, kind, api)
+        num, name, kind, api, flags = line.split()
+        table[int(num)] = (name, kind, api, set(flags.split(",")) - {"-"})
     return table
 
 
@@ -227,7 +231,7 @@ class ReadOnlyWalkTest(hyvetest.DaemonTestCase):
             print("  %.1f s; refused: %s" % (time.monotonic() - t0, " ".join(
                 self.table[p][0] for p, r in sorted(results.items()) if r[0] == "refused")))
             self.assertEqual(counts["refused"],
-                             sum(1 for n, k, a in self.table.values() if k == "write"), label)
+                             sum(1 for t in self.table.values() if t[1] == "write"), label)
             all_problems += ["%s: %s" % (label, p) for p in problems]
         self.assertEqual(all_problems, [], "\n".join(all_problems))
         # nothing changed, and the daemon keeps serving
@@ -238,6 +242,61 @@ class ReadOnlyWalkTest(hyvetest.DaemonTestCase):
         fds_after = stable_fd_count(self.daemon.proc.pid)
         print("daemon fds before the walks %d, after %d" % (fds_before, fds_after))
         self.assertEqual(fds_after, fds_before, "daemon fds")
+
+    def walk_early(self, c, skip, expect_message):
+        """Every number 1..max+20 except SKIP on raw client C; returns
+        {proc: error message or None}."""
+        out = {}
+        for proc in range(1, max(self.table) + BEYOND + 1):
+            if proc in skip:
+                continue
+            outcome, words, err = walk_one(c, proc)
+            out[proc] = err.message if err is not None else None
+        problems = []
+        for proc, msg in sorted(out.items()):
+            want = expect_message if proc in self.table else "unknown procedure: %d" % proc
+            if msg != want:
+                problems.append("%d %s: %r" % (proc, self.table.get(proc, ("?",))[0], msg))
+        return out, problems
+
+    def test_walk_before_auth_and_open(self):
+        # Before authentication (polkit socket, root has not sent AUTH_LIST)
+        # every procedure but the auth ones is refused before its arguments
+        # are even decoded; after AUTH_LIST but before CONNECT_OPEN, all but
+        # the preamble ones (auth, feature query, open).
+        noauth = {p for p, t in self.table.items() if "noauth" in t[3]}
+        noopen = {p for p, t in self.table.items() if "noopen" in t[3]}
+        self.assertEqual({self.table[p][0] for p in noauth}, {"AUTH_LIST", "AUTH_POLKIT"})
+        self.assertEqual({self.table[p][0] for p in noopen},
+                         {"AUTH_LIST", "AUTH_POLKIT", "CONNECT_SUPPORTS_FEATURE", "CONNECT_OPEN"})
+        problems = []
+        if os.geteuid() == 0:
+            c = RawClient(self.daemon.sock)
+            try:
+                out, p = self.walk_early(c, noauth, "authentication required")
+                problems += ["before auth: " + x for x in p]
+                print("before authentication: %d numbers walked, %d refused 'authentication "
+                      "required', %d unknown; %s not walked (they authenticate)"
+                      % (len(out), sum(1 for m in out.values() if m == "authentication required"),
+                         sum(1 for m in out.values() if m and m.startswith("unknown")),
+                         " ".join(self.table[p][0] for p in sorted(noauth))))
+            finally:
+                c.close()
+        c = RawClient(self.daemon.sock_ro)
+        try:
+            self.assertEqual(c.auth_list(), [0])
+            msg = "internal error: connection not open"
+            out, p = self.walk_early(c, noopen, msg)
+            problems += ["before open: " + x for x in p]
+            print("before CONNECT_OPEN: %d numbers walked, %d refused %r, %d unknown"
+                  % (len(out), sum(1 for m in out.values() if m == msg),
+                     msg, sum(1 for m in out.values() if m and m.startswith("unknown"))))
+            c.call(hyverpc.PROC_CONNECT_OPEN, hyverpc.opt_string("bhyve:///system") + u32(0))
+            self.assertEqual(c.get_type(), "BHYVE")
+        finally:
+            c.close()
+        self.assertEqual(problems, [], "\n".join(problems))
+        self.assertDaemonAlive()
 
     def test_flag_dependent_refusals(self):
         # Reads that libvirt refuses read-only for some flags/arguments only.
