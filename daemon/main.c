@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -150,6 +151,22 @@ list_procedures(void)
     }
 }
 
+/* Each client, stream and running domain holds descriptors; the soft
+ * RLIMIT_NOFILE (1024 under systemd, kept low for select() users) would
+ * cap clients well below max_clients. This daemon uses poll() only: raise
+ * the soft limit to the hard one. */
+static void
+raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        g_debug("cannot raise the descriptor limit: %s", g_strerror(errno));
+}
+
 static gboolean
 on_signal(gpointer data)
 {
@@ -198,6 +215,7 @@ run_daemon(const HyvedOptions *opts, GArray *activated, GError **error)
                            opts->config != NULL, error))
         return EXIT_FAILURE;
     hyved_log_setup(opts->verbose ? MIN(cfg.log_level, 2) : cfg.log_level);
+    raise_fd_limit();
     if (!cfg.runner_path)
         cfg.runner_path = hyved_config_default_runner_path();
 

@@ -19,6 +19,7 @@ import socket
 import struct
 import threading
 import time
+import unittest
 
 import libvirt
 
@@ -776,6 +777,71 @@ class AbuseTest(hyvetest.DaemonTestCase):
         self.assertLessEqual(peak[0], base_threads + CONFIG["max_workers"] + CONFIG["prio_workers"])
         self.after("20 clients x 200 pipelined calls")
 
+
+
+class FdLimitDaemon(hyvetest.Daemon):
+    """A daemon whose hard descriptor limit is FDS (it raises its soft limit
+    to the hard one itself)."""
+    FDS = 64
+
+    def command(self):
+        return ["prlimit", "--nofile=%d:%d" % (self.FDS // 2, self.FDS), "--"] + \
+            super().command()
+
+
+class FdExhaustionTest(unittest.TestCase):
+    """A connection flood beyond the daemon's descriptor limit (EMFILE on
+    accept): accepting pauses, connected clients keep being served, new
+    ones get in once the flood is gone."""
+
+    def test_flood_beyond_fd_limit(self):
+        d = FdLimitDaemon(name="FdLimitDaemon").start()
+        try:
+            pid = d.proc.pid
+            with open("/proc/%d/limits" % pid) as f:
+                soft = [l for l in f if l.startswith("Max open files")][0].split()[3]
+            self.assertEqual(int(soft), FdLimitDaemon.FDS, "soft limit not raised to the hard one")
+            good = libvirt.open(d.uri)
+            fds0 = stable_fd_count(pid)
+            flood = []
+            try:
+                for i in range(2 * FdLimitDaemon.FDS):
+                    flood.append(raw_connect(d.sock_ro))
+                hyvetest.wait_until(lambda: fd_count(pid) >= FdLimitDaemon.FDS, timeout=5)
+                at_limit = fd_count(pid)
+                t0 = time.monotonic()
+                for i in range(20):
+                    self.assertEqual(good.getType(), "BHYVE")
+                    good.listAllDomains(0)
+                served = (time.monotonic() - t0) / 20
+            finally:
+                for s in flood:
+                    s.close()
+            t0 = time.monotonic()
+            conn = None
+            while time.monotonic() - t0 < 10 * SCALE:
+                try:
+                    conn = libvirt.open(d.uri)
+                    break
+                except libvirt.libvirtError:
+                    time.sleep(0.05)
+            back_in = time.monotonic() - t0
+            self.assertIsNotNone(conn, "no new client after the flood")
+            self.assertEqual(conn.getType(), "BHYVE")
+            conn.close()
+            fds1 = stable_fd_count(pid)
+            print("fd limit %d: %d connections flooded, daemon at %d fds, a connected client "
+                  "served in %.1f ms per round; new clients back in after %.2f s; fds %d -> %d"
+                  % (FdLimitDaemon.FDS, len(flood), at_limit, served * 1000, back_in, fds0, fds1))
+            self.assertEqual(at_limit, FdLimitDaemon.FDS)
+            self.assertIn("Too many open files; pausing it", d.log())
+            self.assertEqual(fds1, fds0)
+            good.close()
+            self.assertTrue(d.alive())
+        finally:
+            d.cleanup()
+            if hasattr(d, "check_reports"):
+                d.check_reports()
 
 if __name__ == "__main__":
     hyvetest.main()
