@@ -398,6 +398,19 @@ class AbuseTest(hyvetest.DaemonTestCase):
             with self.assertRaises(hyverpc.RemoteError) as cm:
                 c.call(PROC_LIST_DOMAINS, i32(DOMAIN_LIST_MAX + 1))
             print("list of %d domain ids: %s" % (DOMAIN_LIST_MAX + 1, cm.exception))
+            # the same again: what the first round left in the allocator is
+            # reused, nothing grows per round
+            rss_first = rss_kib(self.pid)
+            for i in range(3):
+                c.send_raw(packet(hyverpc.PROC_CONNECT_GET_TYPE, 80 + i, body))
+                self.assertEqual(c.recv_packet()[5], hyverpc.ERROR)
+                with self.assertRaises(hyverpc.RemoteError):
+                    c.define_xml("<domain>" + "x" * (STRING_MAX - 8))
+            rss_more = rss_kib(self.pid)
+            print("3 more rounds of 32 MiB calls and 4 MiB strings: RSS %d -> %d KiB"
+                  % (rss_first, rss_more))
+            self.assertLess(rss_more - rss_first, 8 * 1024)
+            c.serial = 100
             self.assertEqual(c.get_type(), "BHYVE")
         finally:
             c.close()
