@@ -545,7 +545,7 @@ class AbuseTest(hyvetest.DaemonTestCase):
         finally:
             for c in held:
                 c.close()
-        print("max_clients = %d: the %dth connection was closed at once, the others served"
+        print("max_clients = %d: connection %d was closed at once, the others served"
               % (CONFIG["max_clients"], CONFIG["max_clients"] + 1))
         self.after("max_clients")
 
