@@ -186,20 +186,6 @@ hvr_parse_uint(const char *s, guint64 max, guint64 *out)
     return !errno && !*end && *out <= max;
 }
 
-static gboolean
-hvr_mac_valid(const char *s)
-{
-    int i;
-
-    if (strlen(s) != 17)
-        return FALSE;
-    for (i = 0; i < 17; i++) {
-        if (i % 3 == 2 ? s[i] != ':' : !g_ascii_isxdigit(s[i]))
-            return FALSE;
-    }
-    return TRUE;
-}
-
 /* Check the value of one key; on failure return a static description. */
 static const char *
 hvr_value_check(HvrKeyType type, const char *v)

@@ -88,5 +88,7 @@ gboolean hvr_exit_file_write_fd(int fd, int status, GError **error);
 /* Validate a character-device backend spec: pty, stdio, null,
  * unix:PATH, file:PATH. */
 gboolean hvr_backend_spec_valid(const char *spec);
+/* xx:xx:xx:xx:xx:xx with hex digits. */
+gboolean hvr_mac_valid(const char *s);
 
 #endif

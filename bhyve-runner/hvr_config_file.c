@@ -1,5 +1,6 @@
-/* hvr_config_file.c: read the configuration from a file or a descriptor;
- * write the exit file (exit.file=PATH) as the runner exits, by path or (in
+/* hvr_config_file.c: value checks shared with the parser (backend specs,
+ * MACs); read the configuration from a file or a descriptor; write the exit
+ * file (exit.file=PATH) as the runner exits, by path or (in
  * the sandbox, which cannot open anything) through a descriptor opened
  * during setup. */
 #include <errno.h>
@@ -11,6 +12,20 @@
 #include "hvr_config.h"
 #include "hvr_error.h"
 #include "hyve/runner-exit.h"
+
+gboolean
+hvr_mac_valid(const char *s)
+{
+    int i;
+
+    if (strlen(s) != 17)
+        return FALSE;
+    for (i = 0; i < 17; i++) {
+        if (i % 3 == 2 ? s[i] != ':' : !g_ascii_isxdigit(s[i]))
+            return FALSE;
+    }
+    return TRUE;
+}
 
 gboolean
 hvr_backend_spec_valid(const char *spec)

@@ -71,6 +71,14 @@ static const struct {
     { "paused-bool", BASE "boot.paused=1\n", "line 3: key 'boot.paused': expected true or false" },
     { "exit-relative", BASE "exit.file=vm.exit\n", "line 3: key 'exit.file': expected an absolute path" },
     { "exit-duplicate", BASE "exit.file=/a\nexit.file=/b\n", "line 4: duplicate key 'exit.file'" },
+    { "sandbox-bool", BASE "sandbox=yes\n", "line 3: key 'sandbox': expected true or false" },
+    { "sandbox-uid-name", BASE "sandbox.uid=hyve-runner\n",
+      "line 3: key 'sandbox.uid': expected a numeric id from 0 to 4294967294" },
+    { "sandbox-uid-neg", BASE "sandbox.uid=-1\n",
+      "line 3: key 'sandbox.uid': expected a numeric id from 0 to 4294967294" },
+    { "sandbox-gid-max", BASE "sandbox.gid=4294967295\n",
+      "line 3: key 'sandbox.gid': expected a numeric id from 0 to 4294967294" },
+    { "sandbox-uid-dup", BASE "sandbox.uid=1\nsandbox.uid=2\n", "line 4: duplicate key 'sandbox.uid'" },
 };
 
 START_TEST(test_bad)
@@ -115,7 +123,10 @@ START_TEST(test_good)
         "pci.0.3.0.fd=7\n"
         "pci.0.3.0.mac=52:54:00:12:34:56\n"
         "pci.0.31.0.backend=pty\n"
-        "pci.0.31.0.device=virtio-console\n";
+        "pci.0.31.0.device=virtio-console\n"
+        "sandbox=true\n"
+        "sandbox.gid=4294967294\n"
+        "sandbox.uid=994\n";
 
     ck_assert_msg(hvr_config_parse(cfg, text, &err), "good: %s", err ? err->message : "");
     ck_assert_str_eq(cfg->name, "guest-1");
@@ -135,6 +146,9 @@ START_TEST(test_good)
     ck_assert_int_eq(cfg->pci[4].model, HVR_PCI_NONE);
     ck_assert(cfg->boot_paused);
     ck_assert_str_eq(cfg->exit_file, "/run/vm.exit");
+    ck_assert(cfg->sandbox);
+    ck_assert_int_eq(cfg->sandbox_uid, 994);
+    ck_assert_int_eq(cfg->sandbox_gid, 4294967294LL);
 }
 END_TEST
 
@@ -152,6 +166,8 @@ START_TEST(test_exit_file_early)
     ck_assert(plain->exit_file == NULL);
     ck_assert(hvr_config_parse(def, BASE, NULL));
     ck_assert(!def->boot_paused && def->exit_file == NULL);
+    /* sandbox off by default, no id switch */
+    ck_assert(!def->sandbox && def->sandbox_uid == -1 && def->sandbox_gid == -1);
 }
 END_TEST
 
