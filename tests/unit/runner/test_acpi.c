@@ -95,8 +95,9 @@ START_TEST(test_iasl)
     g_autofree char *dir = g_dir_make_tmp("hyve-acpi-XXXXXX", NULL);
     g_autofree char *dsdt = NULL, *fadt = NULL, *madt = NULL, *xsdt = NULL, *facs = NULL;
     g_autofree char *rm = NULL;
+    g_autofree char *iasl = g_find_program_in_path("iasl");
 
-    if (!g_find_program_in_path("iasl")) {
+    if (!iasl) {
         fprintf(stderr, "iasl not installed (acpica-tools): decode test not run\n");
         ck_abort_msg("iasl missing: install acpica-tools");
     }

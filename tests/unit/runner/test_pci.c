@@ -46,6 +46,20 @@ make_virtio(HvrPci *pci, int slot)
     return dev;
 }
 
+/* What hvr_virtio_new() allocated without a machine (no irqfds, no
+ * thread): the machine's device list frees it in the runner. */
+static void
+free_virtio(HvrVirtioDev *dev)
+{
+    unsigned i;
+
+    for (i = 0; i < dev->model->nqueues; i++)
+        close(dev->q[i].notify_fd);
+    close(dev->wake_fd);
+    g_mutex_clear(&dev->lock);
+    g_free(dev);
+}
+
 /* config-space probes: {slot, reg, size, expected} */
 static const struct {
     const char *name;
@@ -77,8 +91,8 @@ START_TEST(test_probe)
     if (probes[_i].size == 3)
         v >>= 8;
     ck_assert_msg(v == probes[_i].want, "%s: read 0x%x, expected 0x%x", probes[_i].name, v, probes[_i].want);
-    (void)dev;
     hvr_pci_free(pci);
+    free_virtio(dev);
 }
 END_TEST
 
@@ -138,6 +152,8 @@ START_TEST(test_bar)
     cfg_write(pci, 4, 0x00, 4, 0);
     ck_assert_uint_eq(cfg_read(pci, 4, 0x00, 4), 0x10421AF4);
     hvr_pci_free(pci);
+    free_virtio(dev);
+    free_virtio(dev2);
 }
 END_TEST
 
@@ -176,6 +192,7 @@ START_TEST(test_caps)
     ck_assert_msg(seen[1] == 1 && seen[2] == 1 && seen[3] == 1 && seen[4] == 1,
                   "virtio caps %u %u %u %u", seen[1], seen[2], seen[3], seen[4]);
     hvr_pci_free(pci);
+    free_virtio(dev);
 }
 END_TEST
 
@@ -274,6 +291,7 @@ START_TEST(test_common_cfg)
     ck_assert_uint_eq(bar_rd(dev, 0x7FF0, 4), 0);
     bar_wr(dev, 0x4000 + 16 * 9, 4, 5);
     ck_assert_uint_eq(bar_rd(dev, 0x1000, 1), 0);
+    free_virtio(dev);
 }
 END_TEST
 
