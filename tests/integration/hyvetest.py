@@ -10,7 +10,9 @@ and can run next to each other. Clients are the real ones: virsh,
 Exit statuses follow meson: 0 pass, 77 skip, anything else fail.
 """
 import fcntl
+import glob
 import os
+import re
 import shutil
 import signal
 import socket
@@ -36,6 +38,95 @@ VALIDATE = shutil.which("virt-xml-validate") or "/usr/bin/virt-xml-validate"
 ROOTED_SOCKET_DIR = "run/libvirt"
 SYSTEM_SOCKET_DIR = "/var/run/libvirt"
 SOCK_NAME = "virtbhyved-sock"
+
+# -- sanitizers and valgrind ---------------------------------------------------
+# ASan/UBSan build (tools/run-tests' sanitizer stage): a daemon started here
+# writes its sanitizer reports to its stderr (its log file) and so do the
+# runners it spawns (their stderr is their domain log), whatever log_path
+# the caller's ASAN_OPTIONS names: a sandboxed runner could not open a
+# log_path file after leaving the host's filesystem. Those logs are scanned
+# when the daemon is cleaned up; a report fails the test class (and the
+# program). Processes not started through Daemon keep the caller's
+# log_path (tools/run-tests collects those files).
+#
+# HYVE_VALGRIND=1: every Daemon runs under valgrind memcheck (suppressions:
+# valgrind.supp next to this file), with longer start/stop timeouts; a
+# memcheck error or definite leak fails the test the same way.
+VALGRIND = os.environ.get("HYVE_VALGRIND") == "1"
+VALGRIND_SUPP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "valgrind.supp")
+VALGRIND_ERROR_EXIT = 99
+# start/stop timeouts are multiplied by this (valgrind is ~20-50x slower)
+TIMEOUT_SCALE = float(os.environ.get("HYVE_TIMEOUT_SCALE", "8" if VALGRIND else "1"))
+_SANITIZER_OPTION_VARS = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+# A report's first line (ASan, LSan, UBSan, a sanitizer that could not write
+# its log, a valgrind error summary that is not zero).
+REPORT_RE = re.compile(
+    r"ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)"
+    r"|SUMMARY: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)"
+    r"|AddressSanitizer:DEADLYSIGNAL"
+    r"|: runtime error: "
+    r"|ERROR: Can't open file: "
+    r"|ERROR SUMMARY: [1-9][0-9]* errors")
+REPORT_CONTEXT = 60     # lines of a report shown in the failure
+
+
+def daemon_env(base=None):
+    """BASE (default os.environ) for a daemon under test: sanitizer reports
+    to stderr (no log_path), glib's allocator valgrind-friendly."""
+    env = dict(os.environ if base is None else base)
+    for var in _SANITIZER_OPTION_VARS:
+        if var in env:
+            opts = [o for o in re.split(r"[:\s]+", env[var])
+                    if o and not o.startswith(("log_path=", "log_exe_name="))]
+            env[var] = ":".join(opts)
+    if VALGRIND:
+        env["G_SLICE"] = "always-malloc"
+        env["G_DEBUG"] = "gc-friendly"
+    return env
+
+
+def valgrind_prefix(log_dir):
+    """The valgrind memcheck command line a daemon is started under."""
+    argv = [shutil.which("valgrind") or "/usr/bin/valgrind", "--tool=memcheck",
+            "--error-exitcode=%d" % VALGRIND_ERROR_EXIT, "--leak-check=full",
+            "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite",
+            "--track-fds=no", "--num-callers=30", "--trace-children=no",
+            "--child-silent-after-fork=yes",
+            "--log-file=" + os.path.join(log_dir, "valgrind.%p.log")]
+    if os.path.exists(VALGRIND_SUPP):
+        argv.append("--suppressions=" + VALGRIND_SUPP)
+    return argv
+
+
+def find_reports(paths):
+    """[(path, excerpt)] for every sanitizer/valgrind report in the files PATHS."""
+    found = []
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - (32 << 20)))
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        lines = text.splitlines()
+        if os.path.basename(path).startswith("valgrind."):
+            # memcheck lists its errors before the summary: show them all
+            if any(REPORT_RE.search(l) for l in lines):
+                body = [l for l in lines if not re.match(r"==\d+== (Memcheck|Copyright|Using Val"
+                                                         r"grind|Command|Parent PID|$)", l)]
+                found.append((path, "\n".join(body[:400])))
+            continue
+        i = 0
+        while i < len(lines):
+            if REPORT_RE.search(lines[i]):
+                start = max(0, i - 2)
+                found.append((path, "\n".join(lines[start:i + REPORT_CONTEXT])))
+                i += REPORT_CONTEXT     # one excerpt per report
+            else:
+                i += 1
+    return found
 
 # Every daemon started by this process, so main() can dump their logs.
 _DAEMONS = []
@@ -105,12 +196,20 @@ class Daemon:
         self.sock = None
         self.sock_ro = None
         self.exit_statuses = []
+        self.reports = []           # (path, excerpt) found by cleanup()
+        self.reports_raised = 0
         _DAEMONS.append(self)
 
     # -- lifetime ------------------------------------------------------
+    def daemon_argv(self):
+        """argv[0] of the daemon: the binary, under valgrind when asked."""
+        if VALGRIND:
+            return valgrind_prefix(self.log_dir) + [DAEMON]
+        return [DAEMON]
+
     def command(self):
         if self.system:
-            return [DAEMON] + self.args
+            return self.daemon_argv() + self.args
         args = list(self.args)
         if os.geteuid() != 0 and "--session" not in args:
             # A non-root developer: still a system-layout daemon (both
@@ -121,7 +220,7 @@ class Daemon:
                 with open(conf, "w") as f:
                     f.write('auth_unix_rw = "none"\nauth_unix_ro = "none"\n')
                 args += ["--config", conf]
-        return [DAEMON, "--root", self.root] + args
+        return self.daemon_argv() + ["--root", self.root] + args
 
     def start(self, timeout=30):
         require_daemon()
@@ -130,10 +229,10 @@ class Daemon:
         log.flush()
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=subprocess.STDOUT,
-                                     env=self.env, start_new_session=True,
+                                     env=daemon_env(self.env), start_new_session=True,
                                      preexec_fn=die_with_parent)
         log.close()
-        self.sock, self.sock_ro = self._wait_for_socket(timeout)
+        self.sock, self.sock_ro = self._wait_for_socket(timeout * TIMEOUT_SCALE)
         return self
 
     def _wait_for_socket(self, timeout):
@@ -160,7 +259,7 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                status = self.proc.wait(timeout)
+                status = self.proc.wait(timeout * TIMEOUT_SCALE)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -215,11 +314,41 @@ class Daemon:
         self.stop()
         self.kill_runners()
         self._saved_log = self.log()
+        self.collect_reports()
         if not os.environ.get("HYVE_KEEP_TMP"):
             if self.owns_root:
                 shutil.rmtree(self.root, ignore_errors=True)
             elif self.system:
                 shutil.rmtree(self.log_dir, ignore_errors=True)
+
+    def report_files(self):
+        """The files a report of this daemon or its runners can be in: the
+        daemon's log, valgrind's logs, the runners' domain logs."""
+        files = [self.log_path] + glob.glob(os.path.join(self.log_dir, "valgrind.*.log"))
+        tops = ["/var/log/libvirt", "/var/cache/libvirt"] if self.system else [self.root]
+        for top in tops:
+            for dirpath, dirnames, filenames in os.walk(top):
+                files += [os.path.join(dirpath, f) for f in filenames
+                          if f.endswith(".log") and not f.startswith("valgrind.")]
+        return sorted(set(files))
+
+    def collect_reports(self):
+        """Adds the sanitizer/valgrind reports now in this daemon's files to
+        self.reports (each once); returns the new ones."""
+        new = [r for r in find_reports(self.report_files()) if r not in self.reports]
+        self.reports += new
+        return new
+
+    def check_reports(self):
+        """AssertionError naming every report cleanup() found that was not
+        raised yet."""
+        fresh = self.reports[self.reports_raised:]
+        self.reports_raised = len(self.reports)
+        if fresh:
+            raise AssertionError(
+                "%s: %d sanitizer/valgrind report(s):\n%s" % (
+                    self.name, len(fresh),
+                    "\n".join("--- %s:\n%s" % (p, t) for p, t in fresh)))
 
     def log(self):
         if getattr(self, "_saved_log", None) is not None and not os.path.exists(self.log_path):
@@ -475,6 +604,7 @@ class DaemonTestCase(unittest.TestCase):
     def tearDownClass(cls):
         cls.daemon.cleanup()
         shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.daemon.check_reports()
 
     def assertDaemonAlive(self):
         self.assertTrue(self.daemon.alive(),
@@ -495,6 +625,19 @@ def main():
     prog = unittest.main(exit=False, verbosity=2)
     result = prog.result
     ok = result.wasSuccessful()
+    # Daemons a test left running stop now (their leak check runs at exit);
+    # reports no test class raised fail the program here.
+    for d in _DAEMONS:
+        if d.proc is not None or getattr(d, "_saved_log", None) is None:
+            try:
+                d.cleanup()
+            except Exception as e:      # the report check below still runs
+                print("cleanup of %s failed: %s" % (d.name, e))
+        try:
+            d.check_reports()
+        except AssertionError as e:
+            print("FAIL: %s" % e)
+            ok = False
     if not ok or os.environ.get("HYVE_TEST_VERBOSE"):
         for d in _DAEMONS:
             sys.stderr.write("\n==== log of %s (%s) ====\n%s\n==== end of log ====\n"
