@@ -117,13 +117,36 @@ hyve_process_log_line(const char *log_path, const char *fmt, ...)
     close(fd);
 }
 
+/* Without a pidfd (kernel < 5.3, valgrind, a seccomp filter refusing
+ * pidfd_open): the runner is gone once /proc no longer shows it, shows a
+ * zombie (a child of ours not yet reaped), or shows another process that
+ * got its pid. */
+static gboolean
+gone_without_pidfd(const HyveDomainRun *run)
+{
+    guint64 start = 0;
+    char state = '?';
+
+    if (!hyve_proc_stat(run->pid, &start, NULL, NULL, &state))
+        return TRUE;
+    if (run->start_time && start != run->start_time)
+        return TRUE;
+    return state == 'Z' || state == 'X';
+}
+
 gboolean
 hyve_process_wait_exit(HyveDomainRun *run, int timeout_ms)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 
-    if (run->pidfd < 0)
-        return kill(run->pid, 0) < 0 && errno == ESRCH;
+    if (run->pidfd < 0) {
+        while (!gone_without_pidfd(run)) {
+            if (timeout_ms >= 0 && g_get_monotonic_time() >= deadline)
+                return FALSE;
+            g_usleep(10 * 1000);
+        }
+        return TRUE;
+    }
     for (;;) {
         struct pollfd pfd = { .fd = run->pidfd, .events = POLLIN };
         gint64 left = timeout_ms < 0 ? -1 : (deadline - g_get_monotonic_time()) / 1000;
