@@ -1659,6 +1659,7 @@ def volume_domain_xml(name, pool, volume):
     return domain_xml(name, memory_kib=131072).replace("<devices>", "<devices>\n    " + disk)
 
 
+@hyvetest.skip_if_valgrind_runners
 class DomainVolumeTest(StorageCase):
 
     def runner_pids(self):
