@@ -19,8 +19,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -228,16 +231,28 @@ START_TEST(test_sandbox_running)
     };
     uid_t uid = sbx_uid != (uid_t)-1 ? sbx_uid : getuid();
     gid_t gid = sbx_uid != (uid_t)-1 ? sbx_gid : getgid();
-    g_autofree char *stats = NULL, *cons = NULL, *off = NULL;
+    g_autofree char *stats = NULL, *cons = NULL, *off = NULL, *devs = NULL;
+    g_autofree char *disk = g_build_filename(dir, "disk.img", NULL);
+    g_autofree char *com2 = g_build_filename(dir, "com2.sock", NULL);
+    const char *pts;
     guint i, threads;
 
-    run_start_full(&r, "sbx-run", "", TRUE, extra);
+    /* devices whose I/O threads start inside the sandbox; consoles on a
+     * unix socket (accept inside) and a pty */
+    ck_assert(g_mkdir_with_parents(dir, 0700) == 0);
+    ck_assert(g_file_set_contents(disk, "", 0, NULL) && truncate(disk, 1 << 20) == 0);
+    devs = g_strdup_printf("%scom2.backend=unix:%s\npci.0.2.0.device=virtio-blk\n"
+                           "pci.0.2.0.path=%s\npci.0.3.0.device=virtio-console\n"
+                           "pci.0.3.0.backend=pty\npci.0.4.0.device=virtio-rng\n",
+                           extra, com2, disk);
+    run_start_full(&r, "sbx-run", "", TRUE, devs);
     ck_assert_msg(wait_output(&r, MSG, 60), "sbx-run: no guest output");
     check_stderr("sbx-run", &r, "sandbox: entered (empty root");
     /* setgroups(0) with the uid switch */
     threads = check_threads("sbx-run", r.pid, uid, gid, sbx_uid != (uid_t)-1 ? "" : NULL,
                             getuid() == 0);
-    ck_assert_msg(threads >= 3, "sbx-run: %u threads (main, 2 vCPUs)", threads);
+    ck_assert_msg(threads >= 6, "sbx-run: %u threads (main, 2 vCPUs, 3 device threads)",
+                  threads);
     check_empty_root("sbx-run", r.pid);
     if (getuid() == 0)
         check_live_filter("sbx-run", r.pid);
@@ -250,7 +265,29 @@ START_TEST(test_sandbox_running)
     stats = request(&r, "stats");
     ck_assert_msg(g_str_has_prefix(stats, "ok uptime_ms="), "sbx-run: stats '%s'", stats);
     cons = request(&r, "consoles");
-    ck_assert_msg(g_str_has_prefix(cons, "ok com1="), "sbx-run: consoles '%s'", cons);
+    ck_assert_msg(g_str_has_prefix(cons, "ok com1=") && strstr(cons, com2) &&
+                  (pts = strstr(cons, "/dev/pts/")), "sbx-run: consoles '%s'", cons);
+    /* console clients come and go: accept, input, hang-up inside the sandbox */
+    for (i = 0; i < 2; i++) {
+        struct sockaddr_un sun = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+        g_strlcpy(sun.sun_path, com2, sizeof(sun.sun_path));
+        ck_assert_msg(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0,
+                      "sbx-run: connect %s: %s", com2, g_strerror(errno));
+        ck_assert(write(fd, "input\n", 6) == 6);
+        g_usleep(200000);
+        close(fd);
+    }
+    {
+        g_autofree char *path = g_strndup(pts, strcspn(pts, " "));
+        int fd = open(path, O_RDWR | O_NOCTTY);
+
+        ck_assert_msg(fd >= 0, "sbx-run: open %s: %s", path, g_strerror(errno));
+        ck_assert(write(fd, "x", 1) == 1);
+        g_usleep(200000);
+        close(fd);
+    }
     /* signals still reach the main loop (GLib's worker thread, started
      * inside the sandbox): SIGTERM presses the power button */
     ck_assert(kill(r.pid, SIGTERM) == 0);
