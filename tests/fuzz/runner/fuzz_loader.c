@@ -4,7 +4,9 @@
  * with fuzzed machine parameters.
  *
  * Input: byte 0 = guest RAM (32 + (b & 31) MiB), byte 1 = kernel padding
- * (bit 7 set: the kernel file is extended with zeros to (b & 63) MiB),
+ * (bit 7 set: the kernel file is extended with zeros to (b & 63) MiB, or
+ * with bit 6 also set to RAM - 1 MiB + ((b & 63) - 32) * 64 KiB, the sizes
+ * around what fits above the 1 MiB load address),
  * bytes 2-3 = initrd size in KiB (0 = none), byte 4 = command line length,
  * then the command line, then the kernel file's first bytes.  Kernel and
  * initrd are memfds opened through /proc/self/fd (no files on disk); guest
@@ -57,14 +59,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int kfd, ifd = -1;
     gboolean ok;
     unsigned i, n;
-    uint64_t ram_seen = 0;
+    uint64_t ram_seen = 0, pad_size = 0;
 
     if (size > 1 << 16 || size < in.pos + clen)
         return 0;
     cmdline = g_strndup((const char *)data + in.pos, clen);
     in.pos += clen;
-    kfd = memfd_with("hyve-fuzz-kernel", data + in.pos, size - in.pos,
-                     pad & 0x80 ? (uint64_t)(pad & 63) << 20 : 0);
+    if (pad & 0x80)         /* absolute, or around what fits above 1 MiB */
+        pad_size = pad & 0x40 ? ram_size - HVR_BOOT_KERNEL + ((int64_t)(pad & 0x3F) - 32) * 0x10000
+                              : (uint64_t)(pad & 0x3F) << 20;
+    kfd = memfd_with("hyve-fuzz-kernel", data + in.pos, size - in.pos, pad_size);
     kpath = g_strdup_printf("/proc/self/fd/%d", kfd);
     if (initrd_size) {
         ifd = memfd_with("hyve-fuzz-initrd", (const uint8_t *)"initrd", 6, initrd_size);
