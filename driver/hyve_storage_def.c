@@ -315,7 +315,30 @@ parse_pool(HyvePoolDef *def, xmlNodePtr root, GError **error)
                            "missing storage pool target path");
             return FALSE;
         }
+        for (const char *p = path; *p; p++) {
+            if ((guchar) *p < 0x20 || *p == 0x7f) {
+                hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_XML_ERROR,
+                               "storage pool target path contains a control character");
+                return FALSE;
+            }
+        }
+        /* blanks the squashing uncovers ("/a/ /" -> "/a/ ") go too, so that
+         * the stored definition reads back as the same path (found by
+         * tests/fuzz fuzz-pool-xml) */
         def->target_path = hyve_storage_sanitize_path(path);
+        for (;;) {
+            g_autofree char *again = hyve_storage_sanitize_path(g_strchomp(def->target_path));
+
+            if (g_str_equal(again, def->target_path))
+                break;
+            g_free(def->target_path);
+            def->target_path = g_steal_pointer(&again);
+        }
+        if (!*def->target_path) {
+            hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_XML_ERROR,
+                           "missing storage pool target path");
+            return FALSE;
+        }
     }
     return hyve_storage_perms_parse(hyve_xml_child(target, "permissions"), &def->perms, error);
 }
