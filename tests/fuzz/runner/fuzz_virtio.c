@@ -22,7 +22,8 @@
  *
  * Invariants after every step: every popped element was pushed back
  * (used_idx == last_avail), the used index the device published in guest
- * RAM is its own, used ids are heads below the queue size, a broken queue
+ * RAM is its own, used ids are heads below the queue size, the used length
+ * is at most the chain's device-writable length, a broken queue
  * means DEVICE_NEEDS_RESET, the device wrote guest RAM only inside used
  * rings and device-writable buffers (write confinement, below), and
  * nothing was written outside guest RAM (ASan, plus canaries around RAM for
@@ -211,6 +212,87 @@ allow_table(const uint8_t *img, uint64_t table, unsigned n, bool top)
     }
 }
 
+/* Device-writable bytes of the chain at @head in the RAM image @img; FALSE
+ * when the chain cannot be walked (the device must not have used it). */
+static bool
+chain_in_len(const uint8_t *img, const HvrVirtqueue *vq, uint16_t head, uint64_t *in_len)
+{
+    uint64_t table = vq->desc, total = 0;
+    unsigned steps, n = vq->size;
+    uint16_t i = head;
+    bool indirect = false;
+
+    for (steps = 0; steps < n; steps++) {
+        uint64_t d = table + 16 * (uint64_t)i, addr;
+        uint32_t len;
+        uint16_t flags, next;
+
+        if (d + 16 > RAM_SIZE || d + 16 < d)
+            return false;
+        memcpy(&addr, img + d, 8);
+        memcpy(&len, img + d + 8, 4);
+        memcpy(&flags, img + d + 12, 2);
+        memcpy(&next, img + d + 14, 2);
+        addr = GUINT64_FROM_LE(addr);
+        len = GUINT32_FROM_LE(len);
+        flags = GUINT16_FROM_LE(flags);
+        next = GUINT16_FROM_LE(next);
+        if (!indirect && (flags & VRING_DESC_F_INDIRECT)) {
+            if (addr >= RAM_SIZE || len > RAM_SIZE - addr ||
+                memcmp(ram_before + addr, ram + addr, len))
+                return false;   /* outside RAM, or rewritten during the call */
+            table = addr;
+            n = len / 16;
+            indirect = true;
+            i = 0;
+            steps = (unsigned)-1;
+            continue;
+        }
+        if (flags & VRING_DESC_F_WRITE)
+            total += len;
+        if (!(flags & VRING_DESC_F_NEXT)) {
+            *in_len = total;
+            return true;
+        }
+        if (next >= n)
+            return false;
+        i = next;
+    }
+    return false;
+}
+
+/* Each used entry added by the handler reports at most the writable length
+ * of its chain (skipped when the handler rewrote descriptor memory). */
+static void
+fuzz_check_used_len(Fuzz *f)
+{
+    HvrVirtioDev *dev = f->dev;
+    unsigned q;
+
+    for (q = 0; q < dev->model->nqueues; q++) {
+        HvrVirtqueue *vq = &dev->q[q].vq;
+        uint16_t k, n = vq->used_idx - f->used_seen[q];
+
+        if (!vq->ready || !vq->used_idx || !n || n > vq->size ||
+            memcmp(ram_before, ram, RAM_SIZE) == 0)
+            continue;
+        if (vq->desc + 16 * (uint64_t)vq->size > RAM_SIZE ||
+            memcmp(ram_before + vq->desc, ram + vq->desc, 16 * (size_t)vq->size))
+            continue;
+        for (k = 0; k < n; k++) {
+            uint16_t slot = (uint16_t)(f->used_seen[q] + k) % vq->size;
+            uint64_t e = vq->used + 4 + 8 * (uint64_t)slot, in_len;
+            uint32_t id = rd32(e), len = rd32(e + 4);
+
+            if (k + 1 < n)
+                continue;       /* later buffer writes may overlap earlier entries */
+            if (id < vq->size && chain_in_len(ram_before, vq, (uint16_t)id, &in_len))
+                fuzz_check(len <= in_len, "queue %u: used length %u for head %u, but the chain "
+                           "has %" G_GUINT64_FORMAT " writable bytes", q, len, id, in_len);
+        }
+    }
+}
+
 static void
 fuzz_confine_begin(void)
 {
@@ -226,6 +308,7 @@ fuzz_confine_check(Fuzz *f, const char *what)
 
     if (!memcmp(ram_before, ram, RAM_SIZE))
         return;
+    fuzz_check_used_len(f);
     memset(allowed, 0, sizeof(allowed));
     for (q = 0; q < dev->model->nqueues; q++) {
         HvrVirtqueue *vq = &dev->q[q].vq;
