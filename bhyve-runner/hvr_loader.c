@@ -142,7 +142,12 @@ hvr_loader_load(HvrMem *mem, const char *kernel, const char *initrd,
                     (unsigned)((0x1000000ULL + bz.init_size) >> 20) + 16);
         return FALSE;
     }
-    dst = hvr_mem_gpa(mem, HVR_BOOT_KERNEL, pm_len);
+    /* init_size fits (above), but the file itself may be bigger than RAM */
+    if (!(dst = hvr_mem_gpa(mem, HVR_BOOT_KERNEL, pm_len))) {
+        g_set_error(error, HVR_ERROR, HVR_ERROR_CONFIG_UNSUPPORTED,
+                    "kernel %s (%zu bytes) does not fit in guest memory", kernel, klen);
+        return FALSE;
+    }
     memcpy(dst, kdata + bz.setup_size, pm_len);
 
     if (initrd) {
