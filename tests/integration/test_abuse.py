@@ -76,6 +76,22 @@ def stable_fd_count(pid, timeout=10):
     return last
 
 
+def memory_checker(pid):
+    """True when process PID runs under ASan or valgrind: its RSS then says
+    nothing about leaks (ASan's quarantine holds freed memory back) and
+    every call is several times slower."""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            maps = f.read()
+        exe = os.readlink("/proc/%d/exe" % pid)
+        with open("/proc/%d/exe" % pid, "rb") as f:
+            image = f.read()
+    except OSError:
+        return False
+    return ("valgrind" in exe or "vgpreload" in maps or "libasan" in maps or
+            b"__asan_init" in image)
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -134,6 +150,9 @@ class AbuseTest(hyvetest.DaemonTestCase):
         cls.daemon_args = ("--config", conf)
         super().setUpClass()
         cls.pid = cls.daemon.proc.pid
+        # instrumented daemon: RSS bounds are skipped, time bounds x5
+        cls.checked = memory_checker(cls.pid)
+        cls.slow = 5.0 if cls.checked else 1.0
         cls.good = libvirt.open(cls.daemon.uri)
         pool = cls.good.storagePoolLookupByName("default")
         if not pool.isActive():
@@ -188,7 +207,8 @@ class AbuseTest(hyvetest.DaemonTestCase):
         print("%s: daemon fds %d -> %d, RSS %d -> %d KiB, slowest good call %.0f ms"
               % (case, self.fds0, fds, self.rss0, rss, self.good_max * 1000))
         self.assertEqual(fds, self.fds0, "%s: daemon descriptors leaked" % case)
-        self.assertLess(self.good_max, 2.0 * SCALE, "%s: the good client waited" % case)
+        self.assertLess(self.good_max, 2.0 * SCALE * self.slow,
+                        "%s: the good client waited" % case)
 
     def opened(self, path=None):
         c = RawClient(path or self.daemon.sock)
@@ -409,7 +429,8 @@ class AbuseTest(hyvetest.DaemonTestCase):
             rss_more = rss_kib(self.pid)
             print("3 more rounds of 32 MiB calls and 4 MiB strings: RSS %d -> %d KiB"
                   % (rss_first, rss_more))
-            self.assertLess(rss_more - rss_first, 8 * 1024)
+            if not self.checked:
+                self.assertLess(rss_more - rss_first, 8 * 1024)
             c.serial = 100
             self.assertEqual(c.get_type(), "BHYVE")
         finally:

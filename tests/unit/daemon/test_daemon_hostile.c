@@ -99,10 +99,12 @@ START_TEST(test_fd_case)
     }
     if (tc->authenticate) {
         TestReply rep;
+        remote_auth_list_ret auth = { 0 };
+
         ck_assert(test_call(fd, REMOTE_PROC_AUTH_LIST, 0, NULL, NULL,
-                            (xdrproc_t) xdr_remote_auth_list_ret,
-                            &(remote_auth_list_ret) { 0 }, &rep));
+                            (xdrproc_t) xdr_remote_auth_list_ret, &auth, &rep));
         ck_assert_msg(!rep.is_error, "%s: AUTH_LIST failed", tc->name);
+        xdr_free((xdrproc_t) xdr_remote_auth_list_ret, (char *) &auth);
     }
     ck_assert(pipe2(p, O_CLOEXEC) == 0);
     send_call_with_fds(fd, tc->announced, 5);
@@ -119,10 +121,12 @@ START_TEST(test_fd_case)
     ck_assert_msg(pipe_sees_eof(p[0], 5000), "%s: the server kept a passed descriptor", tc->name);
     if (!tc->dropped) {
         TestReply rep;
+        remote_auth_list_ret auth = { 0 };
+
         ck_assert(test_call(fd, REMOTE_PROC_AUTH_LIST, 6, NULL, NULL,
-                            (xdrproc_t) xdr_remote_auth_list_ret,
-                            &(remote_auth_list_ret) { 0 }, &rep));
+                            (xdrproc_t) xdr_remote_auth_list_ret, &auth, &rep));
         ck_assert_msg(!rep.is_error, "%s: out of sync after the fds", tc->name);
+        xdr_free((xdrproc_t) xdr_remote_auth_list_ret, (char *) &auth);
     }
     close(p[0]);
     close(fd);
