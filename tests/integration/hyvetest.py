@@ -180,6 +180,23 @@ def uri_for(sock_path):
     return "bhyve+unix:///system?socket=" + sock_path
 
 
+def _runner_cgroup(pid):
+    """The cgroup v2 directory of a runner under hyve's tree, or None."""
+    try:
+        with open("/proc/%d/cgroup" % pid) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("0::/hyve/"):
+            rel = line[3:]
+            for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+                path = root + rel
+                if os.path.isdir(path):
+                    return path
+    return None
+
+
 class Daemon:
     """One virtbhyved process with its own --root directory."""
 
@@ -310,11 +327,25 @@ class Daemon:
         """Runners outlive their daemon by design; a test's die with it."""
         if self.system:
             return
+        cgroups = []
         for pid in self.runner_pids():
+            cgroups.append(_runner_cgroup(pid))
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        # no daemon is left to remove their per-VM cgroups (hyve_cgroup.h):
+        # the VM's directory and the daemon instance's above it, once empty
+        for path in filter(None, cgroups):
+            for d in (path, os.path.dirname(path)):
+                for _ in range(100):
+                    try:
+                        os.rmdir(d)
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:         # EBUSY until the runner is gone
+                        time.sleep(0.02)
 
     def cleanup(self):
         self.stop()
