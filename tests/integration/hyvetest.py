@@ -180,6 +180,45 @@ def uri_for(sock_path):
     return "bhyve+unix:///system?socket=" + sock_path
 
 
+# ---- daemon process facts for the resource checks of the tests ----
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def stable_fd_count(pid, timeout=10):
+    """The fd count once it did not change for 0.3 s."""
+    deadline = time.monotonic() + timeout
+    last, since = fd_count(pid), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        n = fd_count(pid)
+        if n != last:
+            last, since = n, time.monotonic()
+        elif time.monotonic() - since >= 0.3:
+            break
+    return last
+
+
+def memory_checker(pid):
+    """'ASan' or 'valgrind' when process PID runs under one (its RSS then
+    says nothing about leaks: ASan's quarantine holds freed memory back,
+    valgrind keeps its own heap), else None."""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            maps = f.read()
+        exe = os.readlink("/proc/%d/exe" % pid)
+        with open("/proc/%d/exe" % pid, "rb") as f:
+            image = f.read()
+    except OSError:
+        return None
+    if "valgrind" in exe or "vgpreload" in maps:
+        return "valgrind"
+    if "libasan" in maps or "clang_rt.asan" in maps or b"__asan_init" in image:
+        return "ASan"
+    return None
+
+
 def _runner_cgroup(pid):
     """The cgroup v2 directory of a runner under hyve's tree, or None."""
     try:

@@ -24,6 +24,7 @@ import unittest
 import libvirt
 
 import hyvetest
+from hyvetest import fd_count, memory_checker, stable_fd_count
 import hyverpc
 from hyverpc import RawClient, packet, u32, i32, string
 
@@ -56,40 +57,6 @@ VOL_SIZE = 32 << 20
 FIGURES = []
 # valgrind/sanitizer runs are slower: time bounds scale with hyvetest's factor
 SCALE = getattr(hyvetest, "TIMEOUT_SCALE", 1.0)
-
-
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def stable_fd_count(pid, timeout=10):
-    """The fd count once it did not change for 0.3 s."""
-    deadline = time.monotonic() + timeout
-    last, since = fd_count(pid), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        n = fd_count(pid)
-        if n != last:
-            last, since = n, time.monotonic()
-        elif time.monotonic() - since >= 0.3:
-            break
-    return last
-
-
-def memory_checker(pid):
-    """True when process PID runs under ASan or valgrind: its RSS then says
-    nothing about leaks (ASan's quarantine holds freed memory back) and
-    every call is several times slower."""
-    try:
-        with open("/proc/%d/maps" % pid) as f:
-            maps = f.read()
-        exe = os.readlink("/proc/%d/exe" % pid)
-        with open("/proc/%d/exe" % pid, "rb") as f:
-            image = f.read()
-    except OSError:
-        return False
-    return ("valgrind" in exe or "vgpreload" in maps or "libasan" in maps or
-            b"__asan_init" in image)
 
 
 def rss_kib(pid):

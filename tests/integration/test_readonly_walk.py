@@ -41,6 +41,7 @@ import time
 import libvirt
 
 import hyvetest
+from hyvetest import stable_fd_count
 import hyverpc
 from hyverpc import RawClient, u32, i32, string
 
@@ -84,25 +85,6 @@ def protocol_names():
         for m in re.finditer(r"REMOTE_PROC_(\w+)\s*=\s*(\d+)", f.read()):
             names[int(m.group(2))] = m.group(1)
     return names
-
-
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def stable_fd_count(pid, timeout=10):
-    """The daemon's fd count once it stopped changing for 0.3 s (clients
-    that just closed are still being dropped)."""
-    deadline = time.monotonic() + timeout
-    last, since = fd_count(pid), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        n = fd_count(pid)
-        if n != last:
-            last, since = n, time.monotonic()
-        elif time.monotonic() - since >= 0.3:
-            break
-    return last
 
 
 def classify(err):

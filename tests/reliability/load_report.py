@@ -57,25 +57,6 @@ class Sampler:
         return max(s[key] for _, s in self.samples)
 
 
-def memory_checker(pid):
-    """'ASan' or 'valgrind' when process PID runs under one (its RSS then
-    says nothing about leaks: ASan's quarantine holds freed memory back,
-    valgrind keeps its own heap), else None."""
-    try:
-        with open("/proc/%d/maps" % pid) as f:
-            maps = f.read()
-        exe = os.readlink("/proc/%d/exe" % pid)
-        with open("/proc/%d/exe" % pid, "rb") as f:
-            image = f.read()
-    except OSError:
-        return None
-    if "valgrind" in exe or "vgpreload" in maps:
-        return "valgrind"
-    if "libasan" in maps or "clang_rt.asan" in maps or b"__asan_init" in image:
-        return "ASan"
-    return None
-
-
 def percentile(sorted_values, p):
     """Nearest-rank percentile P (0..100) of a sorted, non-empty list."""
     if not sorted_values:

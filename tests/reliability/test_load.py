@@ -45,7 +45,8 @@ import libvirt
 
 import hyvetest
 from hyvetest import wait_until
-from load_report import Results, Sampler, memory_checker, proc_sample
+from hyvetest import memory_checker
+from load_report import Results, Sampler, proc_sample
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SECONDS = float(os.environ.get("HYVE_LOAD_SECONDS", "60"))
@@ -74,7 +75,7 @@ FD_SLACK = 0
 # 4 MiB over the ~35000 operations of a 60 s run fails a leak of ~120 bytes
 # per operation (~500 at HYVE_LOAD_SECONDS=15) and leaves about 4x the
 # measured slack. Not applied under ASan or valgrind (their heaps keep
-# freed memory; see load_report.memory_checker).
+# freed memory; see hyvetest.memory_checker).
 RSS_SLACK_KIB = 4096
 
 
