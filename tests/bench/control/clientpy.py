@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""python3-libvirt side of bench-control, run as a child process per
+daemon and run (so a crash, hang or leaked state stays in the child, and the
+event loop of the 'events' mode never touches the other measurements):
+
+    /usr/bin/python3 clientpy.py 'JSON spec'
+
+prints one JSON object {"values": {key: number}, "errors": [text]} as its
+last stdout line. Modes: "py" (ops, threads, rss as the spec's parts ask)
+and "events". The daemon is left with no domains of the benchmark."""
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+
+import libvirt
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from control.daemons import read_memory  # noqa: E402
+
+
+def _quiet_errors(ctx, err):
+    pass
+
+
+def domain_xmls(spec, prefix):
+    with open(spec["template"]) as f:
+        template = f.read()
+    template = template.replace("@KERNEL@", spec["kernel"]).replace("@DISK@", spec["disk"])
+    return [(prefix + "%05d" % i, template.replace("@NAME@", prefix + "%05d" % i))
+            for i in range(spec["domains"])]
+
+
+def rate(count, seconds):
+    return count / seconds if seconds > 0 else None
+
+
+def undefine_leftovers(conn, prefix):
+    for dom in conn.listAllDomains(0):
+        if dom.name().startswith(prefix):
+            dom.undefine()
+
+
+def run_py(spec, out, errors):
+    parts = spec["parts"]
+    prefix = spec["prefix"]
+    conn = libvirt.open(spec["uri"])
+    undefine_leftovers(conn, prefix)
+    if "rss" in parts:
+        rss, pss = read_memory(spec["pid"])
+        out["rss.idle.rss"], out["rss.idle.pss"] = rss, pss
+    xmls = domain_xmls(spec, prefix)
+    names = [n for n, _ in xmls]
+    doms = []
+    t0 = time.perf_counter()
+    for _, xml in xmls:
+        doms.append(conn.defineXML(xml))
+    t = time.perf_counter() - t0
+    if "ops" in parts:
+        out["py.define"] = rate(len(xmls), t)
+        # lookups by name, round robin over the defined domains
+        n = spec["lookups"]
+        t0 = time.perf_counter()
+        for i in range(n):
+            conn.lookupByName(names[i % len(names)])
+        out["py.lookup"] = rate(n, time.perf_counter() - t0)
+        reps = spec["list_reps"]
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            got = conn.listAllDomains(0)
+        t = time.perf_counter() - t0
+        if len([d for d in got if d.name().startswith(prefix)]) != len(names):
+            errors.append("listAllDomains returned %d of our %d domains" % (len(got), len(names)))
+        else:
+            out["py.list.ms"] = t * 1000.0 / reps
+            out["py.list.rate"] = rate(reps, t)
+        t0 = time.perf_counter()
+        size = 0
+        for dom in doms:
+            size += len(dom.XMLDesc(0))
+        out["py.dumpxml"] = rate(len(doms), time.perf_counter() - t0)
+        out["py.dumpxml.bytes"] = size / len(doms)
+    if "rss" in parts:
+        rss, pss = read_memory(spec["pid"])
+        out["rss.loaded.rss"], out["rss.loaded.pss"] = rss, pss
+    if "threads" in parts:
+        run_threads(spec, names, conn, out, errors)
+    t0 = time.perf_counter()
+    for dom in doms:
+        dom.undefine()
+    t = time.perf_counter() - t0
+    if "ops" in parts:
+        out["py.undefine"] = rate(len(doms), t)
+    conn.close()
+
+
+def run_threads(spec, names, shared, out, errors):
+    nthreads = spec["threads"]
+    total = spec["lookups"] - spec["lookups"] % nthreads
+    for key, separate in (("threads.shared", False), ("threads.separate", True)):
+        conns = [libvirt.open(spec["uri"]) if separate else shared for _ in range(nthreads)]
+        barrier = threading.Barrier(nthreads + 1)
+        failures = []
+
+        def worker(idx, conn):
+            barrier.wait()
+            try:
+                for i in range(idx, total, nthreads):
+                    conn.lookupByName(names[i % len(names)])
+            except libvirt.libvirtError as e:
+                failures.append(str(e))
+
+        threads = [threading.Thread(target=worker, args=(i, conns[i])) for i in range(nthreads)]
+        for th in threads:
+            th.start()
+        barrier.wait()
+        t0 = time.perf_counter()
+        for th in threads:
+            th.join()
+        t = time.perf_counter() - t0
+        if failures:
+            errors.append("%s: %d thread(s) failed: %s" % (key, len(failures), failures[0]))
+        else:
+            out[key] = rate(total, t)
+        if separate:
+            for c in conns:
+                c.close()
+
+
+def percentile(values, p):
+    """Nearest-rank percentile (p in 0..100) of VALUES."""
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(-(-p * len(s) // 100)) - 1))
+    return s[k]
+
+
+def run_events(spec, out, errors):
+    libvirt.virEventRegisterDefaultImpl()
+
+    def loop():
+        while True:
+            libvirt.virEventRunDefaultImpl()
+
+    threading.Thread(target=loop, daemon=True).start()
+    prefix = spec["prefix"]
+    conn = libvirt.open(spec["uri"])
+    undefine_leftovers(conn, prefix)
+    arrived = {}
+    cond = threading.Condition()
+
+    def callback(conn_, dom, event, detail, opaque):
+        t = time.perf_counter()
+        if event == libvirt.VIR_DOMAIN_EVENT_DEFINED:
+            with cond:
+                arrived.setdefault(dom.name(), t)
+                cond.notify_all()
+
+    cb_id = conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, callback, None)
+    xmls = domain_xmls(dict(spec, domains=spec["events"]), prefix)
+    from_call, from_return, doms = [], [], []
+    missing = 0
+    for name, xml in xmls:
+        t0 = time.perf_counter()
+        doms.append(conn.defineXML(xml))
+        t1 = time.perf_counter()
+        with cond:
+            if not cond.wait_for(lambda: name in arrived, timeout=5.0):
+                missing += 1
+                continue
+            tcb = arrived[name]
+        from_call.append((tcb - t0) * 1000.0)
+        from_return.append((tcb - t1) * 1000.0)
+    conn.domainEventDeregisterAny(cb_id)
+    for dom in doms:
+        dom.undefine()
+    conn.close()
+    if missing:
+        errors.append("%d of %d DEFINED events did not arrive within 5 s" % (missing, len(xmls)))
+    if from_call:
+        for key, vals in (("ev.call", from_call), ("ev.return", from_return)):
+            out[key + ".p50"] = statistics.median(vals)
+            out[key + ".p99"] = percentile(vals, 99)
+            out[key + ".max"] = max(vals)
+        out["ev.count"] = len(from_call)
+
+
+def main():
+    spec = json.loads(sys.argv[1])
+    libvirt.registerErrorHandler(_quiet_errors, None)
+    out, errors = {}, []
+    try:
+        if spec["mode"] == "events":
+            run_events(spec, out, errors)
+        elif spec["mode"] == "cleanup":
+            conn = libvirt.open(spec["uri"])
+            undefine_leftovers(conn, spec["prefix"])
+            out["left"] = len(conn.listAllDomains(0))
+        else:
+            run_py(spec, out, errors)
+    except Exception as e:      # reported by the parent; measured values stay
+        errors.append("%s: %s" % (type(e).__name__, e))
+    sys.stdout.write("\n" + json.dumps({"values": out, "errors": errors}) + "\n")
+    sys.stdout.flush()
+    os._exit(0)     # the event loop thread never returns
+
+
+if __name__ == "__main__":
+    main()
