@@ -126,9 +126,11 @@ def build_targets(sections):
                                 "measured": "%.2fx" % ratio, "met": ratio <= 0.5})
     for sec in sections:
         for row in sec["rows"]:
-            if row["key"] == "ev.call.p99" and "hyve" in row["values"]:
+            what = {"ev.call.p99": "callback - before defineXML",
+                    "ev.return.p99": "callback - defineXML returned"}.get(row["key"])
+            if what and "hyve" in row["values"]:
                 v = row["values"]["hyve"]["median"]
-                targets.append({"target": "event p99 (define -> callback) < 1 ms",
+                targets.append({"target": "event p99 < 1 ms (%s)" % what,
                                 "measured": "%.3f ms" % v, "met": v < 1.0})
     return targets
 
