@@ -6,7 +6,8 @@
  * Offloads: the device offers checksum offload and TSO in both directions
  * (CSUM, HOST_TSO4/6, HOST_ECN; GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN) and
  * indirect descriptors (a guest taking GUEST_TSO without MRG_RXBUF posts
- * one ~64 KiB chain of pages per receive buffer).  Transmit needs nothing
+ * one ~64 KiB chain of pages per receive buffer), and EVENT_IDX (below).
+ * Transmit needs nothing
  * from us: the tap (IFF_VNET_HDR) builds GSO/partial-checksum skbs from the
  * guest's header and validates it itself.  Receive: the tap's offload flags
  * (TUNSETOFFLOAD) say which kinds of packets it may hand us; they must match
@@ -42,6 +43,7 @@
 #define VIRTIO_NET_F_HOST_ECN   13
 #define VIRTIO_NET_F_MAC        5
 #define VIRTIO_NET_F_STATUS     16
+#define VIRTIO_RING_F_EVENT_IDX 29
 #define BIT(b) (1ULL << (b))
 
 #define NET_HDR_LEN 12
@@ -114,6 +116,79 @@ hvr_net_tx(HvrVirtioDev *dev, HvrVqElem *e)
     return 0;
 }
 
+/* EVENT_IDX (negotiated): the device publishes avail_event (after the used
+ * ring) and interrupts only when used.idx passes the driver's used_event
+ * (after the avail ring); the transport knows neither field, so the net
+ * queues are drained and signalled here.  Both areas were checked to lie in
+ * guest RAM when the queue was enabled (hvr_vq_check_layout); the pointers
+ * are looked up again each time all the same. */
+static bool
+hvr_net_event_idx(HvrVirtioDev *dev)
+{
+    return (dev->driver_features & BIT(VIRTIO_RING_F_EVENT_IDX)) != 0;
+}
+
+static void
+hvr_net_publish_avail_event(HvrVirtqueue *vq)
+{
+    uint8_t *u = hvr_mem_gpa(vq->mem, vq->used, 6 + 8 * (uint64_t)vq->size);
+
+    if (u)
+        __atomic_store_n((uint16_t *)(u + 4 + 8 * (size_t)vq->size),
+                         GUINT16_TO_LE(vq->last_avail), __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Signal queue @q if the driver wants it for the buffers used since
+ * used.idx was @old. */
+static void
+hvr_net_interrupt(HvrVirtioDev *dev, unsigned q, uint16_t old)
+{
+    HvrVirtqueue *vq = &dev->q[q].vq;
+
+    if (vq->used_idx == old)
+        return;
+    if (hvr_net_event_idx(dev)) {
+        const uint8_t *a = hvr_mem_gpa(vq->mem, vq->avail, 6 + 2 * (uint64_t)vq->size);
+        uint16_t ev;
+
+        if (!a)
+            return;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        ev = GUINT16_FROM_LE(__atomic_load_n((const uint16_t *)(a + 4 + 2 * (size_t)vq->size),
+                                             __ATOMIC_ACQUIRE));
+        if ((uint16_t)(vq->used_idx - ev - 1) >= (uint16_t)(vq->used_idx - old))
+            return;
+    }
+    hvr_virtio_queue_interrupt(dev, q);
+}
+
+/* Transmit everything the driver queued; with EVENT_IDX ask for the next
+ * kick only after the ring was seen empty. */
+static void
+hvr_net_tx_all(HvrVirtioDev *dev, HvrNet *n)
+{
+    HvrVirtqueue *vq = &dev->q[1].vq;
+    uint16_t old = vq->used_idx;
+    const char *why;
+    int r;
+
+    for (;;) {
+        while ((r = hvr_vq_pop(vq, &n->elem, &why)) == 1)
+            hvr_vq_push(vq, n->elem.head, hvr_net_tx(dev, &n->elem));
+        if (r < 0) {
+            hvr_virtio_queue_error(dev, 1, why);
+            return;
+        }
+        if (!hvr_net_event_idx(dev))
+            break;
+        hvr_net_publish_avail_event(vq);
+        if (!hvr_vq_has_avail(vq))
+            break;
+    }
+    hvr_net_interrupt(dev, 1, old);
+}
+
 /* Internet checksum of @len bytes, not folded. */
 static uint32_t
 hvr_net_sum(const uint8_t *p, size_t len)
@@ -181,8 +256,9 @@ static void
 hvr_net_rx(HvrVirtioDev *dev, HvrNet *n)
 {
     HvrVirtqueue *vq = &dev->q[0].vq;
+    uint16_t old = vq->used_idx;
     const char *why;
-    bool done = false, have = false;
+    bool have = false;
 
     if (hvr_virtio_queue_ready(dev, 0))
         hvr_net_sync_offloads(dev, n);
@@ -193,7 +269,16 @@ hvr_net_rx(HvrVirtioDev *dev, HvrNet *n)
         int r;
 
         if (!have) {
-            if (!hvr_virtio_queue_ready(dev, 0) || !hvr_vq_has_avail(vq)) {
+            if (!hvr_virtio_queue_ready(dev, 0)) {
+                hvr_virtio_arm_fd(dev, n->fd, false);
+                break;
+            }
+            if (!hvr_vq_has_avail(vq)) {
+                if (hvr_net_event_idx(dev)) {
+                    hvr_net_publish_avail_event(vq);
+                    if (hvr_vq_has_avail(vq))
+                        continue;
+                }
                 hvr_virtio_arm_fd(dev, n->fd, false);   /* until buffers arrive */
                 break;
             }
@@ -206,7 +291,6 @@ hvr_net_rx(HvrVirtioDev *dev, HvrNet *n)
                 break;
             if (n->elem.in_len < NET_HDR_LEN) {
                 hvr_vq_push(vq, n->elem.head, 0);
-                done = true;
                 continue;
             }
             have = true;
@@ -231,10 +315,8 @@ hvr_net_rx(HvrVirtioDev *dev, HvrNet *n)
         n->rx_bytes += got - NET_HDR_LEN;
         hvr_vq_push(vq, n->elem.head, (uint32_t)got);
         have = false;
-        done = true;
     }
-    if (done)
-        hvr_virtio_queue_interrupt(dev, 0);
+    hvr_net_interrupt(dev, 0, old);
 }
 
 static void
@@ -243,7 +325,7 @@ hvr_net_notify(HvrVirtioDev *dev, unsigned q)
     HvrNet *n = dev->state;
 
     if (q == 1) {
-        hvr_virtio_queue_drain(dev, 1, &n->elem, hvr_net_tx);
+        hvr_net_tx_all(dev, n);
     } else if (hvr_vq_has_avail(&dev->q[0].vq)) {
         hvr_virtio_arm_fd(dev, n->fd, true);
         hvr_net_rx(dev, n);
@@ -302,7 +384,7 @@ static const HvrVirtioModel hvr_net_model = {
                 BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_HOST_ECN) |
                 BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) |
                 BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN) |
-                BIT(VIRTIO_RING_F_INDIRECT),
+                BIT(VIRTIO_RING_F_INDIRECT) | BIT(VIRTIO_RING_F_EVENT_IDX),
     .config_size = 8,
     .queue_notify = hvr_net_notify,
     .fd_ready = hvr_net_fd_ready,

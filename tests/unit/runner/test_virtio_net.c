@@ -38,6 +38,7 @@
 #define F_GECN (1u << 9)
 #define F_HTSO4 (1u << 11)
 #define F_MAC (1u << 5)
+#define F_EVIDX (1u << 29)
 
 static uint8_t *ram;
 static HvrMachine mach;
@@ -173,6 +174,8 @@ typedef struct {
 static const NetCase cases[] = {
     { "all-offloads", F_MAC | F_CSUM | F_HTSO4 | F_GCSUM | F_GTSO4 | F_GTSO6 | F_GECN, false,
       0, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN, 1, 1, 34, 16, RX_ASIS },
+    { "event-idx", F_MAC | F_CSUM | F_GCSUM | F_GTSO4 | F_GTSO6 | F_GECN | F_EVIDX, false,
+      0, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN, 1, 1, 34, 16, RX_ASIS },
     { "csum-only", F_MAC | F_GCSUM, false, 1, TUN_F_CSUM, 1, 0, 34, 16, RX_ASIS },
     { "tso4-no-ecn", F_MAC | F_GCSUM | F_GTSO4, false, 1, TUN_F_CSUM | TUN_F_TSO4, 1, 1, 34, 16, RX_ASIS },
     { "none", F_MAC, false, 1, 0, 0, 0, 0, 0, RX_ASIS },
@@ -235,7 +238,8 @@ START_TEST(test_net)
     dfeat = bar_rd(4, 4);
     ck_assert_msg((dfeat & (F_CSUM | F_GCSUM | F_GTSO4 | F_GTSO6 | F_GECN | F_HTSO4 | F_MAC)) ==
                   (F_CSUM | F_GCSUM | F_GTSO4 | F_GTSO6 | F_GECN | F_HTSO4 | F_MAC) &&
-                  (dfeat & (1u << VIRTIO_RING_F_INDIRECT)) && !(dfeat & (1u << 15)),
+                  (dfeat & (1u << VIRTIO_RING_F_INDIRECT)) && (dfeat & F_EVIDX) &&
+                  !(dfeat & (1u << 15)),
                   "%s: device features 0x%llx", c->name, (unsigned long long)dfeat);
 
     bar(20, 1, 0);
@@ -257,6 +261,10 @@ START_TEST(test_net)
     r = recv(peer, got, sizeof(got), 0);
     ck_assert_msg(r == (ssize_t)len && memcmp(got, ram + BUF, len) == 0,
                   "%s: tx frame differs (%zd bytes)", c->name, r);
+    /* EVENT_IDX: the device asks for a kick at the next buffer (avail_event
+     * after the used ring); without it the field stays untouched */
+    ck_assert_msg(rd16(TXQ + 0x2000 + 4 + 8 * QSZ) == (c->feat & F_EVIDX ? 1 : 0),
+                  "%s: tx avail_event %u", c->name, rd16(TXQ + 0x2000 + 4 + 8 * QSZ));
 
     /* tap -> guest: the frame of the case, then a plain one */
     len = frame(f, c->rx_flags, c->rx_gso, c->cstart, c->coff, 0xBEEF);
