@@ -14,11 +14,21 @@ each framed by "HYVE-BENCH: begin OP N" and
 console (T: guest /proc/uptime, 10 ms; read with the shell's builtin read so
 no process is forked around dd).  The host side times the two lines itself
 as well (guest clocks in nested guests can be off), then the guest powers
-off."""
+off.
+
+hyve.bench=io runs hyve.bench.runs passes of /bench/hyve-bench-io
+(tests/bench/guest/hyve-bench-io.c, static) for each op of
+hyve.bench.ops (comma list, default randwrite,randread): O_DIRECT
+4 KiB requests at random aligned offsets over the first hyve.bench.mb MiB
+of /dev/vda, hyve.bench.count requests (default 4096) or 60 s, with
+hyve.bench.qd threads (1: queue depth 1); framed by
+"HYVE-BENCH: begin OP N" and the tool's own "HYVE-BENCH: io N op=OP ..."
+line."""
 
 import gzip
 import hashlib
 import os
+import subprocess
 
 BENCH_INIT = r"""#!/bin/sh
 export PATH=/bin
@@ -30,9 +40,13 @@ while read -r name path; do
     insmod "$path" 2>/dev/null || echo "HYVE-BENCH: insmod-failed $name"
 done < /etc/modules.order
 say() { echo "HYVE-BENCH: $*" > /dev/console; }
-mode= mb=256 runs=1
+mode= mb=256 runs=1 ops=randwrite,randread count=4096 qd=1 bs=4096
 for w in $(cat /proc/cmdline); do
     case "$w" in
+        hyve.bench.ops=*) ops=${w#hyve.bench.ops=} ;;
+        hyve.bench.count=*) count=${w#hyve.bench.count=} ;;
+        hyve.bench.qd=*) qd=${w#hyve.bench.qd=} ;;
+        hyve.bench.bs=*) bs=${w#hyve.bench.bs=} ;;
         hyve.bench=*) mode=${w#hyve.bench=} ;;
         hyve.bench.mb=*) mb=${w#hyve.bench.mb=} ;;
         hyve.bench.runs=*) runs=${w#hyve.bench.runs=} ;;
@@ -64,6 +78,24 @@ blk)
         done
     fi
     ;;
+io)
+    if [ ! -b /dev/vda ]; then
+        say "FAIL no /dev/vda"
+    elif [ ! -x /bench/hyve-bench-io ]; then
+        say "FAIL no /bench/hyve-bench-io"
+    else
+        i=1
+        while [ $i -le $runs ]; do
+            for op in $(echo $ops | tr , ' '); do
+                say "begin $op $i"
+                /bench/hyve-bench-io $op /dev/vda -b $bs -n $count -j $qd \
+                    -m $mb -t 60 -l $i > /dev/console 2>&1 ||
+                    say "FAIL $op $i rc=$?"
+            done
+            i=$((i+1))
+        done
+    fi
+    ;;
 *)
     say "FAIL unknown hyve.bench=$mode"
     ;;
@@ -85,19 +117,50 @@ def _newc(name, data, mode, ino):
     return out
 
 
-def overlay():
-    """The bench cpio, gzip-compressed, byte-reproducible."""
+def overlay(tools=()):
+    """The bench cpio, gzip-compressed, byte-reproducible; tools: paths of
+    static guest programs put into /bench/ under their base names."""
     raw = _newc("bench", b"", 0o040755, 1)
     raw += _newc("bench/init", BENCH_INIT.encode(), 0o100755, 2)
+    for ino, path in enumerate(tools, 3):
+        with open(path, "rb") as f:
+            raw += _newc("bench/" + os.path.basename(path), f.read(),
+                         0o100755, ino)
     raw += _newc("TRAILER!!!", b"", 0, 0)
     return gzip.compress(raw, mtime=0)
 
 
-def build(workdir, guest_initrd):
-    """Write test initrd + overlay to workdir; return the path."""
+def build_tools(workdir):
+    """Compile the static guest tools (tests/bench/guest/*.c) into workdir
+    when missing or older than their source; returns (paths, errors)."""
+    src_dir = os.path.join(os.path.dirname(os.path.realpath(__file__)),
+                           "guest")
+    paths, errors = [], []
+    for name in sorted(os.listdir(src_dir)):
+        if not name.endswith(".c"):
+            continue
+        src = os.path.join(src_dir, name)
+        out = os.path.join(workdir, name[:-2])
+        if (not os.path.exists(out) or
+                os.path.getmtime(out) < os.path.getmtime(src)):
+            p = subprocess.run(["gcc", "-static", "-O2", "-pthread", "-Wall",
+                                "-o", out + ".tmp", src],
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                errors.append("gcc -static %s failed: %s" % (
+                    name, p.stderr.strip()[-400:]))
+                continue
+            os.replace(out + ".tmp", out)
+        paths.append(out)
+    return paths, errors
+
+
+def build(workdir, guest_initrd, tools=()):
+    """Write test initrd + overlay (with the given guest tools) to
+    workdir; return the path."""
     with open(guest_initrd, "rb") as f:
         base = f.read()
-    data = base + overlay()
+    data = base + overlay(tools)
     key = hashlib.sha256(data).hexdigest()[:16]
     path = os.path.join(workdir, "bench-guest-%s.cpio.gz" % key)
     if not os.path.exists(path):
