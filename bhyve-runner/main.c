@@ -6,6 +6,7 @@
 #include "hvr_config.h"
 #include "hvr_control.h"
 #include "hvr_machine.h"
+#include "hvr_mem.h"
 #include "hvr_sandbox.h"
 #include "hyve/runner-exit.h"
 
@@ -70,7 +71,10 @@ main(int argc, char **argv)
     if (m->cfg->control_socket &&
         !(ctl = hvr_control_new(m, m->cfg->control_socket, &err)))
         return hvr_main_exit(exit_file, exit_fd, HYVE_RUNNER_EXIT_ERROR, err);
-    /* setup done, still one thread: confine before any thread starts */
+    /* setup done, still one thread: give back setup-only pages (reads
+     * /proc/self/smaps, so before the sandbox), confine before any
+     * thread starts */
+    hvr_trim_setup_pages();
     if (sandbox && !hvr_sandbox_enter(m->cfg, exit_fd, &err))
         return hvr_main_exit(exit_file, exit_fd, HYVE_RUNNER_EXIT_ERROR, err);
     status = hvr_machine_run(m);

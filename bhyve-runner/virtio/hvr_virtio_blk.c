@@ -1,8 +1,16 @@
 /* hvr_virtio_blk.c: virtio-blk on a raw file or block device.
  *
- * Requests are served on the device's I/O thread (hvr_virtio_pci.h) with
- * preadv/pwritev straight into guest buffers; flush = fdatasync, discard =
- * fallocate(PUNCH_HOLE) on files or BLKDISCARD on block devices. */
+ * Requests are served with preadv/pwritev straight into guest buffers;
+ * flush = fdatasync, discard = fallocate(PUNCH_HOLE) on files or BLKDISCARD
+ * on block devices.  The device's I/O thread (hvr_virtio_pci.h) serves
+ * requests itself and, when more are waiting, wakes up to BLK_WORKERS
+ * helper threads that pop and serve them in parallel (the guest's block
+ * layer splits a large write into several requests: served one after the
+ * other they leave the host's other cores idle).  The device lock is held
+ * to pop and push and dropped around each request's I/O; a reset bumps a
+ * generation (completions of older requests are dropped, never pushed into
+ * a reinitialised ring) and waits until no request is in flight.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -33,6 +41,13 @@
 #define VIRTIO_BLK_S_UNSUPP 2
 
 #define BLK_QUEUE_SIZE 256
+#define BLK_WORKERS    2        /* helper threads besides the I/O thread */
+
+typedef struct {
+    HvrVirtioDev *dev;
+    GThread *thread;
+    HvrVqElem elem;
+} HvrBlkWorker;
 
 typedef struct {
     int fd;
@@ -40,10 +55,19 @@ typedef struct {
     bool is_blockdev;
     uint64_t size;              /* bytes */
     char serial[20];
-    HvrVqElem elem;
+    HvrVqElem elem;             /* the I/O thread's */
+    /* counters: atomic (requests run in parallel) */
     uint64_t reads, writes, flushes, discards, errors;
     uint64_t read_bytes, write_bytes;
+    /* parallel service, all under dev->lock */
+    GCond work;                 /* workers wait here for want > 0 */
+    GCond quiet;                /* reset/free wait here for inflight == 0 */
+    unsigned nworkers, idle, want, inflight, gen;
+    bool stop;
+    HvrBlkWorker *worker[BLK_WORKERS];
 } HvrBlk;
+
+#define BLK_COUNT(b, field, n) __atomic_fetch_add(&(b)->field, (n), __ATOMIC_RELAXED)
 
 static uint8_t
 hvr_blk_discard(HvrBlk *b, HvrVqElem *e)
@@ -75,7 +99,7 @@ hvr_blk_discard(HvrBlk *b, HvrVqElem *e)
                              start, len) < 0 && errno != EOPNOTSUPP) {
             return VIRTIO_BLK_S_IOERR;
         }
-        b->discards++;
+        BLK_COUNT(b, discards, 1);
     }
     return VIRTIO_BLK_S_OK;
 }
@@ -107,11 +131,10 @@ hvr_blk_rw(HvrBlk *b, bool write, struct iovec *iov, unsigned n, uint64_t off)
     return (ssize_t)total;
 }
 
-/* Serve one request; returns the used length. */
+/* Serve one request (device lock not held); returns the used length. */
 static uint32_t
-hvr_blk_request(HvrVirtioDev *dev, HvrVqElem *e)
+hvr_blk_request(HvrBlk *b, HvrVqElem *e)
 {
-    HvrBlk *b = dev->state;
     struct iovec data[HVR_VQ_MAX_SEGS];
     uint8_t hdr[16], status = VIRTIO_BLK_S_OK;
     uint32_t type, used = 0;
@@ -139,8 +162,8 @@ hvr_blk_request(HvrVirtioDev *dev, HvrVqElem *e)
             status = VIRTIO_BLK_S_IOERR;
         else
             used = len;
-        b->reads++;
-        b->read_bytes += len;
+        BLK_COUNT(b, reads, 1);
+        BLK_COUNT(b, read_bytes, len);
         break;
     case VIRTIO_BLK_T_OUT:
         len = e->out_len - 16;
@@ -151,13 +174,13 @@ hvr_blk_request(HvrVirtioDev *dev, HvrVqElem *e)
         n = hvr_iov_slice(e->iov, e->nout, 16, len, data, HVR_VQ_MAX_SEGS);
         if (hvr_blk_rw(b, true, data, n, off) != (ssize_t)len)
             status = VIRTIO_BLK_S_IOERR;
-        b->writes++;
-        b->write_bytes += len;
+        BLK_COUNT(b, writes, 1);
+        BLK_COUNT(b, write_bytes, len);
         break;
     case VIRTIO_BLK_T_FLUSH:
         if (!b->readonly && fdatasync(b->fd) < 0)
             status = VIRTIO_BLK_S_IOERR;
-        b->flushes++;
+        BLK_COUNT(b, flushes, 1);
         break;
     case VIRTIO_BLK_T_GET_ID:
         used = (uint32_t)hvr_iov_from_buf(e->iov + e->nout, e->nin, 0, b->serial,
@@ -171,9 +194,87 @@ hvr_blk_request(HvrVirtioDev *dev, HvrVqElem *e)
         break;
     }
     if (status != VIRTIO_BLK_S_OK)
-        b->errors++;
+        BLK_COUNT(b, errors, 1);
     hvr_iov_from_buf(e->iov + e->nout, e->nin, e->in_len - 1, &status, 1);
     return used + 1;
+}
+
+/* Pop and serve requests into @e until the ring is empty (lock held on
+ * entry and exit, dropped around each request's I/O).  While requests
+ * remain in the ring, one idle worker more is woken to help. */
+static void
+hvr_blk_serve(HvrVirtioDev *dev, HvrVqElem *e)
+{
+    HvrBlk *b = dev->state;
+    HvrVirtqueue *vq = &dev->q[0].vq;
+    const char *why;
+    uint32_t used;
+    unsigned gen;
+    int r;
+
+    while (!b->stop && hvr_virtio_queue_ready(dev, 0)) {
+        r = hvr_vq_pop(vq, e, &why);
+        if (r < 0)
+            hvr_virtio_queue_error(dev, 0, why);
+        if (r <= 0)
+            break;
+        if (b->idle > b->want && hvr_vq_has_avail(vq)) {
+            b->want++;
+            g_cond_signal(&b->work);
+        }
+        gen = b->gen;
+        b->inflight++;
+        g_mutex_unlock(&dev->lock);
+        used = hvr_blk_request(b, e);
+        g_mutex_lock(&dev->lock);
+        if (--b->inflight == 0)
+            g_cond_broadcast(&b->quiet);
+        if (gen != b->gen)
+            continue;           /* the device was reset meanwhile */
+        hvr_vq_push(vq, e->head, used);
+        hvr_virtio_queue_interrupt(dev, 0);
+    }
+}
+
+static gpointer
+hvr_blk_worker(gpointer data)
+{
+    HvrBlkWorker *w = data;
+    HvrVirtioDev *dev = w->dev;
+    HvrBlk *b = dev->state;
+
+    g_mutex_lock(&dev->lock);
+    while (!b->stop) {
+        if (b->want == 0) {
+            b->idle++;
+            g_cond_wait(&b->work, &dev->lock);
+            b->idle--;
+            continue;
+        }
+        b->want--;
+        hvr_blk_serve(dev, &w->elem);
+    }
+    g_mutex_unlock(&dev->lock);
+    return NULL;
+}
+
+static void
+hvr_blk_start(HvrVirtioDev *dev)
+{
+    HvrBlk *b = dev->state;
+    unsigned i;
+
+    for (i = 0; i < BLK_WORKERS; i++) {
+        HvrBlkWorker *w = g_malloc(sizeof(*w));
+
+        w->dev = dev;
+        w->thread = g_thread_try_new("virtio-blk-w", hvr_blk_worker, w, NULL);
+        if (!w->thread) {
+            g_free(w);
+            break;              /* fewer helpers: still correct */
+        }
+        b->worker[b->nworkers++] = w;
+    }
 }
 
 static void
@@ -181,7 +282,23 @@ hvr_blk_notify(HvrVirtioDev *dev, unsigned q)
 {
     HvrBlk *b = dev->state;
 
-    hvr_virtio_queue_drain(dev, q, &b->elem, hvr_blk_request);
+    (void)q;
+    hvr_blk_serve(dev, &b->elem);
+}
+
+/* vCPU thread, lock held, queues already reinitialised: drop the
+ * completions of requests still in flight and wait for their I/O. */
+static void
+hvr_blk_reset(HvrVirtioDev *dev)
+{
+    HvrBlk *b = dev->state;
+
+    if (!b)
+        return;                 /* hvr_virtio_new(): state not set yet */
+    b->gen++;
+    b->want = 0;
+    while (b->inflight)
+        g_cond_wait(&b->quiet, &dev->lock);
 }
 
 static void
@@ -203,7 +320,18 @@ static void
 hvr_blk_free(HvrVirtioDev *dev)
 {
     HvrBlk *b = dev->state;
+    unsigned i;
 
+    g_mutex_lock(&dev->lock);
+    b->stop = true;
+    g_cond_broadcast(&b->work);
+    g_mutex_unlock(&dev->lock);
+    for (i = 0; i < b->nworkers; i++) {
+        g_thread_join(b->worker[i]->thread);
+        g_free(b->worker[i]);
+    }
+    g_cond_clear(&b->work);
+    g_cond_clear(&b->quiet);
     if (b->fd >= 0)
         close(b->fd);
     g_free(b);
@@ -220,6 +348,8 @@ static const HvrVirtioModel hvr_blk_model = {
                 (1ULL << VIRTIO_RING_F_INDIRECT),
     .config_size = 60,
     .queue_notify = hvr_blk_notify,
+    .start = hvr_blk_start,
+    .reset = hvr_blk_reset,
     .stats = hvr_blk_stats,
     .free = hvr_blk_free,
 };
@@ -234,6 +364,8 @@ static const HvrVirtioModel hvr_blk_model_ro = {
                 (1ULL << VIRTIO_BLK_F_RO) | (1ULL << VIRTIO_RING_F_INDIRECT),
     .config_size = 60,
     .queue_notify = hvr_blk_notify,
+    .start = hvr_blk_start,
+    .reset = hvr_blk_reset,
     .stats = hvr_blk_stats,
     .free = hvr_blk_free,
 };
@@ -246,6 +378,8 @@ hvr_virtio_blk_create(HvrMachine *m, int slot, const HvrPciSlotConfig *sc, GErro
     struct stat st;
 
     b->readonly = sc->readonly;
+    g_cond_init(&b->work);
+    g_cond_init(&b->quiet);
     b->fd = open(sc->path, (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (b->fd < 0) {
         g_set_error(error, HVR_ERROR, HVR_ERROR_OPEN_FAILED, "cannot open disk %s: %s",
