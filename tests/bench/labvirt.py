@@ -179,6 +179,9 @@ class QemuPeer:
             with open(os.path.join(self.root, os.path.basename(src)),
                       "w") as f:
                 f.write(text + ("" if text.endswith("\n") else "\n") + extra)
+        # virsh console makes libvirtd lock the pty in /var/lock (-> /run/lock,
+        # a fresh tmpfs in the lab)
+        os.makedirs(os.path.realpath("/var/lock"), exist_ok=True)
         sh = os.path.join(self.root, "start.sh")
         with open(sh, "w") as f:
             f.write(LIBVIRTD_SH)
