@@ -42,6 +42,7 @@
 #define VIRTIO_NET_F_HOST_TSO6  12
 #define VIRTIO_NET_F_HOST_ECN   13
 #define VIRTIO_NET_F_MAC        5
+#define VIRTIO_NET_F_MRG_RXBUF  15
 #define VIRTIO_NET_F_STATUS     16
 #define VIRTIO_RING_F_EVENT_IDX 29
 #define BIT(b) (1ULL << (b))
@@ -56,6 +57,20 @@
 
 #define HVR_NET_TAP_FULL (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
 #define HVR_NET_MAX_FRAME (65536 + 256)
+#define HVR_NET_MRG_MAX 256         /* buffers for one merged frame */
+
+typedef struct {
+    uint16_t head;
+    uint32_t len;
+    unsigned niov;
+} HvrNetBuf;
+
+typedef struct {
+    int nb;                     /* pending receive buffers in bufs */
+    unsigned niov;              /* their segments in rxiov */
+    size_t space;
+    bool full;                  /* gathering stopped by a limit */
+} HvrNetGather;
 
 typedef struct {
     int fd;
@@ -66,6 +81,10 @@ typedef struct {
     bool seen_valid;
     HvrVqElem elem;
     uint8_t *scratch;           /* soft checksum: HVR_NET_MAX_FRAME bytes */
+    struct iovec *rxiov;        /* MRG_RXBUF: IOV_MAX entries */
+    HvrNetBuf *bufs;            /* MRG_RXBUF: HVR_NET_MRG_MAX */
+    HvrNetGather g;
+    size_t held_len, held_at;   /* a frame waiting for buffers (tail in scratch) */
     uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes, rx_dropped, rx_soft_csum;
 } HvrNet;
 
@@ -129,13 +148,13 @@ hvr_net_event_idx(HvrVirtioDev *dev)
 }
 
 static void
-hvr_net_publish_avail_event(HvrVirtqueue *vq)
+hvr_net_publish_avail_event(HvrVirtqueue *vq, uint16_t idx)
 {
     uint8_t *u = hvr_mem_gpa(vq->mem, vq->used, 6 + 8 * (uint64_t)vq->size);
 
     if (u)
         __atomic_store_n((uint16_t *)(u + 4 + 8 * (size_t)vq->size),
-                         GUINT16_TO_LE(vq->last_avail), __ATOMIC_RELEASE);
+                         GUINT16_TO_LE(idx), __ATOMIC_RELEASE);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
@@ -182,7 +201,7 @@ hvr_net_tx_all(HvrVirtioDev *dev, HvrNet *n)
         }
         if (!hvr_net_event_idx(dev))
             break;
-        hvr_net_publish_avail_event(vq);
+        hvr_net_publish_avail_event(vq, vq->last_avail);
         if (!hvr_vq_has_avail(vq))
             break;
     }
@@ -252,6 +271,157 @@ hvr_net_soft_fixup(HvrNet *n, const struct iovec *iov, unsigned niov, size_t got
     return true;
 }
 
+/* MRG_RXBUF: one frame may fill several buffers; the first one's header
+ * says how many (num_buffers).  The tap cannot tell a frame's size before
+ * the read, so buffers are gathered first (popped, their writable segments
+ * appended to n->rxiov) until they hold a maximal frame or the ring is
+ * empty; what a frame leaves unused stays pending for the next one (until
+ * a device reset).  When the pending buffers are fewer than a maximal
+ * frame, the read gets a bounce buffer as its last segment; a frame that
+ * did not fit is held until the guest posts enough buffers, then its tail
+ * is copied in and it is delivered. */
+
+/* Returns false on a queue error. */
+static bool
+hvr_net_rx_gather(HvrVirtioDev *dev, HvrNet *n, HvrNetGather *g)
+{
+    HvrVirtqueue *vq = &dev->q[0].vq;
+    const char *why;
+    int r;
+
+    g->full = false;
+    while (g->space < HVR_NET_MAX_FRAME + NET_HDR_LEN && hvr_vq_has_avail(vq)) {
+        if (g->nb >= HVR_NET_MRG_MAX) {
+            g->full = true;
+            break;
+        }
+        r = hvr_vq_pop(vq, &n->elem, &why);
+        if (r == 0)
+            break;
+        if (r > 0 && n->elem.in_len < NET_HDR_LEN) {
+            r = -1;
+            why = "receive buffer smaller than the virtio-net header";
+        }
+        if (r < 0) {
+            hvr_virtio_queue_error(dev, 0, why);
+            return false;
+        }
+        if (g->niov + n->elem.nin > IOV_MAX - 1) {     /* one left for the bounce */
+            vq->last_avail--;           /* not taken */
+            g->full = true;
+            break;
+        }
+        memcpy(n->rxiov + g->niov, n->elem.iov + n->elem.nout,
+               n->elem.nin * sizeof(struct iovec));
+        n->bufs[g->nb].head = n->elem.head;
+        n->bufs[g->nb].len = (uint32_t)n->elem.in_len;
+        n->bufs[g->nb].niov = n->elem.nin;
+        g->niov += n->elem.nin;
+        g->space += n->elem.in_len;
+        g->nb++;
+    }
+    return true;
+}
+
+/* Hands the first buffers of @g to the guest for a frame of @got bytes
+ * (got <= g->space). */
+static void
+hvr_net_rx_deliver(HvrVirtqueue *vq, HvrNet *n, HvrNetGather *g, size_t got)
+{
+    size_t left = got;
+    unsigned i, segs = 0;
+    uint16_t cnt = 0;
+
+    for (i = 0; i < (unsigned)g->nb && left > 0; i++, cnt++)
+        left -= MIN(left, n->bufs[i].len);
+    cnt = GUINT16_TO_LE(cnt);
+    hvr_iov_from_buf(n->rxiov, g->niov, 10, &cnt, 2);
+    left = got;
+    for (i = 0; i < (unsigned)g->nb && left > 0; i++) {
+        uint32_t l = (uint32_t)MIN(left, n->bufs[i].len);
+
+        hvr_vq_push(vq, n->bufs[i].head, l);
+        left -= l;
+        segs += n->bufs[i].niov;
+        g->space -= n->bufs[i].len;
+    }
+    memmove(n->bufs, n->bufs + i, (g->nb - i) * sizeof(*n->bufs));
+    memmove(n->rxiov, n->rxiov + segs, (g->niov - segs) * sizeof(struct iovec));
+    g->nb -= (int)i;
+    g->niov -= segs;
+    n->rx_packets++;
+    n->rx_bytes += got - NET_HDR_LEN;
+}
+
+static void
+hvr_net_rx_merge(HvrVirtioDev *dev, HvrNet *n)
+{
+    HvrVirtqueue *vq = &dev->q[0].vq;
+    HvrNetGather *g = &n->g;
+    uint16_t old = vq->used_idx;
+
+    if (!n->rxiov) {
+        n->rxiov = g_new(struct iovec, IOV_MAX);
+        n->bufs = g_new(HvrNetBuf, HVR_NET_MRG_MAX);
+    }
+    if (!n->scratch)
+        n->scratch = g_malloc(HVR_NET_MAX_FRAME);
+    for (;;) {
+        size_t got;
+        ssize_t r;
+
+        if (!hvr_net_rx_gather(dev, n, g))
+            return;                     /* queue broken until a reset */
+        if (n->held_len) {
+            got = n->held_len;
+            if (g->space < got && !g->full) {
+                if (hvr_net_event_idx(dev))
+                    hvr_net_publish_avail_event(vq, vq->last_avail);
+                if (hvr_vq_has_avail(vq))
+                    continue;
+                hvr_virtio_arm_fd(dev, n->fd, false);   /* until more buffers */
+                break;
+            }
+            n->held_len = 0;
+            if (g->space < got) {
+                n->rx_dropped++;        /* cannot fit in the ring's limits */
+                continue;
+            }
+            hvr_iov_from_buf(n->rxiov, g->niov, n->held_at, n->scratch, got - n->held_at);
+        } else {
+            if (g->nb == 0) {
+                if (hvr_net_event_idx(dev))
+                    hvr_net_publish_avail_event(vq, vq->last_avail);
+                if (hvr_vq_has_avail(vq))
+                    continue;
+                hvr_virtio_arm_fd(dev, n->fd, false);   /* until buffers arrive */
+                break;
+            }
+            n->rxiov[g->niov].iov_base = n->scratch;
+            n->rxiov[g->niov].iov_len = HVR_NET_MAX_FRAME;
+            r = readv(n->fd, n->rxiov, (int)g->niov + 1);
+            if (r < NET_HDR_LEN) {
+                if (r > 0)
+                    continue;           /* runt: dropped */
+                hvr_virtio_arm_fd(dev, n->fd, true);
+                break;
+            }
+            got = MIN((size_t)r, g->space + HVR_NET_MAX_FRAME);
+            if (got > g->space) {
+                n->held_len = got;      /* wait for more buffers */
+                n->held_at = g->space;
+                continue;
+            }
+        }
+        if (n->tap_flags != n->want_flags && !hvr_net_soft_fixup(n, n->rxiov, g->niov, got)) {
+            n->rx_dropped++;
+            continue;
+        }
+        hvr_net_rx_deliver(vq, n, g, got);
+    }
+    hvr_net_interrupt(dev, 0, old);
+}
+
 static void
 hvr_net_rx(HvrVirtioDev *dev, HvrNet *n)
 {
@@ -260,8 +430,13 @@ hvr_net_rx(HvrVirtioDev *dev, HvrNet *n)
     const char *why;
     bool have = false;
 
-    if (hvr_virtio_queue_ready(dev, 0))
+    if (hvr_virtio_queue_ready(dev, 0)) {
         hvr_net_sync_offloads(dev, n);
+        if (dev->driver_features & BIT(VIRTIO_NET_F_MRG_RXBUF)) {
+            hvr_net_rx_merge(dev, n);
+            return;
+        }
+    }
     for (;;) {
         const struct iovec *in;
         ssize_t got;
@@ -275,7 +450,7 @@ hvr_net_rx(HvrVirtioDev *dev, HvrNet *n)
             }
             if (!hvr_vq_has_avail(vq)) {
                 if (hvr_net_event_idx(dev)) {
-                    hvr_net_publish_avail_event(vq);
+                    hvr_net_publish_avail_event(vq, vq->last_avail);
                     if (hvr_vq_has_avail(vq))
                         continue;
                 }
@@ -313,7 +488,7 @@ hvr_net_rx(HvrVirtioDev *dev, HvrNet *n)
         hvr_iov_from_buf(in, n->elem.nin, 10, &one, 2);
         n->rx_packets++;
         n->rx_bytes += got - NET_HDR_LEN;
-        hvr_vq_push(vq, n->elem.head, (uint32_t)got);
+        hvr_vq_push(vq, n->elem.head, (uint32_t)MIN((size_t)got, n->elem.in_len));
         have = false;
     }
     hvr_net_interrupt(dev, 0, old);
@@ -343,8 +518,11 @@ hvr_net_reset(HvrVirtioDev *dev)
 {
     HvrNet *n = dev->state;
 
-    if (n)
+    if (n) {
         n->seen_valid = false;
+        n->g = (HvrNetGather){ 0 };     /* pending buffers belong to the old rings */
+        n->held_len = 0;
+    }
 }
 
 static void
@@ -370,6 +548,8 @@ hvr_net_free(HvrVirtioDev *dev)
     if (n->fd >= 0)
         close(n->fd);
     g_free(n->scratch);
+    g_free(n->rxiov);
+    g_free(n->bufs);
     g_free(n);
 }
 
@@ -384,7 +564,8 @@ static const HvrVirtioModel hvr_net_model = {
                 BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_HOST_ECN) |
                 BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) |
                 BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN) |
-                BIT(VIRTIO_RING_F_INDIRECT) | BIT(VIRTIO_RING_F_EVENT_IDX),
+                BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_RING_F_INDIRECT) |
+                BIT(VIRTIO_RING_F_EVENT_IDX),
     .config_size = 8,
     .queue_notify = hvr_net_notify,
     .fd_ready = hvr_net_fd_ready,

@@ -39,6 +39,7 @@
 #define F_HTSO4 (1u << 11)
 #define F_MAC (1u << 5)
 #define F_EVIDX (1u << 29)
+#define F_MRG (1u << 15)
 
 static uint8_t *ram;
 static HvrMachine mach;
@@ -239,7 +240,7 @@ START_TEST(test_net)
     ck_assert_msg((dfeat & (F_CSUM | F_GCSUM | F_GTSO4 | F_GTSO6 | F_GECN | F_HTSO4 | F_MAC)) ==
                   (F_CSUM | F_GCSUM | F_GTSO4 | F_GTSO6 | F_GECN | F_HTSO4 | F_MAC) &&
                   (dfeat & (1u << VIRTIO_RING_F_INDIRECT)) && (dfeat & F_EVIDX) &&
-                  !(dfeat & (1u << 15)),
+                  (dfeat & F_MRG),
                   "%s: device features 0x%llx", c->name, (unsigned long long)dfeat);
 
     bar(20, 1, 0);
@@ -337,6 +338,99 @@ START_TEST(test_net)
 }
 END_TEST
 
+/* MRG_RXBUF (+ EVENT_IDX), buffers of 32 bytes: a 70-byte frame read while
+ * only two are posted is held (its tail in the bounce buffer) until a third
+ * one comes, then fills all three (num_buffers 3, used lengths 32 32 6);
+ * the next small frame takes one buffer; a buffer smaller than the header
+ * is a queue error (DEVICE_NEEDS_RESET). */
+START_TEST(test_merge)
+{
+    HvrPciSlotConfig sc = { .model = HVR_PCI_VIRTIO_NET, .mac = (char *)"52:54:00:12:34:56" };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HvrConfig) cfg = hvr_config_new();
+    uint8_t f[256], got[256];
+    size_t len, plen;
+    int sv[2], i;
+
+    ck_assert(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    tap_fd = sc.fd = sv[0];
+    peer = sv[1];
+    memset(&mach, 0, sizeof(mach));
+    mach.cfg = cfg;
+    ram = g_malloc0(RAM);
+    mach.mem = hvr_mem_new_from(ram, RAM);
+    mach.ctx = g_main_context_new();
+    ck_assert_int_eq(vmm_create("net", &mach.vm), 0);
+    ck_assert_int_eq(vmm_create_irqchip(mach.vm), 0);
+    mach.pci = hvr_pci_new_detached();
+    mach.devices = g_ptr_array_new();
+    ck_assert_msg(hvr_virtio_net_create(&mach, 4, &sc, &err), "create: %s", err ? err->message : "");
+    {
+        HvrDevice *d = g_ptr_array_index(mach.devices, 0);
+
+        dev = d->opaque;
+        d->start(d->opaque);
+    }
+    bar(20, 1, 0);
+    bar(20, 1, 1 | 2);
+    bar(8, 4, 0);
+    bar(12, 4, F_MAC | F_GCSUM | F_GTSO4 | F_MRG | F_EVIDX);
+    bar(8, 4, 1);
+    bar(12, 4, 1);
+    bar(20, 1, 1 | 2 | 8);
+    queue(0, RXQ);
+    queue(1, TXQ);
+    bar(20, 1, 1 | 2 | 8 | 4);
+
+    len = frame(f, 0, 0, 0, 0, 0x1111);
+    memcpy(got, f, len);
+    for (i = 0; i < 2; i++)
+        post(0, RXQ, (uint16_t)i, BUF + 0x1000 + 0x100 * i, 32, true);
+    ck_assert(send(peer, f, len, 0) == (ssize_t)len);
+    g_usleep(50000);
+    ck_assert_msg(rd16(RXQ + 0x2000 + 2) == 0, "merge: frame delivered into too few buffers");
+    ck_assert_msg(rd16(RXQ + 0x2000 + 4 + 8 * QSZ) == 2, "merge: avail_event %u",
+                  rd16(RXQ + 0x2000 + 4 + 8 * QSZ));
+    post(0, RXQ, 2, BUF + 0x1000 + 0x200, 32, true);
+    ck_assert_msg(wait_used(RXQ, 3), "merge: frame not received (used %u)", rd16(RXQ + 0x2000 + 2));
+    ck_assert_uint_eq(rd16(BUF + 0x1000 + 10), 3);
+    ck_assert_uint_eq(rd32(RXQ + 0x2000 + 4 + 4), 32);
+    ck_assert_uint_eq(rd32(RXQ + 0x2000 + 4 + 8 + 4), 32);
+    ck_assert_uint_eq(rd32(RXQ + 0x2000 + 4 + 16 + 4), 6);
+    ck_assert(memcmp(ram + BUF + 0x1000 + HDR, got + HDR, 20) == 0);
+    ck_assert(memcmp(ram + BUF + 0x1100, got + 32, 32) == 0);
+    ck_assert_msg(memcmp(ram + BUF + 0x1200, got + 64, 6) == 0, "merge: held tail differs");
+    /* the next small frame takes one buffer */
+    post(0, RXQ, 3, BUF + 0x1000 + 0x300, 32, true);
+    plen = frame(f, 0, 0, 0, 0, 0x2222) - 40;
+    ck_assert(send(peer, f, plen, 0) == (ssize_t)plen);
+    ck_assert_msg(wait_used(RXQ, 4), "merge: second frame not received");
+    ck_assert_uint_eq(rd32(RXQ + 0x2000 + 4 + 24), 3);      /* id of buffer 4 */
+    ck_assert_uint_eq(rd32(RXQ + 0x2000 + 4 + 24 + 4), plen);
+    ck_assert_uint_eq(rd16(BUF + 0x1300 + 10), 1);
+    /* a buffer smaller than the header: the device needs a reset */
+    post(0, RXQ, 4, BUF + 0x1400, 8, true);
+    for (i = 0; i < 100 && !(bar_rd(20, 1) & VIRTIO_STATUS_NEEDS_RESET); i++)
+        g_usleep(5000);
+    ck_assert_msg(bar_rd(20, 1) & VIRTIO_STATUS_NEEDS_RESET, "merge: tiny buffer accepted");
+
+    for (i = 0; i < (int)mach.devices->len; i++) {
+        HvrDevice *d = g_ptr_array_index(mach.devices, i);
+
+        d->free(d->opaque);
+        g_free(d);
+    }
+    g_ptr_array_unref(mach.devices);
+    hvr_pci_free(mach.pci);
+    vmm_destroy(mach.vm);
+    hvr_mem_free(mach.mem);
+    g_main_context_unref(mach.ctx);
+    g_free(ram);
+    close(peer);
+    tap_fd = peer = -1;
+}
+END_TEST
+
 int
 main(void)
 {
@@ -351,6 +445,7 @@ main(void)
         return 77;
     }
     tcase_add_loop_test(tc, test_net, 0, G_N_ELEMENTS(cases));
+    tcase_add_test(tc, test_merge);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
