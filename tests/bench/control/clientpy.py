@@ -18,7 +18,7 @@ import time
 import libvirt
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from control.daemons import read_memory  # noqa: E402
+from control.daemons import cpu_delta_ns, cpu_ns, read_memory  # noqa: E402
 
 
 def _quiet_errors(ctx, err):
@@ -43,6 +43,28 @@ def undefine_leftovers(conn, prefix):
             dom.undefine()
 
 
+class Phase:
+    """Times one phase: wall clock here, and the daemon's CPU time."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def __enter__(self):
+        self.cpu0 = cpu_ns(self.pid)
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.t0
+        self.cpu = cpu_delta_ns(self.cpu0, cpu_ns(self.pid))
+
+    def record(self, out, key, count, per=1):
+        """ops/s under KEY and daemon CPU µs per op under cpu.KEY."""
+        out[key] = rate(count, self.wall)
+        if self.cpu is not None:
+            out["cpu." + key] = self.cpu / 1000.0 / count * per
+
+
 def run_py(spec, out, errors):
     parts = spec["parts"]
     prefix = spec["prefix"]
@@ -54,45 +76,43 @@ def run_py(spec, out, errors):
     xmls = domain_xmls(spec, prefix)
     names = [n for n, _ in xmls]
     doms = []
-    t0 = time.perf_counter()
-    for _, xml in xmls:
-        doms.append(conn.defineXML(xml))
-    t = time.perf_counter() - t0
+    pid = spec["pid"]
+    with Phase(pid) as ph:
+        for _, xml in xmls:
+            doms.append(conn.defineXML(xml))
     if "ops" in parts:
-        out["py.define"] = rate(len(xmls), t)
+        ph.record(out, "py.define", len(xmls))
         # lookups by name, round robin over the defined domains
         n = spec["lookups"]
-        t0 = time.perf_counter()
-        for i in range(n):
-            conn.lookupByName(names[i % len(names)])
-        out["py.lookup"] = rate(n, time.perf_counter() - t0)
+        with Phase(pid) as ph:
+            for i in range(n):
+                conn.lookupByName(names[i % len(names)])
+        ph.record(out, "py.lookup", n)
         reps = spec["list_reps"]
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            got = conn.listAllDomains(0)
-        t = time.perf_counter() - t0
+        with Phase(pid) as ph:
+            for _ in range(reps):
+                got = conn.listAllDomains(0)
         if len([d for d in got if d.name().startswith(prefix)]) != len(names):
             errors.append("listAllDomains returned %d of our %d domains" % (len(got), len(names)))
         else:
-            out["py.list.ms"] = t * 1000.0 / reps
-            out["py.list.rate"] = rate(reps, t)
-        t0 = time.perf_counter()
+            ph.record(out, "py.list.rate", reps)
+            out["py.list.ms"] = ph.wall * 1000.0 / reps
         size = 0
-        for dom in doms:
-            size += len(dom.XMLDesc(0))
-        out["py.dumpxml"] = rate(len(doms), time.perf_counter() - t0)
+        with Phase(pid) as ph:
+            for dom in doms:
+                size += len(dom.XMLDesc(0))
+        ph.record(out, "py.dumpxml", len(doms))
         out["py.dumpxml.bytes"] = size / len(doms)
     if "rss" in parts:
         rss, pss = read_memory(spec["pid"])
         out["rss.loaded.rss"], out["rss.loaded.pss"] = rss, pss
     if "threads" in parts:
         run_threads(spec, names, conn, out, errors)
-    t0 = time.perf_counter()
-    for dom in doms:
-        dom.undefine()
-    t = time.perf_counter() - t0
+    with Phase(pid) as ph:
+        for dom in doms:
+            dom.undefine()
     if "ops" in parts:
-        out["py.undefine"] = rate(len(doms), t)
+        ph.record(out, "py.undefine", len(doms))
     conn.close()
 
 

@@ -51,6 +51,40 @@ def read_memory(pid):
     return rss, pss
 
 
+_TICK_NS = 1e9 / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ns(pid):
+    """CPU time PID has used, in ns: the sum of its threads' schedstat
+    run times (ns resolution), and utime+stime of /proc/PID/stat (clock
+    ticks, but it keeps the time of threads that have exited). Returns
+    (schedstat_ns, stat_ns); None for a value that cannot be read."""
+    sched = 0
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                    sched += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        stat = (int(fields[11]) + int(fields[12])) * _TICK_NS
+    except (OSError, ValueError, IndexError):
+        return None, None
+    return sched, stat
+
+
+def cpu_delta_ns(before, after):
+    """CPU ns between two cpu_ns() readings: the schedstat sum unless the
+    tick count says more than one tick more was used (threads exited)."""
+    if None in before or None in after:
+        return None
+    sched = after[0] - before[0]
+    stat = after[1] - before[1]
+    return stat if stat > sched + 2 * _TICK_NS else sched
+
+
 class Daemon:
     """One daemon process; subclasses say how it starts."""
     driver = None          # "bhyve" or "kvm": which domain XML template

@@ -7,6 +7,7 @@ import statistics
 
 S_PY = "Control plane: python3-libvirt"
 S_VIRSH = "Control plane: virsh (one process, commands on stdin)"
+S_CPU = "Control plane: daemon CPU time per operation (python3-libvirt phases)"
 S_THREADS = "Control plane: python3-libvirt, concurrent lookups"
 S_EVENTS = "Domain events: defineXML -> lifecycle callback (DEFINED)"
 S_MEM = "Daemon memory"
@@ -28,6 +29,10 @@ def metrics(a):
             (pre + ".dumpxml", sec, "dumpxml of %d domains" % n, "ops/s", "higher", 1),
             (pre + ".undefine", sec, "undefine %d domains" % n, "ops/s", "higher", 1),
         ]
+    for key, what in (("define", "define"), ("lookup", "lookup by name"),
+                      ("list.rate", "list --all (%d domains)" % n), ("dumpxml", "dumpxml"),
+                      ("undefine", "undefine")):
+        rows.append(("cpu.py." + key, S_CPU, "daemon CPU per %s" % what, "µs/op", "lower", 1))
     rows += [
         ("threads.shared", S_THREADS, "%d threads, one shared connection, %d lookups" % (t, k),
          "lookups/s", "higher", 1),
@@ -53,6 +58,9 @@ SECTION_NOTES = {
     S_VIRSH: "one `virsh -c URI` process per daemon and run, fed the whole batch on stdin "
              "(stdout line-buffered by stdbuf -oL); phases timed by `echo MARK` prompts, "
              "outputs counted; lookups are `domuuid NAME`.",
+    S_CPU: "CPU time the daemon process used during each phase of the python3-libvirt "
+           "table (all its threads: /proc/PID/task/*/schedstat), per operation; less "
+           "sensitive to other load on the host than the wall-clock rates.",
     S_THREADS: "lookups by name split evenly over the threads; wall time from a barrier "
                "to the last join.",
     S_EVENTS: "default libvirt event loop on a thread; one define at a time, waiting for its "
