@@ -54,10 +54,14 @@ def metrics(a):
 
 SECTION_NOTES = {
     S_PY: "/usr/bin/python3 + python3-libvirt, one connection, calls one after the other; "
-          "dumpxml/undefine on the virDomain objects defineXML returned.",
+          "dumpxml/undefine on the virDomain objects defineXML returned. define and undefine "
+          "write (fsync) or remove one config file per domain, both daemons on the same "
+          "ext4 disk, shared with other work.",
     S_VIRSH: "one `virsh -c URI` process per daemon and run, fed the whole batch on stdin "
              "(stdout line-buffered by stdbuf -oL); phases timed by `echo MARK` prompts, "
-             "outputs counted; lookups are `domuuid NAME`.",
+             "outputs counted; lookups are `domuuid NAME`; `list --all` also asks each domain's "
+             "state (one more call per domain). virsh reads a non-terminal stdin one byte "
+             "per read(2): client cost, the same for every daemon, that dilutes the ratios.",
     S_CPU: "CPU time the daemon process used during each phase of the python3-libvirt "
            "table (all its threads: /proc/PID/task/*/schedstat), per operation; less "
            "sensitive to other load on the host than the wall-clock rates.",
