@@ -83,8 +83,7 @@ typedef struct {
     uint8_t *scratch;           /* soft checksum: HVR_NET_MAX_FRAME bytes */
     struct iovec *rxiov;        /* MRG_RXBUF: IOV_MAX entries */
     HvrNetBuf *bufs;            /* MRG_RXBUF: HVR_NET_MRG_MAX */
-    HvrNetGather g;
-    size_t held_len, held_at;   /* a frame waiting for buffers (tail in scratch) */
+    size_t held_len;            /* a frame in scratch waiting for buffers */
     uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes, rx_dropped, rx_soft_csum;
 } HvrNet;
 
@@ -275,11 +274,12 @@ hvr_net_soft_fixup(HvrNet *n, const struct iovec *iov, unsigned niov, size_t got
  * says how many (num_buffers).  The tap cannot tell a frame's size before
  * the read, so buffers are gathered first (popped, their writable segments
  * appended to n->rxiov) until they hold a maximal frame or the ring is
- * empty; what a frame leaves unused stays pending for the next one (until
- * a device reset).  When the pending buffers are fewer than a maximal
- * frame, the read gets a bounce buffer as its last segment; a frame that
- * did not fit is held until the guest posts enough buffers, then its tail
- * is copied in and it is delivered. */
+ * empty; what a frame leaves unused serves the next one, and is given back
+ * by rewinding last_avail when the loop stops (the unused buffers are the
+ * last ones popped), so popped == used whenever the lock is free.  When the
+ * buffers are fewer than a maximal frame, the read gets a bounce buffer as
+ * its last segment; a frame that did not fit is moved there entirely and
+ * held until the guest posts enough buffers. */
 
 /* Returns false on a queue error. */
 static bool
@@ -299,6 +299,7 @@ hvr_net_rx_gather(HvrVirtioDev *dev, HvrNet *n, HvrNetGather *g)
         if (r == 0)
             break;
         if (r > 0 && n->elem.in_len < NET_HDR_LEN) {
+            vq->last_avail--;
             r = -1;
             why = "receive buffer smaller than the virtio-net header";
         }
@@ -353,11 +354,39 @@ hvr_net_rx_deliver(HvrVirtqueue *vq, HvrNet *n, HvrNetGather *g, size_t got)
     n->rx_bytes += got - NET_HDR_LEN;
 }
 
+static uint16_t
+hvr_net_avail_idx(HvrVirtqueue *vq)
+{
+    const uint8_t *a = hvr_mem_gpa(vq->mem, vq->avail, 4);
+
+    return a ? GUINT16_FROM_LE(__atomic_load_n((const uint16_t *)(a + 2), __ATOMIC_ACQUIRE))
+             : vq->last_avail;
+}
+
+/* Out of buffers: give the gathered ones back and ask for a kick once the
+ * guest adds beyond what was seen.  Returns true if it already did. */
+static bool
+hvr_net_rx_wait(HvrVirtioDev *dev, HvrNet *n, HvrNetGather *g)
+{
+    HvrVirtqueue *vq = &dev->q[0].vq;
+    uint16_t seen = vq->last_avail;
+
+    vq->last_avail -= (uint16_t)g->nb;
+    *g = (HvrNetGather){ 0 };
+    if (hvr_net_event_idx(dev)) {
+        hvr_net_publish_avail_event(vq, seen);
+        if (hvr_net_avail_idx(vq) != seen)
+            return true;
+    }
+    hvr_virtio_arm_fd(dev, n->fd, false);   /* until buffers arrive */
+    return false;
+}
+
 static void
 hvr_net_rx_merge(HvrVirtioDev *dev, HvrNet *n)
 {
     HvrVirtqueue *vq = &dev->q[0].vq;
-    HvrNetGather *g = &n->g;
+    HvrNetGather g = { 0 };
     uint16_t old = vq->used_idx;
 
     if (!n->rxiov) {
@@ -370,54 +399,57 @@ hvr_net_rx_merge(HvrVirtioDev *dev, HvrNet *n)
         size_t got;
         ssize_t r;
 
-        if (!hvr_net_rx_gather(dev, n, g))
+        if (!hvr_net_rx_gather(dev, n, &g)) {
+            vq->last_avail -= (uint16_t)g.nb;
             return;                     /* queue broken until a reset */
+        }
         if (n->held_len) {
             got = n->held_len;
-            if (g->space < got && !g->full) {
-                if (hvr_net_event_idx(dev))
-                    hvr_net_publish_avail_event(vq, vq->last_avail);
-                if (hvr_vq_has_avail(vq))
+            if (g.space < got && !g.full) {
+                if (hvr_net_rx_wait(dev, n, &g))
                     continue;
-                hvr_virtio_arm_fd(dev, n->fd, false);   /* until more buffers */
                 break;
             }
             n->held_len = 0;
-            if (g->space < got) {
+            if (g.space < got) {
                 n->rx_dropped++;        /* cannot fit in the ring's limits */
                 continue;
             }
-            hvr_iov_from_buf(n->rxiov, g->niov, n->held_at, n->scratch, got - n->held_at);
+            hvr_iov_from_buf(n->rxiov, g.niov, 0, n->scratch, got);
         } else {
-            if (g->nb == 0) {
-                if (hvr_net_event_idx(dev))
-                    hvr_net_publish_avail_event(vq, vq->last_avail);
-                if (hvr_vq_has_avail(vq))
+            if (g.nb == 0) {
+                if (hvr_net_rx_wait(dev, n, &g))
                     continue;
-                hvr_virtio_arm_fd(dev, n->fd, false);   /* until buffers arrive */
                 break;
             }
-            n->rxiov[g->niov].iov_base = n->scratch;
-            n->rxiov[g->niov].iov_len = HVR_NET_MAX_FRAME;
-            r = readv(n->fd, n->rxiov, (int)g->niov + 1);
+            n->rxiov[g.niov].iov_base = n->scratch;
+            n->rxiov[g.niov].iov_len = HVR_NET_MAX_FRAME;
+            r = readv(n->fd, n->rxiov, (int)g.niov + 1);
             if (r < NET_HDR_LEN) {
                 if (r > 0)
                     continue;           /* runt: dropped */
+                vq->last_avail -= (uint16_t)g.nb;
                 hvr_virtio_arm_fd(dev, n->fd, true);
                 break;
             }
-            got = MIN((size_t)r, g->space + HVR_NET_MAX_FRAME);
-            if (got > g->space) {
-                n->held_len = got;      /* wait for more buffers */
-                n->held_at = g->space;
+            got = (size_t)r;
+            if (got > g.space) {
+                if (got > HVR_NET_MAX_FRAME) {
+                    n->rx_dropped++;
+                    continue;
+                }
+                /* hold it: the whole frame into the bounce buffer */
+                memmove(n->scratch + g.space, n->scratch, got - g.space);
+                hvr_iov_to_buf(n->rxiov, g.niov, 0, n->scratch, g.space);
+                n->held_len = got;
                 continue;
             }
         }
-        if (n->tap_flags != n->want_flags && !hvr_net_soft_fixup(n, n->rxiov, g->niov, got)) {
+        if (n->tap_flags != n->want_flags && !hvr_net_soft_fixup(n, n->rxiov, g.niov, got)) {
             n->rx_dropped++;
             continue;
         }
-        hvr_net_rx_deliver(vq, n, g, got);
+        hvr_net_rx_deliver(vq, n, &g, got);
     }
     hvr_net_interrupt(dev, 0, old);
 }
@@ -520,7 +552,6 @@ hvr_net_reset(HvrVirtioDev *dev)
 
     if (n) {
         n->seen_valid = false;
-        n->g = (HvrNetGather){ 0 };     /* pending buffers belong to the old rings */
         n->held_len = 0;
     }
 }

@@ -54,7 +54,7 @@ until ping -c 1 -W 1 10.0.0.1 >/dev/null 2>&1; do
     n=$((n+1))
     [ $n -ge 30 ] && break
 done
-say "start t=$t runs=$runs ping_tries=$n features=$(cat /sys/class/net/eth0/device/features 2>/dev/null)"
+say "start t=$t runs=$runs ping_tries=$n features=$(cat /sys/class/net/eth0/device/features 2>/dev/null) clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 i=1
 while [ $i -le $runs ]; do
     for dir in tx rx; do
