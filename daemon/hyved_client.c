@@ -38,6 +38,12 @@ hyved_client_unref(HyvedClient *client)
     g_queue_clear(&client->reply_marks);
     g_queue_clear(&client->stream_marks);
     g_free(client->pkt);
+    g_free(client->rx);
+    if (client->rx_fds) {
+        for (guint i = 0; i < client->rx_fds->len; i++)
+            close(g_array_index(client->rx_fds, HyvedRxFd, i).fd);
+        g_array_free(client->rx_fds, TRUE);
+    }
     if (client->fds) {
         for (guint i = 0; i < client->fds->len; i++)
             close(g_array_index(client->fds, int, i));
@@ -105,6 +111,9 @@ client_source_prepare(GSource *source, gint *timeout)
         want |= G_IO_OUT;
     ready = client->want_close;
     g_mutex_unlock(&client->lock);
+    /* whole packets left in the buffer while reading was paused */
+    if ((want & G_IO_IN) && hyved_client_rx_ready(client))
+        ready = TRUE;
 
     if (want != client->cur_events) {
         g_source_modify_unix_fd(source, client->fd_tag, want);
@@ -128,8 +137,8 @@ client_source_dispatch(GSource *source, GSourceFunc callback, gpointer user_data
 
     if (!drop && (rev & G_IO_OUT))
         drop = !client_flush(client);
-    if (!drop && (rev & G_IO_IN))
-        drop = !hyved_client_read(client);
+    if (!drop && ((rev & G_IO_IN) || hyved_client_rx_ready(client)))
+        drop = !hyved_client_read(client, (rev & G_IO_IN) != 0);
     if (!drop && (rev & (G_IO_HUP | G_IO_ERR | G_IO_NVAL)) && !(rev & G_IO_IN))
         drop = TRUE;    /* peer gone while we were not reading */
     if (drop) {
@@ -200,13 +209,70 @@ hyved_client_close(HyvedClient *client)
 
 /* ---- writing --------------------------------------------------------------- */
 
-void
-hyved_client_enqueue_locked(HyvedClient *client, GBytes *pkt)
+/* With client->lock held: a reply left the daemon (written or dropped). */
+static void
+client_reply_done_locked(HyvedClient *client)
+{
+    /* reading was paused at max_client_requests: the I/O thread resumes it */
+    if (client->inflight-- >= client->server->cfg->max_client_requests)
+        client->wake = TRUE;
+}
+
+/* With client->lock held and nothing queued: writes @pkt now, from the
+ * calling thread, with one non-blocking send(). Returns the bytes written
+ * (0 when the socket buffer is full), -1 when the connection broke. */
+static gssize
+client_send_now_locked(HyvedClient *client, GBytes *pkt)
+{
+    gsize size = 0;
+    const guint8 *data = g_bytes_get_data(pkt, &size);
+    ssize_t n;
+
+    do
+        n = send(client->fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (n < 0)
+        g_debug("client %" G_GUINT64_FORMAT ": write failed: %s", client->id, g_strerror(errno));
+    return n;
+}
+
+/* With client->lock held: takes @pkt; @reply: it answers a call. */
+static void
+client_push_locked(HyvedClient *client, GBytes *pkt, gboolean reply)
 {
     if (client->closed || client->want_close) {
         g_bytes_unref(pkt);
+        if (reply)
+            client_reply_done_locked(client);
         return;
     }
+    /* The common case: nothing ahead of it, the socket has room. The fd
+     * stays open while closed is FALSE (hyved_client_close sets it under
+     * this lock before closing). */
+    if (g_queue_is_empty(&client->outq)) {
+        gssize n = client_send_now_locked(client, pkt);
+
+        if (n < 0) {
+            client->want_close = TRUE;
+            client->wake = TRUE;
+            g_bytes_unref(pkt);
+            if (reply)
+                client_reply_done_locked(client);
+            return;
+        }
+        if ((gsize) n == g_bytes_get_size(pkt)) {
+            g_bytes_unref(pkt);
+            if (reply)
+                client_reply_done_locked(client);
+            return;
+        }
+        client->out_offset = n;
+    }
+    client->wake = TRUE;
+    if (reply)
+        g_queue_push_tail(&client->reply_marks, pkt);
     client->out_bytes += g_bytes_get_size(pkt);
     g_queue_push_tail(&client->outq, pkt);
     /* one packet alone may be larger than the cap (a big reply); stream
@@ -220,6 +286,32 @@ hyved_client_enqueue_locked(HyvedClient *client, GBytes *pkt)
 }
 
 void
+hyved_client_enqueue_locked(HyvedClient *client, GBytes *pkt)
+{
+    client_push_locked(client, pkt, FALSE);
+}
+
+void
+hyved_client_enqueue_reply_locked(HyvedClient *client, GBytes *reply)
+{
+    client_push_locked(client, reply, TRUE);
+}
+
+void
+hyved_client_unlock(HyvedClient *client)
+{
+    gboolean wake = client->wake;
+
+    client->wake = FALSE;
+    g_mutex_unlock(&client->lock);
+    /* the I/O thread itself looks at its clients before it polls again */
+    if (wake && !g_main_context_is_owner(client->server->ctx))
+        g_main_context_wakeup(client->server->ctx);
+}
+
+/* Stream data is always queued: the streams' flow control counts it
+ * there (out_stream_bytes). */
+void
 hyved_client_enqueue_stream_data(HyvedClient *client, GBytes *pkt)
 {
     g_mutex_lock(&client->lock);
@@ -230,21 +322,9 @@ hyved_client_enqueue_stream_data(HyvedClient *client, GBytes *pkt)
         client->out_stream_bytes += g_bytes_get_size(pkt);
         g_queue_push_tail(&client->outq, pkt);
         g_queue_push_tail(&client->stream_marks, pkt);
+        client->wake = TRUE;
     }
-    g_mutex_unlock(&client->lock);
-    g_main_context_wakeup(client->server->ctx);
-}
-
-void
-hyved_client_enqueue_reply_locked(HyvedClient *client, GBytes *reply)
-{
-    if (client->closed || client->want_close) {
-        g_bytes_unref(reply);
-        client->inflight--;
-        return;
-    }
-    g_queue_push_tail(&client->reply_marks, reply);
-    hyved_client_enqueue_locked(client, reply);
+    hyved_client_unlock(client);
 }
 
 void
@@ -252,8 +332,7 @@ hyved_client_enqueue(HyvedClient *client, GBytes *pkt)
 {
     g_mutex_lock(&client->lock);
     hyved_client_enqueue_locked(client, pkt);
-    g_mutex_unlock(&client->lock);
-    g_main_context_wakeup(client->server->ctx);
+    hyved_client_unlock(client);
 }
 
 /* Returns FALSE when the connection must be dropped. */

@@ -81,14 +81,18 @@ struct _HyvedClient {
     GSource *source;
     gpointer fd_tag;
     GIOCondition cur_events;
-    guint8 lenbuf[4];
-    gsize len_have;
-    guint8 *pkt;                    /* header + payload (no length word) */
+    guint8 *rx;                     /* bytes read, not handled yet: rx[rx_start, rx_end) */
+    gsize rx_start;
+    gsize rx_end;
+    gsize pkt_alloc;                /* rx's size: grows as a large packet arrives */
+    gsize pkt_have;                 /* for diagnostics (tests): bytes of the packet at
+                                     * rx's head read so far, length word excluded */
+    guint64 rx_pos;                 /* stream offset of rx[rx_start] */
+    GArray *rx_fds;                 /* HyvedRxFd: passed descriptors not claimed yet */
+    guint8 *pkt;                    /* a CALL_WITH_FDS packet (no length word) ... */
     guint32 pkt_len;
-    gsize pkt_have;
-    gsize pkt_alloc;                /* grows as data arrives, up to pkt_len */
-    guint fds_wanted;
-    GArray *fds;                    /* int */
+    guint fds_wanted;               /* ... still waiting for this many fd bytes */
+    GArray *fds;                    /* int: its descriptors so far */
     GSource *ka_source;
     guint streams_full;             /* streams whose client data buffer is full:
                                      * reading from the client paused */
@@ -97,6 +101,8 @@ struct _HyvedClient {
 
     GMutex lock;                    /* guards everything below */
     gboolean closed;
+    gboolean wake;                  /* something was queued for the I/O thread:
+                                     * hyved_client_unlock() wakes it */
     gboolean want_close;            /* ask the I/O thread to drop us */
     GQueue outq;                    /* GBytes* */
     gsize out_bytes;
@@ -120,12 +126,25 @@ struct _HyvedClient {
     GPtrArray *streams;             /* HyvedStream*, live */
 };
 
+/* A descriptor passed with the byte at stream offset pos (the last byte of
+ * the recvmsg() that brought it: the kernel ends a read after data that
+ * carries descriptors). */
+typedef struct {
+    int fd;
+    guint64 pos;
+} HyvedRxFd;
+
 /* hyved_client.c */
 HyvedClient *hyved_client_new(HyvedServer *server, int fd, const HyvedListener *listener);
 void hyved_client_start(HyvedClient *client);          /* attach its source */
 void hyved_client_close(HyvedClient *client);          /* I/O thread */
-/* Enqueue with client->lock held. */
+/* Enqueue with client->lock held. When nothing is queued ahead of @pkt it
+ * is written at once (non-blocking) from the calling thread; what does not
+ * fit stays queued for the I/O thread, and client->wake is set. */
 void hyved_client_enqueue_locked(HyvedClient *client, GBytes *pkt);
+/* Drops client->lock; wakes the I/O thread when an enqueue under the lock
+ * left it work (client->wake) and the caller is not the I/O thread. */
+void hyved_client_unlock(HyvedClient *client);
 /* Same for the reply to a call: the call stops counting against
  * max_client_requests once the reply is written to the socket. */
 void hyved_client_enqueue_reply_locked(HyvedClient *client, GBytes *reply);
@@ -139,9 +158,13 @@ void hyved_client_enqueue_stream_data(HyvedClient *client, GBytes *pkt);
 gboolean hyved_client_stream_room_locked(HyvedClient *client, GError **error);
 
 /* hyved_client_read.c */
-/* I/O thread: reads what the socket has (a bounded batch of packets);
- * FALSE when the connection must be dropped. */
-gboolean hyved_client_read(HyvedClient *client);
+/* I/O thread: handles the whole packets already read, then (@readable)
+ * reads what the socket has, one recvmsg() at a time, up to a bounded
+ * batch of packets; FALSE when the connection must be dropped. */
+gboolean hyved_client_read(HyvedClient *client, gboolean readable);
+/* I/O thread: TRUE when a whole packet waits in client->rx (reading may
+ * have been paused with it there). */
+gboolean hyved_client_rx_ready(HyvedClient *client);
 
 /* hyved_stream.c */
 void hyved_streams_client_init(HyvedClient *client);
@@ -160,8 +183,10 @@ void hyved_server_add_client(HyvedServer *server, int fd, const HyvedListener *l
 void hyved_server_remove_client(HyvedServer *server, HyvedClient *client);
 /* With client->lock held: the client no longer counts as unauthenticated. */
 void hyved_server_uncount_unauth_locked(HyvedServer *server, HyvedClient *client);
+/* I/O thread: runs one CALL: inline procedures right here, from @pkt as
+ * it is (borrowed), the others on a worker with a copy of it. @fds: taken. */
 void hyved_server_queue_call(HyvedServer *server, HyvedClient *client,
-                             const HyvedHeader *hdr, guint8 *pkt, guint32 pkt_len,
+                             const HyvedHeader *hdr, const guint8 *pkt, guint32 pkt_len,
                              gsize payload_offset, GArray *fds);
 
 G_END_DECLS

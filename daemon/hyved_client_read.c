@@ -18,9 +18,11 @@
  * others on the I/O thread. */
 #define HYVED_CLIENT_READ_BATCH 32
 
-/* The packet buffer starts at this size and doubles as data arrives, so a
- * client that announces a large packet costs only what it really sent. */
-#define HYVED_CLIENT_PKT_INITIAL (64 * 1024)
+/* The receive buffer: one recvmsg() usually brings a whole call (often
+ * several). It grows, doubling as data arrives, for a packet larger than
+ * this, so a client that announces a large packet costs only what it
+ * really sent, and shrinks back once that packet is handled. */
+#define HYVED_CLIENT_RX_SIZE (32 * 1024)
 
 /* Largest packet (length word excluded) a client that has not
  * authenticated or not opened the connection yet may announce: it may only
@@ -40,176 +42,257 @@ close_fds_in(struct msghdr *msg)
     }
 }
 
-/* recvmsg() for packet data: any descriptor that comes along is closed. */
-static ssize_t
-client_recv(HyvedClient *client, void *buf, gsize len)
+/* Closes the passed descriptors of rx_fds that came with a byte before
+ * stream offset @before (all of them with G_MAXUINT64). */
+static void
+rx_fds_close_before(HyvedClient *client, guint64 before)
+{
+    guint n = 0;
+
+    if (!client->rx_fds)
+        return;
+    while (n < client->rx_fds->len && g_array_index(client->rx_fds, HyvedRxFd, n).pos < before)
+        close(g_array_index(client->rx_fds, HyvedRxFd, n++).fd);
+    if (n > 0)
+        g_array_remove_range(client->rx_fds, 0, n);
+}
+
+/* Makes room at the end of client->rx: moves what is left to the front,
+ * doubles the buffer when a large packet fills it. @want: bytes of the
+ * packet being read (length word included), 0 when not known yet. */
+static void
+rx_make_room(HyvedClient *client, gsize want)
+{
+    gsize have = client->rx_end - client->rx_start;
+
+    if (!client->rx) {
+        client->pkt_alloc = HYVED_CLIENT_RX_SIZE;
+        client->rx = g_malloc(client->pkt_alloc);
+    }
+    if (client->rx_start > 0 && (client->rx_end == client->pkt_alloc || have == 0)) {
+        memmove(client->rx, client->rx + client->rx_start, have);
+        client->rx_start = 0;
+        client->rx_end = have;
+    }
+    if (client->rx_end == client->pkt_alloc && want > client->pkt_alloc) {
+        client->pkt_alloc = MIN(want, client->pkt_alloc * 2);
+        client->rx = g_realloc(client->rx, client->pkt_alloc);
+    }
+}
+
+/* One recvmsg() into the free end of client->rx. Descriptors that come
+ * along are kept in rx_fds with the offset of the last byte read (the
+ * kernel ends a read after data carrying descriptors; a packet that
+ * claims them checks each sits on its own byte). Returns the bytes read,
+ * 0 when the socket has nothing now, -1 when the client must be dropped
+ * (EOF, error, too many descriptors at once). */
+static gssize
+rx_recv(HyvedClient *client, gsize want)
 {
     union {
         char buf[CMSG_SPACE(sizeof(int) * HYVED_NUM_FDS_MAX)];
         struct cmsghdr align;
     } ctl;
-    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct iovec iov;
     struct msghdr msg = {
         .msg_iov = &iov, .msg_iovlen = 1,
         .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
     };
-    ssize_t n = recvmsg(client->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    ssize_t n;
 
-    if (n > 0 && msg.msg_controllen > 0)
-        close_fds_in(&msg);
+    rx_make_room(client, want);
+    iov.iov_base = client->rx + client->rx_end;
+    iov.iov_len = client->pkt_alloc - client->rx_end;
+    n = recvmsg(client->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+    if (n == 0)
+        return -1;
+    client->rx_end += n;
+    if (msg.msg_controllen > 0) {
+        guint64 pos = client->rx_pos + (client->rx_end - client->rx_start) - 1;
+
+        if (msg.msg_flags & MSG_CTRUNC) {
+            g_message("client %" G_GUINT64_FORMAT ": more than %u descriptors at once; "
+                      "dropping it", client->id, HYVED_NUM_FDS_MAX);
+            close_fds_in(&msg);
+            return -1;
+        }
+        if (!client->rx_fds)
+            client->rx_fds = g_array_new(FALSE, FALSE, sizeof(HyvedRxFd));
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                int nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (int i = 0; i < nfd; i++) {
+                    HyvedRxFd rf = { .pos = pos };
+                    memcpy(&rf.fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                    g_array_append_val(client->rx_fds, rf);
+                }
+            }
+        }
+    }
     return n;
 }
 
-/* One byte and the one descriptor that must come with it (a CALL_WITH_FDS
- * descriptor, as libvirt's clients send them: one sendmsg per fd).
- * Returns 1 with *fd_out set, 0 when nothing is there yet, -1 when the
- * client must be dropped: EOF, a byte without exactly one descriptor
- * (every descriptor that came with it is closed at once). */
+/* Bytes after a CALL_WITH_FDS packet: one per descriptor, each carrying
+ * exactly that descriptor (libvirt's clients send them so: one sendmsg()
+ * per fd). Returns 1 when all are in, 0 when more must be read, -1 when the
+ * client must be dropped (a byte without exactly one descriptor). */
 static int
-client_recv_one_fd(HyvedClient *client, int *fd_out)
+rx_claim_fds(HyvedClient *client)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * HYVED_NUM_FDS_MAX)];
-        struct cmsghdr align;
-    } ctl;
-    guint8 byte;
-    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1,
-        .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
-    };
-    ssize_t n = recvmsg(client->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    int count = 0;
-    int fd = -1;
+    while (client->fds_wanted > 0 && client->rx_start < client->rx_end) {
+        GArray *rf = client->rx_fds;
+        guint count = 0;
 
-    if (n < 0)
-        return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
-    if (n == 0)
-        return -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            int nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            if (nfd > 0 && count == 0)
-                memcpy(&fd, CMSG_DATA(c), sizeof(int));
-            count += nfd;
+        while (rf && count < rf->len && g_array_index(rf, HyvedRxFd, count).pos == client->rx_pos)
+            count++;
+        if (count != 1 || g_array_index(rf, HyvedRxFd, 0).pos != client->rx_pos) {
+            g_message("client %" G_GUINT64_FORMAT ": %u descriptors with one fd byte "
+                      "(exactly 1 expected); dropping it", client->id, count);
+            return -1;
         }
+        g_array_append_val(client->fds, g_array_index(rf, HyvedRxFd, 0).fd);
+        g_array_remove_index(rf, 0);
+        client->rx_start++;
+        client->rx_pos++;
+        client->fds_wanted--;
     }
-    if (count != 1 || (msg.msg_flags & MSG_CTRUNC)) {
-        g_message("client %" G_GUINT64_FORMAT ": %d descriptors with one fd byte "
-                  "(exactly 1 expected); dropping it", client->id, count);
-        close_fds_in(&msg);
-        return -1;
-    }
-    *fd_out = fd;
-    return 1;
+    return client->fds_wanted == 0 ? 1 : 0;
 }
 
-/* One step of the receive state machine.
- * Returns 1 when a whole packet (and its fds) is in, 0 when the socket has
- * nothing more for now, -1 when the client must be dropped. */
-static int
-client_rx_step(HyvedClient *client)
+/* The length word at the head of client->rx (4 bytes there): the packet's
+ * size, length word included; 0 when the client must be dropped. */
+static guint32
+rx_head_length(HyvedClient *client)
 {
-    ssize_t n;
+    g_autoptr(GError) err = NULL;
+    guint32 total = 0;
+    gboolean early;
 
-    if (client->fds_wanted > 0) {
-        int fd = -1;
-        int r = client_recv_one_fd(client, &fd);
-
-        if (r <= 0)
-            return r;
-        g_array_append_val(client->fds, fd);
-        client->fds_wanted--;
-        return client->fds_wanted == 0 ? 1 : 2;
+    if (!hyved_packet_parse_length(client->rx + client->rx_start, &total, &err)) {
+        g_message("client %" G_GUINT64_FORMAT ": %s; dropping it", client->id, err->message);
+        return 0;
     }
-
-    if (client->len_have < 4) {
-        n = client_recv(client, client->lenbuf + client->len_have, 4 - client->len_have);
-        if (n == 0)
-            return -1;
-        if (n < 0)
-            return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
-        client->len_have += n;
-        if (client->len_have < 4)
-            return 2;
-        {
-            g_autoptr(GError) err = NULL;
-            guint32 total = 0;
-            gboolean early;
-
-            if (!hyved_packet_parse_length(client->lenbuf, &total, &err)) {
-                g_message("client %" G_GUINT64_FORMAT ": %s; dropping it", client->id, err->message);
-                return -1;
-            }
-            g_mutex_lock(&client->lock);
-            early = !client->authenticated || !client->opened;
-            g_mutex_unlock(&client->lock);
-            if (early && total - 4 > HYVED_CLIENT_UNAUTH_PKT_MAX) {
-                g_message("client %" G_GUINT64_FORMAT ": packet of %u bytes before "
-                          "authentication and CONNECT_OPEN; dropping it", client->id, total);
-                return -1;
-            }
-            client->pkt_len = total - 4;
-            client->pkt_alloc = MIN(client->pkt_len, HYVED_CLIENT_PKT_INITIAL);
-            client->pkt = g_malloc(client->pkt_alloc);
-            client->pkt_have = 0;
-        }
+    g_mutex_lock(&client->lock);
+    early = !client->authenticated || !client->opened;
+    g_mutex_unlock(&client->lock);
+    if (early && total - 4 > HYVED_CLIENT_UNAUTH_PKT_MAX) {
+        g_message("client %" G_GUINT64_FORMAT ": packet of %u bytes before "
+                  "authentication and CONNECT_OPEN; dropping it", client->id, total);
+        return 0;
     }
+    return total;
+}
 
-    if (client->pkt_have == client->pkt_alloc) {
-        client->pkt_alloc = MIN((gsize) client->pkt_len, client->pkt_alloc * 2);
-        client->pkt = g_realloc(client->pkt, client->pkt_alloc);
-    }
-    n = client_recv(client, client->pkt + client->pkt_have, client->pkt_alloc - client->pkt_have);
-    if (n == 0)
-        return -1;
-    if (n < 0)
-        return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
-    client->pkt_have += n;
-    if (client->pkt_have < client->pkt_len)
-        return 2;
+static void client_process_packet(HyvedClient *client, const guint8 *pkt, guint32 pkt_len,
+                                  GArray *fds);
+
+/* A whole packet sits at the head of client->rx: takes it off and hands it
+ * on, or (CALL_WITH_FDS) keeps it until its descriptors are in. Returns
+ * FALSE when the client must be dropped. */
+static gboolean
+rx_take_packet(HyvedClient *client, guint32 total)
+{
+    const guint8 *pkt = client->rx + client->rx_start + 4;
+    guint32 pkt_len = total - 4;
+
+    client->rx_start += total;
+    client->rx_pos += total;
+    /* descriptors that came with packet bytes: nobody takes them */
+    rx_fds_close_before(client, client->rx_pos);
 
     /* CALL_WITH_FDS: the payload starts with the fd count; the fds follow
      * out of band, one byte each. */
-    if (client->pkt_len >= HYVED_MESSAGE_HEADER_MAX + 4) {
-        gint32 type = (gint32) GUINT32_FROM_BE(*(guint32 *) (client->pkt + 12));
-        if (type == HYVED_TYPE_CALL_WITH_FDS) {
-            guint32 nfds = GUINT32_FROM_BE(*(guint32 *) (client->pkt + HYVED_MESSAGE_HEADER_MAX));
-            gboolean authenticated;
+    if (pkt_len >= HYVED_MESSAGE_HEADER_MAX + 4 &&
+        (gint32) GUINT32_FROM_BE(*(const guint32 *) (pkt + 12)) == HYVED_TYPE_CALL_WITH_FDS) {
+        guint32 nfds = GUINT32_FROM_BE(*(const guint32 *) (pkt + HYVED_MESSAGE_HEADER_MAX));
+        gboolean authenticated;
 
-            if (nfds > HYVED_NUM_FDS_MAX) {
-                g_message("client %" G_GUINT64_FORMAT ": %u fds in one message; dropping it",
-                          client->id, nfds);
-                return -1;
-            }
-            g_mutex_lock(&client->lock);
-            authenticated = client->authenticated;
-            g_mutex_unlock(&client->lock);
-            if (!authenticated) {
-                /* no procedure an unauthenticated client may call takes fds */
-                g_message("client %" G_GUINT64_FORMAT ": CALL_WITH_FDS before "
-                          "authentication; dropping it", client->id);
-                return -1;
-            }
+        if (nfds > HYVED_NUM_FDS_MAX) {
+            g_message("client %" G_GUINT64_FORMAT ": %u fds in one message; dropping it",
+                      client->id, nfds);
+            return FALSE;
+        }
+        g_mutex_lock(&client->lock);
+        authenticated = client->authenticated;
+        g_mutex_unlock(&client->lock);
+        if (!authenticated) {
+            /* no procedure an unauthenticated client may call takes fds */
+            g_message("client %" G_GUINT64_FORMAT ": CALL_WITH_FDS before "
+                      "authentication; dropping it", client->id);
+            return FALSE;
+        }
+        if (nfds > 0) {
+            client->pkt = g_memdup2(pkt, pkt_len);
+            client->pkt_len = pkt_len;
             client->fds = g_array_new(FALSE, FALSE, sizeof(int));
             client->fds_wanted = nfds;
-            if (nfds > 0)
-                return 2;
+            return TRUE;
         }
     }
-    return 1;
+    client_process_packet(client, pkt, pkt_len, NULL);
+    return TRUE;
 }
 
-static void client_process_packet(HyvedClient *client);
+/* Handles what client->rx holds. Returns 1 after a packet, 0 when more
+ * must be read first (*want: the size of the packet being read, when
+ * known), -1 when the client must be dropped. */
+static int
+rx_step(HyvedClient *client, gsize *want)
+{
+    gsize have = client->rx_end - client->rx_start;
+    guint32 total;
+
+    *want = 0;
+    if (client->fds_wanted > 0) {
+        g_autofree guint8 *pkt = NULL;
+        int r = rx_claim_fds(client);
+
+        if (r <= 0)
+            return r;
+        pkt = g_steal_pointer(&client->pkt);
+        client_process_packet(client, pkt, client->pkt_len, g_steal_pointer(&client->fds));
+        return 1;
+    }
+    if (have < 4)
+        return 0;
+    if (!(total = rx_head_length(client)))
+        return -1;
+    if (have < total) {
+        *want = total;
+        return 0;
+    }
+    return rx_take_packet(client, total) ? 1 : -1;
+}
 
 gboolean
-hyved_client_read(HyvedClient *client)
+hyved_client_rx_ready(HyvedClient *client)
+{
+    gsize have = client->rx_end - client->rx_start;
+
+    if (client->fds_wanted > 0)
+        return have > 0;
+    return have >= 4 && have >= GUINT32_FROM_BE(*(const guint32 *) (client->rx + client->rx_start));
+}
+
+static gboolean
+client_read_fail(HyvedClient *client)
+{
+    rx_fds_close_before(client, G_MAXUINT64);
+    return FALSE;
+}
+
+gboolean
+hyved_client_read(HyvedClient *client, gboolean readable)
 {
     const HyvedConfig *cfg = client->server->cfg;
 
     for (int done = 0; done < HYVED_CLIENT_READ_BATCH;) {
-        int r;
         gboolean paused;
+        gsize want = 0;
+        gssize n;
+        int r;
 
         g_mutex_lock(&client->lock);
         paused = client->inflight >= cfg->max_client_requests || client->want_close ||
@@ -218,17 +301,31 @@ hyved_client_read(HyvedClient *client)
         if (paused)
             break;
 
-        r = client_rx_step(client);
+        r = rx_step(client, &want);
         if (r < 0)
-            return FALSE;
-        if (r == 0)
-            break;
+            return client_read_fail(client);
         if (r == 1) {
-            client_process_packet(client);
             done++;
             if (client->fd < 0)
                 return TRUE;
+            continue;
         }
+        /* more bytes needed: read once; a read that did not fill the
+         * buffer emptied the socket, poll() says when more comes */
+        if (!readable)
+            break;
+        n = rx_recv(client, want);
+        if (n < 0)
+            return client_read_fail(client);
+        if (n == 0 || client->rx_end < client->pkt_alloc)
+            readable = FALSE;
+    }
+    client->pkt_have = client->rx_end - client->rx_start;
+    client->pkt_have = client->pkt_have >= 4 ? client->pkt_have - 4 : 0;
+    /* a large packet handled: back to the usual buffer */
+    if (client->pkt_alloc > HYVED_CLIENT_RX_SIZE && client->rx_start == client->rx_end) {
+        g_clear_pointer(&client->rx, g_free);
+        client->rx_start = client->rx_end = client->pkt_alloc = 0;
     }
     return TRUE;
 }
@@ -245,27 +342,11 @@ client_fds_close(GArray *fds)
 }
 
 static void
-client_reset_rx(HyvedClient *client)
+client_process_packet(HyvedClient *client, const guint8 *pkt, guint32 pkt_len, GArray *fds)
 {
-    client->pkt = NULL;
-    client->pkt_len = 0;
-    client->pkt_have = 0;
-    client->pkt_alloc = 0;
-    client->len_have = 0;
-    client->fds = NULL;
-    client->fds_wanted = 0;
-}
-
-static void
-client_process_packet(HyvedClient *client)
-{
-    g_autofree guint8 *pkt = client->pkt;
-    guint32 pkt_len = client->pkt_len;
-    GArray *fds = client->fds;
     g_autoptr(GError) err = NULL;
     HyvedHeader hdr;
 
-    client_reset_rx(client);
     client->last_rx = g_get_monotonic_time();
     client->ka_unanswered = 0;
 
@@ -282,8 +363,7 @@ client_process_packet(HyvedClient *client)
         gsize off = HYVED_MESSAGE_HEADER_MAX + (hdr.type == HYVED_TYPE_CALL_WITH_FDS ? 4 : 0);
         if (off > pkt_len)
             off = pkt_len;
-        hyved_server_queue_call(client->server, client, &hdr, g_steal_pointer(&pkt),
-                                pkt_len, off, fds);
+        hyved_server_queue_call(client->server, client, &hdr, pkt, pkt_len, off, fds);
         return;
     }
     client_fds_close(fds);

@@ -119,13 +119,15 @@ hyved_remote_connect_get_max_vcpus(HyvedServer *server, HyvedClient *client,
 }
 
 const HyvedProcedure hyved_host_procs[] = {
-    HYVED_PROC_R(CONNECT_GET_TYPE, connect_get_type, hyved_remote_connect_get_type, 0),
+    /* inline: trivial, never block */
+    HYVED_PROC_R(CONNECT_GET_TYPE, connect_get_type, hyved_remote_connect_get_type,
+                 HYVED_PROC_INLINE),
     HYVED_PROC_R(CONNECT_GET_VERSION, connect_get_version,
-                 hyved_remote_connect_get_version, 0),
+                 hyved_remote_connect_get_version, HYVED_PROC_INLINE),
     HYVED_PROC_R(CONNECT_GET_LIB_VERSION, connect_get_lib_version,
-                 hyved_remote_connect_get_lib_version, 0),
+                 hyved_remote_connect_get_lib_version, HYVED_PROC_INLINE),
     HYVED_PROC_R(CONNECT_GET_HOSTNAME, connect_get_hostname,
-                 hyved_remote_connect_get_hostname, 0),
+                 hyved_remote_connect_get_hostname, HYVED_PROC_INLINE),
     HYVED_PROC_AR(CONNECT_GET_SYSINFO, connect_get_sysinfo,
                   hyved_remote_connect_get_sysinfo, 0),
     HYVED_PROC_R(CONNECT_GET_CAPABILITIES, connect_get_capabilities,

@@ -42,14 +42,11 @@ job_free(HyvedJob *job)
     g_free(job);
 }
 
+/* Any thread: dispatches one call and queues (or sends) its reply. */
 static void
-job_run(HyvedJob *job)
+call_run(HyvedClient *client, const HyvedHeader *hdr, const guint8 *payload, gsize len)
 {
-    HyvedClient *client = job->client;
-    GBytes *reply = hyved_dispatch_call(client->server, client, &job->hdr,
-                                        job->pkt + job->payload_offset,
-                                        job->pkt_len - job->payload_offset);
-
+    GBytes *reply = hyved_dispatch_call(client->server, client, hdr, payload, len);
     gsize size = 0;
     const guint8 *bytes = g_bytes_get_data(reply, &size);
     /* status word of the reply: after length, prog, vers, proc, type, serial */
@@ -57,9 +54,15 @@ job_run(HyvedJob *job)
 
     g_mutex_lock(&client->lock);
     hyved_client_enqueue_reply_locked(client, reply);
-    hyved_streams_call_done_locked(client, job->hdr.serial, ok);
-    g_mutex_unlock(&client->lock);
-    g_main_context_wakeup(client->server->ctx);
+    hyved_streams_call_done_locked(client, hdr->serial, ok);
+    hyved_client_unlock(client);
+}
+
+static void
+job_run(HyvedJob *job)
+{
+    call_run(job->client, &job->hdr, job->pkt + job->payload_offset,
+             job->pkt_len - job->payload_offset);
     job_free(job);
 }
 
@@ -79,29 +82,25 @@ prio_worker_func(gpointer data, gpointer user_data)
 }
 
 /* Calls that may jump to the priority workers (as libvirt's "priority:
- * high" ones): those that change nothing, and destroying a domain, so that
- * an administrator can still look and kill while every worker is stuck. */
+ * high" ones) while every worker is busy: destroying a domain, so that an
+ * administrator can still kill what is stuck. Looking needs no worker:
+ * the cheap reads are HYVED_PROC_INLINE and run on the I/O thread. The
+ * other reads may contact a runner or wait for a domain job (statistics,
+ * vCPU and memory queries, ...): as priority calls, a polling client and
+ * a silent runner would fill the priority workers too. */
 static gboolean
 proc_is_priority(const HyvedProcedure *proc)
 {
-    return !(proc->flags & HYVED_PROC_WRITE) ||
-        proc->proc == REMOTE_PROC_DOMAIN_DESTROY || proc->proc == REMOTE_PROC_DOMAIN_DESTROY_FLAGS;
+    return proc->proc == REMOTE_PROC_DOMAIN_DESTROY || proc->proc == REMOTE_PROC_DOMAIN_DESTROY_FLAGS;
 }
 
 void
 hyved_server_queue_call(HyvedServer *server, HyvedClient *client,
-                        const HyvedHeader *hdr, guint8 *pkt, guint32 pkt_len,
+                        const HyvedHeader *hdr, const guint8 *pkt, guint32 pkt_len,
                         gsize payload_offset, GArray *fds)
 {
-    HyvedJob *job = g_new0(HyvedJob, 1);
     const HyvedProcedure *proc = NULL;
-
-    job->client = hyved_client_ref(client);
-    job->hdr = *hdr;
-    job->pkt = pkt;
-    job->pkt_len = pkt_len;
-    job->payload_offset = payload_offset;
-    job->fds = fds;
+    HyvedJob *job;
 
     g_mutex_lock(&client->lock);
     client->inflight++;
@@ -110,13 +109,27 @@ hyved_server_queue_call(HyvedServer *server, HyvedClient *client,
     if (hdr->prog == HYVED_PROGRAM_REMOTE && hdr->vers == HYVED_PROGRAM_VERSION)
         proc = hyved_dispatch_find(hdr->proc);
     /* Errors (unknown program/procedure) and inline procedures are
-     * answered right here on the I/O thread. */
+     * answered right here on the I/O thread, from the read buffer. */
     if (!proc || (proc->flags & HYVED_PROC_INLINE) || hdr->status != HYVED_STATUS_OK) {
-        job_run(job);
+        call_run(client, hdr, pkt + payload_offset, pkt_len - payload_offset);
+        if (fds) {
+            /* no procedure keeps passed descriptors yet */
+            for (guint i = 0; i < fds->len; i++)
+                close(g_array_index(fds, int, i));
+            g_array_free(fds, TRUE);
+        }
         return;
     }
-    /* every worker taken (running or queued): a read goes to the priority
-     * workers instead of waiting behind them */
+
+    job = g_new0(HyvedJob, 1);
+    job->client = hyved_client_ref(client);
+    job->hdr = *hdr;
+    job->pkt = g_memdup2(pkt, pkt_len);
+    job->pkt_len = pkt_len;
+    job->payload_offset = payload_offset;
+    job->fds = fds;
+    /* every worker taken (running or queued): a destroy goes to the
+     * priority workers instead of waiting behind them */
     if (server->prio_workers && proc_is_priority(proc) &&
         (guint) g_atomic_int_get(&server->busy_workers) >= server->cfg->max_workers) {
         g_thread_pool_push(server->prio_workers, job, NULL);
