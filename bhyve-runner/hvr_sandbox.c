@@ -41,7 +41,17 @@ hvr_sandbox_fail(GError **error, const char *what)
 gboolean
 hvr_sandbox_check(const HvrConfig *cfg, GError **error)
 {
-    if (!cfg->sandbox || geteuid() == 0)
+    if (!cfg->sandbox)
+        return TRUE;
+    /* a switch to root would keep the runner root: leaving the keys out
+     * (no switch) is the explicit way to run as the starting user */
+    if (cfg->sandbox_uid == 0 || cfg->sandbox_gid == 0) {
+        g_set_error(error, HVR_ERROR, HVR_ERROR_CONFIG_UNSUPPORTED,
+                    "sandbox.uid/sandbox.gid must not be 0 (root): leave them out to keep "
+                    "the starting user");
+        return FALSE;
+    }
+    if (geteuid() == 0)
         return TRUE;
     if ((cfg->sandbox_uid >= 0 && cfg->sandbox_uid != (int64_t)getuid()) ||
         (cfg->sandbox_gid >= 0 && cfg->sandbox_gid != (int64_t)getgid())) {

@@ -41,7 +41,9 @@
 #include "hvr_config.h"
 
 /* Reject sandbox settings this process cannot honour (before any setup):
- * a uid/gid switch needs root unless it names the current ids. */
+ * sandbox.uid/gid 0 (a "switch" to root; without the keys the runner
+ * keeps the user it was started as), and a uid/gid switch without root
+ * unless it names the current ids. */
 gboolean hvr_sandbox_check(const HvrConfig *cfg, GError **error);
 
 /* Steps 1-4 above.  @exit_fd: the pre-opened exit file (or -1), written by

@@ -3,13 +3,21 @@
  * policy in bhyve-runner.conf(5) SANDBOX).
  *
  * Every rule names why it is there.  Nothing that takes a path is allowed
- * except newfstatat (glibc's fstat(); the root is empty anyway); no socket,
- * connect, bind, execve, fork, ptrace, mount, kill of other processes.
- * ioctl is limited to KVM's ioctl type, BLKDISCARD and TCGETS; tgkill to our
- * own threads; clone to new
- * threads (clone3, whose flags a filter cannot see, answers ENOSYS so glibc
- * falls back to clone); mmap/mprotect never get PROT_EXEC. */
+ * except newfstatat (glibc's fstat(); the root is empty anyway); open,
+ * openat and openat2 answer ENOENT (a C library or GLib that reads a file
+ * lazily gets "no such file", as it would in the empty root, instead of
+ * killing the VM); no socket, connect, bind, execve, fork, ptrace, mount,
+ * kill of other processes.  ioctl is limited to KVM's ioctl type,
+ * BLKDISCARD and TCGETS; fcntl to the descriptor-flag commands (never
+ * F_SETOWN/F_SETSIG/O_ASYNC, which would let the runner signal other
+ * processes of its uid); fallocate to punching holes; tgkill to our own
+ * threads; clone to new threads (clone3, whose flags a filter cannot see,
+ * answers ENOSYS so glibc falls back to clone); mmap/mprotect never get
+ * PROT_EXEC.  The filter is synchronised to every thread (TSYNC), though
+ * the runner is single-threaded when it loads it. */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/kvm.h>
 #include <sched.h>
@@ -32,12 +40,14 @@ static const char *const hvr_allow[] = {
      * vectored forms, flush, discard), taps, consoles, eventfds, the exit
      * file, stderr */
     "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
-    "preadv2", "pwritev2", "lseek", "fsync", "fdatasync", "fallocate", "close",
-    "fstat", "newfstatat", "fcntl",
+    "preadv2", "pwritev2", "lseek", "fsync", "fdatasync", "close",
+    "fstat", "newfstatat",
     /* main loop, device I/O threads, GLib wakeups */
     "poll", "ppoll", "epoll_wait", "epoll_pwait", "epoll_ctl", "eventfd2", "pipe2",
     /* control socket and unix: console backends (already bound and listening) */
     "accept4", "recvmsg", "sendmsg", "recvfrom", "sendto", "shutdown", "getsockopt",
+    /* GLib's first g_warning() asks whether stderr is journald's socket */
+    "getpeername",
     /* threads, locks, memory */
     "futex", "set_robust_list", "rseq", "sched_yield", "sched_getaffinity",
     "munmap", "madvise", "mremap", "brk",
@@ -60,7 +70,7 @@ static const char *const hvr_allow_sanitize[] = {
     "getrlimit", "prlimit64",
 };
 static const char *const hvr_enoent_sanitize[] = {
-    "open", "openat", "readlink", "readlinkat", "stat", "lstat", "access", "faccessat",
+    "readlink", "readlinkat", "stat", "lstat", "access", "faccessat",
     "getdents64",
 };
 static const char *const hvr_eperm_sanitize[] = {
@@ -100,6 +110,13 @@ hvr_sandbox_sigsys(int sig, siginfo_t *si, void *uctx)
         fdatasync(hvr_filter_exit_fd);
     _exit(HYVE_RUNNER_EXIT_ERROR);
 }
+
+/* Opening a file by path: "no such file" (see the top). */
+static const char *const hvr_enoent[] = { "open", "openat", "openat2" };
+
+/* fcntl commands on descriptors (GLib: g_unix_set_fd_nonblocking, close-on-exec
+ * fallbacks; the runner: O_NONBLOCK on taps); F_SETFL only without O_ASYNC. */
+static const int hvr_fcntl_cmds[] = { F_GETFD, F_SETFD, F_GETFL, F_DUPFD_CLOEXEC };
 
 /* System calls with an ALLOW rule in the filter being built (for the
  * export's count); only touched by hvr_filter_build()'s caller. */
@@ -144,6 +161,12 @@ hvr_filter_build(pid_t pid, GError **error)
     const struct scmp_arg_cmp tcgets = SCMP_A1(SCMP_CMP_EQ, TCGETS);
     const struct scmp_arg_cmp setname = SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME);
     const struct scmp_arg_cmp getname = SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME);
+    /* virtio-blk discard on a file: the only fallocate mode the runner uses */
+    const struct scmp_arg_cmp punch = SCMP_A1(SCMP_CMP_EQ,
+                                              FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+    const struct scmp_arg_cmp setfl[] = { SCMP_A1(SCMP_CMP_EQ, F_SETFL),
+                                          SCMP_A2(SCMP_CMP_MASKED_EQ, O_ASYNC, 0) };
+    guint i;
     int r;
 
     if (!ctx) {
@@ -165,7 +188,19 @@ hvr_filter_build(pid_t pid, GError **error)
         (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &tcgets)) < 0 ||
         /* thread names (GLib) */
         (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "prctl", 1, &setname)) < 0 ||
-        (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "prctl", 1, &getname)) < 0)
+        (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "prctl", 1, &getname)) < 0 ||
+        (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "fallocate", 1, &punch)) < 0 ||
+        (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "fcntl", 2, setfl)) < 0 ||
+        (r = hvr_rules(ctx, hvr_enoent, G_N_ELEMENTS(hvr_enoent), SCMP_ACT_ERRNO(ENOENT))) < 0)
+        goto fail;
+    for (i = 0; i < G_N_ELEMENTS(hvr_fcntl_cmds); i++) {
+        const struct scmp_arg_cmp cmd = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)hvr_fcntl_cmds[i]);
+
+        if ((r = hvr_rule(ctx, SCMP_ACT_ALLOW, "fcntl", 1, &cmd)) < 0)
+            goto fail;
+    }
+    /* every thread, should one ever exist before the filter is loaded */
+    if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0)
         goto fail;
 #ifdef HVR_SANITIZE
     /* the ASan symbolizer and LSan fork or clone helpers: refuse */

@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
 #include <glib-unix.h>
 
+#include "hyve_cgroup.h"
 #include "hyved_server.h"
 #include "hyved_log.h"
 #include "hyved_notify.h"
@@ -151,22 +151,6 @@ list_procedures(void)
     }
 }
 
-/* Each client, stream and running domain holds descriptors; the soft
- * RLIMIT_NOFILE (1024 under systemd, kept low for select() users) would
- * cap clients well below max_clients. This daemon uses poll() only: raise
- * the soft limit to the hard one. */
-static void
-raise_fd_limit(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
-        return;
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-        g_debug("cannot raise the descriptor limit: %s", g_strerror(errno));
-}
-
 static gboolean
 on_signal(gpointer data)
 {
@@ -215,7 +199,12 @@ run_daemon(const HyvedOptions *opts, GArray *activated, GError **error)
                            opts->config != NULL, error))
         return EXIT_FAILURE;
     hyved_log_setup(opts->verbose ? MIN(cfg.log_level, 2) : cfg.log_level);
-    raise_fd_limit();
+    /* Each client, stream and running domain holds descriptors; the soft
+     * RLIMIT_NOFILE (1024 under systemd, kept low for select() users) would
+     * cap clients well below max_clients. This daemon uses poll() only:
+     * raise the soft limit to the hard one (hyve_cgroup.h); children
+     * (runners, dnsmasq, nft) get the original soft limit back. */
+    hyve_rlimit_nofile_raise();
     if (!cfg.runner_path)
         cfg.runner_path = hyved_config_default_runner_path();
 

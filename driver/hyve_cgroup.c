@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hyve_cgroup.c: the per-domain cgroup v2 directories (see hyve_cgroup.h
- * for the layout). Creation and removal are serialised by one lock, so a
- * start never sees its instance directory vanish under it.
+ * for the layout) and their limits, and the descriptor limit children get
+ * back. Creation and the removal of instance directories are serialised by
+ * one lock, so a start never sees its instance directory vanish under it;
+ * waiting for an exiting runner to leave its own cgroup happens outside it.
  */
 #include "hyve-config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -111,13 +114,13 @@ hyve_cgroup_vm_path(const char *root, const char *state_dir, const char *name)
     return g_build_filename(root, HYVE_CGROUP_TOP, inst, leaf, NULL);
 }
 
-/* Enables memory and cpu for the children of @dir where it offers them.
+/* Enables memory, cpu and pids for the children of @dir where it offers them.
  * A refusal (e.g. EBUSY: a non-root cgroup that holds processes, as a
  * container's root does) only costs the accounting: logged, not fatal. */
 static void
 enable_controllers(const char *dir)
 {
-    static const char *const wanted[] = { "memory", "cpu" };
+    static const char *const wanted[] = { "memory", "cpu", "pids" };
     g_autofree char *cpath = g_build_filename(dir, "cgroup.controllers", NULL);
     g_autofree char *spath = g_build_filename(dir, "cgroup.subtree_control", NULL);
     g_autofree char *offered = NULL, *enabled = NULL;
@@ -172,15 +175,58 @@ hyve_cgroup_create(const char *root, const char *vm_path, GError **error)
     return make_dir(vm_path, error);
 }
 
+guint64
+hyve_cgroup_pids_max(guint vcpus, guint disks, guint other_devices)
+{
+    /* main thread + GLib worker, the vCPUs, per disk its I/O thread and
+     * two helpers, one I/O thread per other device, and a margin */
+    return 2 + (guint64)vcpus + 3 * (guint64)disks + other_devices + HYVE_CGROUP_PIDS_MARGIN;
+}
+
+guint64
+hyve_cgroup_memory_max(guint64 memory_kib)
+{
+    return memory_kib * 1024 + HYVE_CGROUP_VMM_MEMORY;
+}
+
+/* @file of @vm_path := @value, if the kernel offers that file there. */
+static gboolean
+write_limit(const char *vm_path, const char *file, guint64 value, GError **error)
+{
+    g_autofree char *path = g_build_filename(vm_path, file, NULL);
+    g_autofree char *text = g_strdup_printf("%" G_GUINT64_FORMAT "\n", value);
+    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    gboolean ok;
+
+    if (fd < 0 && errno == ENOENT)
+        return TRUE;        /* controller not enabled here */
+    ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+    if (!ok)
+        hyve_error_set_errno(error, HYVE_FROM_BHYVE, errno, "cannot set cgroup limit '%s'",
+                             path);
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+gboolean
+hyve_cgroup_set_limits(const char *vm_path, guint64 pids_max, guint64 memory_max,
+                       GError **error)
+{
+    return write_limit(vm_path, "pids.max", pids_max, error) &&
+           write_limit(vm_path, "memory.max", memory_max, error);
+}
+
 gboolean
 hyve_cgroup_remove(const char *root, const char *vm_path)
 {
     g_autofree char *inst = g_path_get_dirname(vm_path);
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&cgroup_lock);
+    g_autoptr(GMutexLocker) locker = NULL;
     gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
 
     (void)root;
-    /* a runner that is exiting may still populate it for a moment */
+    /* a runner that is exiting may still populate it for a moment; only
+     * this domain's job touches its directory, so no lock while waiting */
     while (rmdir(vm_path) < 0) {
         if (errno == ENOENT)
             break;
@@ -190,7 +236,9 @@ hyve_cgroup_remove(const char *root, const char *vm_path)
         }
         g_usleep(10000);
     }
-    /* the instance directory goes with its last domain */
+    /* the instance directory goes with its last domain (not while a start
+     * below it is between creating it and its own directory) */
+    locker = g_mutex_locker_new(&cgroup_lock);
     if (rmdir(inst) < 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EBUSY &&
         errno != EEXIST)
         g_debug("cannot remove cgroup %s: %s", inst, g_strerror(errno));
@@ -258,4 +306,38 @@ hyve_cgroup_cpu_usage(const char *vm_path, guint64 *usec)
     g_autofree char *path = g_build_filename(vm_path, "cpu.stat", NULL);
 
     return read_u64_key(path, "usage_usec", usec);
+}
+
+/* ---- the descriptor limit of children ------------------------------------- */
+
+static struct rlimit nofile_orig;
+static gboolean nofile_raised;
+
+void
+hyve_rlimit_nofile_raise(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    nofile_orig = rl;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        g_debug("cannot raise the descriptor limit: %s", g_strerror(errno));
+    else
+        nofile_raised = TRUE;
+}
+
+void
+hyve_rlimit_child_restore(void)
+{
+    if (nofile_raised)
+        setrlimit(RLIMIT_NOFILE, &nofile_orig);
+}
+
+void
+hyve_child_setup_rlimits(gpointer data)
+{
+    (void)data;
+    hyve_rlimit_child_restore();
 }

@@ -21,7 +21,7 @@
  * pure function of (root, state dir, domain name): the cleanup after a
  * crash or a reattach finds the directory without any saved state.
  *
- * Controllers: memory and cpu are enabled in cgroup.subtree_control of
+ * Controllers: memory, cpu and pids are enabled in cgroup.subtree_control of
  * every level from the root down to the instance directory where that
  * level's cgroup.controllers offers them (a hybrid host's unified
  * hierarchy usually offers none: placement only; cpu.stat's usage_usec
@@ -57,6 +57,25 @@ char *hyve_cgroup_escape(const char *text, gboolean slash_as_dash);
  * needed; an existing one is reused) with the controllers the parents
  * offer. SYSTEM_ERROR naming the directory that cannot be made. */
 gboolean hyve_cgroup_create(const char *root, const char *vm_path, GError **error);
+/* Limits of a domain's cgroup, for a runner that turned hostile: pids.max
+ * bounds its threads (it cannot fork: seccomp), memory.max its memory.
+ * Threads of a runner: main + GLib worker (2), one per vCPU, per virtio
+ * disk an I/O thread and 2 helpers (3), one I/O thread per other device
+ * (interface, serial/console, rng), plus HYVE_CGROUP_PIDS_MARGIN for
+ * sanitizer runtimes and later devices: e.g. 2 vCPUs, 1 disk, 1 interface,
+ * 1 serial -> 2 + 2 + 3 + 2 + 32 = 41. memory.max = guest memory +
+ * HYVE_CGROUP_VMM_MEMORY (the runner's own heap, device buffers, page
+ * tables, the disks' page cache, which the kernel reclaims first). */
+#define HYVE_CGROUP_PIDS_MARGIN 32
+#define HYVE_CGROUP_VMM_MEMORY (G_GUINT64_CONSTANT(256) << 20)
+guint64 hyve_cgroup_pids_max(guint vcpus, guint disks, guint other_devices);
+guint64 hyve_cgroup_memory_max(guint64 memory_kib);
+/* Writes pids.max and memory.max of @vm_path where the kernel offers them
+ * (the controller is enabled by the parent; missing files are skipped).
+ * SYSTEM_ERROR when an offered one cannot be written. */
+gboolean hyve_cgroup_set_limits(const char *vm_path, guint64 pids_max, guint64 memory_max,
+                                GError **error);
+
 /* Removes @vm_path (waiting up to 2 s for a runner that is still exiting
  * to leave it) and then its instance directory if that is empty. A
  * missing directory is fine; failures are logged. */
@@ -72,5 +91,14 @@ void hyve_cgroup_sweep(const char *root, const char *state_dir);
  * FALSE for each one that is unavailable. */
 gboolean hyve_cgroup_memory_current(const char *vm_path, guint64 *bytes);
 gboolean hyve_cgroup_cpu_usage(const char *vm_path, guint64 *usec);
+
+/* The daemon raises its soft RLIMIT_NOFILE to the hard limit at start
+ * (hyve_rlimit_nofile_raise(), before any thread); every child it spawns
+ * (runners, dnsmasq, nft) gets the original soft limit back before exec:
+ * hyve_rlimit_child_restore() (async-signal-safe), or
+ * hyve_child_setup_rlimits() as a GSpawnChildSetupFunc. */
+void hyve_rlimit_nofile_raise(void);
+void hyve_rlimit_child_restore(void);
+void hyve_child_setup_rlimits(gpointer data);
 
 G_END_DECLS

@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <glib/gstdio.h>
 
+#include "hyve_cgroup.h"
 #include "hyve_error.h"
 #include "hyve_network_priv.h"
 
@@ -512,8 +513,8 @@ hyve_dnsmasq_start(const HyveNetworkDef *def, const char *dir, pid_t *pid, GErro
     g_unlink(pidfile);
     /* dnsmasq daemonizes: the first process exits once the daemon has
      * written its pid file (or with the daemon's start-up error) */
-    if (!g_spawn_sync("/", argv, NULL, G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL,
-                      &out, &err_text, &ws, &err)) {
+    if (!g_spawn_sync("/", argv, NULL, G_SPAWN_STDIN_FROM_DEV_NULL, hyve_child_setup_rlimits,
+                      NULL, &out, &err_text, &ws, &err)) {
         hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_INTERNAL_ERROR,
                        "Cannot run '%s': %s", bin, err->message);
         return FALSE;

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "hyve_cgroup.h"
 #include "hyve_error.h"
 #include "hyve_network_priv.h"
 
@@ -260,6 +261,7 @@ nft_run(const char *script, GError **error)
     int st;
 
     g_subprocess_launcher_setenv(l, "LC_ALL", "C", TRUE);
+    g_subprocess_launcher_set_child_setup(l, hyve_child_setup_rlimits, NULL, NULL);
     p = g_subprocess_launcher_spawnv(l, argv, &err);
     if (!p) {
         hyve_error_set(error, HYVE_FROM_NETWORK, HYVE_ERR_INTERNAL_ERROR,

@@ -22,6 +22,7 @@
 #include "hyve_driver_priv.h"
 #include "hyve_netdev.h"
 #include "hyve_process.h"
+#include "hyve_process_pty.h"
 #include "hyve_runner_control.h"
 
 #define HYVE_RUNNER_START_TIMEOUT_MS 30000
@@ -247,10 +248,19 @@ hyve_process_query_consoles(HyveDomainRun *run, const char *name, HyveDomainDef 
         g_autofree char *key = g_strdup_printf("com%d", c->port + 1);
         const char *path = g_hash_table_lookup(pairs, key);
 
-        if (c->type == HYVE_CHR_TYPE_PTY && path && g_str_has_prefix(path, "/dev/")) {
-            g_free(c->path);
-            c->path = g_strdup(path);
+        if (c->type != HYVE_CHR_TYPE_PTY || !path)
+            continue;
+        /* the daemon opens it as root later: only a pty name is taken */
+        if (!hyve_process_pty_path_ok(path)) {
+            g_autofree char *shown = g_strescape(path, NULL);
+
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
+                           "runner reported an invalid console path '%s' for domain %s "
+                           "(not /dev/pts/N)", shown, name);
+            return FALSE;
         }
+        g_free(c->path);
+        c->path = g_strdup(path);
     }
     return TRUE;
 }
@@ -308,6 +318,14 @@ kill_and_reap(HyveDomainRun *run)
     hyve_process_wait_exit(run, 10000);
     hyve_process_reap(run);
     run->pid = 0;
+}
+
+/* hyve_cgroup.h: the runner's threads */
+static guint64
+cgroup_pids_max(const HyveDomainDef *def)
+{
+    return hyve_cgroup_pids_max(def->vcpus, def->disks->len,
+                                def->nets->len + def->serials->len + def->rngs->len);
 }
 
 static HyveDomainRun *
@@ -372,7 +390,10 @@ spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError **error)
     }
     offset = logfd >= 0 ? lseek(logfd, 0, SEEK_END) : 0;
     cgroup = ok ? hyve_process_cgroup_path(&run->paths) : NULL;
-    ok = ok && (!cgroup || hyve_cgroup_create(hyve_cgroup_root(), cgroup, error));
+    ok = ok && (!cgroup || (hyve_cgroup_create(hyve_cgroup_root(), cgroup, error) &&
+                            hyve_cgroup_set_limits(cgroup, cgroup_pids_max(def),
+                                                   hyve_cgroup_memory_max(def->memory_kib),
+                                                   error)));
     ok = ok && hyve_process_exec_runner(drv, run, taps, logfd, cgroup, error);
     for (guint i = 0; i < taps->len; i++)
         close(g_array_index(taps, int, i));

@@ -1,18 +1,79 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hyve_process_console.c: the pty of a running domain's serial port for a
- * console stream, and autostart at daemon start-up.
+ * console stream (the path the runner reported, checked again before the
+ * daemon opens it: hyve_process_pty.h), and autostart at daemon start-up.
  */
 #include "hyve-config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "hyve_driver_priv.h"
 #include "hyve_process.h"
+#include "hyve_process_pty.h"
+
+/* Linux UNIX98_PTY_SLAVE_MAJOR .. + UNIX98_PTY_MAJOR_COUNT - 1 */
+#define PTY_SLAVE_MAJOR_FIRST 136
+#define PTY_SLAVE_MAJOR_LAST 143
+
+gboolean
+hyve_process_pty_path_ok(const char *path)
+{
+    const char *n;
+    gsize len;
+
+    if (!path || !g_str_has_prefix(path, "/dev/pts/"))
+        return FALSE;
+    n = path + strlen("/dev/pts/");
+    len = strlen(n);
+    if (len == 0 || len > 9)
+        return FALSE;
+    for (gsize i = 0; i < len; i++)
+        if (!g_ascii_isdigit(n[i]))
+            return FALSE;
+    return TRUE;
+}
+
+static int
+invalid_path(const char *path, const char *domain, const char *why, GError **error)
+{
+    g_autofree char *shown = g_strescape(path ? path : "", NULL);
+
+    hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
+                   "runner reported an invalid console path '%s' for domain %s (%s)", shown,
+                   domain, why);
+    return -1;
+}
+
+int
+hyve_process_pty_open(const char *path, const char *domain, GError **error)
+{
+    struct stat st;
+    int fd;
+
+    if (!hyve_process_pty_path_ok(path))
+        return invalid_path(path, domain, "not /dev/pts/N", error);
+    fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ELOOP)
+            return invalid_path(path, domain, "a symbolic link", error);
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_SYSTEM_ERROR,
+                       "cannot open pty %s of domain %s: %s", path, domain, g_strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) ||
+        major(st.st_rdev) < PTY_SLAVE_MAJOR_FIRST || major(st.st_rdev) > PTY_SLAVE_MAJOR_LAST) {
+        close(fd);
+        return invalid_path(path, domain, "not a pty", error);
+    }
+    return fd;
+}
 
 /* With obj->lock held: the serial @dev_name names (NULL: the console). */
 static HyveChrDef *
@@ -112,13 +173,8 @@ hyve_driver_domain_open_console(HyveDriver *drv, HyveDomainObj *obj, const char 
                        "character device %s of domain %s has no pty", what, obj->name);
         return -1;
     }
-    fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_SYSTEM_ERROR,
-                       "cannot open pty %s of domain %s: %s", path, obj->name,
-                       g_strerror(errno));
+    if ((fd = hyve_process_pty_open(path, obj->name, error)) < 0)
         return -1;
-    }
     if (tcgetattr(fd, &tio) < 0 || (cfmakeraw(&tio), tcsetattr(fd, TCSANOW, &tio) < 0)) {
         int err = errno;
 

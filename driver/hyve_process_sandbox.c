@@ -76,7 +76,17 @@ hyve_process_sandbox_fill(HyveRunnerInput *in, const char *user, uid_t euid, GEr
         return TRUE;
     }
     in->sandbox_ids = TRUE;
-    return hyve_process_runner_ids(user, &in->sandbox_uid, &in->sandbox_gid, error);
+    if (!hyve_process_runner_ids(user, &in->sandbox_uid, &in->sandbox_gid, error))
+        return FALSE;
+    /* the runner refuses sandbox.uid/gid 0 too: say why here */
+    if (in->sandbox_uid == 0 || in->sandbox_gid == 0) {
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
+                       "runner user '%s' has uid %u gid %u: runners must not run as root "
+                       "(runner_user = \"\" in virtbhyved.conf keeps the daemon's user)",
+                       user, in->sandbox_uid, in->sandbox_gid);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 gboolean
@@ -117,7 +127,7 @@ write_str(const char *s)
 }
 
 /* In the child, before exec (async-signal-safe calls only): its own
- * session, the signal state of a process started from a shell (the
+ * session, the descriptor limit the daemon started with, the signal state of a process started from a shell (the
  * spawning thread may block signals; the daemon ignores SIGPIPE), and its
  * cgroup ("0" moves the writer), so that all it ever uses is accounted. */
 static void
@@ -127,6 +137,7 @@ child_setup(gpointer data)
     sigset_t none;
 
     setsid();
+    hyve_rlimit_child_restore();
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);

@@ -8,7 +8,8 @@
  * exit file gets the right line for every way a guest ends; as root, the
  * filter read back from the live runner is the exported one.  As root it
  * also runs the runner as hyve-runner (group kvm) without uid keys: the
- * unprivileged path (user namespace) and the refusal of sandbox.uid=0.
+ * unprivileged path (user namespace), the refusal of a uid switch without
+ * root and of sandbox.uid/gid 0 by any runner.
  * Skipped (77) without KVM. */
 #include <check.h>
 #include <dirent.h>
@@ -260,24 +261,43 @@ START_TEST(test_sandbox_unprivileged)
 }
 END_TEST
 
-/* A runner that is not root cannot switch ids: configuration error. */
+/* A runner that is not root cannot switch ids; nobody may "switch" to
+ * uid or gid 0: configuration errors, exit 4. */
+static const struct {
+    const char *name, *keys, *want;
+    gboolean as_user;
+} refused[] = {
+    { "sbx-uid1-user", "sandbox.uid=1\n", "sandbox.uid/sandbox.gid need a runner started as root",
+      TRUE },
+    { "sbx-uid0-user", "sandbox.uid=0\n", "sandbox.uid/sandbox.gid must not be 0", TRUE },
+    { "sbx-uid0", "sandbox.uid=0\n", "sandbox.uid/sandbox.gid must not be 0", FALSE },
+    { "sbx-gid0", "sandbox.uid=1\nsandbox.gid=0\n", "sandbox.uid/sandbox.gid must not be 0",
+      FALSE },
+};
+
 START_TEST(test_sandbox_uid_refused)
 {
     g_auto(Run) r = { 0 };
     g_autofree char *dir = NULL, *extra = NULL;
 
-    if (sbx_uid == (uid_t)-1 || kvm_gid == (gid_t)-1) {
-        fprintf(stderr, "uid-refused: skipped (needs root, user hyve-runner, group kvm)\n");
+    if (refused[_i].as_user && (sbx_uid == (uid_t)-1 || kvm_gid == (gid_t)-1)) {
+        fprintf(stderr, "%s: skipped (needs root, user hyve-runner, group kvm)\n",
+                refused[_i].name);
         return;
     }
-    prepare_user_dir("sbx-uid0", &dir);
-    extra = g_strdup_printf("exit.file=%s/vm.exit\nsandbox=true\nsandbox.uid=0\n", dir);
-    run_child_setup = become_runner_user;
-    run_start_full(&r, "sbx-uid0", "", FALSE, extra);
+    if (refused[_i].as_user) {
+        prepare_user_dir(refused[_i].name, &dir);
+    } else {
+        dir = g_build_filename(tmpdir, refused[_i].name, NULL);
+        ck_assert(g_mkdir_with_parents(dir, 0700) == 0);
+    }
+    extra = g_strdup_printf("exit.file=%s/vm.exit\nsandbox=true\n%s", dir, refused[_i].keys);
+    run_child_setup = refused[_i].as_user ? become_runner_user : NULL;
+    run_start_full(&r, refused[_i].name, "", FALSE, extra);
     run_child_setup = NULL;
-    ck_assert_int_eq(run_wait(&r, 30), 4);
-    check_stderr("sbx-uid0", &r, "sandbox.uid/sandbox.gid need a runner started as root");
-    check_exit("sbx-uid0", dir, "status=4 reason=error\n");
+    ck_assert_msg(run_wait(&r, 30) == 4, "%s: exit status", refused[_i].name);
+    check_stderr(refused[_i].name, &r, refused[_i].want);
+    check_exit(refused[_i].name, dir, "status=4 reason=error\n");
 }
 END_TEST
 
@@ -290,6 +310,6 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_sandbox_running);
     tcase_add_loop_test(tc, test_sandbox_exits, 0, G_N_ELEMENTS(exits));
     tcase_add_test(tc, test_sandbox_unprivileged);
-    tcase_add_test(tc, test_sandbox_uid_refused);
+    tcase_add_loop_test(tc, test_sandbox_uid_refused, 0, G_N_ELEMENTS(refused));
     return host_test_main(argc, argv, "runner-host-sandbox", tc);
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/falloc.h>
 #include <linux/filter.h>
 #include <linux/fs.h>
 #include <linux/kvm.h>
@@ -131,6 +132,7 @@ run_bpf(const struct seccomp_data *d)
 #define ALLOW SECCOMP_RET_ALLOW
 #define TRAP SECCOMP_RET_TRAP
 #define ENOSYS_ (SECCOMP_RET_ERRNO | ENOSYS)
+#define ENOENT_ (SECCOMP_RET_ERRNO | ENOENT)
 #define KILL 0xFFFFFFFFu    /* any KILL (thread or process) */
 
 static const struct {
@@ -144,7 +146,24 @@ static const struct {
     { "read", __NR_read, AUDIT_ARCH_X86_64, { 0 }, ALLOW, 0 },
     { "pwritev", __NR_pwritev, AUDIT_ARCH_X86_64, { 0 }, ALLOW, 0 },
     { "fdatasync", __NR_fdatasync, AUDIT_ARCH_X86_64, { 0 }, ALLOW, 0 },
-    { "fallocate", __NR_fallocate, AUDIT_ARCH_X86_64, { 0 }, ALLOW, 0 },
+    { "fallocate punch hole", __NR_fallocate, AUDIT_ARCH_X86_64,
+      { 5, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE }, ALLOW, 0 },
+    { "fallocate grow", __NR_fallocate, AUDIT_ARCH_X86_64, { 5, 0 }, TRAP, 0 },
+    { "fallocate collapse", __NR_fallocate, AUDIT_ARCH_X86_64,
+      { 5, FALLOC_FL_COLLAPSE_RANGE }, TRAP, 0 },
+    { "fcntl F_GETFL", __NR_fcntl, AUDIT_ARCH_X86_64, { 5, F_GETFL }, ALLOW, 0 },
+    { "fcntl F_SETFL nonblock", __NR_fcntl, AUDIT_ARCH_X86_64, { 5, F_SETFL, O_NONBLOCK | O_RDWR },
+      ALLOW, 0 },
+    { "fcntl F_SETFL async", __NR_fcntl, AUDIT_ARCH_X86_64, { 5, F_SETFL, O_NONBLOCK | O_ASYNC },
+      TRAP, 0 },
+    { "fcntl F_SETFD", __NR_fcntl, AUDIT_ARCH_X86_64, { 5, F_SETFD, FD_CLOEXEC }, ALLOW, 0 },
+    { "fcntl F_DUPFD_CLOEXEC", __NR_fcntl, AUDIT_ARCH_X86_64, { 5, F_DUPFD_CLOEXEC }, ALLOW, 0 },
+    { "fcntl F_SETOWN", __NR_fcntl, AUDIT_ARCH_X86_64, { 5, F_SETOWN, 1 }, TRAP, 0 },
+    { "fcntl F_SETSIG", __NR_fcntl, AUDIT_ARCH_X86_64, { 5, F_SETSIG, SIGKILL }, TRAP, 0 },
+    { "fcntl F_SETOWN_EX", __NR_fcntl, AUDIT_ARCH_X86_64, { 5, F_SETOWN_EX }, TRAP, 0 },
+    { "fcntl F_SETLEASE", __NR_fcntl, AUDIT_ARCH_X86_64, { 5, F_SETLEASE }, TRAP, 0 },
+    { "fcntl F_NOTIFY", __NR_fcntl, AUDIT_ARCH_X86_64, { 5, F_NOTIFY }, TRAP, 0 },
+    { "getpeername", __NR_getpeername, AUDIT_ARCH_X86_64, { 2 }, ALLOW, 0 },
     { "accept4", __NR_accept4, AUDIT_ARCH_X86_64, { 0 }, ALLOW, 0 },
     { "futex", __NR_futex, AUDIT_ARCH_X86_64, { 0 }, ALLOW, 0 },
     { "tgkill own thread", __NR_tgkill, AUDIT_ARCH_X86_64, { TEST_PID, 4243, SIGUSR1 }, ALLOW, 0 },
@@ -166,8 +185,9 @@ static const struct {
     { "prctl PR_SET_NAME", __NR_prctl, AUDIT_ARCH_X86_64, { PR_SET_NAME }, ALLOW, 0 },
     { "prctl PR_SET_SECUREBITS", __NR_prctl, AUDIT_ARCH_X86_64, { PR_SET_SECUREBITS }, TRAP, 2 },
     { "execve", __NR_execve, AUDIT_ARCH_X86_64, { 0 }, TRAP, 1 },
-    { "open", __NR_open, AUDIT_ARCH_X86_64, { 0 }, TRAP, 1 },
-    { "openat", __NR_openat, AUDIT_ARCH_X86_64, { 0 }, TRAP, 1 },
+    { "open", __NR_open, AUDIT_ARCH_X86_64, { 0 }, ENOENT_, 0 },
+    { "openat", __NR_openat, AUDIT_ARCH_X86_64, { 0 }, ENOENT_, 0 },
+    { "openat2", __NR_openat2, AUDIT_ARCH_X86_64, { 0 }, ENOENT_, 0 },
     { "open_by_handle_at", __NR_open_by_handle_at, AUDIT_ARCH_X86_64, { 0 }, TRAP, 0 },
     { "unlink", __NR_unlink, AUDIT_ARCH_X86_64, { 0 }, TRAP, 0 },
     { "unlinkat", __NR_unlinkat, AUDIT_ARCH_X86_64, { 0 }, TRAP, 0 },
@@ -247,10 +267,16 @@ END_TEST
 static const struct {
     const char *what;
     long nr;
+    long a[3];
 } forbidden[] = {
-    { "getcwd", __NR_getcwd },
-    { "socket", __NR_socket },
-    { "mount", __NR_mount },
+    { "getcwd", __NR_getcwd, { 0 } },
+    { "socket", __NR_socket, { 0 } },
+    { "mount", __NR_mount, { 0 } },
+    /* signal-driven I/O would let the runner signal other processes */
+    { "fcntl F_SETOWN", __NR_fcntl, { STDERR_FILENO, F_SETOWN, 1 } },
+    { "fcntl F_SETSIG", __NR_fcntl, { STDERR_FILENO, F_SETSIG, SIGKILL } },
+    { "fcntl F_SETFL O_ASYNC", __NR_fcntl, { STDERR_FILENO, F_SETFL, O_ASYNC } },
+    { "fallocate grow", __NR_fallocate, { STDERR_FILENO, 0, 0 } },
 };
 
 START_TEST(test_enter_and_trap)
@@ -279,11 +305,21 @@ START_TEST(test_enter_and_trap)
             fprintf(stderr, "enter: %s\n", err->message);
             _exit(99);
         }
-        /* allowed calls still work inside; error texts need no file */
+        /* allowed calls still work inside; error texts need no file;
+         * opening a file answers ENOENT; the flag commands of fcntl work */
         fprintf(stderr, "message: %s\n", g_strerror(ENOSPC));
+        errno = 0;
+        if (open("/etc/passwd", O_RDONLY) != -1 || errno != ENOENT ||
+            openat(AT_FDCWD, "/proc/self/status", O_RDONLY) != -1 || errno != ENOENT)
+            _exit(96);
+        if (fcntl(STDERR_FILENO, F_SETFL, fcntl(STDERR_FILENO, F_GETFL) | O_NONBLOCK) < 0 ||
+            fcntl(STDERR_FILENO, F_SETFD, FD_CLOEXEC) < 0 ||
+            fcntl(STDERR_FILENO, F_SETFL, fcntl(STDERR_FILENO, F_GETFL) & ~O_NONBLOCK) < 0)
+            _exit(95);
         if (write(STDERR_FILENO, "inside\n", 7) != 7)
             _exit(98);
-        r = syscall(forbidden[_i].nr, 0, 0, 0, 0, 0);
+        r = syscall(forbidden[_i].nr, forbidden[_i].a[0], forbidden[_i].a[1],
+                    forbidden[_i].a[2], 0, 0);
         fprintf(stderr, "survived: %ld\n", r);
         _exit(97);
     }

@@ -2,11 +2,12 @@
 /*
  * test_cgroup.c: the per-domain cgroups (hyve_cgroup.h, issue 7): the
  * cgroup2 root decision from mount tables, the path and its escaping, and
- * creation / controller enabling / removal / sweep / statistics in a fake
+ * creation / controller enabling / limits / removal / sweep / statistics in a fake
  * cgroup tree in a temporary directory (the real hierarchy is exercised by
  * tests/integration/test_sandbox.py and the lab).
  */
 #include <errno.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include "hyve_cgroup.h"
 #include "hyve_error.h"
@@ -119,8 +120,10 @@ static const struct {
     const char *offered, *enabled, *want_root;
     const char *sub_offered, *want_sub;
 } tree_cases[] = {
-    { "v2 with controllers", "cpuset cpu io memory pids\n", "\n", "+memory +cpu", NULL, NULL },
+    { "v2 with controllers", "cpuset cpu io memory pids\n", "\n", "+memory +cpu +pids", NULL,
+      NULL },
     { "memory already on", "cpu memory pids\n", "memory pids\n", "+cpu", NULL, NULL },
+    { "pids missing", "cpu memory pids\n", "memory cpu\n", "+pids", NULL, NULL },
     { "both on: untouched", "cpu memory\n", "cpu memory\n", "cpu memory\n", NULL, NULL },
     { "hybrid: none offered", "hugetlb\n", "hugetlb\n", "hugetlb\n", NULL, NULL },
     { "only cpu offered", "cpu io\n", "", "+cpu", NULL, NULL },
@@ -268,6 +271,71 @@ START_TEST(test_sweep)
 }
 END_TEST
 
+/* pids.max / memory.max: written where the kernel made the files (the
+ * controller is enabled above), skipped elsewhere. */
+START_TEST(test_limits)
+{
+    g_autofree char *dir = g_dir_make_tmp("hyve-cg-XXXXXX", NULL);
+    g_autofree char *sub = g_build_filename(dir, "memory.max", NULL);
+    g_autofree char *got = NULL, *want = NULL;
+    g_autoptr(GError) err = NULL;
+
+    /* the documented examples: 2 vCPUs, 1 disk, 1 interface + 1 serial */
+    ck_assert_uint_eq(hyve_cgroup_pids_max(2, 1, 2), 41);
+    ck_assert_uint_eq(hyve_cgroup_pids_max(1, 0, 0), 35);
+    ck_assert_uint_eq(hyve_cgroup_pids_max(64, 4, 3), 2 + 64 + 12 + 3 + 32);
+    ck_assert_uint_eq(hyve_cgroup_memory_max(65536), (64 + 256) << 20);
+    ck_assert_uint_eq(hyve_cgroup_memory_max(8388608), (G_GUINT64_CONSTANT(8192) + 256) << 20);
+    /* no controller files: nothing written, nothing created */
+    ck_assert_msg(hyve_cgroup_set_limits(dir, 41, 1 << 30, &err), "no files: %s",
+                  err ? err->message : "");
+    ck_assert(!g_file_test(sub, G_FILE_TEST_EXISTS));
+    put(dir, "pids.max", "max\n");
+    put(dir, "memory.max", "max\n");
+    ck_assert_msg(hyve_cgroup_set_limits(dir, 41, 335544320, &err), "limits: %s",
+                  err ? err->message : "");
+    got = get(dir, "pids.max");
+    ck_assert_str_eq(got, "41\n");
+    g_free(got);
+    got = get(dir, "memory.max");
+    ck_assert_str_eq(got, "335544320\n");
+    /* an offered file that cannot be written: the start fails */
+    rm(dir, "memory.max");
+    ck_assert(g_mkdir(sub, 0755) == 0);
+    ck_assert(!hyve_cgroup_set_limits(dir, 41, 335544320, &err));
+    want = g_strdup_printf("cannot set cgroup limit '%s': Is a directory", sub);
+    test_check_error_from("memory.max a directory", err, HYVE_FROM_BHYVE, "BHYVE",
+                          HYVE_ERR_SYSTEM_ERROR, want);
+    g_rmdir(sub);
+    rm(dir, "pids.max");
+    ck_assert(g_rmdir(dir) == 0);
+}
+END_TEST
+
+/* Children get the soft descriptor limit the daemon started with. */
+START_TEST(test_child_rlimit)
+{
+    struct rlimit before, now;
+    const char *argv[] = { "/bin/sh", "-c", "ulimit -Sn", NULL };
+    g_autofree char *out = NULL, *want = NULL;
+    int st = 0;
+
+    ck_assert(getrlimit(RLIMIT_NOFILE, &before) == 0);
+    if (before.rlim_cur >= before.rlim_max) {
+        /* make room to raise it: a lower soft limit for this test process */
+        before.rlim_cur = before.rlim_max > 1024 ? 1024 : before.rlim_max / 2;
+        ck_assert(setrlimit(RLIMIT_NOFILE, &before) == 0);
+    }
+    hyve_rlimit_nofile_raise();
+    ck_assert(getrlimit(RLIMIT_NOFILE, &now) == 0);
+    ck_assert_uint_eq(now.rlim_cur, now.rlim_max);
+    ck_assert(g_spawn_sync(NULL, (char **)argv, NULL, 0, hyve_child_setup_rlimits, NULL, &out,
+                           NULL, &st, NULL) && st == 0);
+    want = g_strdup_printf("%llu\n", (unsigned long long)before.rlim_cur);
+    ck_assert_msg(g_str_equal(out, want), "child soft limit %s, want %s", out, want);
+}
+END_TEST
+
 START_TEST(test_stats)
 {
     g_autofree char *dir = g_dir_make_tmp("hyve-cg-XXXXXX", NULL);
@@ -322,6 +390,8 @@ main(void)
     tcase_add_test(tc, test_controllers_refused);
     tcase_add_test(tc, test_remove_fails);
     tcase_add_test(tc, test_sweep);
+    tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_child_rlimit);
     tcase_add_test(tc, test_stats);
     tcase_add_test(tc, test_run_path);
     suite_add_tcase(s, tc);

@@ -2,11 +2,17 @@
 /*
  * test_sandbox.c: the daemon side of the least-privilege runner (issue 7):
  * the runner user's ids (hyve_process_runner_ids) and the sandbox keys a
- * runner gets (hyve_process_sandbox_fill). The cgroups: test_cgroup.c; the
+ * runner gets (hyve_process_sandbox_fill), the checks of the pty paths a
+ * runner reports (hyve_process_pty.h). The cgroups: test_cgroup.c; the
  * real runner: tests/integration/test_sandbox.py.
  */
 #include "hyve_error.h"
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "hyve_process.h"
+#include "hyve_process_pty.h"
 #include "../test_driver_common.h"
 
 /* ---- runner ids ------------------------------------------------------------ */
@@ -69,7 +75,7 @@ static const struct {
 } fill_cases[] = {
     { NULL, 0, TRUE, FALSE },
     { "", 0, TRUE, FALSE },
-    { "root", 0, TRUE, TRUE },
+    { "root", 0, FALSE, TRUE },    /* uid 0: refused, as the runner would */
     { "root", 1000, TRUE, FALSE },
     { "hyve-no-such-user", 1000, TRUE, FALSE },
     { "hyve-no-such-user", 0, FALSE, TRUE },
@@ -87,9 +93,78 @@ START_TEST(test_fill)
     ck_assert_msg(in.sandbox, "case %d: sandbox not set", _i);
     ck_assert_msg(in.sandbox_ids == fill_cases[_i].ids, "case %d: sandbox_ids %d", _i,
                   in.sandbox_ids);
-    if (ok && in.sandbox_ids)
-        ck_assert_msg(in.sandbox_uid == 0 && in.sandbox_gid == 0, "case %d: ids %u/%u", _i,
-                      in.sandbox_uid, in.sandbox_gid);
+    if (!ok && in.sandbox_ids && fill_cases[_i].user && g_str_equal(fill_cases[_i].user, "root"))
+        test_check_error_from("root", err, HYVE_FROM_BHYVE, "BHYVE", HYVE_ERR_INTERNAL_ERROR,
+                              "internal error: runner user 'root' has uid 0 gid 0: runners "
+                              "must not run as root (runner_user = \"\" in virtbhyved.conf "
+                              "keeps the daemon's user)");
+}
+END_TEST
+
+/* ---- pty paths reported by a runner ------------------------------------------ */
+
+static const struct {
+    const char *path;
+    gboolean ok;
+} pty_cases[] = {
+    { "/dev/pts/0", TRUE },
+    { "/dev/pts/123456789", TRUE },
+    { "/dev/pts/1234567890", FALSE },
+    { "/dev/pts/", FALSE },
+    { "/dev/pts/ptmx", FALSE },
+    { "/dev/pts/1/", FALSE },
+    { "/dev/pts/-1", FALSE },
+    { "/dev/pts/+1", FALSE },
+    { "/dev/pts/1 ", FALSE },
+    { "/dev/pts/../../etc/shadow", FALSE },
+    { "/dev/pts/0/../../../etc/shadow", FALSE },
+    { "/dev//pts/0", FALSE },
+    { "/dev/tty0", FALSE },
+    { "/dev/sda", FALSE },
+    { "/etc/shadow", FALSE },
+    { "dev/pts/0", FALSE },
+    { "", FALSE },
+};
+
+START_TEST(test_pty_path)
+{
+    const char *p = pty_cases[_i].path;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *want = NULL;
+
+    ck_assert_msg(hyve_process_pty_path_ok(p) == pty_cases[_i].ok, "pty case '%s': %d", p,
+                  !pty_cases[_i].ok);
+    if (pty_cases[_i].ok)
+        return;
+    /* never opened: refused before */
+    ck_assert_msg(hyve_process_pty_open(p, "d1", &err) < 0, "pty case '%s' opened", p);
+    want = g_strdup_printf("internal error: runner reported an invalid console path '%s' for "
+                           "domain d1 (not /dev/pts/N)", p);
+    test_check_error_from(p, err, HYVE_FROM_BHYVE, "BHYVE", HYVE_ERR_INTERNAL_ERROR, want);
+}
+END_TEST
+
+/* A real pty opens; a pts number nobody holds is a system error. */
+START_TEST(test_pty_open)
+{
+    g_autoptr(GError) err = NULL;
+    int master = posix_openpt(O_RDWR | O_NOCTTY), fd;
+    const char *name;
+
+    ck_assert(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
+    name = ptsname(master);
+    ck_assert_msg(name && hyve_process_pty_path_ok(name), "ptsname %s", name ? name : "");
+    fd = hyve_process_pty_open(name, "d1", &err);
+    ck_assert_msg(fd >= 0, "open %s: %s", name, err ? err->message : "");
+    ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    ck_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
+    close(fd);
+    close(master);
+    fd = hyve_process_pty_open("/dev/pts/999999999", "d1", &err);
+    ck_assert_msg(fd < 0, "a missing pts opened");
+    test_check_error_from("missing pts", err, HYVE_FROM_BHYVE, "BHYVE", HYVE_ERR_SYSTEM_ERROR,
+                          "cannot open pty /dev/pts/999999999 of domain d1: No such file or "
+                          "directory");
 }
 END_TEST
 
@@ -103,6 +178,8 @@ main(void)
     tcase_add_test(tc, test_ids_missing);
     tcase_add_test(tc, test_ids_runner_user);
     tcase_add_loop_test(tc, test_fill, 0, G_N_ELEMENTS(fill_cases));
+    tcase_add_loop_test(tc, test_pty_path, 0, G_N_ELEMENTS(pty_cases));
+    tcase_add_test(tc, test_pty_open);
     suite_add_tcase(s, tc);
     return test_suite_run(s);
 }
