@@ -199,7 +199,6 @@ deliver_to_client(HyvedClient *client, gpointer data)
 {
     HyvedEventPackets *pk = data;
     const HyveDomainEvent *ev = pk->event;
-    gboolean sent = FALSE;
 
     g_mutex_lock(&client->lock);
     for (guint i = 0; !client->closed && i < client->events->len; i++) {
@@ -213,13 +212,8 @@ deliver_to_client(HyvedClient *client, gpointer data)
             hyved_client_enqueue_locked(client, g_bytes_ref(pk->legacy));
         else if (!r->legacy && pk->callback)
             hyved_client_enqueue_locked(client, with_callback_id(pk->callback, r->callback_id));
-        else
-            continue;
-        sent = TRUE;
     }
-    g_mutex_unlock(&client->lock);
-    if (sent)
-        g_main_context_wakeup(client->server->ctx);
+    hyved_client_unlock(client);
 }
 
 void
@@ -253,7 +247,6 @@ static void
 deliver_object_event(HyvedClient *client, gpointer data)
 {
     HyvedObjectEventPacket *pk = data;
-    gboolean sent = FALSE;
 
     g_mutex_lock(&client->lock);
     for (guint i = 0; !client->closed && i < client->events->len; i++) {
@@ -264,11 +257,8 @@ deliver_object_event(HyvedClient *client, gpointer data)
         if (r->has_filter && memcmp(r->uuid, pk->uuid, HYVE_UUID_LEN) != 0)
             continue;
         hyved_client_enqueue_locked(client, with_callback_id(pk->callback, r->callback_id));
-        sent = TRUE;
     }
-    g_mutex_unlock(&client->lock);
-    if (sent)
-        g_main_context_wakeup(client->server->ctx);
+    hyved_client_unlock(client);
 }
 
 void
