@@ -22,7 +22,6 @@
 #include "hyve_driver_priv.h"
 #include "hyve_netdev.h"
 #include "hyve_process.h"
-#include "hyve_process_pty.h"
 #include "hyve_runner_control.h"
 
 #define HYVE_RUNNER_START_TIMEOUT_MS 30000
@@ -198,11 +197,38 @@ hyve_process_reap(HyveDomainRun *run)
     return end;
 }
 
+/* The listening sockets of `unix:` serial backends: a sandboxed runner
+ * cannot unlink them. Only what the daemon's own configuration file names
+ * (root's, written before the start), and only sockets. */
+static void
+remove_serial_sockets(const char *config)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    if (!config || !g_file_get_contents(config, &text, NULL, NULL))
+        return;
+    lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        const char *l = lines[i], *path;
+        struct stat st;
+
+        if (!g_str_has_prefix(l, "com") || !(path = strstr(l, ".backend=unix:")) ||
+            path != l + 4)
+            continue;
+        path += strlen(".backend=unix:");
+        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) < 0)
+            g_warning("cannot remove %s: %s", path, g_strerror(errno));
+    }
+}
+
 void
 hyve_process_cleanup(HyveDomainRun *run, const char *why)
 {
     const char *files[] = { run->paths.config, run->paths.control, run->paths.pidfile,
                             run->paths.exit_status };
+
+    remove_serial_sockets(run->paths.config);
 
     for (guint i = 0; i < G_N_ELEMENTS(files); i++)
         if (files[i] && unlink(files[i]) < 0 && errno != ENOENT)
@@ -230,39 +256,6 @@ hyve_process_def_clear_live(HyveDomainDef *def)
      * live <currentMemory> (dominfo "Used memory") says so, as libvirt
      * does for a domain without a balloon device. */
     def->current_memory_kib = def->memory_kib;
-}
-
-gboolean
-hyve_process_query_consoles(HyveDomainRun *run, const char *name, HyveDomainDef *def,
-                            GError **error)
-{
-    g_autofree char *reply = hyve_runner_control(run->paths.control, name, "consoles",
-                                                 HYVE_RUNNER_CONTROL_TIMEOUT_MS, error);
-    g_autoptr(GHashTable) pairs = NULL;
-
-    if (!reply)
-        return FALSE;
-    pairs = hyve_runner_parse_pairs(reply);
-    for (guint i = 0; i < def->serials->len; i++) {
-        HyveChrDef *c = g_ptr_array_index(def->serials, i);
-        g_autofree char *key = g_strdup_printf("com%d", c->port + 1);
-        const char *path = g_hash_table_lookup(pairs, key);
-
-        if (c->type != HYVE_CHR_TYPE_PTY || !path)
-            continue;
-        /* the daemon opens it as root later: only a pty name is taken */
-        if (!hyve_process_pty_path_ok(path)) {
-            g_autofree char *shown = g_strescape(path, NULL);
-
-            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
-                           "runner reported an invalid console path '%s' for domain %s "
-                           "(not /dev/pts/N)", shown, name);
-            return FALSE;
-        }
-        g_free(c->path);
-        c->path = g_strdup(path);
-    }
-    return TRUE;
 }
 
 /* Polls the control socket until the runner runs (or is paused). */

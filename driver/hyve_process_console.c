@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * hyve_process_console.c: the pty of a running domain's serial port for a
- * console stream (the path the runner reported, checked again before the
+ * hyve_process_console.c: the ptys a runner reports, the pty of a running
+ * domain's serial port for a console stream (the path the runner reported, checked again before the
  * daemon opens it: hyve_process_pty.h), and autostart at daemon start-up.
  */
 #include "hyve-config.h"
@@ -17,6 +17,7 @@
 #include "hyve_driver_priv.h"
 #include "hyve_process.h"
 #include "hyve_process_pty.h"
+#include "hyve_runner_control.h"
 
 /* Linux UNIX98_PTY_SLAVE_MAJOR .. + UNIX98_PTY_MAJOR_COUNT - 1 */
 #define PTY_SLAVE_MAJOR_FIRST 136
@@ -73,6 +74,39 @@ hyve_process_pty_open(const char *path, const char *domain, GError **error)
         return invalid_path(path, domain, "not a pty", error);
     }
     return fd;
+}
+
+gboolean
+hyve_process_query_consoles(HyveDomainRun *run, const char *name, HyveDomainDef *def,
+                            GError **error)
+{
+    g_autofree char *reply = hyve_runner_control(run->paths.control, name, "consoles",
+                                                 HYVE_RUNNER_CONTROL_TIMEOUT_MS, error);
+    g_autoptr(GHashTable) pairs = NULL;
+
+    if (!reply)
+        return FALSE;
+    pairs = hyve_runner_parse_pairs(reply);
+    for (guint i = 0; i < def->serials->len; i++) {
+        HyveChrDef *c = g_ptr_array_index(def->serials, i);
+        g_autofree char *key = g_strdup_printf("com%d", c->port + 1);
+        const char *path = g_hash_table_lookup(pairs, key);
+
+        if (c->type != HYVE_CHR_TYPE_PTY || !path)
+            continue;
+        /* the daemon opens it as root later: only a pty name is taken */
+        if (!hyve_process_pty_path_ok(path)) {
+            g_autofree char *shown = g_strescape(path, NULL);
+
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
+                           "runner reported an invalid console path '%s' for domain %s "
+                           "(not /dev/pts/N)", shown, name);
+            return FALSE;
+        }
+        g_free(c->path);
+        c->path = g_strdup(path);
+    }
+    return TRUE;
 }
 
 /* With obj->lock held: the serial @dev_name names (NULL: the console). */

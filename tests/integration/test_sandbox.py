@@ -8,7 +8,7 @@ only the descriptors it was handed or opened at setup, and (where a
 writable cgroup2 hierarchy is mounted) its own cgroup
 <root>/hyve/<instance>/vm-<name>, gone after destroy. The daemon still
 manages it: console, stats, suspend/resume, destroy, reattach after a
-daemon restart. A runner_user that does not exist fails the start
+daemon restart, and removes its unix: serial sockets at the stop. A runner_user that does not exist fails the start
 (INTERNAL_ERROR) with nothing left behind."""
 import os
 import pwd
@@ -230,6 +230,33 @@ class SandboxTest(RunningTestCase):
                                        libvirt.VIR_DOMAIN_SHUTOFF_DESTROYED])
         left = [f for f in os.listdir(state_dir(self.daemon)) if f.startswith(name + ".")]
         self.assertEqual(left, [], "run files left after destroy")
+
+    def test_unix_serial_removed(self):
+        """The runner binds a unix: serial socket before it confines itself
+        and cannot unlink it afterwards: the daemon removes it at destroy
+        and when the runner dies (SIGKILL)."""
+        name = "sb-unix"
+        sock = os.path.join(self.tmp, name + ".sock")
+        xml = domain_xml(name, memory_kib=MEM_KIB).replace("</devices>", """
+    <serial type='unix'>
+      <source mode='bind' path='%s'/>
+      <target port='1'/>
+    </serial>
+  </devices>""" % sock)
+        self.names.append(name)
+        dom = self.conn.defineXML(xml)
+        for how in ("destroy", "SIGKILL"):
+            dom.create()
+            pid = self.assertRunner(name, 1, "after start")[0]
+            self.assertTrue(stat.S_ISSOCK(os.lstat(sock).st_mode), "%s: %s" % (how, sock))
+            if how == "destroy":
+                dom.destroy()
+            else:
+                os.kill(pid, 9)
+                self.assertTrue(wait_until(lambda: dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF,
+                                           timeout=10), "domain not SHUTOFF after SIGKILL")
+            self.assertTrue(wait_until(lambda: not os.path.lexists(sock), timeout=5),
+                            "%s: serial socket %s left after %s" % (name, sock, how))
 
     def test_reattach_after_restart(self):
         name = "sb-re"
