@@ -7,7 +7,11 @@
  * tests/integration/test_sandbox.py and the lab).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "hyve_cgroup.h"
 #include "hyve_error.h"
@@ -359,6 +363,69 @@ START_TEST(test_stats)
 }
 END_TEST
 
+/* On the real cgroup2 hierarchy (root only; skipped elsewhere): while the
+ * removal of a populated domain cgroup waits for its runner to leave,
+ * another domain's cgroup can still be created (the wait holds no lock). */
+static gpointer
+remove_thread(gpointer data)
+{
+    char **args = data;
+
+    return GINT_TO_POINTER(hyve_cgroup_remove(args[0], args[1]));
+}
+
+START_TEST(test_remove_waits_unlocked)
+{
+    g_autofree char *mounts = NULL, *root = NULL, *state = NULL, *a = NULL, *b = NULL;
+    g_autofree char *procs = NULL, *pidtext = NULL;
+    g_autoptr(GError) err = NULL;
+    char *args[2];
+    GThread *t;
+    gint64 t0, took;
+    pid_t child;
+
+    g_file_get_contents("/proc/self/mounts", &mounts, NULL, NULL);
+    root = hyve_cgroup_find_root(mounts, NULL);
+    if (!root || geteuid() != 0 || access(root, W_OK) < 0) {
+        fprintf(stderr, "remove-unlocked: skipped (needs root and a writable cgroup2)\n");
+        return;
+    }
+    state = g_strdup_printf("/run/hyve-unit-cg-%d", (int)getpid());
+    a = hyve_cgroup_vm_path(root, state, "a");
+    b = hyve_cgroup_vm_path(root, state, "b");
+    ck_assert_msg(hyve_cgroup_create(root, a, &err), "create a: %s", err ? err->message : "");
+    child = fork();
+    ck_assert(child >= 0);
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    procs = g_build_filename(a, "cgroup.procs", NULL);
+    pidtext = g_strdup_printf("%d", (int)child);
+    {
+        int fd = open(procs, O_WRONLY);
+
+        ck_assert_msg(fd >= 0 && write(fd, pidtext, strlen(pidtext)) ==
+                      (ssize_t)strlen(pidtext), "%s: %s", procs, g_strerror(errno));
+        close(fd);
+    }
+    args[0] = root;
+    args[1] = a;
+    t = g_thread_new("remove", remove_thread, args);
+    g_usleep(200000);           /* the removal now retries (EBUSY) */
+    t0 = g_get_monotonic_time();
+    ck_assert_msg(hyve_cgroup_create(root, b, &err), "create b: %s", err ? err->message : "");
+    took = g_get_monotonic_time() - t0;
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    ck_assert_msg(GPOINTER_TO_INT(g_thread_join(t)), "remove a after its process left");
+    ck_assert_msg(took < G_USEC_PER_SEC, "create b waited %" G_GINT64_FORMAT " us for the "
+                  "removal of a", took);
+    ck_assert(!g_file_test(a, G_FILE_TEST_EXISTS));
+    ck_assert(hyve_cgroup_remove(root, b));
+}
+END_TEST
+
 /* The driver's path for a run (HYVE_CGROUP_ROOT set by main()). */
 START_TEST(test_run_path)
 {
@@ -390,6 +457,7 @@ main(void)
     tcase_add_test(tc, test_controllers_refused);
     tcase_add_test(tc, test_remove_fails);
     tcase_add_test(tc, test_sweep);
+    tcase_add_test(tc, test_remove_waits_unlocked);
     tcase_add_test(tc, test_limits);
     tcase_add_test(tc, test_child_rlimit);
     tcase_add_test(tc, test_stats);
