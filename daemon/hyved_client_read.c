@@ -74,8 +74,12 @@ rx_make_room(HyvedClient *client, gsize want)
         client->rx_start = 0;
         client->rx_end = have;
     }
-    if (client->rx_end == client->pkt_alloc && want > client->pkt_alloc) {
-        client->pkt_alloc = MIN(want, client->pkt_alloc * 2);
+    if (client->rx_end == client->pkt_alloc) {
+        gsize grow = client->pkt_alloc * 2;
+
+        if (want > client->pkt_alloc && want < grow)
+            grow = want;
+        client->pkt_alloc = grow;
         client->rx = g_realloc(client->rx, client->pkt_alloc);
     }
 }
@@ -187,6 +191,7 @@ rx_head_length(HyvedClient *client)
 
 static void client_process_packet(HyvedClient *client, const guint8 *pkt, guint32 pkt_len,
                                   GArray *fds);
+static void client_fds_close(GArray *fds);
 
 /* A whole packet sits at the head of client->rx: takes it off and hands it
  * on, or (CALL_WITH_FDS) keeps it until its descriptors are in. Returns
@@ -276,10 +281,14 @@ hyved_client_rx_ready(HyvedClient *client)
     return have >= 4 && have >= GUINT32_FROM_BE(*(const guint32 *) (client->rx + client->rx_start));
 }
 
+/* The client is dropped: its passed descriptors are closed now, not when
+ * its last reference goes. */
 static gboolean
 client_read_fail(HyvedClient *client)
 {
     rx_fds_close_before(client, G_MAXUINT64);
+    client_fds_close(g_steal_pointer(&client->fds));
+    client->fds_wanted = 0;
     return FALSE;
 }
 
