@@ -15,10 +15,12 @@
  *   2. sandbox.gid / sandbox.uid: setgroups(0), setresgid, setresuid;
  *   3. capability bounding and ambient sets emptied, then every capability
  *      dropped, PR_SET_NO_NEW_PRIVS;
- *   4. the libseccomp allow-list of hvr_sandbox_filter.c, default action
- *      SCMP_ACT_TRAP: the SIGSYS handler writes the syscall number to stderr
- *      and "status=4 reason=error" to the exit file (pre-opened) with
- *      async-signal-safe calls, then _exit(4).
+ *   4. the libseccomp allow-list of hvr_sandbox_filter.c, synchronised to
+ *      every thread (TSYNC), default action SCMP_ACT_TRAP: the SIGSYS
+ *      handler writes the syscall number to stderr and "status=4
+ *      reason=error" to the exit file (pre-opened) with async-signal-safe
+ *      calls, then _exit(4).  Opening a file by path is not a violation:
+ *      open/openat/openat2 answer ENOENT.
  * After that nothing may be opened, created or removed by path: main.c,
  * hvr_control.c and hvr_chardev.c ask hvr_sandbox_active() before unlinking
  * their sockets (whoever started the runner removes them), and the exit file
@@ -26,7 +28,7 @@
  *
  * Builds with -Db_sanitize (HVR_SANITIZE) allow what the ASan/UBSan
  * runtimes need and answer ENOENT/EPERM instead of trapping on their
- * optional calls (open, fork, ptrace); LeakSanitizer's exit-time check
+ * optional calls (readlink, stat, fork, ptrace); LeakSanitizer's exit-time check
  * cannot run without /proc, so hvr_sandbox_enter() runs it once before.
  *
  * Thread-safety: hvr_sandbox_enter() must be called by the only thread;

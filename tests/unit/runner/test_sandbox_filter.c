@@ -1,9 +1,11 @@
 /* test_sandbox_filter.c: the runner's seccomp filter, as BPF exported by
  * hvr_sandbox_filter_export() and run here by a classic-BPF interpreter on
  * seccomp_data built for each case (syscall number, arch, arguments), and
- * the real hvr_sandbox_enter() in a forked child that then makes a
- * forbidden call: the SIGSYS handler names it on stderr, writes the exit
- * file and exits 4.  No KVM needed. */
+ * the real hvr_sandbox_enter() in a forked child where opening a file
+ * answers ENOENT and fcntl's flag commands work, and that then makes a
+ * forbidden call (among them fcntl F_SETOWN/F_SETSIG/O_ASYNC, a growing
+ * fallocate): the SIGSYS handler names it on stderr, writes the exit file
+ * and exits 4.  No KVM needed. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
