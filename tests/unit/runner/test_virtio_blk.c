@@ -220,6 +220,93 @@ START_TEST(test_rw)
 }
 END_TEST
 
+/* Queue @n requests (type @type, 4 KiB each, sector 8 * k, buffer
+ * DATA + 4096 * k) behind ONE doorbell, so that the I/O thread and its
+ * helpers serve them in parallel; wait for all; returns how many came back
+ * used, and checks each used id is one of ours, once. */
+static unsigned
+request_batch(HvrVirtioDev *dev, uint32_t type, unsigned n, bool wait)
+{
+    uint16_t used_before = rd16(USED + 2);
+    unsigned heads[QSZ], k, j, seen = 0;
+    int i;
+
+    for (k = 0; k < n; k++) {
+        unsigned slot = (next_avail + k) % QSZ;
+
+        wr32(HDR + 16 * slot, type);
+        wr32(HDR + 16 * slot + 4, 0);
+        wr64(HDR + 16 * slot + 8, 8 * k);
+        ram[STAT + slot] = 0xEE;
+        heads[k] = add_desc(HDR + 16 * slot, 16, 0);
+        add_desc(DATA + 4096 * k, 4096, type == 0 ? VRING_DESC_F_WRITE : 0);
+        i = add_desc(STAT + slot, 1, VRING_DESC_F_WRITE | 0x8000);
+        wr16(DESC + 16 * i + 12, VRING_DESC_F_WRITE);
+        wr16(AVAIL + 4 + 2 * slot, heads[k]);
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    next_avail += n;
+    wr16(AVAIL + 2, next_avail);
+    bar(dev, 0x3000, 2, 0);
+    if (!wait)
+        return 0;
+    for (i = 0; i < 400 && (uint16_t)(rd16(USED + 2) - used_before) < n; i++)
+        g_usleep(5000);
+    for (j = 0; j < (uint16_t)(rd16(USED + 2) - used_before); j++) {
+        uint32_t id = rd32(USED + 4 + 8 * ((used_before + j) % QSZ));
+
+        for (k = 0; k < n; k++)
+            if (heads[k] == id && !(seen & (1u << k)))
+                break;
+        ck_assert_msg(k < n, "used id %u is not an outstanding head (or came twice)", id);
+        seen |= 1u << k;
+    }
+    for (k = 0; k < n; k++)
+        ck_assert_msg(ram[STAT + (next_avail - n + k) % QSZ] == 0, "request %u: status %u",
+                      k, ram[STAT + (next_avail - n + k) % QSZ]);
+    return (uint16_t)(rd16(USED + 2) - used_before);
+}
+
+START_TEST(test_parallel)
+{
+    HvrVirtioDev *dev;
+    char buf[4096];
+    unsigned k, round;
+    int fd;
+
+    next_desc = next_avail = 0;
+    dev = setup(FALSE);
+    for (round = 0; round < 4; round++) {
+        for (k = 0; k < 5; k++)
+            memset(ram + DATA + 4096 * k, 'a' + k + round, 4096);
+        ck_assert_uint_eq(request_batch(dev, 1, 5, true), 5);                   /* 5 OUT */
+        fd = open(disk, O_RDONLY);
+        for (k = 0; k < 5; k++) {
+            ck_assert(pread(fd, buf, 4096, 8 * 512 * k) == 4096);
+            ck_assert_msg(buf[0] == (char)('a' + k + round) && buf[4095] == buf[0],
+                          "round %u: sector %u holds '%c'", round, 8 * k, buf[0]);
+        }
+        close(fd);
+        memset(ram + DATA, 0, 5 * 4096);
+        ck_assert_uint_eq(request_batch(dev, 0, 5, true), 5);                   /* 5 IN */
+        for (k = 0; k < 5; k++)
+            ck_assert_msg(ram[DATA + 4096 * k] == 'a' + k + round &&
+                          ram[DATA + 4096 * k + 4095] == 'a' + k + round,
+                          "round %u: read %u came back wrong", round, k);
+    }
+    /* reset right behind the doorbell of 5 requests (some in flight): the
+     * reset waits for them, and nothing is pushed into the reset ring */
+    for (k = 0; k < 5; k++)
+        memset(ram + DATA + 4096 * k, 'x', 4096);
+    request_batch(dev, 1, 5, false);
+    bar(dev, 20, 1, 0);
+    ck_assert_uint_eq(bar_rd(dev, 20, 1), 0);
+    g_usleep(20000);
+    ck_assert_uint_eq(dev->q[0].vq.used_idx, 0);
+    teardown();
+}
+END_TEST
+
 START_TEST(test_readonly)
 {
     HvrVirtioDev *dev;
@@ -256,6 +343,7 @@ main(void)
     close(fd);
     tcase_add_test(tc, test_rw);
     tcase_add_test(tc, test_readonly);
+    tcase_add_test(tc, test_parallel);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
