@@ -4,7 +4,8 @@
 /dev/kvm (the guest need not boot): a domain started by a root daemon has a
 bhyve-runner running as hyve-runner (Uid/Gid), with NoNewPrivs 1, Seccomp 2
 (filter), no capabilities, its own mount namespace with an empty root,
-only the descriptors it was handed or opened at setup, and (where a
+only the descriptors it was handed or opened at setup, the daemon's
+original soft descriptor limit (the daemon raises its own), and (where a
 writable cgroup2 hierarchy is mounted) its own cgroup
 <root>/hyve/<instance>/vm-<name>, gone after destroy. The daemon still
 manages it: console, stats, suspend/resume, destroy, reattach after a
@@ -13,6 +14,7 @@ daemon restart, and removes its unix: serial sockets at the stop. A runner_user 
 import os
 import pwd
 import re
+import resource
 import stat
 
 import libvirt
@@ -86,6 +88,16 @@ def fd_targets(pid):
     return out
 
 
+def nofile_limits(pid):
+    """(soft, hard) "Max open files" of PID."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return int(soft), int(hard)
+    return None
+
+
 class SandboxTest(RunningTestCase):
 
     @classmethod
@@ -95,7 +107,15 @@ class SandboxTest(RunningTestCase):
             cls.pw = pwd.getpwnam(RUNNER_USER)
         except KeyError:
             hyvetest.skip("no user %s (tools/install-deps creates it)" % RUNNER_USER)
-        super().setUpClass()
+        # a daemon started with a soft descriptor limit below the hard one
+        # raises it for itself; its runners get the original one back
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        cls.nofile_soft = min(soft, 1024, hard // 2)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (cls.nofile_soft, hard))
+        try:
+            super().setUpClass()
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
     def start(self, name):
         dom = self.define(name)
@@ -165,6 +185,10 @@ class SandboxTest(RunningTestCase):
                                               os.listdir("/proc/%d/root/" % pid)))
         self.assertConfined(name, pid)
         self.assertOnlyHandedFds(name, pid, extra=[disk])
+        daemon_nofile = nofile_limits(self.daemon.proc.pid)
+        self.assertEqual(daemon_nofile[0], daemon_nofile[1], "daemon raised its soft limit")
+        self.assertEqual(nofile_limits(pid)[0], self.nofile_soft,
+                         "runner's soft descriptor limit (the daemon's original one)")
         self.assertIn(disk, fd_targets(pid).values(), "disk opened at setup")
 
     def test_cgroup(self):
