@@ -163,6 +163,45 @@ class ProtocolTest(hyvetest.DaemonTestCase):
         finally:
             c.close()
 
+    def test_pipelined_calls(self):
+        # 100 calls in one write: more than the daemon handles per wakeup
+        # and than max_client_requests (reading pauses with whole packets
+        # still buffered, and must resume). Inline calls (GET_TYPE,
+        # LIST_ALL_DOMAINS), worker calls (GET_CAPABILITIES) and errors
+        # (unknown procedure): each answered exactly once, with its proc.
+        c = RawClient(self.daemon.sock, timeout=30)
+        try:
+            c.open()
+            kinds = [(hyverpc.PROC_CONNECT_GET_TYPE, b""),
+                     (hyverpc.PROC_CONNECT_LIST_ALL_DOMAINS, struct.pack(">iI", 1, 0)),
+                     (hyverpc.PROC_CONNECT_GET_CAPABILITIES, b""),
+                     (9999, b"")]
+            calls = {1000 + i: kinds[i % len(kinds)] for i in range(100)}
+            c.send_raw(b"".join(packet(proc, serial, arg)
+                                for serial, (proc, arg) in calls.items()))
+            seen = {}
+            while len(seen) < len(calls):
+                prog, vers, proc, mtype, serial, status, body = c.recv_packet()
+                if mtype == hyverpc.MESSAGE:
+                    continue
+                self.assertNotIn(serial, seen, "serial %d answered twice" % serial)
+                self.assertIn(serial, calls, "reply to unknown serial %d" % serial)
+                self.assertEqual(proc, calls[serial][0], "serial %d" % serial)
+                seen[serial] = status
+            for serial, (proc, _) in calls.items():
+                self.assertEqual(seen[serial], hyverpc.ERROR if proc == 9999 else hyverpc.OK,
+                                 "serial %d proc %d" % (serial, proc))
+            # one call dribbled a byte at a time, then the stream is in sync
+            for byte in packet(hyverpc.PROC_CONNECT_GET_TYPE, 5000):
+                c.send_raw(bytes([byte]))
+                time.sleep(0.001)
+            prog, vers, proc, mtype, serial, status, body = c.recv_packet()
+            self.assertEqual((serial, proc, status),
+                             (5000, hyverpc.PROC_CONNECT_GET_TYPE, hyverpc.OK))
+            self.assertEqual(c.get_type(), "BHYVE")
+        finally:
+            c.close()
+
     def test_many_idle_connections(self):
         # Idle, never-authenticated connections: a few of them must not stop
         # new clients; a flood of them must not disturb clients already
