@@ -4,10 +4,14 @@
  * main.c, the dispatcher, the connect/event handlers and the unit tests.
  *
  * Threading: one GMainContext thread (the "I/O thread") owns every socket
- * and does all reads and writes, non-blocking. Calls are decoded and run on
- * a GThreadPool; their replies, event MESSAGEs and keepalive packets all go
- * through hyved_client_enqueue(), the only writer path, which appends to
- * the client's output queue (FIFO) and wakes the I/O thread.
+ * and does all reads, one recvmsg() into a per-client buffer at a time.
+ * Calls marked HYVED_PROC_INLINE (cheap reads that never block) run right
+ * there; the others are decoded and run on a GThreadPool. Their replies,
+ * event MESSAGEs and keepalive packets all go through hyved_client_enqueue(),
+ * the only writer path: under the client lock, a packet with nothing queued
+ * ahead of it is written at once (non-blocking) by the thread that made it;
+ * otherwise (or what did not fit) it is appended to the client's output
+ * queue (FIFO) and the I/O thread is woken to write it on POLLOUT.
  */
 #pragma once
 
