@@ -169,6 +169,11 @@ hyved_client_start(HyvedClient *client)
     client->cur_events = G_IO_IN;
     client->fd_tag = g_source_add_unix_fd(source, client->fd, G_IO_IN);
     g_source_set_name(source, "hyved-client");
+    /* Nothing iterates the context from inside its dispatch. Without this,
+     * GLib "blocks" the source around each dispatch: it removes and re-adds
+     * its fds, and each change wakes the context (two eventfd writes and a
+     * read per wakeup). */
+    g_source_set_can_recurse(source, TRUE);
     g_source_attach(source, client->server->ctx);
     client->source = source;
 }
