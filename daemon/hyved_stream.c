@@ -446,10 +446,12 @@ hyved_stream_packet(HyvedClient *client, const HyvedHeader *hdr, const guint8 *p
     g_ptr_array_remove(client->streams, st);
     hyved_stream_unlink(st);
     confirm = hyved_stream_status_packet(st, HYVED_STATUS_OK, NULL, 0);
-    hyved_client_enqueue_locked(client, confirm);
     g_mutex_unlock(&client->lock);
-    g_main_context_wakeup(client->server->ctx);
+    /* the fd is closed and the end callback has run (e.g. the console is
+     * free again) before the client can see the confirmation: it may be
+     * written at once */
     hyved_stream_destroy(st);
+    hyved_client_enqueue(client, confirm);
 }
 
 void

@@ -33,6 +33,7 @@ stream_abort_io(gpointer data)
     HyvedStreamAbort *a = data;
     HyvedStream *st = a->st;
     g_autoptr(HyvedClient) client = NULL;
+    GBytes *pkt = NULL;
     gboolean live;
 
     g_mutex_lock(&st->lock);
@@ -49,9 +50,8 @@ stream_abort_io(gpointer data)
          * gets this error instead */
         hyved_stream_unlink(st);
         /* a framed stream the client aborted gets the confirmation it waits for */
-        hyved_client_enqueue_locked(client, st->aborting
-                                    ? hyved_stream_status_packet(st, HYVED_STATUS_OK, NULL, 0)
-                                    : hyved_stream_error_packet(st, a->error));
+        pkt = st->aborting ? hyved_stream_status_packet(st, HYVED_STATUS_OK, NULL, 0)
+                           : hyved_stream_error_packet(st, a->error);
     } else if (!st->abort_pending) {
         /* still pending: ends once the reply of its call is queued */
         st->abort_pending = TRUE;
@@ -59,8 +59,10 @@ stream_abort_io(gpointer data)
     }
     g_mutex_unlock(&client->lock);
     if (live) {
-        g_main_context_wakeup(st->ctx);
+        /* fd closed and end callback run before the client can see the
+         * packet (it may be written at once) */
         hyved_stream_destroy(st);     /* the list's reference */
+        hyved_client_enqueue(client, pkt);
     }
     return G_SOURCE_REMOVE;
 }

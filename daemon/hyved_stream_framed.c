@@ -37,18 +37,18 @@ framed_end(HyvedStream *st, GBytes *pkt)
 
     g_mutex_lock(&client->lock);
     live = g_ptr_array_remove(client->streams, st);
-    if (live) {
+    if (live)
         hyved_stream_unlink(st);
-        if (pkt && !client->closed)
-            hyved_client_enqueue_locked(client, g_steal_pointer(&pkt));
-    }
     g_mutex_unlock(&client->lock);
+    if (live) {
+        /* fd closed and owner told before the client can see @pkt (it may
+         * be written at once) */
+        hyved_stream_destroy(st);     /* the list's reference */
+        if (pkt)
+            hyved_client_enqueue(client, g_steal_pointer(&pkt));
+    }
     if (pkt)
         g_bytes_unref(pkt);
-    if (live) {
-        g_main_context_wakeup(st->ctx);
-        hyved_stream_destroy(st);     /* the list's reference */
-    }
 }
 
 static void
