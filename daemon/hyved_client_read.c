@@ -29,6 +29,17 @@
  * make small calls then (AUTH_*, SUPPORTS_FEATURE, CONNECT_OPEN). */
 #define HYVED_CLIENT_UNAUTH_PKT_MAX (64 * 1024)
 
+/* A big-endian word anywhere in the buffer: packets follow fd bytes, so
+ * they need not be aligned. */
+static inline guint32
+be32_at(const guint8 *p)
+{
+    guint32 v;
+
+    memcpy(&v, p, sizeof(v));
+    return GUINT32_FROM_BE(v);
+}
+
 static void
 close_fds_in(struct msghdr *msg)
 {
@@ -210,8 +221,8 @@ rx_take_packet(HyvedClient *client, guint32 total)
     /* CALL_WITH_FDS: the payload starts with the fd count; the fds follow
      * out of band, one byte each. */
     if (pkt_len >= HYVED_MESSAGE_HEADER_MAX + 4 &&
-        (gint32) GUINT32_FROM_BE(*(const guint32 *) (pkt + 12)) == HYVED_TYPE_CALL_WITH_FDS) {
-        guint32 nfds = GUINT32_FROM_BE(*(const guint32 *) (pkt + HYVED_MESSAGE_HEADER_MAX));
+        (gint32) be32_at(pkt + 12) == HYVED_TYPE_CALL_WITH_FDS) {
+        guint32 nfds = be32_at(pkt + HYVED_MESSAGE_HEADER_MAX);
         gboolean authenticated;
 
         if (nfds > HYVED_NUM_FDS_MAX) {
@@ -260,6 +271,13 @@ rx_step(HyvedClient *client, gsize *want)
         client_process_packet(client, pkt, client->pkt_len, g_steal_pointer(&client->fds));
         return 1;
     }
+    /* after fd bytes (or an odd-sized packet) the head is moved back to
+     * the buffer's start: calls are decoded in place, 4-byte aligned */
+    if ((client->rx_start & 3) && have > 0) {
+        memmove(client->rx, client->rx + client->rx_start, have);
+        client->rx_start = 0;
+        client->rx_end = have;
+    }
     if (have < 4)
         return 0;
     if (!(total = rx_head_length(client)))
@@ -278,7 +296,7 @@ hyved_client_rx_ready(HyvedClient *client)
 
     if (client->fds_wanted > 0)
         return have > 0;
-    return have >= 4 && have >= GUINT32_FROM_BE(*(const guint32 *) (client->rx + client->rx_start));
+    return have >= 4 && have >= be32_at(client->rx + client->rx_start);
 }
 
 /* The client is dropped: its passed descriptors are closed now, not when
