@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include "hyve_cgroup.h"
 #include "hyve_storage_priv.h"
 
 /* ---- running the tools ---------------------------------------------------- */
@@ -48,7 +49,8 @@ hyve_lvm_run(const char *const *args, const int *ok_status, char **out, int *sta
     if (!udev)
         envp = g_environ_setenv(envp, "DM_DISABLE_UDEV", "1", TRUE);
     if (!g_spawn_sync(NULL, argv, envp, G_SPAWN_SEARCH_PATH_FROM_ENVP |
-                      G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &std_out, &std_err, &ws, &err)) {
+                      G_SPAWN_STDIN_FROM_DEV_NULL, hyve_child_setup_rlimits, NULL,
+                      &std_out, &std_err, &ws, &err)) {
         hyve_error_set(error, HYVE_FROM_STORAGE, HYVE_ERR_INTERNAL_ERROR,
                        "Cannot run '%s': %s", cmd, err->message);
         return FALSE;
