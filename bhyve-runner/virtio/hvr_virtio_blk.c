@@ -1,20 +1,11 @@
 /* hvr_virtio_blk.c: virtio-blk on a raw file or block device.
  *
- * Requests are served with preadv/pwritev straight into guest buffers;
- * flush = fdatasync, discard = fallocate(PUNCH_HOLE) on files or BLKDISCARD
- * on block devices.  The device's I/O thread (hvr_virtio_pci.h) serves
- * requests itself and, when more are waiting, wakes up to BLK_WORKERS
- * helper threads that pop and serve them in parallel (the guest's block
- * layer splits a large write into several requests: served one after the
- * other they leave the host's other cores idle).  The device lock is held
- * to pop and push and dropped around each request's I/O; a reset bumps a
- * generation (completions of older requests are dropped, never pushed into
- * a reinitialised ring) and waits until no request is in flight.
- */
+ * Requests are served on the device's I/O thread (hvr_virtio_pci.h) with
+ * preadv/pwritev straight into guest buffers; flush = fdatasync, discard =
+ * fallocate(PUNCH_HOLE) on files or BLKDISCARD on block devices. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -42,17 +33,6 @@
 #define VIRTIO_BLK_S_UNSUPP 2
 
 #define BLK_QUEUE_SIZE 256
-#define BLK_WORKERS    2        /* helper threads besides the I/O thread */
-/* Helper stacks: a request needs ~40 KiB; small stacks also never hold a
- * whole 2 MiB-aligned block, so THP "always" cannot back one with a huge
- * page (+2 MiB RSS). */
-#define BLK_WORKER_STACK (256 * 1024)
-
-typedef struct {
-    HvrVirtioDev *dev;
-    pthread_t thread;
-    HvrVqElem elem;
-} HvrBlkWorker;
 
 typedef struct {
     int fd;
@@ -60,19 +40,10 @@ typedef struct {
     bool is_blockdev;
     uint64_t size;              /* bytes */
     char serial[20];
-    HvrVqElem elem;             /* the I/O thread's */
-    /* counters: atomic (requests run in parallel) */
+    HvrVqElem elem;
     uint64_t reads, writes, flushes, discards, errors;
     uint64_t read_bytes, write_bytes;
-    /* parallel service, all under dev->lock */
-    GCond work;                 /* workers wait here for want > 0 */
-    GCond quiet;                /* reset/free wait here for inflight == 0 */
-    unsigned nworkers, idle, want, inflight, gen;
-    bool stop;
-    HvrBlkWorker *worker[BLK_WORKERS];
 } HvrBlk;
-
-#define BLK_COUNT(b, field, n) __atomic_fetch_add(&(b)->field, (n), __ATOMIC_RELAXED)
 
 static uint8_t
 hvr_blk_discard(HvrBlk *b, HvrVqElem *e)
@@ -104,7 +75,7 @@ hvr_blk_discard(HvrBlk *b, HvrVqElem *e)
                              start, len) < 0 && errno != EOPNOTSUPP) {
             return VIRTIO_BLK_S_IOERR;
         }
-        BLK_COUNT(b, discards, 1);
+        b->discards++;
     }
     return VIRTIO_BLK_S_OK;
 }
@@ -136,10 +107,11 @@ hvr_blk_rw(HvrBlk *b, bool write, struct iovec *iov, unsigned n, uint64_t off)
     return (ssize_t)total;
 }
 
-/* Serve one request (device lock not held); returns the used length. */
+/* Serve one request; returns the used length. */
 static uint32_t
-hvr_blk_request(HvrBlk *b, HvrVqElem *e)
+hvr_blk_request(HvrVirtioDev *dev, HvrVqElem *e)
 {
+    HvrBlk *b = dev->state;
     struct iovec data[HVR_VQ_MAX_SEGS];
     uint8_t hdr[16], status = VIRTIO_BLK_S_OK;
     uint32_t type, used = 0;
@@ -167,8 +139,8 @@ hvr_blk_request(HvrBlk *b, HvrVqElem *e)
             status = VIRTIO_BLK_S_IOERR;
         else
             used = len;
-        BLK_COUNT(b, reads, 1);
-        BLK_COUNT(b, read_bytes, len);
+        b->reads++;
+        b->read_bytes += len;
         break;
     case VIRTIO_BLK_T_OUT:
         len = e->out_len - 16;
@@ -179,13 +151,13 @@ hvr_blk_request(HvrBlk *b, HvrVqElem *e)
         n = hvr_iov_slice(e->iov, e->nout, 16, len, data, HVR_VQ_MAX_SEGS);
         if (hvr_blk_rw(b, true, data, n, off) != (ssize_t)len)
             status = VIRTIO_BLK_S_IOERR;
-        BLK_COUNT(b, writes, 1);
-        BLK_COUNT(b, write_bytes, len);
+        b->writes++;
+        b->write_bytes += len;
         break;
     case VIRTIO_BLK_T_FLUSH:
         if (!b->readonly && fdatasync(b->fd) < 0)
             status = VIRTIO_BLK_S_IOERR;
-        BLK_COUNT(b, flushes, 1);
+        b->flushes++;
         break;
     case VIRTIO_BLK_T_GET_ID:
         used = (uint32_t)hvr_iov_from_buf(e->iov + e->nout, e->nin, 0, b->serial,
@@ -199,91 +171,9 @@ hvr_blk_request(HvrBlk *b, HvrVqElem *e)
         break;
     }
     if (status != VIRTIO_BLK_S_OK)
-        BLK_COUNT(b, errors, 1);
+        b->errors++;
     hvr_iov_from_buf(e->iov + e->nout, e->nin, e->in_len - 1, &status, 1);
     return used + 1;
-}
-
-/* Pop and serve requests into @e until the ring is empty (lock held on
- * entry and exit, dropped around each request's I/O).  While requests
- * remain in the ring, one idle worker more is woken to help. */
-static void
-hvr_blk_serve(HvrVirtioDev *dev, HvrVqElem *e)
-{
-    HvrBlk *b = dev->state;
-    HvrVirtqueue *vq = &dev->q[0].vq;
-    const char *why;
-    uint32_t used;
-    unsigned gen;
-    int r;
-
-    while (!b->stop && hvr_virtio_queue_ready(dev, 0)) {
-        r = hvr_vq_pop(vq, e, &why);
-        if (r < 0)
-            hvr_virtio_queue_error(dev, 0, why);
-        if (r <= 0)
-            break;
-        if (b->idle > b->want && hvr_vq_has_avail(vq)) {
-            b->want++;
-            g_cond_signal(&b->work);
-        }
-        gen = b->gen;
-        b->inflight++;
-        g_mutex_unlock(&dev->lock);
-        used = hvr_blk_request(b, e);
-        g_mutex_lock(&dev->lock);
-        if (--b->inflight == 0)
-            g_cond_broadcast(&b->quiet);
-        if (gen != b->gen)
-            continue;           /* the device was reset meanwhile */
-        hvr_vq_push(vq, e->head, used);
-        hvr_virtio_queue_interrupt(dev, 0);
-    }
-}
-
-static void *
-hvr_blk_worker(void *data)
-{
-    HvrBlkWorker *w = data;
-    HvrVirtioDev *dev = w->dev;
-    HvrBlk *b = dev->state;
-
-    g_mutex_lock(&dev->lock);
-    while (!b->stop) {
-        if (b->want == 0) {
-            b->idle++;
-            g_cond_wait(&b->work, &dev->lock);
-            b->idle--;
-            continue;
-        }
-        b->want--;
-        hvr_blk_serve(dev, &w->elem);
-    }
-    g_mutex_unlock(&dev->lock);
-    return NULL;
-}
-
-static void
-hvr_blk_start(HvrVirtioDev *dev)
-{
-    HvrBlk *b = dev->state;
-    pthread_attr_t attr;
-    unsigned i;
-
-    if (pthread_attr_init(&attr) != 0)
-        return;
-    (void)pthread_attr_setstacksize(&attr, BLK_WORKER_STACK);
-    for (i = 0; i < BLK_WORKERS; i++) {
-        HvrBlkWorker *w = g_malloc(sizeof(*w));
-
-        w->dev = dev;
-        if (pthread_create(&w->thread, &attr, hvr_blk_worker, w) != 0) {
-            g_free(w);
-            break;              /* fewer helpers: still correct */
-        }
-        b->worker[b->nworkers++] = w;
-    }
-    pthread_attr_destroy(&attr);
 }
 
 static void
@@ -291,23 +181,7 @@ hvr_blk_notify(HvrVirtioDev *dev, unsigned q)
 {
     HvrBlk *b = dev->state;
 
-    (void)q;
-    hvr_blk_serve(dev, &b->elem);
-}
-
-/* vCPU thread, lock held, queues already reinitialised: drop the
- * completions of requests still in flight and wait for their I/O. */
-static void
-hvr_blk_reset(HvrVirtioDev *dev)
-{
-    HvrBlk *b = dev->state;
-
-    if (!b)
-        return;                 /* hvr_virtio_new(): state not set yet */
-    b->gen++;
-    b->want = 0;
-    while (b->inflight)
-        g_cond_wait(&b->quiet, &dev->lock);
+    hvr_virtio_queue_drain(dev, q, &b->elem, hvr_blk_request);
 }
 
 static void
@@ -329,18 +203,7 @@ static void
 hvr_blk_free(HvrVirtioDev *dev)
 {
     HvrBlk *b = dev->state;
-    unsigned i;
 
-    g_mutex_lock(&dev->lock);
-    b->stop = true;
-    g_cond_broadcast(&b->work);
-    g_mutex_unlock(&dev->lock);
-    for (i = 0; i < b->nworkers; i++) {
-        pthread_join(b->worker[i]->thread, NULL);
-        g_free(b->worker[i]);
-    }
-    g_cond_clear(&b->work);
-    g_cond_clear(&b->quiet);
     if (b->fd >= 0)
         close(b->fd);
     g_free(b);
@@ -357,8 +220,6 @@ static const HvrVirtioModel hvr_blk_model = {
                 (1ULL << VIRTIO_RING_F_INDIRECT),
     .config_size = 60,
     .queue_notify = hvr_blk_notify,
-    .start = hvr_blk_start,
-    .reset = hvr_blk_reset,
     .stats = hvr_blk_stats,
     .free = hvr_blk_free,
 };
@@ -373,8 +234,6 @@ static const HvrVirtioModel hvr_blk_model_ro = {
                 (1ULL << VIRTIO_BLK_F_RO) | (1ULL << VIRTIO_RING_F_INDIRECT),
     .config_size = 60,
     .queue_notify = hvr_blk_notify,
-    .start = hvr_blk_start,
-    .reset = hvr_blk_reset,
     .stats = hvr_blk_stats,
     .free = hvr_blk_free,
 };
@@ -387,8 +246,6 @@ hvr_virtio_blk_create(HvrMachine *m, int slot, const HvrPciSlotConfig *sc, GErro
     struct stat st;
 
     b->readonly = sc->readonly;
-    g_cond_init(&b->work);
-    g_cond_init(&b->quiet);
     b->fd = open(sc->path, (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (b->fd < 0) {
         g_set_error(error, HVR_ERROR, HVR_ERROR_OPEN_FAILED, "cannot open disk %s: %s",

@@ -580,11 +580,8 @@ hvr_virtio_thread_start(void *opaque)
     HvrVirtioDev *dev = opaque;
     g_autofree char *name = g_strdup_printf("%s-io", dev->model->name);
 
-    if (dev->thread)
-        return;
-    if (dev->model->start)
-        dev->model->start(dev);
-    dev->thread = g_thread_new(name, hvr_virtio_thread, dev);
+    if (!dev->thread)
+        dev->thread = g_thread_new(name, hvr_virtio_thread, dev);
 }
 
 gboolean

@@ -58,9 +58,6 @@ typedef struct {
     void (*fd_ready)(HvrVirtioDev *dev, int fd);   /* extra fds */
     void (*wake)(HvrVirtioDev *dev);               /* hvr_virtio_wake() */
     void (*reset)(HvrVirtioDev *dev);              /* on a vCPU thread */
-    /* Once, on the main thread before the I/O thread starts (after the
-     * sandbox; lock not held): a model's own helper threads. */
-    void (*start)(HvrVirtioDev *dev);
     void (*config_write)(HvrVirtioDev *dev, unsigned off, unsigned size, uint64_t val);
     void (*stats)(HvrVirtioDev *dev, GString *out);
     void (*free)(HvrVirtioDev *dev);

@@ -221,9 +221,9 @@ START_TEST(test_rw)
 END_TEST
 
 /* Queue @n requests (type @type, 4 KiB each, sector 8 * k, buffer
- * DATA + 4096 * k) behind ONE doorbell, so that the I/O thread and its
- * helpers serve them in parallel; wait for all; returns how many came back
- * used, and checks each used id is one of ours, once. */
+ * DATA + 4096 * k) behind ONE doorbell (the device drains them as a batch);
+ * wait for all; returns how many came back used, and checks each used id
+ * is one of ours, once. */
 static unsigned
 request_batch(HvrVirtioDev *dev, uint32_t type, unsigned n, bool wait)
 {
@@ -294,8 +294,8 @@ START_TEST(test_parallel)
                           ram[DATA + 4096 * k + 4095] == 'a' + k + round,
                           "round %u: read %u came back wrong", round, k);
     }
-    /* reset right behind the doorbell of 5 requests (some in flight): the
-     * reset waits for them, and nothing is pushed into the reset ring */
+    /* reset right behind the doorbell of 5 requests: nothing may be pushed
+     * into the reset ring afterwards */
     for (k = 0; k < 5; k++)
         memset(ram + DATA + 4096 * k, 'x', 4096);
     request_batch(dev, 1, 5, false);
