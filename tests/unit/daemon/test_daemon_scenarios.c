@@ -575,9 +575,17 @@ START_TEST(test_emfile)
     }
     ck_assert(pipe(ctl) == 0);
     ck_assert(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    /* Lower the limit before the child connects: set afterwards, the server
+     * may already hold more descriptors than the new limit, and poll() then
+     * fails with EINVAL (a state no real daemon reaches: accept obeys the
+     * limit). The child takes the old limit back for its own sockets. */
+    lim = old;
+    lim.rlim_cur = used + 2 + 20;       /* + the pipe */
+    ck_assert(setrlimit(RLIMIT_NOFILE, &lim) == 0);
     child = fork();
     ck_assert(child >= 0);
     if (child == 0) {
+        setrlimit(RLIMIT_NOFILE, &old);
         close(ctl[1]);
         for (int i = 0; i < 60; i++) {
             struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -590,9 +598,6 @@ START_TEST(test_emfile)
         _exit(0);
     }
     close(ctl[0]);
-    lim = old;
-    lim.rlim_cur = used + 20;
-    ck_assert(setrlimit(RLIMIT_NOFILE, &lim) == 0);
     g_usleep(500 * 1000);
     cpu0 = cpu_seconds();
     g_usleep(G_USEC_PER_SEC);
