@@ -39,10 +39,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HvrMem, hvr_mem_free)
 /* Host pointer for [gpa, gpa+len) or NULL if not entirely RAM. */
 void *hvr_mem_gpa(const HvrMem *mem, uint64_t gpa, uint64_t len);
 
-/* Once, single-threaded, after setup: drop the page table entries of
- * read-only file mappings (libraries' text and rodata) so that only what the
- * run loop touches again counts in RSS, and trim malloc's free memory.
- * Returns the number of mappings dropped (hvr_trim.c). */
-unsigned hvr_trim_setup_pages(void);
-
 #endif

@@ -1,4 +1,5 @@
 /* main.c: bhyve-runner entry point (options only; logic lives in libhvr). */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -71,10 +72,9 @@ main(int argc, char **argv)
     if (m->cfg->control_socket &&
         !(ctl = hvr_control_new(m, m->cfg->control_socket, &err)))
         return hvr_main_exit(exit_file, exit_fd, HYVE_RUNNER_EXIT_ERROR, err);
-    /* setup done, still one thread: give back setup-only pages (reads
-     * /proc/self/smaps, so before the sandbox), confine before any
-     * thread starts */
-    hvr_trim_setup_pages();
+    /* setup done, still one thread: give malloc's free setup memory back,
+     * confine before any thread starts */
+    (void)malloc_trim(0);
     if (sandbox && !hvr_sandbox_enter(m->cfg, exit_fd, &err))
         return hvr_main_exit(exit_file, exit_fd, HYVE_RUNNER_EXIT_ERROR, err);
     status = hvr_machine_run(m);
