@@ -186,7 +186,9 @@ hyve_cgroup_pids_max(guint vcpus, guint disks, guint other_devices)
 guint64
 hyve_cgroup_memory_max(guint64 memory_kib)
 {
-    return memory_kib * 1024 + HYVE_CGROUP_VMM_MEMORY;
+    guint64 guest = memory_kib * 1024;
+
+    return guest + HYVE_CGROUP_VMM_MEMORY + guest / HYVE_CGROUP_VMM_MEMORY_DIV;
 }
 
 /* @file of @vm_path := @value, if the kernel offers that file there. */

@@ -288,8 +288,12 @@ START_TEST(test_limits)
     ck_assert_uint_eq(hyve_cgroup_pids_max(2, 1, 2), 41);
     ck_assert_uint_eq(hyve_cgroup_pids_max(1, 0, 0), 35);
     ck_assert_uint_eq(hyve_cgroup_pids_max(64, 4, 3), 2 + 64 + 12 + 3 + 32);
-    ck_assert_uint_eq(hyve_cgroup_memory_max(65536), (64 + 256) << 20);
-    ck_assert_uint_eq(hyve_cgroup_memory_max(8388608), (G_GUINT64_CONSTANT(8192) + 256) << 20);
+    /* guest + 256 MiB + guest / 64 (KVM page tables) */
+    ck_assert_uint_eq(hyve_cgroup_memory_max(65536), (64 + 256 + 1) << 20);
+    ck_assert_uint_eq(hyve_cgroup_memory_max(8388608),
+                      (G_GUINT64_CONSTANT(8192) + 256 + 128) << 20);
+    ck_assert_uint_eq(hyve_cgroup_memory_max(G_GUINT64_CONSTANT(1) << 30),
+                      (G_GUINT64_CONSTANT(1048576) + 256 + 16384) << 20);
     /* no controller files: nothing written, nothing created */
     ck_assert_msg(hyve_cgroup_set_limits(dir, 41, 1 << 30, &err), "no files: %s",
                   err ? err->message : "");
