@@ -52,14 +52,70 @@ invalid_path(const char *path, const char *domain, const char *why, GError **err
     return -1;
 }
 
+/* The tty index of the pty master @fd of @runner, or -1 when @fd is not a
+ * pty master (its link names /dev/ptmx or /dev/pts/ptmx and its fdinfo has a
+ * "tty-index:" line, which the kernel prints only for pty masters). */
+static gint64
+master_index(pid_t runner, const char *fd)
+{
+    g_autofree char *link = g_strdup_printf("/proc/%d/fd/%s", (int)runner, fd);
+    g_autofree char *info_path = g_strdup_printf("/proc/%d/fdinfo/%s", (int)runner, fd);
+    g_autofree char *target = g_file_read_link(link, NULL);
+    g_autofree char *info = NULL;
+    g_auto(GStrv) lines = NULL;
+    guint64 n;
+
+    if (!target || (!g_str_equal(target, "/dev/ptmx") && !g_str_equal(target, "/dev/pts/ptmx")))
+        return -1;
+    if (!g_file_get_contents(info_path, &info, NULL, NULL))
+        return -1;
+    lines = g_strsplit(info, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        const char *v;
+
+        if (!g_str_has_prefix(lines[i], "tty-index:"))
+            continue;
+        v = lines[i] + strlen("tty-index:");
+        while (*v == '\t' || *v == ' ')
+            v++;
+        if (g_ascii_string_to_unsigned(v, 10, 0, G_MAXINT32, &n, NULL))
+            return (gint64)n;
+        return -1;
+    }
+    return -1;
+}
+
+gboolean
+hyve_process_pty_held_by(pid_t runner, guint64 index)
+{
+    g_autofree char *fds = NULL;
+    g_autoptr(GDir) dir = NULL;
+    const char *e;
+
+    if (runner <= 0)
+        return FALSE;
+    fds = g_strdup_printf("/proc/%d/fd", (int)runner);
+    if (!(dir = g_dir_open(fds, 0, NULL)))
+        return FALSE;
+    while ((e = g_dir_read_name(dir)))
+        if (master_index(runner, e) == (gint64)index)
+            return TRUE;
+    return FALSE;
+}
+
 int
-hyve_process_pty_open(const char *path, const char *domain, GError **error)
+hyve_process_pty_open(const char *path, pid_t runner, const char *domain, GError **error)
 {
     struct stat st;
+    guint64 index;
     int fd;
 
     if (!hyve_process_pty_path_ok(path))
         return invalid_path(path, domain, "not /dev/pts/N", error);
+    index = g_ascii_strtoull(path + strlen("/dev/pts/"), NULL, 10);
+    /* before opening it: an admin's terminal is never opened */
+    if (!hyve_process_pty_held_by(runner, index))
+        return invalid_path(path, domain, "the runner does not hold its master", error);
     fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         if (errno == ELOOP)
@@ -68,8 +124,10 @@ hyve_process_pty_open(const char *path, const char *domain, GError **error)
                        "cannot open pty %s of domain %s: %s", path, domain, g_strerror(errno));
         return -1;
     }
+    /* the device opened is pty slave @index (minor + 256 per major past the first) */
     if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) ||
-        major(st.st_rdev) < PTY_SLAVE_MAJOR_FIRST || major(st.st_rdev) > PTY_SLAVE_MAJOR_LAST) {
+        major(st.st_rdev) < PTY_SLAVE_MAJOR_FIRST || major(st.st_rdev) > PTY_SLAVE_MAJOR_LAST ||
+        (guint64)(major(st.st_rdev) - PTY_SLAVE_MAJOR_FIRST) * 256 + minor(st.st_rdev) != index) {
         close(fd);
         return invalid_path(path, domain, "not a pty", error);
     }
@@ -176,6 +234,7 @@ hyve_driver_domain_open_console(HyveDriver *drv, HyveDomainObj *obj, const char 
     struct termios tio;
     HyveChrDef *chr;
     gboolean pty;
+    pid_t runner;
     int fd;
 
     (void)drv;
@@ -189,6 +248,7 @@ hyve_driver_domain_open_console(HyveDriver *drv, HyveDomainObj *obj, const char 
     chr = find_chr_locked(obj, dev_name);
     pty = chr && chr->type == HYVE_CHR_TYPE_PTY;
     path = chr ? g_strdup(chr->path) : NULL;
+    runner = obj->run->pid;
     g_mutex_unlock(&obj->lock);
     if (!chr) {
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
@@ -207,7 +267,7 @@ hyve_driver_domain_open_console(HyveDriver *drv, HyveDomainObj *obj, const char 
                        "character device %s of domain %s has no pty", what, obj->name);
         return -1;
     }
-    if ((fd = hyve_process_pty_open(path, obj->name, error)) < 0)
+    if ((fd = hyve_process_pty_open(path, runner, obj->name, error)) < 0)
         return -1;
     if (tcgetattr(fd, &tio) < 0 || (cfmakeraw(&tio), tcsetattr(fd, TCSANOW, &tio) < 0)) {
         int err = errno;

@@ -9,6 +9,7 @@
 #include "hyve_error.h"
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hyve_process.h"
@@ -137,34 +138,80 @@ START_TEST(test_pty_path)
     if (pty_cases[_i].ok)
         return;
     /* never opened: refused before */
-    ck_assert_msg(hyve_process_pty_open(p, "d1", &err) < 0, "pty case '%s' opened", p);
+    ck_assert_msg(hyve_process_pty_open(p, getpid(), "d1", &err) < 0, "pty case '%s' opened",
+                  p);
     want = g_strdup_printf("internal error: runner reported an invalid console path '%s' for "
                            "domain d1 (not /dev/pts/N)", p);
     test_check_error_from(p, err, HYVE_FROM_BHYVE, "BHYVE", HYVE_ERR_INTERNAL_ERROR, want);
 }
 END_TEST
 
-/* A real pty opens; a pts number nobody holds is a system error. */
+/* A real pty whose master the given process holds opens; the same pty
+ * named for a process that holds no master (a child that closed it), a
+ * pts number nobody holds or a wrong pid are refused before any open. */
 START_TEST(test_pty_open)
 {
     g_autoptr(GError) err = NULL;
-    int master = posix_openpt(O_RDWR | O_NOCTTY), fd;
-    const char *name;
+    g_autofree char *want = NULL;
+    int master = posix_openpt(O_RDWR | O_NOCTTY), fd, sync[2];
+    char name[64], c;
+    pid_t child;
 
     ck_assert(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
-    name = ptsname(master);
-    ck_assert_msg(name && hyve_process_pty_path_ok(name), "ptsname %s", name ? name : "");
-    fd = hyve_process_pty_open(name, "d1", &err);
+    ck_assert(ptsname_r(master, name, sizeof(name)) == 0);
+    ck_assert_msg(hyve_process_pty_path_ok(name), "ptsname %s", name);
+    ck_assert(hyve_process_pty_held_by(getpid(), g_ascii_strtoull(name + 9, NULL, 10)));
+    fd = hyve_process_pty_open(name, getpid(), "d1", &err);
     ck_assert_msg(fd >= 0, "open %s: %s", name, err ? err->message : "");
     ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
     ck_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
     close(fd);
+
+    /* a child that holds no pty master (it closed the inherited one) */
+    ck_assert(pipe(sync) == 0);
+    child = fork();
+    ck_assert(child >= 0);
+    if (child == 0) {
+        close(master);
+        close(sync[1]);
+        (void)!read(sync[0], &c, 1); /* until the parent closes its end */
+        _exit(0);
+    }
+    close(sync[0]);
+    /* wait until the child closed the master */
+    for (int i = 0; i < 500 && hyve_process_pty_held_by(child, g_ascii_strtoull(name + 9, NULL,
+                                                                                  10)); i++)
+        g_usleep(10000);
+    fd = hyve_process_pty_open(name, child, "d1", &err);
+    close(sync[1]);
+    waitpid(child, NULL, 0);
+    ck_assert_msg(fd < 0, "a pty the child does not hold opened");
+    want = g_strdup_printf("internal error: runner reported an invalid console path '%s' for "
+                           "domain d1 (the runner does not hold its master)", name);
+    test_check_error_from("child holds nothing", err, HYVE_FROM_BHYVE, "BHYVE",
+                          HYVE_ERR_INTERNAL_ERROR, want);
+    g_clear_error(&err);
+
+    /* the child is gone: no such process */
+    fd = hyve_process_pty_open(name, child, "d1", &err);
+    ck_assert_msg(fd < 0, "a pty of a dead pid opened");
+    test_check_error_from("dead pid", err, HYVE_FROM_BHYVE, "BHYVE", HYVE_ERR_INTERNAL_ERROR,
+                          want);
+    g_clear_error(&err);
     close(master);
-    fd = hyve_process_pty_open("/dev/pts/999999999", "d1", &err);
+
+    /* the master is closed now: nobody holds it */
+    fd = hyve_process_pty_open(name, getpid(), "d1", &err);
+    ck_assert_msg(fd < 0, "a pty whose master is closed opened");
+    test_check_error_from("closed master", err, HYVE_FROM_BHYVE, "BHYVE",
+                          HYVE_ERR_INTERNAL_ERROR, want);
+    g_clear_error(&err);
+    fd = hyve_process_pty_open("/dev/pts/999999999", getpid(), "d1", &err);
     ck_assert_msg(fd < 0, "a missing pts opened");
-    test_check_error_from("missing pts", err, HYVE_FROM_BHYVE, "BHYVE", HYVE_ERR_SYSTEM_ERROR,
-                          "cannot open pty /dev/pts/999999999 of domain d1: No such file or "
-                          "directory");
+    test_check_error_from("missing pts", err, HYVE_FROM_BHYVE, "BHYVE", HYVE_ERR_INTERNAL_ERROR,
+                          "internal error: runner reported an invalid console path "
+                          "'/dev/pts/999999999' for domain d1 (the runner does not hold its "
+                          "master)");
 }
 END_TEST
 
