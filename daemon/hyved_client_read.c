@@ -18,6 +18,12 @@
  * others on the I/O thread. */
 #define HYVED_CLIENT_READ_BATCH 32
 
+/* Bytes one wakeup reads from a client's socket at most: then the loop
+ * goes back to poll() (what is left keeps the socket readable; whole
+ * packets already buffered are seen by hyved_client_rx_ready), so one
+ * client sending big packets cannot keep the I/O thread from the others. */
+#define HYVED_CLIENT_READ_BYTES (1024 * 1024)
+
 /* The receive buffer: one recvmsg() usually brings a whole call (often
  * several). It grows, doubling as data arrives, for a packet larger than
  * this, so a client that announces a large packet costs only what it
@@ -95,6 +101,39 @@ rx_make_room(HyvedClient *client, gsize want)
     }
 }
 
+/* Descriptors just received may be kept: the client is authenticated
+ * (no call before that takes any) and, with those not claimed yet, they
+ * are at most one packet's worth (HYVED_NUM_FDS_MAX). A client feeding
+ * descriptors with bytes no packet claims would otherwise make the daemon
+ * hold them until the packet ends. */
+static gboolean
+rx_fds_acceptable(HyvedClient *client, struct msghdr *msg)
+{
+    guint held = client->rx_fds ? client->rx_fds->len : 0;
+    guint nfd = 0;
+    gboolean authenticated;
+
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+            nfd += (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    }
+    g_mutex_lock(&client->lock);
+    authenticated = client->authenticated;
+    g_mutex_unlock(&client->lock);
+    if (!authenticated) {
+        g_message("client %" G_GUINT64_FORMAT ": descriptors before authentication; "
+                  "dropping it", client->id);
+        return FALSE;
+    }
+    if (held + nfd > HYVED_NUM_FDS_MAX) {
+        g_message("client %" G_GUINT64_FORMAT ": %u descriptors not claimed by a "
+                  "packet (at most %u); dropping it", client->id, held + nfd,
+                  HYVED_NUM_FDS_MAX);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* One recvmsg() into the free end of client->rx. Descriptors that come
  * along are kept in rx_fds with the offset of the last byte read (the
  * kernel ends a read after data carrying descriptors; a packet that
@@ -130,6 +169,10 @@ rx_recv(HyvedClient *client, gsize want)
         if (msg.msg_flags & MSG_CTRUNC) {
             g_message("client %" G_GUINT64_FORMAT ": more than %u descriptors at once; "
                       "dropping it", client->id, HYVED_NUM_FDS_MAX);
+            close_fds_in(&msg);
+            return -1;
+        }
+        if (!rx_fds_acceptable(client, &msg)) {
             close_fds_in(&msg);
             return -1;
         }
@@ -247,6 +290,15 @@ rx_take_packet(HyvedClient *client, guint32 total)
             return TRUE;
         }
     }
+    /* after fd bytes (or an odd-sized packet) the packet is not 4-byte
+     * aligned in the buffer: only such a packet is copied (moving the
+     * whole buffer back each time would cost O(buffer) per packet) */
+    if ((guintptr) pkt & 3) {
+        g_autofree guint8 *copy = g_memdup2(pkt, pkt_len);
+
+        client_process_packet(client, copy, pkt_len, NULL);
+        return TRUE;
+    }
     client_process_packet(client, pkt, pkt_len, NULL);
     return TRUE;
 }
@@ -270,13 +322,6 @@ rx_step(HyvedClient *client, gsize *want)
         pkt = g_steal_pointer(&client->pkt);
         client_process_packet(client, pkt, client->pkt_len, g_steal_pointer(&client->fds));
         return 1;
-    }
-    /* after fd bytes (or an odd-sized packet) the head is moved back to
-     * the buffer's start: calls are decoded in place, 4-byte aligned */
-    if ((client->rx_start & 3) && have > 0) {
-        memmove(client->rx, client->rx + client->rx_start, have);
-        client->rx_start = 0;
-        client->rx_end = have;
     }
     if (have < 4)
         return 0;
@@ -315,6 +360,8 @@ hyved_client_read(HyvedClient *client, gboolean readable)
 {
     const HyvedConfig *cfg = client->server->cfg;
 
+    gsize read_bytes = 0;
+
     for (int done = 0; done < HYVED_CLIENT_READ_BATCH;) {
         gboolean paused;
         gsize want = 0;
@@ -344,7 +391,9 @@ hyved_client_read(HyvedClient *client, gboolean readable)
         n = rx_recv(client, want);
         if (n < 0)
             return client_read_fail(client);
-        if (n == 0 || client->rx_end < client->pkt_alloc)
+        read_bytes += n;
+        if (n == 0 || client->rx_end < client->pkt_alloc ||
+            read_bytes >= HYVED_CLIENT_READ_BYTES)
             readable = FALSE;
     }
     client->pkt_have = client->rx_end - client->rx_start;

@@ -569,6 +569,55 @@ class AbuseTest(hyvetest.DaemonTestCase):
         self.assertLess(rss_held - rss_before, 30 * 1024)
         self.after("30 x 32 MiB announced, 64 KiB sent")
 
+    def _feed_fds(self, sock, head, nbytes, fds):
+        """Sends HEAD, then NBYTES single bytes each carrying FDS; returns
+        (bytes sent before the daemon closed, most daemon fds seen)."""
+        most = fd_count(self.pid)
+        try:
+            sock.sendall(head)
+            for i in range(nbytes):
+                socket.send_fds(sock, [b"<"], fds)
+                if i % 8 == 0:
+                    most = max(most, fd_count(self.pid))
+        except (BrokenPipeError, ConnectionResetError):
+            return i, max(most, fd_count(self.pid))
+        time.sleep(0.2)
+        return nbytes, max(most, fd_count(self.pid))
+
+    def test_fds_byte_by_byte(self):
+        # Descriptors passed with the bytes of a packet (none claims them):
+        # the daemon drops the client once more than one packet's worth
+        # (32) is unclaimed, and at once when it is not authenticated.
+        nbytes, per = 200, 32
+        fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(per)]
+        try:
+            c = self.opened()
+            head = u32(65536) + packet(hyverpc.PROC_DOMAIN_DEFINE_XML, 1)[4:] + u32(60000)
+            sent, most = self._feed_fds(c.sock, head, nbytes, fds)
+            gone = dropped(c.sock, 5)
+            c.close()
+            print("fds byte by byte (authenticated): %d of %d bytes x %d fds sent, "
+                  "daemon fds %d -> at most %d, dropped: %s"
+                  % (sent, nbytes, per, self.fds0, most, gone))
+            self.assertTrue(gone, "client passing unclaimed descriptors was kept")
+            self.assertLess(most - self.fds0, 4 * per,
+                            "daemon held the unclaimed descriptors")
+            if os.geteuid() == 0:
+                # the rw socket wants polkit: not yet authenticated
+                s = raw_connect(self.daemon.sock)
+                sent, most2 = self._feed_fds(s, b"", nbytes, fds)
+                gone = dropped(s, 5)
+                s.close()
+                print("fds byte by byte (unauthenticated): %d bytes sent, daemon fds "
+                      "at most %d, dropped: %s" % (sent, most2, gone))
+                self.assertTrue(gone, "unauthenticated client passing descriptors kept")
+                self.assertLess(most2 - self.fds0, 4 * per,
+                                "daemon held an unauthenticated client's descriptors")
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.after("fds byte by byte")
+
     def test_max_anonymous_clients(self):
         # Unauthenticated connections on the polkit socket (root authenticates
         # with AUTH_LIST): beyond max_anonymous_clients, new ones are closed.
