@@ -200,6 +200,31 @@ hyve_process_reap(HyveDomainRun *run)
 /* The listening sockets of `unix:` serial backends: a sandboxed runner
  * cannot unlink them. Only what the daemon's own configuration file names
  * (root's, written before the start), and only sockets. */
+/* Removes the socket @path as root without following a link in its last
+ * component or in the last component of its directory (a directory that
+ * another user may write cannot redirect the unlink to another file). */
+static void
+remove_socket(const char *path)
+{
+    g_autofree char *dir = NULL, *base = NULL;
+    struct stat st;
+    int dfd;
+
+    if (!g_path_is_absolute(path))
+        return;
+    dir = g_path_get_dirname(path);
+    base = g_path_get_basename(path);
+    if (g_str_equal(base, "/") || g_str_equal(base, ".") || g_str_equal(base, ".."))
+        return;
+    dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return;
+    if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) &&
+        unlinkat(dfd, base, 0) < 0)
+        g_warning("cannot remove %s: %s", path, g_strerror(errno));
+    close(dfd);
+}
+
 static void
 remove_serial_sockets(const char *config)
 {
@@ -211,14 +236,12 @@ remove_serial_sockets(const char *config)
     lines = g_strsplit(text, "\n", -1);
     for (guint i = 0; lines[i]; i++) {
         const char *l = lines[i], *path;
-        struct stat st;
 
         if (!g_str_has_prefix(l, "com") || !(path = strstr(l, ".backend=unix:")) ||
             path != l + 4)
             continue;
         path += strlen(".backend=unix:");
-        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) < 0)
-            g_warning("cannot remove %s: %s", path, g_strerror(errno));
+        remove_socket(path);
     }
 }
 

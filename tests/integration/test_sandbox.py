@@ -282,6 +282,38 @@ class SandboxTest(RunningTestCase):
             self.assertTrue(wait_until(lambda: not os.path.lexists(sock), timeout=5),
                             "%s: serial socket %s left after %s" % (name, sock, how))
 
+    def test_unix_serial_symlinked_dir_kept(self):
+        """The daemon (root) removes a serial socket without following a
+        symbolic link in the last component of its directory: one another
+        user could swap in is not followed, the socket behind it stays."""
+        name = "sb-unix-link"
+        real = os.path.join(self.tmp, "real-dir")
+        link = os.path.join(self.tmp, "link-dir")
+        os.mkdir(real)
+        os.symlink(real, link)
+        sock = os.path.join(real, "s.sock")
+        # the daemon removes the runner's config after the sockets
+        conf = os.path.join(state_dir(self.daemon), name + ".conf")
+        xml = domain_xml(name, memory_kib=MEM_KIB).replace("</devices>", """
+    <serial type='unix'>
+      <source mode='bind' path='%s'/>
+      <target port='1'/>
+    </serial>
+  </devices>""" % os.path.join(link, "s.sock"))
+        self.names.append(name)
+        dom = self.conn.defineXML(xml)
+        dom.create()
+        self.assertRunner(name, 1, "after start")
+        self.assertTrue(stat.S_ISSOCK(os.lstat(sock).st_mode), sock)
+        self.assertTrue(os.path.exists(conf), conf)
+        dom.destroy()
+        self.assertTrue(wait_until(lambda: dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF,
+                                   timeout=10), "domain not SHUTOFF after destroy")
+        self.assertTrue(wait_until(lambda: not os.path.lexists(conf), timeout=5),
+                        "%s: runner config %s left after destroy" % (name, conf))
+        self.assertTrue(os.path.lexists(sock) and stat.S_ISSOCK(os.lstat(sock).st_mode),
+                        "%s: socket behind the symlinked directory was removed" % sock)
+
     def test_reattach_after_restart(self):
         name = "sb-re"
         dom, pid = self.start(name)
