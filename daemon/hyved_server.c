@@ -14,6 +14,7 @@
 
 #include "hyved_client_priv.h"
 #include "hyve_network.h"
+#include "hyve_driver_priv.h"
 
 /* One call, owned by one thread at a time: built on the I/O thread, handed
  * to a worker by g_thread_pool_push(), freed there. No lock. */
@@ -94,6 +95,16 @@ proc_is_priority(const HyvedProcedure *proc)
     return proc->proc == REMOTE_PROC_DOMAIN_DESTROY || proc->proc == REMOTE_PROC_DOMAIN_DESTROY_FLAGS;
 }
 
+/* Whether @proc runs on the I/O thread now; TRUE leaves the driver's
+ * config writers held off until hyve_driver_inline_end. */
+static gboolean
+inline_begin(HyvedServer *server, const HyvedProcedure *proc)
+{
+    if (!(proc->flags & HYVED_PROC_INLINE))
+        return FALSE;
+    return !server->driver || hyve_driver_inline_try_begin(server->driver);
+}
+
 void
 hyved_server_queue_call(HyvedServer *server, HyvedClient *client,
                         const HyvedHeader *hdr, const guint8 *pkt, guint32 pkt_len,
@@ -101,6 +112,7 @@ hyved_server_queue_call(HyvedServer *server, HyvedClient *client,
 {
     const HyvedProcedure *proc = NULL;
     HyvedJob *job;
+    gboolean gated = FALSE;
 
     g_mutex_lock(&client->lock);
     client->inflight++;
@@ -109,9 +121,13 @@ hyved_server_queue_call(HyvedServer *server, HyvedClient *client,
     if (hdr->prog == HYVED_PROGRAM_REMOTE && hdr->vers == HYVED_PROGRAM_VERSION)
         proc = hyved_dispatch_find(hdr->proc);
     /* Errors (unknown program/procedure) and inline procedures are
-     * answered right here on the I/O thread, from the read buffer. */
-    if (!proc || (proc->flags & HYVED_PROC_INLINE) || hdr->status != HYVED_STATUS_OK) {
+     * answered right here on the I/O thread, from the read buffer; an
+     * inline one only while no persistent-config writer holds the locks
+     * it takes across file writes (else a worker answers it). */
+    if (!proc || hdr->status != HYVED_STATUS_OK || (gated = inline_begin(server, proc))) {
         call_run(client, hdr, pkt + payload_offset, pkt_len - payload_offset);
+        if (gated && server->driver)
+            hyve_driver_inline_end(server->driver);
         if (fds) {
             /* no procedure keeps passed descriptors yet */
             for (guint i = 0; i < fds->len; i++)

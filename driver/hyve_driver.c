@@ -30,6 +30,9 @@ struct _HyveDriver {
     gpointer sink_data;              /* [event_lock] */
     GQueue pending;                  /* [event_lock] HyveDomainEvent*, oldest first */
     GMutex flush_lock;               /* held while delivering: one flusher at a time */
+    GMutex config_lock;              /* held by persistent-config writers (file I/O
+                                      * under the list/obj locks); see
+                                      * hyve_driver_inline_try_begin */
     HyveProcessMgr *procs;           /* runner supervision (hyve_process_watch.c) */
     HyveStorage *storage;            /* pools and volumes (hyve_storage.h) */
     HyveNetworks *networks;          /* virtual networks (hyve_network.h) */
@@ -127,6 +130,7 @@ hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
     drv->opts.alt_emulator = drv->cfg.runner_path;
     g_mutex_init(&drv->event_lock);
     g_mutex_init(&drv->flush_lock);
+    g_mutex_init(&drv->config_lock);
     g_queue_init(&drv->pending);
     drv->domains = hyve_domain_list_new();
     hyve_domain_config_load_all(drv->cfg.config_dir, &drv->opts, drv->domains);
@@ -174,6 +178,7 @@ hyve_driver_free(HyveDriver *drv)
     g_queue_clear_full(&drv->pending, (GDestroyNotify)event_free);
     g_mutex_clear(&drv->event_lock);
     g_mutex_clear(&drv->flush_lock);
+    g_mutex_clear(&drv->config_lock);
     hyve_driver_config_clear(&drv->cfg);
     g_free(drv);
 }
@@ -380,6 +385,30 @@ hyve_driver_define_locked(HyveDriver *drv, HyveDomainDef *def_in, int *dom_id, i
     return g_steal_pointer(&obj);
 }
 
+void
+hyve_driver_config_lock(HyveDriver *drv)
+{
+    g_mutex_lock(&drv->config_lock);
+}
+
+void
+hyve_driver_config_unlock(HyveDriver *drv)
+{
+    g_mutex_unlock(&drv->config_lock);
+}
+
+gboolean
+hyve_driver_inline_try_begin(HyveDriver *drv)
+{
+    return g_mutex_trylock(&drv->config_lock);
+}
+
+void
+hyve_driver_inline_end(HyveDriver *drv)
+{
+    g_mutex_unlock(&drv->config_lock);
+}
+
 HyveDomainObj *
 hyve_driver_define_xml(HyveDriver *drv, const char *xml, guint flags, GError **error)
 {
@@ -412,6 +441,7 @@ hyve_driver_define_xml(HyveDriver *drv, const char *xml, guint flags, GError **e
             g_propagate_error(error, g_steal_pointer(&job_err));
             return NULL;
         }
+        hyve_driver_config_lock(drv);
         g_mutex_lock(&drv->domains->lock);
         if (held) {
             g_autoptr(HyveDomainObj) again = hyve_domain_list_find_uuid_locked(drv->domains,
@@ -421,6 +451,7 @@ hyve_driver_define_xml(HyveDriver *drv, const char *xml, guint flags, GError **e
                 again = hyve_domain_list_find_name_locked(drv->domains, def->name);
             if (again != held && tries < 100) {
                 g_mutex_unlock(&drv->domains->lock);
+                hyve_driver_config_unlock(drv);
                 hyve_domain_job_end(held);
                 continue;
             }
@@ -430,6 +461,7 @@ hyve_driver_define_xml(HyveDriver *drv, const char *xml, guint flags, GError **e
             hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid,
                                     dom_id, HYVE_DOMAIN_EVENT_DEFINED, detail, NULL);
         g_mutex_unlock(&drv->domains->lock);
+        hyve_driver_config_unlock(drv);
         if (held)
             hyve_domain_job_end(held);
         break;

@@ -23,6 +23,7 @@ hyve_driver_set_autostart(HyveDriver *drv, HyveDomainObj *obj, gboolean autostar
     HyveDomainList *list = hyve_driver_get_domains(drv);
     gboolean ok = TRUE;
 
+    hyve_driver_config_lock(drv);
     g_mutex_lock(&list->lock);
     g_mutex_lock(&obj->lock);
     if (!hyve_driver_check_removed_locked(obj, error)) {
@@ -39,6 +40,7 @@ hyve_driver_set_autostart(HyveDriver *drv, HyveDomainObj *obj, gboolean autostar
     }
     g_mutex_unlock(&obj->lock);
     g_mutex_unlock(&list->lock);
+    hyve_driver_config_unlock(drv);
     return ok;
 }
 
@@ -152,6 +154,7 @@ hyve_driver_set_metadata(HyveDriver *drv, HyveDomainObj *obj, int type, const ch
                        flags & ~(AFFECT_LIVE | AFFECT_CONFIG), __func__);
         return FALSE;
     }
+    hyve_driver_config_lock(drv);
     g_mutex_lock(&list->lock);
     g_mutex_lock(&obj->lock);
     ok = hyve_driver_set_metadata_locked(drv, obj, type, metadata, key, uri, flags, error);
@@ -161,6 +164,7 @@ hyve_driver_set_metadata(HyveDriver *drv, HyveDomainObj *obj, int type, const ch
         hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_METADATA_CHANGE, obj->name, obj->uuid,
                                 dom_id, 0, type, type == 2 ? uri : NULL);
     g_mutex_unlock(&list->lock);
+    hyve_driver_config_unlock(drv);
     if (ok && dom_id > 0)
         hyve_process_status_save(obj);     /* the live definition changed */
     hyve_driver_flush_events(drv);
@@ -256,12 +260,14 @@ hyve_driver_undefine(HyveDriver *drv, HyveDomainObj *obj, guint flags, GError **
      * running) or gone (the domain leaves the list). */
     if (!hyve_domain_job_begin(obj, FALSE, error))
         return FALSE;
+    hyve_driver_config_lock(drv);
     g_mutex_lock(&hyve_driver_get_domains(drv)->lock);
     ok = hyve_driver_undefine_locked(drv, obj, &dom_id, error);
     if (ok)
         hyve_driver_queue_event(drv, HYVE_DOMAIN_EVENT_ID_LIFECYCLE, obj->name, obj->uuid,
                                 dom_id, HYVE_DOMAIN_EVENT_UNDEFINED, 0 /* REMOVED */, NULL);
     g_mutex_unlock(&hyve_driver_get_domains(drv)->lock);
+    hyve_driver_config_unlock(drv);
     hyve_domain_job_end(obj);
     hyve_driver_flush_events(drv);
     return ok;

@@ -17,6 +17,7 @@ import select
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 import unittest
@@ -827,6 +828,104 @@ class AbuseTest(hyvetest.DaemonTestCase):
         self.assertLessEqual(peak[0], base_threads + CONFIG["max_workers"] + CONFIG["prio_workers"])
         self.after("20 clients x 200 pipelined calls")
 
+
+
+SLOW_FSYNC_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <time.h>
+static void slow(void)
+{
+    struct timespec ts = { 0, 300 * 1000 * 1000 };
+    nanosleep(&ts, 0);
+}
+int fsync(int fd)
+{
+    static int (*real)(int);
+    if (!real)
+        real = (int (*)(int)) dlsym(RTLD_NEXT, "fsync");
+    slow();
+    return real(fd);
+}
+int fdatasync(int fd)
+{
+    static int (*real)(int);
+    if (!real)
+        real = (int (*)(int)) dlsym(RTLD_NEXT, "fdatasync");
+    slow();
+    return real(fd);
+}
+"""
+
+
+class SlowFsyncTest(unittest.TestCase):
+    """A daemon whose fsync() takes 300 ms (an LD_PRELOAD shim built here):
+    while one client defines domains (each define fsyncs its file and the
+    directory), another client's cheap calls (answered on the I/O thread
+    when no config writer is at work) are not held up behind those fsyncs."""
+
+    def test_lookups_during_defines(self):
+        daemon = os.environ.get("HYVE_DAEMON", "")
+        try:
+            linked = subprocess.run(["ldd", daemon], capture_output=True, text=True).stdout
+        except OSError:
+            linked = ""
+        if "libasan" in linked or hyvetest.VALGRIND:
+            self.skipTest("an LD_PRELOAD shim does not mix with sanitizer runtimes")
+        tmp = hyvetest.make_tmpdir("hyve-it-slowfsync-")
+        src, shim = os.path.join(tmp, "slow.c"), os.path.join(tmp, "slow.so")
+        with open(src, "w") as f:
+            f.write(SLOW_FSYNC_C)
+        if subprocess.run(["cc", "-shared", "-fPIC", "-o", shim, src, "-ldl"]).returncode:
+            self.skipTest("no C compiler for the fsync shim")
+        d = hyvetest.Daemon(env={"LD_PRELOAD": shim}, name="SlowFsyncDaemon").start()
+        try:
+            writer, blocker, reader = (libvirt.open(d.uri) for _ in range(3))
+            reader.defineXML(hyvetest.domain_xml("slow-0"))
+            done, errors = threading.Event(), []
+            blocked = [0]
+
+            def define():
+                try:
+                    for i in range(1, 5):
+                        writer.defineXML(hyvetest.domain_xml("slow-%d" % i))
+                except libvirt.libvirtError as e:
+                    errors.append(str(e))
+                finally:
+                    done.set()
+
+            def lookups():
+                # these need the domain list lock, held across the fsyncs:
+                # they wait, but must not make the I/O thread wait
+                while not done.is_set():
+                    blocker.lookupByName("slow-0")
+                    blocked[0] += 1
+
+            threads_ = [threading.Thread(target=define), threading.Thread(target=lookups)]
+            worst, calls = 0.0, 0
+            for t in threads_:
+                t.start()
+            while not done.is_set():
+                t0 = time.monotonic()
+                self.assertTrue(reader.getHostname())
+                worst = max(worst, time.monotonic() - t0)
+                calls += 1
+            for t in threads_:
+                t.join()
+            names = sorted(dom.name() for dom in reader.listAllDomains(0))
+            print("slow fsync (300 ms): during 4 defines, %d lookups by another client, "
+                  "%d getHostname calls by a third, slowest %.0f ms"
+                  % (blocked[0], calls, worst * 1000))
+            self.assertEqual(errors, [])
+            self.assertEqual(names, ["slow-%d" % i for i in range(5)])
+            self.assertLess(worst, 0.2 * SCALE,
+                            "a client waited for another client's lookup behind a define's fsync")
+            for c in (writer, blocker, reader):
+                c.close()
+        finally:
+            d.cleanup()
+            if hasattr(d, "check_reports"):
+                d.check_reports()
 
 
 class FdLimitDaemon(hyvetest.Daemon):
