@@ -8,7 +8,8 @@
  * lazily gets "no such file", as it would in the empty root, instead of
  * killing the VM); no socket, connect, bind, execve, fork, ptrace, mount,
  * kill of other processes.  ioctl is limited to KVM's ioctl type,
- * BLKDISCARD and TCGETS; fcntl to the descriptor-flag commands (never
+ * BLKDISCARD, TCGETS and TUNSETOFFLOAD (a value argument: the tap's
+ * offloads follow what the virtio-net driver accepted); fcntl to the descriptor-flag commands (never
  * F_SETOWN/F_SETSIG/O_ASYNC, which would let the runner signal other
  * processes of its uid); fallocate to punching holes; tgkill to our own
  * threads; clone to new threads (clone3, whose flags a filter cannot see,
@@ -19,6 +20,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -159,6 +161,7 @@ hvr_filter_build(pid_t pid, GError **error)
     const struct scmp_arg_cmp kvm = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, KVMIO << 8);
     const struct scmp_arg_cmp discard = SCMP_A1(SCMP_CMP_EQ, BLKDISCARD);
     const struct scmp_arg_cmp tcgets = SCMP_A1(SCMP_CMP_EQ, TCGETS);
+    const struct scmp_arg_cmp tunoffload = SCMP_A1(SCMP_CMP_EQ, TUNSETOFFLOAD);
     const struct scmp_arg_cmp setname = SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME);
     const struct scmp_arg_cmp getname = SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME);
     /* virtio-blk discard on a file: the only fallocate mode the runner uses */
@@ -182,10 +185,11 @@ hvr_filter_build(pid_t pid, GError **error)
         (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "mmap", 1, &noexec)) < 0 ||
         (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "mprotect", 1, &noexec)) < 0 ||
         /* KVM_RUN, register/LAPIC/MSR access, IRQ lines, MSI, irqfd, ioeventfd,
-         * GSI routing; discard on block devices; isatty() */
+         * GSI routing; discard on block devices; isatty(); tap offloads */
         (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &kvm)) < 0 ||
         (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &discard)) < 0 ||
         (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &tcgets)) < 0 ||
+        (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &tunoffload)) < 0 ||
         /* thread names (GLib) */
         (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "prctl", 1, &setname)) < 0 ||
         (r = hvr_rule(ctx, SCMP_ACT_ALLOW, "prctl", 1, &getname)) < 0 ||

@@ -14,8 +14,8 @@
  * what the driver accepted.  The tap is opened with every offload a Linux
  * guest takes (HVR_NET_TAP_FULL); once the driver is running its features
  * are compared with that and, if they differ, the flags are changed with
- * TUNSETOFFLOAD when the runner may still issue that ioctl (no sandbox: the
- * seccomp filter allows only KVM ioctls).  Otherwise the device adapts each
+ * TUNSETOFFLOAD (allowed by the sandbox's seccomp filter too).  If that
+ * ioctl fails (an older kernel, a stricter filter), the device adapts each
  * packet in software ("soft" mode): a partial checksum the driver did not
  * accept is completed here, a GSO packet it did not accept is dropped
  * (counted in rx_dropped).  Everything read from the header is bounds
@@ -74,7 +74,6 @@ typedef struct {
 
 typedef struct {
     int fd;
-    bool can_ioctl;             /* no sandbox: TUNSETOFFLOAD allowed */
     unsigned tap_flags;         /* what the tap may hand us */
     unsigned want_flags;        /* what the driver accepted */
     uint64_t seen_features;     /* driver features want_flags was made from */
@@ -84,6 +83,8 @@ typedef struct {
     struct iovec *rxiov;        /* MRG_RXBUF: IOV_MAX entries */
     HvrNetBuf *bufs;            /* MRG_RXBUF: HVR_NET_MRG_MAX */
     size_t held_len;            /* a frame in scratch waiting for buffers */
+    bool rx_waiting;            /* MRG_RXBUF: too few buffers at rx_wait_avail */
+    uint16_t rx_wait_avail;
     uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes, rx_dropped, rx_soft_csum;
 } HvrNet;
 
@@ -116,7 +117,7 @@ hvr_net_sync_offloads(HvrVirtioDev *dev, HvrNet *n)
     n->seen_features = f;
     n->seen_valid = true;
     n->want_flags = hvr_net_tap_flags(f);
-    if (n->want_flags != n->tap_flags && n->can_ioctl &&
+    if (n->want_flags != n->tap_flags &&
         ioctl(n->fd, TUNSETOFFLOAD, (unsigned long)n->want_flags) == 0)
         n->tap_flags = n->want_flags;
 }
@@ -378,7 +379,11 @@ hvr_net_rx_wait(HvrVirtioDev *dev, HvrNet *n, HvrNetGather *g)
         if (hvr_net_avail_idx(vq) != seen)
             return true;
     }
-    hvr_virtio_arm_fd(dev, n->fd, false);   /* until buffers arrive */
+    /* until the guest adds beyond @seen: the buffers given back stay
+     * available, and must not make every wake of the I/O thread retry */
+    n->rx_waiting = true;
+    n->rx_wait_avail = seen;
+    hvr_virtio_arm_fd(dev, n->fd, false);
     return false;
 }
 
@@ -395,6 +400,7 @@ hvr_net_rx_merge(HvrVirtioDev *dev, HvrNet *n)
     }
     if (!n->scratch)
         n->scratch = g_malloc(HVR_NET_MAX_FRAME);
+    n->rx_waiting = false;
     for (;;) {
         size_t got;
         ssize_t r;
@@ -533,6 +539,8 @@ hvr_net_notify(HvrVirtioDev *dev, unsigned q)
 
     if (q == 1) {
         hvr_net_tx_all(dev, n);
+    } else if (n->rx_waiting && hvr_net_avail_idx(&dev->q[0].vq) == n->rx_wait_avail) {
+        return;         /* still too few buffers (a wake, or a kick for nothing new) */
     } else if (hvr_vq_has_avail(&dev->q[0].vq)) {
         hvr_virtio_arm_fd(dev, n->fd, true);
         hvr_net_rx(dev, n);
@@ -553,6 +561,7 @@ hvr_net_reset(HvrVirtioDev *dev)
     if (n) {
         n->seen_valid = false;
         n->held_len = 0;
+        n->rx_waiting = false;
     }
 }
 
@@ -673,8 +682,6 @@ hvr_virtio_net_create(HvrMachine *m, int slot, const HvrPciSlotConfig *sc, GErro
     n = g_new0(HvrNet, 1);
     n->fd = fd;
     n->tap_flags = n->want_flags = HVR_NET_TAP_FULL;
-    /* the sandbox's seccomp filter allows no tap ioctl */
-    n->can_ioctl = !(m->cfg && m->cfg->sandbox);
     dev->state = n;
     hvr_virtio_add_fd(dev, fd, false);
     return hvr_virtio_start(dev, error);

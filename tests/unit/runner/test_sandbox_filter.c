@@ -177,6 +177,8 @@ static const struct {
     { "ioctl BLKDISCARD", __NR_ioctl, AUDIT_ARCH_X86_64, { 5, BLKDISCARD }, ALLOW, 0 },
     { "ioctl TIOCSTI", __NR_ioctl, AUDIT_ARCH_X86_64, { 0, TIOCSTI }, TRAP, 0 },
     { "ioctl TUNSETIFF", __NR_ioctl, AUDIT_ARCH_X86_64, { 5, 0x400454ca }, TRAP, 0 },
+    { "ioctl TUNSETOFFLOAD", __NR_ioctl, AUDIT_ARCH_X86_64, { 5, 0x400454d0 }, ALLOW, 0 },
+    { "ioctl TUNSETTXFILTER", __NR_ioctl, AUDIT_ARCH_X86_64, { 5, 0x400454d1 }, TRAP, 0 },
     { "clone thread", __NR_clone, AUDIT_ARCH_X86_64,
       { CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM }, ALLOW, 0 },
     { "clone fork", __NR_clone, AUDIT_ARCH_X86_64, { SIGCHLD }, TRAP, 1 },

@@ -3,12 +3,14 @@
  * one frame with its 12-byte vnet header), whose two tap ioctls are
  * answered by the ioctl() below, which records every TUNSETOFFLOAD.
  * Table-driven: the driver accepts a feature set, with or without the
- * sandbox (no ioctl possible after setup); checked are the device feature
+ * sandbox (whose filter allows TUNSETOFFLOAD), or with TUNSETOFFLOAD
+ * refused after open (soft mode); checked are the device feature
  * bits, the tap offload flags the device asks for, transmit (header passed
  * to the tap unchanged), receive of plain, partial-checksum and GSO frames
  * (delivered as is, checksum completed in software, or dropped) and a
  * malformed checksum offset.  Skipped (77) without a usable /dev/kvm. */
 #include <check.h>
+#include <errno.h>
 #include <linux/if_tun.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hvr_config.h"
@@ -46,6 +49,7 @@ static HvrMachine mach;
 static HvrVirtioDev *dev;
 static int tap_fd = -1, peer = -1;
 static int offload_calls;
+static bool offload_refused;   /* TUNSETOFFLOAD after open fails (EPERM) */
 static unsigned long offload_last;
 
 int
@@ -62,6 +66,10 @@ ioctl(int fd, unsigned long req, ...)
     if (fd >= 0 && fd == tap_fd && req == TUNSETOFFLOAD) {
         offload_calls++;
         offload_last = (unsigned long)arg;
+        if (offload_refused) {
+            errno = EPERM;
+            return -1;
+        }
         return 0;
     }
     return (int)syscall(SYS_ioctl, fd, req, arg);
@@ -170,6 +178,7 @@ typedef struct {
     uint8_t rx_flags, rx_gso;   /* frame the tap hands over */
     uint16_t cstart, coff;
     enum { RX_ASIS, RX_CSUM_FIXED, RX_DROPPED } expect;
+    bool refused;               /* TUNSETOFFLOAD fails after open: soft mode */
 } NetCase;
 
 static const NetCase cases[] = {
@@ -183,14 +192,13 @@ static const NetCase cases[] = {
     { "tso-without-csum", F_MAC | F_GTSO4, false, 1, 0, 0, 0, 0, 0, RX_ASIS },
     { "sandbox-all", F_MAC | F_GCSUM | F_GTSO4 | F_GTSO6 | F_GECN, true,
       0, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN, 1, 0x81, 34, 16, RX_ASIS },
-    { "sandbox-soft-csum", F_MAC, true, 0, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN,
-      1, 0, 34, 16, RX_CSUM_FIXED },
-    { "sandbox-gso-dropped", F_MAC | F_GCSUM, true, 0,
-      TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN, 1, 1, 34, 16, RX_DROPPED },
-    { "sandbox-ecn-dropped", F_MAC | F_GCSUM | F_GTSO4, true, 0,
-      TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN, 1, 0x81, 34, 16, RX_DROPPED },
-    { "sandbox-bad-csum-offset", F_MAC, true, 0,
-      TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN, 1, 0, 34, 2000, RX_DROPPED },
+    { "sandbox-csum-only", F_MAC | F_GCSUM, true, 1, TUN_F_CSUM, 1, 0, 34, 16, RX_ASIS },
+    { "sandbox-none", F_MAC, true, 1, 0, 0, 0, 0, 0, RX_ASIS },
+    { "refused-soft-csum", F_MAC, true, 1, 0, 1, 0, 34, 16, RX_CSUM_FIXED, true },
+    { "refused-gso-dropped", F_MAC | F_GCSUM, true, 1, TUN_F_CSUM, 1, 1, 34, 16, RX_DROPPED, true },
+    { "refused-ecn-dropped", F_MAC | F_GCSUM | F_GTSO4, true, 1, TUN_F_CSUM | TUN_F_TSO4,
+      1, 0x81, 34, 16, RX_DROPPED, true },
+    { "refused-bad-csum-offset", F_MAC, false, 1, 0, 1, 0, 34, 2000, RX_DROPPED, true },
 };
 
 START_TEST(test_net)
@@ -210,6 +218,7 @@ START_TEST(test_net)
     peer = sv[1];
     offload_calls = 0;
     offload_last = ~0ul;
+    offload_refused = false;
     cfg->sandbox = c->sandbox;
     memset(&mach, 0, sizeof(mach));
     mach.cfg = cfg;
@@ -227,6 +236,7 @@ START_TEST(test_net)
                   "%s: open sets the full offloads (calls %d, 0x%lx)", c->name,
                   offload_calls, offload_last);
     offload_calls = 0;
+    offload_refused = c->refused;
     {
         HvrDevice *d = g_ptr_array_index(mach.devices, 0);
 
@@ -355,6 +365,7 @@ START_TEST(test_merge)
     ck_assert(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
     tap_fd = sc.fd = sv[0];
     peer = sv[1];
+    offload_refused = false;
     memset(&mach, 0, sizeof(mach));
     mach.cfg = cfg;
     ram = g_malloc0(RAM);
@@ -391,6 +402,21 @@ START_TEST(test_merge)
     ck_assert_msg(rd16(RXQ + 0x2000 + 2) == 0, "merge: frame delivered into too few buffers");
     ck_assert_msg(rd16(RXQ + 0x2000 + 4 + 8 * QSZ) == 2, "merge: avail_event %u",
                   rd16(RXQ + 0x2000 + 4 + 8 * QSZ));
+    /* while it waits, the I/O thread sleeps: the two buffers it gave back
+     * do not make each wake (or a kick adding nothing) retry the frame */
+    {
+        struct timespec t0, t1;
+        double cpu;
+
+        ck_assert(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0) == 0);
+        bar(0x3000, 2, 0);              /* a kick with nothing new */
+        g_usleep(200000);
+        ck_assert(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1) == 0);
+        cpu = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+        ck_assert_msg(cpu < 0.02, "merge: I/O thread busy while holding a frame (%.3f s CPU in 0.2 s)",
+                      cpu);
+        ck_assert_msg(rd16(RXQ + 0x2000 + 2) == 0, "merge: frame delivered after a kick for nothing");
+    }
     post(0, RXQ, 2, BUF + 0x1000 + 0x200, 32, true);
     ck_assert_msg(wait_used(RXQ, 3), "merge: frame not received (used %u)", rd16(RXQ + 0x2000 + 2));
     ck_assert_uint_eq(rd16(BUF + 0x1000 + 10), 3);
