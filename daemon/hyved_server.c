@@ -14,7 +14,6 @@
 
 #include "hyved_client_priv.h"
 #include "hyve_network.h"
-#include "hyve_driver_priv.h"
 
 /* One call, owned by one thread at a time: built on the I/O thread, handed
  * to a worker by g_thread_pool_push(), freed there. No lock. */

@@ -406,4 +406,13 @@ void hyve_domain_stats_record_free(HyveDomainStatsRecord *rec);
 GPtrArray *hyve_driver_get_all_domain_stats(HyveDriver *drv, GPtrArray *doms,
                                             guint stats, guint flags, GError **error);
 
+/* For the daemon's I/O thread: it runs a cheap call inline only when
+ * hyve_driver_inline_try_begin() says no persistent-config writer (define,
+ * undefine, set_metadata, set_autostart: they fsync with the list/obj locks
+ * held) is at work; it then keeps writers out until hyve_driver_inline_end().
+ * Otherwise the call goes to a worker, so one client's define does not
+ * freeze every client's I/O. */
+gboolean hyve_driver_inline_try_begin(HyveDriver *drv);
+void hyve_driver_inline_end(HyveDriver *drv);
+
 G_END_DECLS

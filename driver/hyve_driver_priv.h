@@ -34,15 +34,10 @@ gboolean hyve_driver_check_removed_locked(HyveDomainObj *obj, GError **error);
 /* The persistent-config writers (define, undefine, set_metadata,
  * set_autostart) write and fsync files with the list/obj locks held; they
  * take the driver's config lock first (after any job, before any list or
- * object lock, and never wait for a job while holding it). The daemon's
- * I/O thread runs a cheap call inline only when
- * hyve_driver_inline_try_begin says no writer is at work (it then keeps
- * writers out until hyve_driver_inline_end); otherwise the call goes to a
- * worker, so one client's define does not freeze every client's I/O. */
+ * object lock, and never wait for a job while holding it); see
+ * hyve_driver_inline_try_begin() in hyve_driver.h. */
 void hyve_driver_config_lock(HyveDriver *drv);
 void hyve_driver_config_unlock(HyveDriver *drv);
-gboolean hyve_driver_inline_try_begin(HyveDriver *drv);
-void hyve_driver_inline_end(HyveDriver *drv);
 
 /* hyve_driver_voluser.c: the HyveVolUserFunc (hyve_storage.h) installed
  * for the storage driver, @user_data the HyveDriver. */
