@@ -79,7 +79,8 @@ hvr_net_interrupt(HvrVirtioDev *dev, unsigned q, uint16_t old)
 
     if (vq->used_idx == old)
         return;
-    if (hvr_net_event_idx(dev)) {
+    vq->event_idx = hvr_net_event_idx(dev);     /* then flags do not count */
+    if (vq->event_idx) {
         const uint8_t *a = hvr_mem_gpa(vq->mem, vq->avail, 6 + 2 * (uint64_t)vq->size);
         uint16_t ev;
 

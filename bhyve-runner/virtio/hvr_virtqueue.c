@@ -207,6 +207,8 @@ hvr_vq_should_notify(HvrVirtqueue *vq)
 {
     const uint16_t *flags = hvr_mem_gpa(vq->mem, vq->avail, 2);
 
+    if (vq->event_idx)
+        return true;        /* the device MUST ignore flags (virtio 1.x 2.7.7.2) */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     return !(GUINT16_FROM_LE(__atomic_load_n(flags, __ATOMIC_ACQUIRE)) & 1);
 }

@@ -41,6 +41,8 @@ typedef struct {
     uint16_t last_avail;
     uint16_t used_idx;
     bool indirect;              /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+    bool event_idx;             /* VIRTIO_RING_F_EVENT_IDX: avail flags ignored
+                                 * (set by a model that checks used_event) */
     bool ready;
 } HvrVirtqueue;
 
