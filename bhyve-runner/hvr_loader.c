@@ -1,9 +1,5 @@
 /* hvr_loader.c: bzImage, zero page, e820, page tables, GDT, BSP state. */
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "hvr_error.h"
 #include "hvr_loader.h"
@@ -42,6 +38,15 @@ hvr_bzimage_parse(const uint8_t *d, size_t len, HvrBzImage *bz, GError **error)
     if (!(bz->xloadflags & 1) || !(bz->loadflags & 1)) {
         g_set_error(error, HVR_ERROR, HVR_ERROR_CONFIG_UNSUPPORTED,
                     "kernel has no 64-bit entry point (XLF_KERNEL_64/LOADED_HIGH unset)");
+        return FALSE;
+    }
+    /* a 2.12 header reaches at least init_size (0x260..0x263): a shorter
+     * one (jump byte at 0x201) would leave fields read above out of the
+     * zero page the kernel and its tools see */
+    if (bz->hdr_end < 0x264) {
+        g_set_error(error, HVR_ERROR, HVR_ERROR_CONFIG_UNSUPPORTED,
+                    "malformed bzImage: setup header ends at 0x%x, before init_size",
+                    (unsigned)bz->hdr_end);
         return FALSE;
     }
     if (bz->setup_size + 0x200 >= len || bz->hdr_end > 0x290) {
@@ -117,67 +122,25 @@ hvr_loader_tables(HvrMem *mem)
         wr64(pd + 8 * i, ((uint64_t)i << 21) | 0x83);
 }
 
-#define HVR_LOADER_HDR 4096
-
-/* Opens @path (a regular file) and returns its size; -1 on error. */
-static int
-hvr_loader_open(const char *path, const char *what, uint64_t *size, GError **error)
-{
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        g_set_error(error, HVR_ERROR, HVR_ERROR_OPEN_FAILED, "cannot read %s %s: %s", what,
-                    path, fd < 0 || errno ? g_strerror(errno) : "not a regular file");
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    *size = st.st_size;
-    return fd;
-}
-
-/* Reads exactly @len bytes at @off: file contents go straight into guest
- * RAM (no bounce buffer: one copy and 2k page faults less per boot). */
-static gboolean
-hvr_loader_read(int fd, const char *path, void *dst, size_t len, uint64_t off, GError **error)
-{
-    size_t done = 0;
-
-    while (done < len) {
-        ssize_t r = pread(fd, (uint8_t *)dst + done, len - done, off + done);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            g_set_error(error, HVR_ERROR, HVR_ERROR_OPEN_FAILED, "cannot read %s: %s", path,
-                        r < 0 ? g_strerror(errno) : "file shrank while loading");
-            return FALSE;
-        }
-        done += r;
-    }
-    return TRUE;
-}
-
 gboolean
 hvr_loader_load(HvrMem *mem, const char *kernel, const char *initrd,
                 const char *cmdline, uint64_t rsdp, GError **error)
 {
-    uint8_t kdata[HVR_LOADER_HDR] = { 0 };     /* setup header (parse reads < 0x290) */
-    uint64_t klen = 0, ilen = 0;
+    g_autofree uint8_t *kdata = NULL;
+    g_autofree uint8_t *idata = NULL;
+    gsize klen = 0, ilen = 0;
     HvrE820Entry e820[HVR_E820_MAX];
     uint64_t initrd_addr = 0, kend, pm_len;
     HvrBzImage bz;
     unsigned n;
     uint8_t *dst;
-    int fd;
 
-    if ((fd = hvr_loader_open(kernel, "kernel", &klen, error)) < 0)
+    if (!g_file_get_contents(kernel, (char **)&kdata, &klen, error)) {
+        g_prefix_error(error, "cannot read kernel: ");
         return FALSE;
-    if (!hvr_loader_read(fd, kernel, kdata, MIN(klen, sizeof(kdata)), 0, error) ||
-        !hvr_bzimage_parse(kdata, klen, &bz, error)) {
+    }
+    if (!hvr_bzimage_parse(kdata, klen, &bz, error)) {
         g_prefix_error(error, "%s: ", kernel);
-        close(fd);
         return FALSE;
     }
     pm_len = klen - bz.setup_size;
@@ -186,41 +149,30 @@ hvr_loader_load(HvrMem *mem, const char *kernel, const char *initrd,
         g_set_error(error, HVR_ERROR, HVR_ERROR_CONFIG_UNSUPPORTED,
                     "guest memory too small for this kernel (needs more than %u MiB)",
                     (unsigned)((0x1000000ULL + bz.init_size) >> 20) + 16);
-        close(fd);
         return FALSE;
     }
     /* init_size fits (above), but the file itself may be bigger than RAM */
     if (!(dst = hvr_mem_gpa(mem, HVR_BOOT_KERNEL, pm_len))) {
         g_set_error(error, HVR_ERROR, HVR_ERROR_CONFIG_UNSUPPORTED,
-                    "kernel %s (%" G_GUINT64_FORMAT " bytes) does not fit in guest memory",
-                    kernel, klen);
-        close(fd);
+                    "kernel %s (%zu bytes) does not fit in guest memory", kernel, klen);
         return FALSE;
     }
-    if (!hvr_loader_read(fd, kernel, dst, pm_len, bz.setup_size, error)) {
-        close(fd);
-        return FALSE;
-    }
-    close(fd);
+    memcpy(dst, kdata + bz.setup_size, pm_len);
 
     if (initrd) {
         uint64_t top = MIN(mem->lowmem, (uint64_t)bz.initrd_addr_max + 1);
-        gboolean ok;
 
-        if ((fd = hvr_loader_open(initrd, "initrd", &ilen, error)) < 0)
+        if (!g_file_get_contents(initrd, (char **)&idata, &ilen, error)) {
+            g_prefix_error(error, "cannot read initrd: ");
             return FALSE;
+        }
         initrd_addr = (top - ilen) & ~0xFFFULL;
         if (ilen >= top || initrd_addr < MAX(kend, 0x1000000ULL + bz.init_size)) {
             g_set_error(error, HVR_ERROR, HVR_ERROR_CONFIG_UNSUPPORTED,
-                        "initrd %s (%" G_GUINT64_FORMAT " bytes) does not fit in guest memory",
-                        initrd, ilen);
-            close(fd);
+                        "initrd %s (%zu bytes) does not fit in guest memory", initrd, ilen);
             return FALSE;
         }
-        ok = hvr_loader_read(fd, initrd, hvr_mem_gpa(mem, initrd_addr, ilen), ilen, 0, error);
-        close(fd);
-        if (!ok)
-            return FALSE;
+        memcpy(hvr_mem_gpa(mem, initrd_addr, ilen), idata, ilen);
     }
     cmdline = cmdline ? cmdline : "";
     if (strlen(cmdline) > bz.cmdline_size) {
