@@ -34,19 +34,13 @@ hvr_bzimage_parse(const uint8_t *d, size_t len, HvrBzImage *bz, GError **error)
     bz->cmdline_size = rd32(d + 0x238);
     bz->init_size = rd32(d + 0x260);
     bz->setup_size = ((size_t)bz->setup_sects + 1) * 512;
-    bz->hdr_end = 0x202 + d[0x201];
+    /* a 2.12 header reaches at least 0x268 (init_size, handover_offset):
+     * copy that much into the zero page even when the jump byte at 0x201
+     * says less, so every field read above is what the kernel sees */
+    bz->hdr_end = MAX(0x202 + d[0x201], 0x268);
     if (!(bz->xloadflags & 1) || !(bz->loadflags & 1)) {
         g_set_error(error, HVR_ERROR, HVR_ERROR_CONFIG_UNSUPPORTED,
                     "kernel has no 64-bit entry point (XLF_KERNEL_64/LOADED_HIGH unset)");
-        return FALSE;
-    }
-    /* a 2.12 header reaches at least init_size (0x260..0x263): a shorter
-     * one (jump byte at 0x201) would leave fields read above out of the
-     * zero page the kernel and its tools see */
-    if (bz->hdr_end < 0x264) {
-        g_set_error(error, HVR_ERROR, HVR_ERROR_CONFIG_UNSUPPORTED,
-                    "malformed bzImage: setup header ends at 0x%x, before init_size",
-                    (unsigned)bz->hdr_end);
         return FALSE;
     }
     if (bz->setup_size + 0x200 >= len || bz->hdr_end > 0x290) {
