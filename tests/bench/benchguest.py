@@ -30,7 +30,8 @@ import hashlib
 import os
 import subprocess
 
-BENCH_INIT = r"""#!/bin/sh
+# Start of every bench /init: mounts, the test guest's modules, say().
+INIT_PREAMBLE = r"""#!/bin/sh
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -40,7 +41,9 @@ while read -r name path; do
     insmod "$path" 2>/dev/null || echo "HYVE-BENCH: insmod-failed $name"
 done < /etc/modules.order
 say() { echo "HYVE-BENCH: $*" > /dev/console; }
-mode= mb=256 runs=1 ops=randwrite,randread count=4096 qd=1 bs=4096
+"""
+
+BENCH_INIT = INIT_PREAMBLE + r"""mode= mb=256 runs=1 ops=randwrite,randread count=4096 qd=1 bs=4096
 for w in $(cat /proc/cmdline); do
     case "$w" in
         hyve.bench.ops=*) ops=${w#hyve.bench.ops=} ;;

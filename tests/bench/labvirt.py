@@ -57,7 +57,28 @@ def _tail(path, n=1500):
         return "(%s)" % e
 
 
-class HyvePeer:
+class _Peer:
+    """A daemon run by the bench: `proc` (Popen or None) and `uri`."""
+
+    def stop(self):
+        if self.proc is None:
+            return
+        try:
+            for n in hv.virsh(self.uri, "list", "--name",
+                              timeout=30).split():
+                hv.virsh(self.uri, "destroy", n, check=False, timeout=30)
+        except (hv.Fail, subprocess.TimeoutExpired):
+            pass
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+class HyvePeer(_Peer):
     name = "hyve"
     domain_type = "bhyve"
 
@@ -97,23 +118,6 @@ class HyvePeer:
         return _tail(os.path.join(self.root, "var", "log", "libvirt",
                                   "bhyve", name + ".log"))
 
-    def stop(self):
-        if self.proc is None:
-            return
-        try:
-            for n in hv.virsh(self.uri, "list", "--name",
-                              timeout=30).split():
-                hv.virsh(self.uri, "destroy", n, check=False, timeout=30)
-        except (hv.Fail, subprocess.TimeoutExpired):
-            pass
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
 
 LIBVIRTD_CONF = """unix_sock_dir = "%(run)s"
 auth_unix_rw = "none"
@@ -146,7 +150,7 @@ exec libvirtd -f $X/libvirtd.conf
 """
 
 
-class QemuPeer:
+class QemuPeer(_Peer):
     name = "qemu-pc"
     domain_type = "kvm"
 
@@ -236,23 +240,6 @@ class QemuPeer:
                                   else "0", "root", "var", "log", "libvirt",
                                   "qemu", name + ".log")) + \
             "\n--- libvirtd log ---\n" + _tail(self.log_path)
-
-    def stop(self):
-        if self.proc is None:
-            return
-        try:
-            for n in hv.virsh(self.uri, "list", "--name",
-                              timeout=30).split():
-                hv.virsh(self.uri, "destroy", n, check=False, timeout=30)
-        except (hv.Fail, subprocess.TimeoutExpired):
-            pass
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
 
 
 def define(peer, name, kernel, initrd, cmdline, mem_mib=256, vcpus=1):

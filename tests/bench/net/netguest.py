@@ -24,17 +24,7 @@ import benchguest  # noqa: E402  (H4's; reused for its newc writer)
 
 IPERF = "/usr/bin/iperf3"
 
-NET_INIT = r"""#!/bin/sh
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
-while read -r name path; do
-    insmod "$path" 2>/dev/null || echo "HYVE-BENCH: insmod-failed $name"
-done < /etc/modules.order
-say() { echo "HYVE-BENCH: $*" > /dev/console; }
-t=5 runs=1
+NET_INIT = benchguest.INIT_PREAMBLE + r"""t=5 runs=1
 for w in $(cat /proc/cmdline); do
     case "$w" in
         hyve.bench.t=*) t=${w#hyve.bench.t=} ;;
