@@ -60,10 +60,19 @@ hyved_client_enable_keepalive(HyvedClient *client)
     g_mutex_lock(&client->lock);
     client->keepalive = TRUE;
     g_mutex_unlock(&client->lock);
-    /* The timer belongs to the I/O thread. */
-    g_main_context_invoke_full(client->server->ctx, G_PRIORITY_DEFAULT,
-                               client_keepalive_start, hyved_client_ref(client),
-                               (GDestroyNotify) hyved_client_unref);
+    /* The timer belongs to the I/O thread: started there, never in the
+     * caller (g_main_context_invoke() would run it in a worker that can
+     * acquire the context once the main loop ended, beside the shutdown
+     * closing this client). */
+    {
+        GSource *idle = g_idle_source_new();
+
+        g_source_set_callback(idle, client_keepalive_start, hyved_client_ref(client),
+                              (GDestroyNotify) hyved_client_unref);
+        g_source_set_name(idle, "hyved-keepalive-start");
+        g_source_attach(idle, client->server->ctx);
+        g_source_unref(idle);
+    }
 }
 
 /* ---- state accessors ------------------------------------------------------- */

@@ -374,14 +374,17 @@ hyved_streams_call_done_locked(HyvedClient *client, guint32 serial, gboolean ok)
             continue;
         }
         g_ptr_array_add(client->streams, st);
-        /* the I/O thread attaches it (it owns every source) */
+        /* the I/O thread attaches it (it owns every source), always later:
+         * g_main_context_invoke() would run it right here when this thread
+         * owns or can acquire the context (the I/O thread itself; any
+         * thread once the main loop ended, as virtbhyved's context is the
+         * global default), and stream_attach takes client->lock, held here */
         {
             HyvedStreamAttach *a = g_new0(HyvedStreamAttach, 1);
 
             a->st = (HyvedStream *) g_source_ref(&st->base);
             a->client = hyved_client_ref(client);
-            g_main_context_invoke_full(client->server->ctx, G_PRIORITY_DEFAULT, stream_attach,
-                                       a, stream_attach_free);
+            hyved_stream_defer(st, stream_attach, a, stream_attach_free);
         }
     }
 }

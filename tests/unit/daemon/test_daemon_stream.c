@@ -392,6 +392,86 @@ START_TEST(test_stream_open_closed_client)
 }
 END_TEST
 
+/* The reply of a stream-opening call queued while nobody iterates the I/O
+ * thread's context (the daemon between its main loop's end and
+ * hyved_server_free, a worker still finishing a console open). virtbhyved
+ * serves on g_main_context_default(), which g_main_context_invoke() runs
+ * in the calling thread when it can acquire it: attaching the stream must
+ * be left to the I/O thread, not run in the caller, which holds
+ * client->lock (a self-deadlock, and then a hang at shutdown). */
+typedef struct {
+    HyvedClient *client;
+    GMutex lock;
+    GCond cond;
+    gboolean done;
+} LateDone;
+
+static gpointer
+late_done_thread(gpointer data)
+{
+    LateDone *ld = data;
+
+    g_mutex_lock(&ld->client->lock);
+    hyved_streams_call_done_locked(ld->client, SERIAL, TRUE);
+    hyved_client_unlock(ld->client);
+    g_mutex_lock(&ld->lock);
+    ld->done = TRUE;
+    g_cond_broadcast(&ld->cond);
+    g_mutex_unlock(&ld->lock);
+    return NULL;
+}
+
+START_TEST(test_stream_done_after_loop)
+{
+    TestServer *ts = test_server_start_on(HYVED_AUTH_NONE, NULL, g_main_context_default());
+    int fd = test_connect(ts->sock_rw);
+    int sp[2];
+    HyvedHeader call = { HYVED_PROGRAM_REMOTE, 1, 201, HYVED_TYPE_CALL, SERIAL, 0 };
+    EndRecord rec = { .ctx = ts->ctx };
+    LateDone ld = { 0 };
+    g_autoptr(GError) err = NULL;
+    HyvedStream *st;
+    GThread *thread;
+    gint64 deadline;
+    gboolean done;
+
+    g_mutex_init(&rec.lock);
+    g_cond_init(&rec.cond);
+    g_mutex_init(&ld.lock);
+    g_cond_init(&ld.cond);
+    test_open(fd, "bhyve:///system", 0);
+    hyved_server_foreach_client(ts->server, grab_client, &ld.client);
+    ck_assert(ld.client);
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+    st = hyved_client_open_stream(ld.client, &call, sp[1], on_end, &rec, on_notify, &err);
+    ck_assert_msg(st, "done-after-loop: open: %s", err ? err->message : "?");
+
+    test_server_stop_loop(ts);      /* the I/O thread is gone: nobody owns ctx */
+    thread = g_thread_new("late-done", late_done_thread, &ld);
+    deadline = g_get_monotonic_time() + 5 * G_TIME_SPAN_SECOND;
+    g_mutex_lock(&ld.lock);
+    while (!ld.done && g_cond_wait_until(&ld.cond, &ld.lock, deadline))
+        ;
+    done = ld.done;
+    g_mutex_unlock(&ld.lock);
+    ck_assert_msg(done, "done-after-loop: queuing the reply hangs (the stream was attached "
+                  "in the caller, under client->lock)");
+    g_thread_join(thread);
+
+    /* shutdown ends the stream once: fd closed, end callback run */
+    test_server_stop(ts);
+    ck_assert_msg(fd_is_closed(sp[0], 3000), "done-after-loop: fd not closed at shutdown");
+    ck_assert_msg(wait_count(&rec, &rec.ends, 1) == 1, "done-after-loop: %d end callbacks",
+                  rec.ends);
+    hyved_stream_unref(st);
+    hyved_client_unref(ld.client);
+    close(sp[0]);
+    close(fd);
+    g_mutex_clear(&ld.lock);
+    g_cond_clear(&ld.cond);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -401,6 +481,7 @@ main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_stream_end, 0, G_N_ELEMENTS(end_cases));
     tcase_add_test(tc, test_stream_open_closed_client);
+    tcase_add_test(tc, test_stream_done_after_loop);
     suite_add_tcase(s, tc);
     return test_suite_run(s);
 }

@@ -25,6 +25,12 @@ server_thread(gpointer data)
 TestServer *
 test_server_start(HyvedAuth rw_auth, void (*tweak)(HyvedConfig *cfg))
 {
+    return test_server_start_on(rw_auth, tweak, NULL);
+}
+
+TestServer *
+test_server_start_on(HyvedAuth rw_auth, void (*tweak)(HyvedConfig *cfg), GMainContext *ctx)
+{
     TestServer *ts = g_new0(TestServer, 1);
     HyveDriverConfig dcfg = { 0 };
     g_autoptr(GError) err = NULL;
@@ -52,7 +58,7 @@ test_server_start(HyvedAuth rw_auth, void (*tweak)(HyvedConfig *cfg))
     ts->driver = hyve_driver_new(&dcfg, &err);
     ck_assert_msg(ts->driver, "driver: %s", err ? err->message : "?");
 
-    ts->ctx = g_main_context_new();
+    ts->ctx = ctx ? g_main_context_ref(ctx) : g_main_context_new();
     ts->server = hyved_server_new(&ts->cfg, ts->driver, TRUE, ts->ctx, &err);
     ck_assert_msg(ts->server, "server: %s", err ? err->message : "?");
     ck_assert_msg(hyved_server_add_unix_listener(ts->server, ts->sock_rw, FALSE, rw_auth,
@@ -64,10 +70,19 @@ test_server_start(HyvedAuth rw_auth, void (*tweak)(HyvedConfig *cfg))
 }
 
 void
-test_server_stop(TestServer *ts)
+test_server_stop_loop(TestServer *ts)
 {
+    if (!ts->thread)
+        return;
     hyved_server_quit(ts->server);
     g_thread_join(ts->thread);
+    ts->thread = NULL;
+}
+
+void
+test_server_stop(TestServer *ts)
+{
+    test_server_stop_loop(ts);
     hyved_server_free(ts->server);
     ck_assert_msg(!g_file_test(ts->sock_rw, G_FILE_TEST_EXISTS), "socket file left behind");
     hyve_driver_free(ts->driver);

@@ -22,7 +22,14 @@ typedef struct {
 
 /* @rw_auth: auth of the rw socket. @tweak may adjust the config first. */
 TestServer *test_server_start(HyvedAuth rw_auth, void (*tweak)(HyvedConfig *cfg));
+/* Same on @ctx (NULL: a new context), e.g. g_main_context_default() as
+ * virtbhyved runs: the context every thread without one of its own uses. */
+TestServer *test_server_start_on(HyvedAuth rw_auth, void (*tweak)(HyvedConfig *cfg),
+                                 GMainContext *ctx);
 void test_server_stop(TestServer *ts);
+/* Ends the server's I/O thread only (its main loop returns, as the
+ * daemon's before hyved_server_free); test_server_stop does the rest. */
+void test_server_stop_loop(TestServer *ts);
 
 int test_connect(const char *path);
 /* Sends a packet with the given header and XDR args (filter NULL = empty). */
