@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hyved_stream.c: libvirt data streams (libvirt-rpc.md §2.8) backed by a
- * file descriptor, and the raw (console) mode: bytes read from the fd go
- * to the client as STREAM/CONTINUE packets (proc and serial of the call
- * that opened the stream), STREAM/CONTINUE data from the client is written
- * to the fd. EOF on the fd -> empty CONTINUE; the client's finish (OK) or
- * abort (ERROR) is confirmed with an empty STREAM/OK and ends the stream.
+ * file descriptor: packets carry the proc and serial of the call that
+ * opened the stream. Raw (console) mode, fd bytes <-> STREAM/CONTINUE
+ * packets, the client's finish and abort: hyved_stream_raw.c.
  *
  * A stream registered by a handler stays dormant until the handler's
  * reply is queued (so no data overtakes the reply), and is dropped if the
@@ -53,8 +51,8 @@ hyved_stream_unlink(HyvedStream *st)
 }
 
 /* I/O thread, no lock held: tell the owner, once. */
-static void
-stream_fire_end(HyvedStream *st)
+void
+hyved_stream_fire_end(HyvedStream *st)
 {
     if (st->ended)
         return;
@@ -69,7 +67,7 @@ stream_fire_end(HyvedStream *st)
 static gboolean
 stream_fire_end_cb(gpointer data)
 {
-    stream_fire_end(data);
+    hyved_stream_fire_end(data);
     return G_SOURCE_REMOVE;
 }
 
@@ -126,8 +124,10 @@ stream_prepare(GSource *source, gint *timeout)
     g_mutex_lock(&st->client->lock);
     backlog = st->client->out_bytes;
     g_mutex_unlock(&st->client->lock);
-    /* framed: DONE/ERROR come after EOF; aborting: reads are dropped */
-    if (st->aborting || ((st->framed || !st->eof) && backlog < HYVED_STREAM_BACKLOG))
+    /* framed: DONE/ERROR come after EOF; aborting: reads are dropped;
+     * draining: the client finished, nothing more goes to it */
+    if (st->aborting ||
+        (!st->draining && (st->framed || !st->eof) && backlog < HYVED_STREAM_BACKLOG))
         want |= G_IO_IN;
     if (st->wbuf->len > 0)
         want |= G_IO_OUT;
@@ -161,6 +161,8 @@ stream_write(HyvedStream *st)
                 return TRUE;
             g_debug("stream %u: write failed: %s; discarding client data",
                     st->hdr.serial, g_strerror(errno));
+            st->werrno = errno;
+            st->dropped += st->wbuf->len;
             g_byte_array_set_size(st->wbuf, 0);
             /* framed: the transfer's ERROR frame or EOF, read next, ends it */
             st->wfailed = TRUE;
@@ -197,22 +199,13 @@ stream_dispatch(GSource *source, GSourceFunc cb, gpointer data)
             hyved_stream_framed_read(st);
         return G_SOURCE_CONTINUE;
     }
-    if ((rev & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && !st->eof && (st->cur & G_IO_IN)) {
-        g_autofree guint8 *buf = g_malloc(HYVED_STREAM_PAYLOAD_MAX);
-        ssize_t n = read(st->fd, buf, HYVED_STREAM_PAYLOAD_MAX);
-
-        if (n > 0) {
-            hyved_client_enqueue_stream_data(st->client,
-                                             hyved_stream_status_packet(st, HYVED_STATUS_CONTINUE,
-                                                                        buf, n));
-        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-            /* EOF (a pty whose other side closed reads EIO) */
-            st->eof = TRUE;
-            hyved_client_enqueue(st->client,
-                                 hyved_stream_status_packet(st, HYVED_STATUS_CONTINUE, NULL, 0));
-            stream_fire_end(st);
-        }
+    if (st->draining) {
+        /* written out, failed, or the deadline (the source's ready time) */
+        hyved_stream_raw_drain(st);
+        return G_SOURCE_CONTINUE;
     }
+    if ((rev & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && !st->eof && (st->cur & G_IO_IN))
+        hyved_stream_raw_read(st);
     return G_SOURCE_CONTINUE;
 }
 
@@ -413,7 +406,7 @@ hyved_stream_destroy(HyvedStream *st)
         close(st->fd);
         st->fd = -1;
     }
-    stream_fire_end(st);
+    hyved_stream_fire_end(st);
     g_source_unref(&st->base);
 }
 
@@ -422,39 +415,17 @@ void
 hyved_stream_packet(HyvedClient *client, const HyvedHeader *hdr, const guint8 *payload, gsize len)
 {
     HyvedStream *st;
-    GBytes *confirm = NULL;
 
+    /* only this thread removes streams from the list: st stays valid */
     g_mutex_lock(&client->lock);
     st = stream_find_locked(client, hdr);
-    if (!st) {
-        g_mutex_unlock(&client->lock);
-        return;     /* stale packet (stream ended/unknown): dropped, as libvirtd */
-    }
-    if (st->framed) {
-        g_mutex_unlock(&client->lock);
-        hyved_stream_framed_client_packet(st, hdr, payload, len);
-        return;
-    }
-    if (hdr->type != HYVED_TYPE_STREAM) {
-        g_mutex_unlock(&client->lock);
-        return;     /* a hole for a raw stream: dropped */
-    }
-    if (hdr->status == HYVED_STATUS_CONTINUE) {
-        g_mutex_unlock(&client->lock);
-        g_byte_array_append(st->wbuf, payload, len);
-        hyved_stream_write_update(st);
-        return;
-    }
-    /* OK = finish, ERROR = abort: both confirmed with an empty STREAM/OK */
-    g_ptr_array_remove(client->streams, st);
-    hyved_stream_unlink(st);
-    confirm = hyved_stream_status_packet(st, HYVED_STATUS_OK, NULL, 0);
     g_mutex_unlock(&client->lock);
-    /* the fd is closed and the end callback has run (e.g. the console is
-     * free again) before the client can see the confirmation: it may be
-     * written at once */
-    hyved_stream_destroy(st);
-    hyved_client_enqueue(client, confirm);
+    if (!st)
+        return;     /* stale packet (stream ended/unknown): dropped, as libvirtd */
+    if (st->framed)
+        hyved_stream_framed_client_packet(st, hdr, payload, len);
+    else
+        hyved_stream_raw_client_packet(st, hdr, payload, len);
 }
 
 void
@@ -484,7 +455,7 @@ hyved_streams_client_close(HyvedClient *client)
     for (guint i = 0; i < live->len; i++)
         hyved_stream_destroy(live->pdata[i]);
     for (guint i = 0; i < pending->len; i++) {
-        stream_fire_end(pending->pdata[i]);
+        hyved_stream_fire_end(pending->pdata[i]);
         g_source_unref(pending->pdata[i]);
     }
 }

@@ -27,30 +27,6 @@
 
 /* ---- framed mode: frames from the fd ------------------------------------ */
 
-/* I/O thread: a framed stream ends on the daemon's side: @pkt (owned, may
- * be NULL) goes to the client, the fd is closed, the owner is told. */
-static void
-framed_end(HyvedStream *st, GBytes *pkt)
-{
-    g_autoptr(HyvedClient) client = hyved_client_ref(st->client);
-    gboolean live;
-
-    g_mutex_lock(&client->lock);
-    live = g_ptr_array_remove(client->streams, st);
-    if (live)
-        hyved_stream_unlink(st);
-    g_mutex_unlock(&client->lock);
-    if (live) {
-        /* fd closed and owner told before the client can see @pkt (it may
-         * be written at once) */
-        hyved_stream_destroy(st);     /* the list's reference */
-        if (pkt)
-            hyved_client_enqueue(client, g_steal_pointer(&pkt));
-    }
-    if (pkt)
-        g_bytes_unref(pkt);
-}
-
 static void
 framed_fail(HyvedStream *st, HyveErrorFrom from, HyveErrorCode code, const char *fmt, ...)
     G_GNUC_PRINTF(4, 5);
@@ -68,7 +44,7 @@ framed_fail(HyvedStream *st, HyveErrorFrom from, HyveErrorCode code, const char 
     va_end(ap);
     hyve_error_set(&err, from, code, "%s", msg);
     g_debug("stream %u: %s", st->hdr.serial, err->message);
-    framed_end(st, hyved_stream_error_packet(st, err));
+    hyved_stream_end(st, hyved_stream_error_packet(st, err));
 }
 
 static gsize
@@ -191,7 +167,7 @@ framed_handle_frame(HyvedStream *st)
                         "stream had I/O failure: transfer done before the client finished");
             return FALSE;
         }
-        framed_end(st, hyved_stream_status_packet(st, HYVED_STATUS_OK, NULL, 0));
+        hyved_stream_end(st, hyved_stream_status_packet(st, HYVED_STATUS_OK, NULL, 0));
         return FALSE;
     case HYVE_FRAME_ERROR: {
         HyveFrameError fe;
@@ -200,7 +176,7 @@ framed_handle_frame(HyvedStream *st)
         memcpy(&fe, st->rpayload, sizeof(fe));
         msg = g_utf8_make_valid((const char *) st->rpayload + sizeof(fe),
                                 h->len - sizeof(fe));
-        framed_end(st, hyved_packet_encode_stream_error(&st->hdr, fe.code, fe.domain, msg));
+        hyved_stream_end(st, hyved_packet_encode_stream_error(&st->hdr, fe.code, fe.domain, msg));
         return FALSE;
     }
     default:
@@ -327,7 +303,7 @@ hyved_stream_framed_drain(HyvedStream *st)
         g_debug("stream %u: the transfer side did not close within %d s of the abort; "
                 "confirming it anyway", st->hdr.serial,
                 (int) (HYVED_STREAM_ABORT_WAIT / G_TIME_SPAN_SECOND));
-    framed_end(st, hyved_stream_status_packet(st, HYVED_STATUS_OK, NULL, 0));
+    hyved_stream_end(st, hyved_stream_status_packet(st, HYVED_STATUS_OK, NULL, 0));
 }
 
 /* I/O thread: a STREAM or STREAM_HOLE packet for a framed stream. */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hyved_stream_priv.h: the stream structure and the helpers shared by
- * hyved_stream.c (the source, raw mode, lifetime), hyved_stream_framed.c
- * (framed mode) and hyved_stream_abort.c (the daemon ends a stream);
- * included by those files only.
+ * hyved_stream.c (the source, lifetime), hyved_stream_raw.c (raw mode),
+ * hyved_stream_framed.c (framed mode) and hyved_stream_abort.c (the daemon
+ * ends a stream); included by those files only.
  *
  * Lifetime: the client's lists (pending_streams, streams) hold one
  * reference each; handles from hyved_client_open_stream one more. The
@@ -30,6 +30,10 @@ G_BEGIN_DECLS
  * confirmed anyway. */
 #define HYVED_STREAM_ABORT_WAIT (5 * G_TIME_SPAN_SECOND)
 
+/* A raw stream finished by its client waits this long for the fd to take
+ * the client's data still queued (wbuf) before the finish fails. */
+#define HYVED_STREAM_FINISH_WAIT (5 * G_TIME_SPAN_SECOND)
+
 /* Created by a worker's handler and handed to the I/O thread through
  * client->pending_streams (under client->lock); from then on its mutable
  * fields belong to the I/O thread only. No lock of its own. */
@@ -54,11 +58,19 @@ struct _HyvedStream {
     GByteArray *wbuf;           /* I/O thread: client data not yet written to fd */
     gboolean full;              /* I/O thread: wbuf at HYVED_STREAM_WBUF_MAX, counted
                                  * in client->streams_full */
+    gboolean wfailed;           /* I/O thread: writing to fd failed, client data dropped */
+    int werrno;                 /* I/O thread: why (errno) */
+    guint64 dropped;            /* I/O thread: client data bytes dropped so far */
+    /* raw mode */
+    gboolean draining;          /* I/O thread: the client finished with data in wbuf:
+                                 * the fd is written, not read, until wbuf is empty,
+                                 * a write fails or drain_deadline; then the finish is
+                                 * confirmed or reported failed */
+    gint64 drain_deadline;      /* I/O thread: monotonic, HYVED_STREAM_FINISH_WAIT */
     /* framed mode (hyve_stream_frame.h on fd) */
     gboolean framed;            /* immutable */
     gboolean finishing;         /* I/O thread: client finished, FINISH queued, awaiting
                                  * DONE/ERROR */
-    gboolean wfailed;           /* I/O thread: writing to fd failed, client data dropped */
     gboolean aborting;          /* I/O thread: the client aborted; our write side is shut,
                                  * what the fd sends is dropped until EOF (or the source's
                                  * ready time, HYVED_STREAM_ABORT_WAIT), then the abort is
@@ -69,6 +81,8 @@ struct _HyvedStream {
 };
 
 /* hyved_stream.c */
+/* I/O thread, no lock held: tells the owner (end callback), once. */
+void hyved_stream_fire_end(HyvedStream *st);
 /* With client->lock held (st linked): the stream leaves the client's lists. */
 void hyved_stream_unlink(HyvedStream *st);
 /* I/O thread, unlinked: stops the I/O, closes the fd, tells the owner,
@@ -84,6 +98,20 @@ HyvedStream *hyved_stream_open(HyvedClient *client, const HyvedHeader *call, int
 /* Any thread: runs @func on the I/O thread later (never in the caller,
  * which may hold locks the callback's owner code takes). */
 void hyved_stream_defer(HyvedStream *st, GSourceFunc func, gpointer data, GDestroyNotify notify);
+
+/* hyved_stream_raw.c */
+/* I/O thread: the stream ends on the daemon's side, if still live: @pkt
+ * (owned, may be NULL) goes to the client after the fd is closed and the
+ * owner told. */
+void hyved_stream_end(HyvedStream *st, GBytes *pkt);
+/* I/O thread: one read from the fd of a raw stream, to the client. */
+void hyved_stream_raw_read(HyvedStream *st);
+/* I/O thread, draining: ends the stream (TRUE) once wbuf is written out (the
+ * finish confirmed), a write failed or the deadline passed (reported). */
+gboolean hyved_stream_raw_drain(HyvedStream *st);
+/* I/O thread: a STREAM or STREAM_HOLE packet for a raw stream. */
+void hyved_stream_raw_client_packet(HyvedStream *st, const HyvedHeader *hdr,
+                                    const guint8 *payload, gsize len);
 
 /* hyved_stream_framed.c */
 /* I/O thread: frames from the fd, a bounded batch, while the client's

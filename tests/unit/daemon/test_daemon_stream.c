@@ -472,6 +472,162 @@ START_TEST(test_stream_done_after_loop)
 }
 END_TEST
 
+/* Console input still queued for the fd when the client finishes
+ * (virStreamFinish after writing): delivered before the finish is
+ * confirmed, or the finish fails saying so; never dropped silently. */
+typedef enum {
+    FINISH_READ,            /* the fd's reader takes it all: STREAM/OK after it */
+    FINISH_PEER_GONE,       /* the fd's other side closed: writes fail */
+    FINISH_PEER_STUCK,      /* nobody reads: the wait for room ends */
+} FinishHow;
+
+typedef struct {
+    const char *name;
+    FinishHow how;
+    gint32 status;          /* the confirmation: STREAM/OK or STREAM/ERROR */
+    int code;               /* its error code (ERROR) */
+} FinishCase;
+
+static const FinishCase finish_cases[] = {
+    { "finish-delivers", FINISH_READ, HYVED_STATUS_OK, 0 },
+    { "finish-peer-gone", FINISH_PEER_GONE, HYVED_STATUS_ERROR, HYVE_ERR_SYSTEM_ERROR },
+    { "finish-peer-stuck", FINISH_PEER_STUCK, HYVED_STATUS_ERROR, HYVE_ERR_OPERATION_TIMEOUT },
+};
+
+#define FINISH_CHUNK 32768
+#define FINISH_CHUNKS 8
+
+START_TEST(test_stream_finish_pending)
+{
+    const FinishCase *c = &finish_cases[_i];
+    TestServer *ts = test_server_start(HYVED_AUTH_NONE, NULL);
+    int fd = test_connect(ts->sock_rw);
+    int sp[2];
+    int sndbuf = 4096;
+    HyvedClient *client = NULL;
+    HyvedHeader call = { HYVED_PROGRAM_REMOTE, 1, 201, HYVED_TYPE_CALL, SERIAL, 0 };
+    HyvedHeader hdr = { 0 };
+    EndRecord rec = { .ctx = ts->ctx };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GBytes) payload = NULL;
+    g_autofree guint8 *sent = g_malloc(FINISH_CHUNK * FINISH_CHUNKS);
+    HyvedStream *st;
+    gsize got = 0;
+    gint64 t0;
+
+    g_mutex_init(&rec.lock);
+    g_cond_init(&rec.cond);
+    for (gsize i = 0; i < FINISH_CHUNK * FINISH_CHUNKS; i++)
+        sent[i] = (guint8) (i * 7 + i / 251);
+    test_open(fd, "bhyve:///system", 0);
+    hyved_server_foreach_client(ts->server, grab_client, &client);
+    ck_assert(client);
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+    /* a small socket buffer: most of the data waits in the daemon */
+    ck_assert(setsockopt(sp[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) == 0);
+    st = hyved_client_open_stream(client, &call, sp[1], on_end, &rec, on_notify, &err);
+    ck_assert_msg(st, "%s: open: %s", c->name, err ? err->message : "?");
+    call_done(client, TRUE);
+    if (c->how == FINISH_PEER_GONE)
+        close(sp[0]);
+
+    for (int i = 0; i < FINISH_CHUNKS; i++) {
+        HyvedHeader h = { HYVED_PROGRAM_REMOTE, 1, 201, HYVED_TYPE_STREAM, SERIAL,
+                          HYVED_STATUS_CONTINUE };
+        g_autoptr(GBytes) pkt = hyved_packet_encode_raw(&h, sent + i * FINISH_CHUNK,
+                                                        FINISH_CHUNK);
+        gsize len = 0;
+        const void *data = g_bytes_get_data(pkt, &len);
+
+        ck_assert(test_send_raw(fd, data, len));
+    }
+    send_stream(fd, HYVED_STATUS_OK);
+    t0 = g_get_monotonic_time();
+
+    if (c->how == FINISH_READ) {
+        /* not confirmed while the data waits for the reader */
+        ck_assert_msg(!test_recv(fd, &hdr, NULL, 500, NULL),
+                      "%s: finish confirmed (type %d status %d) with data not yet written",
+                      c->name, hdr.type, hdr.status);
+        while (got < FINISH_CHUNK * FINISH_CHUNKS) {
+            guint8 buf[8192];
+            struct pollfd pfd = { .fd = sp[0], .events = POLLIN };
+            ssize_t n;
+
+            if (poll(&pfd, 1, 5000) != 1)
+                break;
+            n = read(sp[0], buf, sizeof(buf));
+            if (n <= 0)
+                break;
+            ck_assert_msg(got + n <= FINISH_CHUNK * FINISH_CHUNKS &&
+                          memcmp(buf, sent + got, n) == 0,
+                          "%s: wrong bytes at offset %zu", c->name, got);
+            got += n;
+        }
+        ck_assert_msg(got == FINISH_CHUNK * FINISH_CHUNKS,
+                      "%s: the fd got %zu of %d bytes the client wrote before finishing",
+                      c->name, got, FINISH_CHUNK * FINISH_CHUNKS);
+    }
+    /* the fd's EOF (peer gone) may come first: an empty STREAM/CONTINUE */
+    do {
+        g_clear_pointer(&payload, g_bytes_unref);
+        ck_assert_msg(test_recv(fd, &hdr, &payload, 10000, NULL), "%s: finish not confirmed",
+                      c->name);
+    } while (c->how == FINISH_PEER_GONE && hdr.status == HYVED_STATUS_CONTINUE &&
+             g_bytes_get_size(payload) == 0);
+    ck_assert_msg(hdr.type == HYVED_TYPE_STREAM && hdr.serial == SERIAL &&
+                  hdr.status == c->status, "%s: got type %d serial %u status %d, wanted %d",
+                  c->name, hdr.type, hdr.serial, hdr.status, c->status);
+    if (c->status == HYVED_STATUS_ERROR) {
+        remote_error rerr = { 0 };
+        gsize len = 0;
+        const guint8 *data = g_bytes_get_data(payload, &len);
+
+        ck_assert_msg(hyved_packet_decode_payload(data, len, (xdrproc_t) xdr_remote_error,
+                                                  &rerr, &err), "%s: bad remote_error",
+                      c->name);
+        ck_assert_msg(rerr.code == c->code && rerr.domain == HYVE_FROM_STREAMS && rerr.message &&
+                      strstr(*rerr.message, "not written"),
+                      "%s: error %d/%d '%s'", c->name, rerr.code, rerr.domain,
+                      rerr.message ? *rerr.message : "(null)");
+        xdr_free((xdrproc_t) xdr_remote_error, (char *) &rerr);
+    }
+    if (c->how == FINISH_PEER_STUCK) {
+        double waited = (g_get_monotonic_time() - t0) / 1e6;
+
+        ck_assert_msg(waited > 3.0, "%s: gave up after %.1f s", c->name, waited);
+    }
+    ck_assert_msg(wait_count(&rec, &rec.ends, 1) == 1, "%s: end callback not called", c->name);
+    if (c->how != FINISH_PEER_GONE)
+        ck_assert_msg(fd_is_closed(sp[0], 3000) || c->how == FINISH_PEER_STUCK,
+                      "%s: fd still open after the end", c->name);
+
+    /* the connection goes on */
+    {
+        TestReply r;
+        remote_auth_list_ret auth = { 0 };
+
+        ck_assert_msg(test_call(fd, REMOTE_PROC_AUTH_LIST, 60, NULL, NULL,
+                                (xdrproc_t) xdr_remote_auth_list_ret, &auth, &r) &&
+                      !r.is_error, "%s: connection unusable after the finish", c->name);
+        xdr_free((xdrproc_t) xdr_remote_auth_list_ret, (char *) &auth);
+    }
+    io_sync(&rec);
+    g_mutex_lock(&rec.lock);
+    ck_assert_msg(rec.ends == 1 && !rec.off_thread, "%s: %d end callbacks (off thread %d)",
+                  c->name, rec.ends, rec.off_thread);
+    g_mutex_unlock(&rec.lock);
+    hyved_stream_unref(st);
+    if (c->how != FINISH_PEER_GONE)
+        close(sp[0]);
+    close(fd);
+    hyved_client_unref(client);
+    test_server_stop(ts);
+    g_mutex_clear(&rec.lock);
+    g_cond_clear(&rec.cond);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -482,6 +638,7 @@ main(void)
     tcase_add_loop_test(tc, test_stream_end, 0, G_N_ELEMENTS(end_cases));
     tcase_add_test(tc, test_stream_open_closed_client);
     tcase_add_test(tc, test_stream_done_after_loop);
+    tcase_add_loop_test(tc, test_stream_finish_pending, 0, G_N_ELEMENTS(finish_cases));
     suite_add_tcase(s, tc);
     return test_suite_run(s);
 }
