@@ -39,6 +39,7 @@ static const HvrKeyDef hvr_keys[] = {
     { "boot.cmdline", HVR_KEY_CMDLINE, 0 },
     { "boot.initrd", HVR_KEY_PATH, 0 },
     { "boot.kernel", HVR_KEY_PATH, 0 },
+    { "boot.kernel_cache", HVR_KEY_PATH, 0 },
     { "boot.paused", HVR_KEY_BOOL, 0 },
     { "com1.backend", HVR_KEY_BACKEND, 0 },
     { "com2.backend", HVR_KEY_BACKEND, 0 },
@@ -106,6 +107,7 @@ hvr_config_free(HvrConfig *cfg)
         return;
     g_free(cfg->name);
     g_free(cfg->kernel);
+    g_free(cfg->kernel_cache);
     g_free(cfg->initrd);
     g_free(cfg->cmdline);
     g_free(cfg->com[0]);
@@ -250,6 +252,7 @@ hvr_config_store(HvrConfig *cfg, const char *pattern, int slot, const char *v)
     else if (g_str_equal(pattern, "memory.mergeable")) cfg->mergeable = g_str_equal(v, "true");
     else if (g_str_equal(pattern, "cpus")) cfg->cpus = atoi(v);
     else if (g_str_equal(pattern, "boot.kernel")) cfg->kernel = g_strdup(v);
+    else if (g_str_equal(pattern, "boot.kernel_cache")) cfg->kernel_cache = g_strdup(v);
     else if (g_str_equal(pattern, "boot.initrd")) cfg->initrd = g_strdup(v);
     else if (g_str_equal(pattern, "boot.cmdline")) cfg->cmdline = g_strdup(v);
     else if (g_str_equal(pattern, "boot.paused")) cfg->boot_paused = g_str_equal(v, "true");

@@ -48,6 +48,7 @@ typedef struct {
     bool mergeable;
     int cpus;
     char *kernel;
+    char *kernel_cache;       /* boot.kernel_cache: decompressed-kernel cache dir */
     char *initrd;
     char *cmdline;
     char *com[2];             /* backends of COM1/COM2, NULL = absent */

@@ -1,8 +1,24 @@
 /* hvr_loader.c: bzImage, zero page, e820, page tables, GDT, BSP state. */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hvr_error.h"
+#include "hvr_kernel.h"
 #include "hvr_loader.h"
+
+/* boot.kernel_cache of this process (main.c sets it before the machine is
+ * built); NULL = no cache */
+static char *hvr_loader_cache_dir;
+
+void
+hvr_loader_set_kernel_cache(const char *dir)
+{
+    g_free(hvr_loader_cache_dir);
+    hvr_loader_cache_dir = g_strdup(dir);
+}
 
 static uint16_t rd16(const uint8_t *p) { return p[0] | p[1] << 8; }
 static uint32_t rd32(const uint8_t *p) { return rd16(p) | (uint32_t)rd16(p + 2) << 16; }
@@ -116,42 +132,112 @@ hvr_loader_tables(HvrMem *mem)
         wr64(pd + 8 * i, ((uint64_t)i << 21) | 0x83);
 }
 
+/* Read the whole kernel file and fstat the same descriptor (the cache key). */
+static uint8_t *
+hvr_loader_read_kernel(const char *path, struct stat *st, gsize *len, GError **error)
+{
+    g_autofree uint8_t *data = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    gsize done = 0;
+
+    if (fd < 0 || fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        g_set_error(error, HVR_ERROR, HVR_ERROR_OPEN_FAILED, "cannot read kernel: %s: %s",
+                    path, fd < 0 || !S_ISREG(st->st_mode) ? g_strerror(fd < 0 ? errno : EINVAL)
+                                                          : g_strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    data = g_try_malloc((gsize)st->st_size + 1);
+    while (data && done < (gsize)st->st_size) {
+        ssize_t r = read(fd, data + done, st->st_size - done);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        done += r;
+    }
+    close(fd);
+    if (!data || done != (gsize)st->st_size) {
+        g_set_error(error, HVR_ERROR, HVR_ERROR_READ_FAILED, "cannot read kernel: %s: %s",
+                    path, data ? "short read" : "out of memory");
+        return NULL;
+    }
+    *len = done;
+    return g_steal_pointer(&data);
+}
+
+/* vmlinux boot: RIP stays HVR_BOOT_KERNEL + 0x200 (hvr_loader_bsp_state);
+ * put "mov $entry, %rax; jmp *%rax" there. */
+static void
+hvr_loader_trampoline(HvrMem *mem, uint64_t entry)
+{
+    uint8_t *t = hvr_mem_gpa(mem, HVR_KERNEL_TRAMPOLINE, 12);
+
+    t[0] = 0x48;
+    t[1] = 0xB8;
+    wr64(t + 2, entry);
+    t[10] = 0xFF;
+    t[11] = 0xE0;
+}
+
 gboolean
 hvr_loader_load(HvrMem *mem, const char *kernel, const char *initrd,
                 const char *cmdline, uint64_t rsdp, GError **error)
+{
+    return hvr_loader_load_cached(mem, kernel, initrd, cmdline, rsdp, hvr_loader_cache_dir,
+                                  NULL, error);
+}
+
+gboolean
+hvr_loader_load_cached(HvrMem *mem, const char *kernel, const char *initrd,
+                       const char *cmdline, uint64_t rsdp, const char *cache_dir,
+                       int *how, GError **error)
 {
     g_autofree uint8_t *kdata = NULL;
     g_autofree uint8_t *idata = NULL;
     gsize klen = 0, ilen = 0;
     HvrE820Entry e820[HVR_E820_MAX];
     uint64_t initrd_addr = 0, kend, pm_len;
+    HvrKernelBoot boot = HVR_KERNEL_BZIMAGE;
+    struct stat kst;
     HvrBzImage bz;
+    HvrElf elf;
     unsigned n;
     uint8_t *dst;
 
-    if (!g_file_get_contents(kernel, (char **)&kdata, &klen, error)) {
-        g_prefix_error(error, "cannot read kernel: ");
+    if (!(kdata = hvr_loader_read_kernel(kernel, &kst, &klen, error)))
         return FALSE;
-    }
     if (!hvr_bzimage_parse(kdata, klen, &bz, error)) {
         g_prefix_error(error, "%s: ", kernel);
         return FALSE;
     }
     pm_len = klen - bz.setup_size;
     kend = HVR_BOOT_KERNEL + MAX(pm_len, (uint64_t)bz.init_size);
+    /* the same minimum for both paths: the vmlinux's own extent (74 MiB for
+     * Debian's 6.1) is only ~5 MiB below 16 MiB + init_size */
     if (0x1000000ULL + bz.init_size + (16ULL << 20) > mem->lowmem) {
         g_set_error(error, HVR_ERROR, HVR_ERROR_CONFIG_UNSUPPORTED,
                     "guest memory too small for this kernel (needs more than %u MiB)",
                     (unsigned)((0x1000000ULL + bz.init_size) >> 20) + 16);
         return FALSE;
     }
-    /* init_size fits (above), but the file itself may be bigger than RAM */
-    if (!(dst = hvr_mem_gpa(mem, HVR_BOOT_KERNEL, pm_len))) {
+    if (cache_dir)
+        boot = hvr_kernel_cache_load(mem, cache_dir, kernel, &kst, kdata, klen, &bz, &elf);
+    if (how)
+        *how = boot;
+    if (boot != HVR_KERNEL_BZIMAGE) {
+        hvr_loader_trampoline(mem, elf.entry);
+        kend = MAX(kend, elf.end);
+    } else if (!(dst = hvr_mem_gpa(mem, HVR_BOOT_KERNEL, pm_len))) {
+        /* init_size fits (above), but the file itself may be bigger than RAM */
         g_set_error(error, HVR_ERROR, HVR_ERROR_CONFIG_UNSUPPORTED,
                     "kernel %s (%zu bytes) does not fit in guest memory", kernel, klen);
         return FALSE;
+    } else {
+        memcpy(dst, kdata + bz.setup_size, pm_len);
     }
-    memcpy(dst, kdata + bz.setup_size, pm_len);
 
     if (initrd) {
         uint64_t top = MIN(mem->lowmem, (uint64_t)bz.initrd_addr_max + 1);
