@@ -20,6 +20,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hyve_cgroup.h"
@@ -89,9 +90,39 @@ hyve_process_sandbox_fill(HyveRunnerInput *in, const char *user, uid_t euid, GEr
     return TRUE;
 }
 
+/* <cache_dir>/kernel, 0700 and the daemon's: the runners' decompressed
+ * kernels (boot.kernel_cache, read and written by the runner before its
+ * sandbox, as the daemon's uid).  NULL, after one message, when it cannot be
+ * made: the runners then boot their bzImage as before. */
+static const char *
+hyve_process_kernel_cache(const char *cache_dir)
+{
+    static gsize told;
+    g_autofree char *dir = NULL;
+    struct stat st;
+
+    if (!cache_dir)
+        return NULL;
+    errno = 0;
+    dir = g_build_filename(cache_dir, "kernel", NULL);
+    if ((g_mkdir_with_parents(dir, 0700) < 0 && errno != EEXIST) ||
+        lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        ((st.st_mode & 077) && chmod(dir, 0700) < 0)) {
+        if (g_once_init_enter(&told)) {
+            g_message("kernel cache %s unusable (%s): runners boot without it", dir,
+                      g_strerror(errno ? errno : EPERM));
+            g_once_init_leave(&told, 1);
+        }
+        return NULL;
+    }
+    /* one string per directory for the daemon's lifetime */
+    return g_intern_string(dir);
+}
+
 gboolean
 hyve_process_sandbox_input(HyveDriver *drv, HyveRunnerInput *in, GError **error)
 {
+    in->kernel_cache = hyve_process_kernel_cache(hyve_driver_get_config(drv)->cache_dir);
     return hyve_process_sandbox_fill(in, hyve_driver_get_config(drv)->runner_user, geteuid(),
                                      error);
 }

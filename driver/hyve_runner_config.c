@@ -16,6 +16,7 @@
  *   rng -> virtio-rng (getrandom(2): /dev/urandom or /dev/random backends)
  *   control.socket=<name>.ctl, exit.file=<name>.exit
  *   sandbox=true, sandbox.uid=/gid= as the caller asks (HyveRunnerInput)
+ *   boot.kernel_cache= the daemon's kernel cache directory, when it has one
  * Accepted without a key: <features> acpi/apic (always built, as libvirt's
  * bhyve driver always passes -A); <cpu><topology> (checked at define; one
  * package); on_* and <emulator> (the driver's). Refused: <clock
@@ -348,7 +349,9 @@ hyve_runner_config_format(const HyveDomainDef *def, const HyveRunnerInput *in, G
     }
     if (!check_socket_path(in->paths->control, error) ||
         !conf_add_path(&c, "control socket", "control.socket", "", in->paths->control, error) ||
-        !conf_add_path(&c, "exit file", "exit.file", "", in->paths->exit_status, error))
+        !conf_add_path(&c, "exit file", "exit.file", "", in->paths->exit_status, error) ||
+        (in->kernel_cache &&
+         !conf_add_path(&c, "kernel cache", "boot.kernel_cache", "", in->kernel_cache, error)))
         return NULL;
     if (in->sandbox)
         g_ptr_array_add(lines, g_strdup("sandbox=true"));

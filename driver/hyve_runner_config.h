@@ -51,6 +51,9 @@ typedef struct {
     gboolean sandbox_ids;
     guint32 sandbox_uid;
     guint32 sandbox_gid;
+    /* boot.kernel_cache= (bhyve-runner.conf(5)): the directory where the
+     * runner keeps decompressed kernels; NULL = none (dry runs). */
+    const char *kernel_cache;
 } HyveRunnerInput;
 
 /* Returns the configuration text (keys sorted, one per line, '\n' ended).
