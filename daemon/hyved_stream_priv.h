@@ -30,8 +30,8 @@ G_BEGIN_DECLS
  * confirmed anyway. */
 #define HYVED_STREAM_ABORT_WAIT (5 * G_TIME_SPAN_SECOND)
 
-/* A raw stream finished by its client waits this long for the fd to take
- * the client's data still queued (wbuf) before the finish fails. */
+/* A raw stream finished by its client with data still queued (wbuf) for
+ * the fd fails the finish when the fd takes none of it for this long. */
 #define HYVED_STREAM_FINISH_WAIT (5 * G_TIME_SPAN_SECOND)
 
 /* Created by a worker's handler and handed to the I/O thread through
@@ -64,9 +64,11 @@ struct _HyvedStream {
     /* raw mode */
     gboolean draining;          /* I/O thread: the client finished with data in wbuf:
                                  * the fd is written, not read, until wbuf is empty,
-                                 * a write fails or drain_deadline; then the finish is
-                                 * confirmed or reported failed */
-    gint64 drain_deadline;      /* I/O thread: monotonic, HYVED_STREAM_FINISH_WAIT */
+                                 * a write fails or drain_deadline passes; then the
+                                 * finish is confirmed or reported failed */
+    gint64 drain_deadline;      /* I/O thread: monotonic, HYVED_STREAM_FINISH_WAIT after
+                                 * the finish or the last progress */
+    gsize drain_left;           /* I/O thread: wbuf's length at the last progress */
     /* framed mode (hyve_stream_frame.h on fd) */
     gboolean framed;            /* immutable */
     gboolean finishing;         /* I/O thread: client finished, FINISH queued, awaiting

@@ -5,8 +5,8 @@
  * STREAM/CONTINUE data is written to the fd, EOF on the fd is an empty
  * CONTINUE. The client's finish (STREAM/OK) is confirmed with an empty
  * STREAM/OK once what it wrote has reached the fd; data the fd did not
- * take is reported instead (STREAM/ERROR: the write failed, or no room
- * within HYVED_STREAM_FINISH_WAIT): never dropped silently. The client's
+ * take is reported instead (STREAM/ERROR: the write failed, or it took
+ * nothing for HYVED_STREAM_FINISH_WAIT): never dropped silently. The client's
  * abort (STREAM/ERROR) drops what is queued and is confirmed at once.
  * Also hyved_stream_end, shared with framed mode.
  */
@@ -69,6 +69,12 @@ hyved_stream_raw_drain(HyvedStream *st)
 {
     g_autoptr(GError) err = NULL;
 
+    if (st->wbuf->len < st->drain_left) {
+        /* progress: the wait is for room that does not come */
+        st->drain_left = st->wbuf->len;
+        st->drain_deadline = g_get_monotonic_time() + HYVED_STREAM_FINISH_WAIT;
+        g_source_set_ready_time(&st->base, st->drain_deadline);
+    }
     if (st->wbuf->len == 0 && !st->wfailed) {
         hyved_stream_end(st, hyved_stream_status_packet(st, HYVED_STATUS_OK, NULL, 0));
         return TRUE;
@@ -80,7 +86,7 @@ hyved_stream_raw_drain(HyvedStream *st)
     } else if (g_get_monotonic_time() >= st->drain_deadline) {
         hyve_error_set(&err, HYVE_FROM_STREAMS, HYVE_ERR_OPERATION_TIMEOUT,
                        "stream finished with %u bytes of data not written: "
-                       "no room for them within %d s", st->wbuf->len,
+                       "the descriptor took none for %d s", st->wbuf->len,
                        (int) (HYVED_STREAM_FINISH_WAIT / G_TIME_SPAN_SECOND));
     } else {
         return FALSE;
@@ -95,12 +101,12 @@ static void
 raw_finish(HyvedStream *st)
 {
     st->draining = TRUE;
+    st->drain_left = st->wbuf->len;
     st->drain_deadline = g_get_monotonic_time() + HYVED_STREAM_FINISH_WAIT;
-    hyved_stream_write_update(st);
-    if (hyved_stream_raw_drain(st))
-        return;
     /* the source's dispatch runs at the deadline even if the fd stays full */
     g_source_set_ready_time(&st->base, st->drain_deadline);
+    hyved_stream_write_update(st);
+    hyved_stream_raw_drain(st);
 }
 
 void

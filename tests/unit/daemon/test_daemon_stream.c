@@ -477,6 +477,7 @@ END_TEST
  * confirmed, or the finish fails saying so; never dropped silently. */
 typedef enum {
     FINISH_READ,            /* the fd's reader takes it all: STREAM/OK after it */
+    FINISH_READ_SLOW,       /* ... slowly, for longer than the wait for room */
     FINISH_PEER_GONE,       /* the fd's other side closed: writes fail */
     FINISH_PEER_STUCK,      /* nobody reads: the wait for room ends */
 } FinishHow;
@@ -486,12 +487,14 @@ typedef struct {
     FinishHow how;
     gint32 status;          /* the confirmation: STREAM/OK or STREAM/ERROR */
     int code;               /* its error code (ERROR) */
+    int chunks;             /* FINISH_CHUNK bytes each, written before the finish */
 } FinishCase;
 
 static const FinishCase finish_cases[] = {
-    { "finish-delivers", FINISH_READ, HYVED_STATUS_OK, 0 },
-    { "finish-peer-gone", FINISH_PEER_GONE, HYVED_STATUS_ERROR, HYVE_ERR_SYSTEM_ERROR },
-    { "finish-peer-stuck", FINISH_PEER_STUCK, HYVED_STATUS_ERROR, HYVE_ERR_OPERATION_TIMEOUT },
+    { "finish-delivers", FINISH_READ, HYVED_STATUS_OK, 0, 8 },
+    { "finish-slow-reader", FINISH_READ_SLOW, HYVED_STATUS_OK, 0, 1 },
+    { "finish-peer-gone", FINISH_PEER_GONE, HYVED_STATUS_ERROR, HYVE_ERR_SYSTEM_ERROR, 8 },
+    { "finish-peer-stuck", FINISH_PEER_STUCK, HYVED_STATUS_ERROR, HYVE_ERR_OPERATION_TIMEOUT, 8 },
 };
 
 #define FINISH_CHUNK 32768
@@ -531,7 +534,7 @@ START_TEST(test_stream_finish_pending)
     if (c->how == FINISH_PEER_GONE)
         close(sp[0]);
 
-    for (int i = 0; i < FINISH_CHUNKS; i++) {
+    for (int i = 0; i < c->chunks; i++) {
         HyvedHeader h = { HYVED_PROGRAM_REMOTE, 1, 201, HYVED_TYPE_STREAM, SERIAL,
                           HYVED_STATUS_CONTINUE };
         g_autoptr(GBytes) pkt = hyved_packet_encode_raw(&h, sent + i * FINISH_CHUNK,
@@ -544,29 +547,33 @@ START_TEST(test_stream_finish_pending)
     send_stream(fd, HYVED_STATUS_OK);
     t0 = g_get_monotonic_time();
 
-    if (c->how == FINISH_READ) {
+    if (c->how == FINISH_READ || c->how == FINISH_READ_SLOW) {
         /* not confirmed while the data waits for the reader */
         ck_assert_msg(!test_recv(fd, &hdr, NULL, 500, NULL),
                       "%s: finish confirmed (type %d status %d) with data not yet written",
                       c->name, hdr.type, hdr.status);
-        while (got < FINISH_CHUNK * FINISH_CHUNKS) {
+        while (got < (gsize) FINISH_CHUNK * c->chunks) {
             guint8 buf[8192];
             struct pollfd pfd = { .fd = sp[0], .events = POLLIN };
             ssize_t n;
 
             if (poll(&pfd, 1, 5000) != 1)
                 break;
-            n = read(sp[0], buf, sizeof(buf));
+            n = read(sp[0], buf, c->how == FINISH_READ_SLOW ? 4096 : sizeof(buf));
             if (n <= 0)
                 break;
-            ck_assert_msg(got + n <= FINISH_CHUNK * FINISH_CHUNKS &&
+            ck_assert_msg(got + n <= (gsize) FINISH_CHUNK * c->chunks &&
                           memcmp(buf, sent + got, n) == 0,
                           "%s: wrong bytes at offset %zu", c->name, got);
             got += n;
+            /* 8 reads of 4 KiB: past HYVED_STREAM_FINISH_WAIT (5 s) in
+             * all, the fd never stuck for that long */
+            if (c->how == FINISH_READ_SLOW)
+                g_usleep(900 * 1000);
         }
-        ck_assert_msg(got == FINISH_CHUNK * FINISH_CHUNKS,
+        ck_assert_msg(got == (gsize) FINISH_CHUNK * c->chunks,
                       "%s: the fd got %zu of %d bytes the client wrote before finishing",
-                      c->name, got, FINISH_CHUNK * FINISH_CHUNKS);
+                      c->name, got, FINISH_CHUNK * c->chunks);
     }
     /* the fd's EOF (peer gone) may come first: an empty STREAM/CONTINUE */
     do {
@@ -592,6 +599,10 @@ START_TEST(test_stream_finish_pending)
                       rerr.message ? *rerr.message : "(null)");
         xdr_free((xdrproc_t) xdr_remote_error, (char *) &rerr);
     }
+    if (c->how == FINISH_READ_SLOW)
+        ck_assert_msg((g_get_monotonic_time() - t0) / 1e6 > 5.0,
+                      "%s: the slow reader took less than 5 s, not a test of the wait",
+                      c->name);
     if (c->how == FINISH_PEER_STUCK) {
         double waited = (g_get_monotonic_time() - t0) / 1e6;
 
