@@ -10,6 +10,7 @@ last stdout line. Modes: "py" (ops, threads, rss as the spec's parts ask)
 and "events". The daemon is left with no domains of the benchmark."""
 import json
 import os
+import resource
 import statistics
 import sys
 import threading
@@ -116,6 +117,12 @@ def run_py(spec, out, errors):
     conn.close()
 
 
+def own_cpu():
+    """CPU seconds this process has used, all its threads (µs resolution)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_threads(spec, names, shared, out, errors):
     nthreads = spec["threads"]
     total = spec["lookups"] - spec["lookups"] % nthreads
@@ -136,14 +143,21 @@ def run_threads(spec, names, shared, out, errors):
         for th in threads:
             th.start()
         barrier.wait()
+        cpu0, own0 = cpu_ns(spec["pid"]), own_cpu()
         t0 = time.perf_counter()
         for th in threads:
             th.join()
         t = time.perf_counter() - t0
+        cpu, own1 = cpu_delta_ns(cpu0, cpu_ns(spec["pid"])), own_cpu()
         if failures:
             errors.append("%s: %d thread(s) failed: %s" % (key, len(failures), failures[0]))
         else:
             out[key] = rate(total, t)
+            # where the CPU goes: the daemon's, and this client's (python +
+            # libvirt's client library, all its threads) per lookup
+            if cpu is not None:
+                out["cpu." + key] = cpu / 1000.0 / total
+            out["client." + key] = (own1 - own0) * 1e6 / total
         if separate:
             for c in conns:
                 c.close()

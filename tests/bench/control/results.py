@@ -39,6 +39,14 @@ def metrics(a):
         ("threads.separate", S_THREADS, "%d threads, %d connections, %d lookups" % (t, t, k),
          "lookups/s", "higher", 1),
     ]
+    for key, what in (("threads.shared", "one shared connection"),
+                      ("threads.separate", "%d connections" % t)):
+        rows += [
+            ("cpu." + key, S_THREADS, "daemon CPU per lookup, %d threads, %s" % (t, what),
+             "µs/op", "lower", 1),
+            ("client." + key, S_THREADS, "client CPU per lookup, %d threads, %s" % (t, what),
+             "µs/op", "lower", 1),
+        ]
     for key, what in (("ev.call", "before defineXML"), ("ev.return", "defineXML returned")):
         for stat in ("p50", "p99", "max"):
             rows.append(("%s.%s" % (key, stat), S_EVENTS,
@@ -66,7 +74,10 @@ SECTION_NOTES = {
            "table (all its threads: /proc/PID/task/*/schedstat), per operation; less "
            "sensitive to other load on the host than the wall-clock rates.",
     S_THREADS: "lookups by name split evenly over the threads; wall time from a barrier "
-               "to the last join.",
+               "to the last join. CPU per lookup: the daemon process (schedstat, all its "
+               "threads) and the client process (python + libvirt's client library, all "
+               "its threads; getrusage) over the same interval; on 2 CPUs their sum bounds "
+               "the rate.",
     S_EVENTS: "default libvirt event loop on a thread; one define at a time, waiting for its "
               "DEFINED callback before the next; 'defineXML returned' is negative when the "
               "callback ran before the client saw the reply (no ratio then).",
