@@ -264,7 +264,14 @@ def virsh_boot(peer, name, timeout):
     finally:
         con.close()
         hv.virsh(peer.uri, "destroy", name, check=False, timeout=60)
-    return {"start_s": t_ret, "boot_s": t_init}
+    out = {"start_s": t_ret, "boot_s": t_init}
+    if peer.name == "hyve":
+        # which boot path the runner took (boot.kernel_cache: the daemon's
+        # <root>/var/cache/libvirt/bhyve/kernel); the log is appended to
+        lines = [l for l in peer.domain_log(name).splitlines()
+                 if ": kernel: " in l]
+        out["kernel_log"] = lines[-1:]
+    return out
 
 
 def cycles(peer, name, n, timeout=60):
