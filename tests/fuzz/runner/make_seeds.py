@@ -225,6 +225,37 @@ def loader():
           bzimage()[0x208:])
 
 
+def vmlinux(entry_off=0x40, paddr=0x1000000, memsz=0x5000):
+    """ELF64 x86-64 executable: one PT_LOAD R+X (file 0x1000..0x2FFF) and a
+    PT_NOTE, like tests/unit/runner/test_kernel.c's make_elf()"""
+    e = bytearray(0x3000)
+    e[0:7] = b'\x7fELF\x02\x01\x01'
+    e[0x10:0x14] = u16(2) + u16(62)
+    e[0x18:0x28] = u64(paddr + entry_off) + u64(64)
+    e[0x36:0x3A] = u16(56) + u16(2)
+    e[64:64 + 56] = u32(1) + u32(5) + u64(0x1000) + u64(0xFFFFFFFF81000000) + \
+        u64(paddr) + u64(0x2000) + u64(memsz) + u64(0x200000)
+    e[120:120 + 56] = u32(4) + u32(4) + u64(0x1000) + u64(0) + u64(0) + \
+        u64(0x10) + u64(0x10) + u64(4)
+    e[0x1000:0x3000] = b'\xcc' * 0x2000
+    return bytes(e)
+
+
+def kernel():
+    """fuzz_kernel.c: byte 0 = mode (bit 7: payload) | RAM, then the data"""
+    import gzip
+    import lzma
+    h = 'runner-kernel'
+    write(h, 'elf', u8(8) + vmlinux())
+    write(h, 'elf-bss', u8(0) + vmlinux(memsz=0x100000))
+    write(h, 'elf-high', u8(63) + vmlinux(paddr=0x6000000))
+    write(h, 'elf-entry-out', u8(1) + vmlinux(entry_off=0x3000))
+    xz = lzma.compress(vmlinux(), format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32)
+    write(h, 'payload-xz', u8(0x80) + xz + u32(0x3000))
+    write(h, 'payload-xz-bomb', u8(0x80) + xz + u32(0xFFFFFFF0))
+    write(h, 'payload-gzip', u8(0x81) + gzip.compress(vmlinux(), mtime=0))
+
+
 if __name__ == '__main__':
     blk()
     net()
@@ -233,3 +264,4 @@ if __name__ == '__main__':
     platform()
     config()
     loader()
+    kernel()
