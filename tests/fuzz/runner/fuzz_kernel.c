@@ -69,6 +69,8 @@ fuzz_payload(const uint8_t *data, size_t size, uint64_t ram_size)
     size_t olen = 0;
     HvrBzImage bz;
 
+    if (size == 0)          /* a bzImage has at least one payload byte */
+        return;
     bz_header(img, size);
     memcpy(img + SETUP + 512, data, size);
     fuzz_check(hvr_bzimage_parse(img, SETUP + 512 + size, &bz, NULL), "bzImage header");
