@@ -52,7 +52,7 @@ hvr_vq_check_layout(const HvrVirtqueue *vq)
     return NULL;
 }
 
-static uint16_t
+uint16_t
 hvr_vq_avail_idx(HvrVirtqueue *vq)
 {
     uint16_t *p = hvr_mem_gpa(vq->mem, vq->avail + 2, 2);
@@ -211,6 +211,37 @@ hvr_vq_should_notify(HvrVirtqueue *vq)
         return true;        /* the device MUST ignore flags (virtio 1.x 2.7.7.2) */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     return !(GUINT16_FROM_LE(__atomic_load_n(flags, __ATOMIC_ACQUIRE)) & 1);
+}
+
+void
+hvr_vq_set_avail_event(HvrVirtqueue *vq, uint16_t idx)
+{
+    uint8_t *u = hvr_mem_gpa(vq->mem, vq->used, 6 + 8 * (uint64_t)vq->size);
+
+    if (u)
+        __atomic_store_n((uint16_t *)(u + 4 + 8 * (size_t)vq->size),
+                         GUINT16_TO_LE(idx), __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+bool
+hvr_vq_need_signal(HvrVirtqueue *vq, uint16_t old)
+{
+    const uint8_t *a;
+    uint16_t ev;
+
+    if (vq->used_idx == old)
+        return false;
+    if (!vq->event_idx)
+        return hvr_vq_should_notify(vq);
+    a = hvr_mem_gpa(vq->mem, vq->avail, 6 + 2 * (uint64_t)vq->size);
+    if (!a)
+        return false;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    ev = GUINT16_FROM_LE(__atomic_load_n((const uint16_t *)(a + 4 + 2 * (size_t)vq->size),
+                                         __ATOMIC_ACQUIRE));
+    /* used.idx moved from @old past ev (the spec's vring_need_event) */
+    return (uint16_t)(vq->used_idx - ev - 1) < (uint16_t)(vq->used_idx - old);
 }
 
 size_t

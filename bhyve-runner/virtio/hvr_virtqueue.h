@@ -65,6 +65,21 @@ void hvr_vq_push(HvrVirtqueue *vq, uint16_t head, uint32_t len);
 bool hvr_vq_should_notify(HvrVirtqueue *vq);
 /* TRUE when descriptors are waiting. */
 bool hvr_vq_has_avail(HvrVirtqueue *vq);
+/* The driver's avail.idx as it is now (acquire). */
+uint16_t hvr_vq_avail_idx(HvrVirtqueue *vq);
+
+/* VIRTIO_RING_F_EVENT_IDX, device side (a model that negotiated it sets
+ * vq->event_idx).  avail_event (after the used ring) asks the driver for a
+ * kick once it makes entry @idx available; a full barrier follows, so a
+ * re-read of avail.idx afterwards cannot miss a buffer the driver added
+ * without kicking.  Callers re-check hvr_vq_has_avail() after it. */
+void hvr_vq_set_avail_event(HvrVirtqueue *vq, uint16_t idx);
+/* After the entries [@old, used_idx) were pushed: does the driver want an
+ * interrupt for them?  With event_idx: used.idx passed the driver's
+ * used_event (read after a full barrier that orders it behind the used.idx
+ * store); without: avail.flags NO_INTERRUPT clear.  FALSE if nothing was
+ * pushed.  hvr_virtio_queue_interrupt() still applies hvr_vq_should_notify. */
+bool hvr_vq_need_signal(HvrVirtqueue *vq, uint16_t old);
 
 /* Copy helpers over iovec arrays; return bytes copied. */
 size_t hvr_iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf, size_t len);
