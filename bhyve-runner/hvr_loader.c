@@ -138,12 +138,12 @@ hvr_loader_read_kernel(const char *path, struct stat *st, gsize *len, GError **e
 {
     g_autofree uint8_t *data = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int err = fd < 0 || fstat(fd, st) < 0 ? errno : S_ISREG(st->st_mode) ? 0 : EINVAL;
     gsize done = 0;
 
-    if (fd < 0 || fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+    if (err) {
         g_set_error(error, HVR_ERROR, HVR_ERROR_OPEN_FAILED, "cannot read kernel: %s: %s",
-                    path, fd < 0 || !S_ISREG(st->st_mode) ? g_strerror(fd < 0 ? errno : EINVAL)
-                                                          : g_strerror(errno));
+                    path, g_strerror(err));
         if (fd >= 0)
             close(fd);
         return NULL;

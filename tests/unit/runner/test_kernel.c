@@ -435,6 +435,28 @@ START_TEST(test_cache_fallback)
 }
 END_TEST
 
+/* The kernel file is opened once, fstat'ed (the cache key) and read. */
+static const struct {
+    const char *path;
+    const char *message;
+} bad_kernels[] = {
+    { "/nonexistent/bzImage", "cannot read kernel: /nonexistent/bzImage: No such file or directory" },
+    { "/", "cannot read kernel: /: Invalid argument" },
+};
+
+START_TEST(test_bad_kernel_file)
+{
+    g_autofree uint8_t *host = g_malloc0(RAM);
+    g_autoptr(HvrMem) mem = hvr_mem_new_from(host, RAM);
+    g_autoptr(GError) err = NULL;
+
+    ck_assert_msg(!hvr_loader_load_cached(mem, bad_kernels[_i].path, NULL, NULL, 0xE0000,
+                                          "/tmp", NULL, &err), "%s: loaded", bad_kernels[_i].path);
+    ck_assert_msg(g_str_equal(err->message, bad_kernels[_i].message), "%s: message '%s'",
+                  bad_kernels[_i].path, err->message);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -447,6 +469,7 @@ main(void)
     tcase_add_loop_test(tc, test_cache_miss_then_hit, 0, 2);
     tcase_add_test(tc, test_cache_invalidation);
     tcase_add_loop_test(tc, test_cache_fallback, 0, G_N_ELEMENTS(bad_caches));
+    tcase_add_loop_test(tc, test_bad_kernel_file, 0, G_N_ELEMENTS(bad_kernels));
     suite_add_tcase(s, tc);
     return test_suite_run(s);
 }
