@@ -5,6 +5,9 @@
  * real in-process server, driven with raw packets: for every way a stream
  * can end, what the client sees, that the end callback runs exactly once
  * on the I/O thread, when the fd is closed, and that end_data is freed.
+ * Also: a stream whose call is answered after the I/O loop ended (no
+ * deadlock), and the client's finish with data still queued for the fd
+ * (delivered first, or the finish fails saying so).
  */
 #include "hyve-config.h"
 
