@@ -188,7 +188,9 @@ stream_dispatch(GSource *source, GSourceFunc cb, gpointer data)
     HyvedStream *st = (HyvedStream *) source;
     GIOCondition rev = st->tag ? g_source_query_unix_fd(source, st->tag) : 0;
 
-    if (rev & G_IO_OUT)
+    /* while draining, a hang-up without POLLOUT is tried as a write too:
+     * it fails (EIO/EPIPE) and ends the drain instead of polling again */
+    if ((rev & G_IO_OUT) || (st->draining && (rev & (G_IO_HUP | G_IO_ERR))))
         hyved_stream_write_update(st);
     if (st->framed && st->aborting) {
         hyved_stream_framed_drain(st);

@@ -33,6 +33,9 @@ G_BEGIN_DECLS
 /* A raw stream finished by its client with data still queued (wbuf) for
  * the fd fails the finish when the fd takes none of it for this long. */
 #define HYVED_STREAM_FINISH_WAIT (5 * G_TIME_SPAN_SECOND)
+/* ... and in any case this long after the finish (a reader that takes a
+ * byte now and then cannot hold the finish, and the console, for ever) */
+#define HYVED_STREAM_FINISH_MAX (60 * G_TIME_SPAN_SECOND)
 
 /* Created by a worker's handler and handed to the I/O thread through
  * client->pending_streams (under client->lock); from then on its mutable
@@ -68,6 +71,8 @@ struct _HyvedStream {
                                  * finish is confirmed or reported failed */
     gint64 drain_deadline;      /* I/O thread: monotonic, HYVED_STREAM_FINISH_WAIT after
                                  * the finish or the last progress */
+    gint64 drain_limit;         /* I/O thread: monotonic, HYVED_STREAM_FINISH_MAX after
+                                 * the finish: drain_deadline never passes it */
     gsize drain_left;           /* I/O thread: wbuf's length at the last progress */
     /* framed mode (hyve_stream_frame.h on fd) */
     gboolean framed;            /* immutable */

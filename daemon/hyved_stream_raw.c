@@ -72,7 +72,8 @@ hyved_stream_raw_drain(HyvedStream *st)
     if (st->wbuf->len < st->drain_left) {
         /* progress: the wait is for room that does not come */
         st->drain_left = st->wbuf->len;
-        st->drain_deadline = g_get_monotonic_time() + HYVED_STREAM_FINISH_WAIT;
+        st->drain_deadline = MIN(g_get_monotonic_time() + HYVED_STREAM_FINISH_WAIT,
+                                 st->drain_limit);
         g_source_set_ready_time(&st->base, st->drain_deadline);
     }
     if (st->wbuf->len == 0 && !st->wfailed) {
@@ -83,6 +84,11 @@ hyved_stream_raw_drain(HyvedStream *st)
         hyve_error_set(&err, HYVE_FROM_STREAMS, HYVE_ERR_SYSTEM_ERROR,
                        "stream finished with %" G_GUINT64_FORMAT " bytes of data not written: %s",
                        st->dropped, g_strerror(st->werrno));
+    } else if (g_get_monotonic_time() >= st->drain_limit) {
+        hyve_error_set(&err, HYVE_FROM_STREAMS, HYVE_ERR_OPERATION_TIMEOUT,
+                       "stream finished with %u bytes of data not written "
+                       "%d s after the finish", st->wbuf->len,
+                       (int) (HYVED_STREAM_FINISH_MAX / G_TIME_SPAN_SECOND));
     } else if (g_get_monotonic_time() >= st->drain_deadline) {
         hyve_error_set(&err, HYVE_FROM_STREAMS, HYVE_ERR_OPERATION_TIMEOUT,
                        "stream finished with %u bytes of data not written: "
@@ -102,6 +108,7 @@ raw_finish(HyvedStream *st)
 {
     st->draining = TRUE;
     st->drain_left = st->wbuf->len;
+    st->drain_limit = g_get_monotonic_time() + HYVED_STREAM_FINISH_MAX;
     st->drain_deadline = g_get_monotonic_time() + HYVED_STREAM_FINISH_WAIT;
     /* the source's dispatch runs at the deadline even if the fd stays full */
     g_source_set_ready_time(&st->base, st->drain_deadline);
