@@ -115,8 +115,19 @@ write_all(int fd, const uint8_t *buf, uint64_t len)
 
 /* Hit: validate the cache file @fd against the kernel and pread its
  * segments into guest RAM. */
+/* Where the kernel proper may end: below the 32-bit hole and inside what
+ * the bzImage says it needs (0x1000000 + init_size), so the initrd that is
+ * placed above that never collides with a segment (a cache file or payload
+ * that asks for more falls back to the bzImage). */
+static uint64_t
+kernel_top(const HvrMem *mem, const HvrBzImage *bz)
+{
+    return MIN(mem->lowmem, 0x1000000ULL + bz->init_size);
+}
+
 static gboolean
-cache_read(HvrMem *mem, int fd, const HvrKernelId *id, HvrElf *elf, GError **error)
+cache_read(HvrMem *mem, int fd, const HvrKernelId *id, uint64_t top, HvrElf *elf,
+           GError **error)
 {
     uint8_t want[CACHE_HDR_SIZE], got[CACHE_HDR_SIZE];
     g_autofree uint8_t *hdr = NULL;
@@ -145,7 +156,7 @@ cache_read(HvrMem *mem, int fd, const HvrKernelId *id, HvrElf *elf, GError **err
         g_set_error(error, HVR_ERROR, HVR_ERROR_READ_FAILED, "cannot read the cache file");
         return FALSE;
     }
-    if (!hvr_elf_parse(hdr, hdr_len, elf_len, mem->lowmem, elf, error))
+    if (!hvr_elf_parse(hdr, hdr_len, elf_len, top, elf, error))
         return FALSE;
     for (i = 0; i < elf->n; i++) {
         const HvrElfLoad *l = &elf->load[i];
@@ -175,7 +186,7 @@ cache_fill(HvrMem *mem, int dfd, const char *name, const HvrKernelId *id,
     gboolean ok;
 
     if (!(out = hvr_kernel_decompress(kdata, klen, bz, mem->lowmem, elf_len, error)) ||
-        !hvr_elf_parse(out, *elf_len, *elf_len, mem->lowmem, elf, error))
+        !hvr_elf_parse(out, *elf_len, *elf_len, kernel_top(mem, bz), elf, error))
         return FALSE;
     for (i = 0; i < elf->n; i++) {
         const HvrElfLoad *l = &elf->load[i];
@@ -192,7 +203,10 @@ cache_fill(HvrMem *mem, int dfd, const char *name, const HvrKernelId *id,
         return FALSE;
     }
     cache_header(h, id, elf->file_end);
-    ok = write_all(fd, h, sizeof(h)) && write_all(fd, out, elf->file_end);
+    /* on disk before the rename: after a host crash the name holds the
+     * whole file or nothing (a hit checks headers, not every byte) */
+    ok = write_all(fd, h, sizeof(h)) && write_all(fd, out, elf->file_end) &&
+         fdatasync(fd) == 0;
     if (!ok)
         g_set_error(error, HVR_ERROR, HVR_ERROR_SYSTEM, "cannot write %s: %s", tmp,
                     g_strerror(errno ? errno : ENOSPC));
@@ -238,7 +252,7 @@ hvr_kernel_cache_load(HvrMem *mem, const char *dir, const char *kernel,
     }
     fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd >= 0) {
-        if (cache_read(mem, fd, &id, elf, &err)) {
+        if (cache_read(mem, fd, &id, kernel_top(mem, bz), elf, &err)) {
             hvr_log("kernel: booting the cached vmlinux of %s", kernel);
             res = HVR_KERNEL_CACHE_HIT;
         } else {

@@ -137,7 +137,7 @@ static uint8_t *
 hvr_loader_read_kernel(const char *path, struct stat *st, gsize *len, GError **error)
 {
     g_autofree uint8_t *data = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);    /* a FIFO must not block */
     int err = fd < 0 || fstat(fd, st) < 0 ? errno : S_ISREG(st->st_mode) ? 0 : EINVAL;
     gsize done = 0;
 
