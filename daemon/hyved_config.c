@@ -32,6 +32,7 @@ hyved_config_init(HyvedConfig *cfg, gboolean privileged)
     cfg->max_client_queue = 16 * 1024 * 1024;
     /* the system daemon's runners drop root for a dedicated user (issue 7) */
     cfg->runner_user = g_strdup(privileged ? HYVED_DEFAULT_RUNNER_USER : "");
+    cfg->kernel_cache = 1;
 }
 
 void
@@ -178,6 +179,7 @@ static const ConfKey conf_keys[] = {
     CONF_NUM(keepalive_count, KEY_UINT, guint, 0, 1000),
     CONF_STR(runner_path, KEY_PATH, char *),
     CONF_STR(runner_user, KEY_STRING, char *),
+    CONF_NUM(kernel_cache, KEY_INT, int, 0, 1),
     CONF_NUM(log_level, KEY_INT, int, 1, 4),
 };
 

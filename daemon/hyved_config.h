@@ -34,6 +34,7 @@ typedef struct {
     guint keepalive_count;
     char *runner_path;
     char *runner_user;              /* runners run as this user; "" = the daemon's */
+    int kernel_cache;               /* 1: runners get boot.kernel_cache; 0: not */
     int log_level;                  /* 1 debug, 2 info, 3 warning, 4 error */
     gsize max_client_queue;         /* bytes queued to one client before it is dropped */
 } HyvedConfig;

@@ -233,6 +233,7 @@ run_daemon(const HyvedOptions *opts, GArray *activated, GError **error)
     dcfg.schema_dir = (char *) HYVE_LIBVIRT_SCHEMA_DIR;
     dcfg.runner_path = cfg.runner_path;
     dcfg.runner_user = cfg.runner_user;
+    dcfg.no_kernel_cache = !cfg.kernel_cache;
     dcfg.uri = (char *) (privileged ? "bhyve:///system" : "bhyve:///session");
     if (!(driver = hyve_driver_new(&dcfg, error)))
         return EXIT_FAILURE;

@@ -121,6 +121,7 @@ hyve_driver_new(const HyveDriverConfig *cfg, GError **error)
     drv->cfg.cache_dir = g_strdup(cfg->cache_dir);
     drv->cfg.schema_dir = g_strdup(cfg->schema_dir ? cfg->schema_dir : HYVE_LIBVIRT_SCHEMA_DIR);
     drv->cfg.runner_user = g_strdup(cfg->runner_user);
+    drv->cfg.no_kernel_cache = cfg->no_kernel_cache;
     drv->cfg.runner_path = g_strdup(cfg->runner_path);
     drv->cfg.uri = g_strdup(cfg->uri);
     drv->cfg.default_pool_path = g_strdup(cfg->default_pool_path);

@@ -36,6 +36,8 @@ typedef struct {
     char *runner_path;        /* bhyve-runner binary (used from the domains issue on) */
     char *runner_user;        /* issue 7: runners drop to this user after setup
                                * (NULL or "": they keep the daemon's user) */
+    gboolean no_kernel_cache; /* runners get no boot.kernel_cache (virtbhyved.conf
+                               * kernel_cache = 0: guest text KASLR kept) */
     char *uri;                /* "bhyve:///system" or "bhyve:///session" */
     char *default_pool_path;  /* target of the 'default' storage pool defined on
                                * the first start (NULL: no default pool) */

@@ -122,7 +122,8 @@ hyve_process_kernel_cache(const char *cache_dir)
 gboolean
 hyve_process_sandbox_input(HyveDriver *drv, HyveRunnerInput *in, GError **error)
 {
-    in->kernel_cache = hyve_process_kernel_cache(hyve_driver_get_config(drv)->cache_dir);
+    if (!hyve_driver_get_config(drv)->no_kernel_cache)
+        in->kernel_cache = hyve_process_kernel_cache(hyve_driver_get_config(drv)->cache_dir);
     return hyve_process_sandbox_fill(in, hyve_driver_get_config(drv)->runner_user, geteuid(),
                                      error);
 }

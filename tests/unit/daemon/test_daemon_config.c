@@ -34,6 +34,7 @@ static const ConfCase conf_cases[] = {
     { "queue-default", "", TRUE, "max_client_queue=16777216" },
     { "prio-default", "", TRUE, "prio_workers=5" },
     { "streams-default", "", TRUE, "max_client_streams=64" },
+    { "kernel-cache-default", "", TRUE, "kernel_cache=1" },
     { "streams", "max_client_streams = 2\n", TRUE, "max_client_streams=2" },
     { "streams-zero", "max_client_streams = 0\n", FALSE,
       "test.conf:1: 'max_client_streams' = 0 is out of range [1..10000]" },
@@ -55,6 +56,8 @@ static const ConfCase conf_cases[] = {
     { "group", "unix_sock_group = \"libvirt\"\n", TRUE, "unix_sock_group=libvirt" },
     { "runner", "runner_path = \"/opt/x/bhyve-runner\"\n", TRUE, "runner_path=/opt/x/bhyve-runner" },
     { "loglevel", "log_level = 1\n", TRUE, "log_level=1" },
+    { "kernel-cache-off", "kernel_cache = 0\n", TRUE, "kernel_cache=0" },
+    { "kernel-cache-range", "kernel_cache = 2\n", FALSE, "test.conf:1: 'kernel_cache' = 2 is out of range" },
     { "crlf", "max_clients = 9\r\n", TRUE, "max_clients=9" },
     { "unknown-key", "max_clients = 1\nbogus = 1\n", FALSE, "test.conf:2: unknown setting 'bogus'" },
     { "string-for-int", "\n\nmax_clients = \"5\"\n", FALSE, "test.conf:3: 'max_clients' expects an integer" },
@@ -93,6 +96,7 @@ field_string(const HyvedConfig *c, const char *field)
     F("unix_sock_group", "%s", c->unix_sock_group);
     F("runner_path", "%s", c->runner_path);
     F("log_level", "%d", c->log_level);
+    F("kernel_cache", "%d", c->kernel_cache);
 #undef F
     return NULL;
 }
