@@ -113,8 +113,6 @@ write_all(int fd, const uint8_t *buf, uint64_t len)
     return TRUE;
 }
 
-/* Hit: validate the cache file @fd against the kernel and pread its
- * segments into guest RAM. */
 /* Where the kernel proper may end: below the 32-bit hole and inside what
  * the bzImage says it needs (0x1000000 + init_size), so the initrd that is
  * placed above that never collides with a segment (a cache file or payload
@@ -125,6 +123,8 @@ kernel_top(const HvrMem *mem, const HvrBzImage *bz)
     return MIN(mem->lowmem, 0x1000000ULL + bz->init_size);
 }
 
+/* Hit: validate the cache file @fd against the kernel and pread its
+ * segments into guest RAM. */
 static gboolean
 cache_read(HvrMem *mem, int fd, const HvrKernelId *id, uint64_t top, HvrElf *elf,
            GError **error)
@@ -171,12 +171,12 @@ cache_read(HvrMem *mem, int fd, const HvrKernelId *id, uint64_t top, HvrElf *elf
     return TRUE;
 }
 
-/* Miss: decompress, validate, load into guest RAM, then store (temp file +
- * rename; no fsync: a torn file fails validation and is rebuilt). */
+/* Miss: decompress, validate, load into guest RAM, then store (temp file,
+ * fdatasync, rename). FALSE (@error) only when nothing was loaded. */
 static gboolean
 cache_fill(HvrMem *mem, int dfd, const char *name, const HvrKernelId *id,
            const uint8_t *kdata, size_t klen, const HvrBzImage *bz, HvrElf *elf,
-           size_t *elf_len, GError **error)
+           size_t *elf_len, GError **store_error, GError **error)
 {
     g_autofree uint8_t *out = NULL;
     g_autofree char *tmp = NULL;
@@ -196,11 +196,13 @@ cache_fill(HvrMem *mem, int dfd, const char *name, const HvrKernelId *id,
         memset(dst + l->filesz, 0, l->memsz - l->filesz);
     }
     tmp = g_strdup_printf(".%s.%d.%08x", name, (int)getpid(), g_random_int());
+    /* from here on the vmlinux is in guest RAM: a failed store is reported
+     * in @store_error and the boot goes on from RAM */
     fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        g_set_error(error, HVR_ERROR, HVR_ERROR_SYSTEM, "cannot create %s: %s", tmp,
+        g_set_error(store_error, HVR_ERROR, HVR_ERROR_SYSTEM, "cannot create %s: %s", tmp,
                     g_strerror(errno));
-        return FALSE;
+        return TRUE;
     }
     cache_header(h, id, elf->file_end);
     /* on disk before the rename: after a host crash the name holds the
@@ -208,21 +210,33 @@ cache_fill(HvrMem *mem, int dfd, const char *name, const HvrKernelId *id,
     ok = write_all(fd, h, sizeof(h)) && write_all(fd, out, elf->file_end) &&
          fdatasync(fd) == 0;
     if (!ok)
-        g_set_error(error, HVR_ERROR, HVR_ERROR_SYSTEM, "cannot write %s: %s", tmp,
+        g_set_error(store_error, HVR_ERROR, HVR_ERROR_SYSTEM, "cannot write %s: %s", tmp,
                     g_strerror(errno ? errno : ENOSPC));
     if (close(fd) < 0 && ok) {
-        g_set_error(error, HVR_ERROR, HVR_ERROR_SYSTEM, "cannot write %s: %s", tmp,
+        g_set_error(store_error, HVR_ERROR, HVR_ERROR_SYSTEM, "cannot write %s: %s", tmp,
                     g_strerror(errno));
         ok = FALSE;
     }
     if (ok && renameat(dfd, tmp, dfd, name) < 0) {
-        g_set_error(error, HVR_ERROR, HVR_ERROR_SYSTEM, "cannot rename %s: %s", tmp,
+        g_set_error(store_error, HVR_ERROR, HVR_ERROR_SYSTEM, "cannot rename %s: %s", tmp,
                     g_strerror(errno));
         ok = FALSE;
     }
     if (!ok)
         (void)unlinkat(dfd, tmp, 0);
-    return ok;
+    return TRUE;
+}
+
+/* Removes @name only while it is still the file @fd read (another runner
+ * may have replaced it meanwhile). */
+static void
+cache_remove(int dfd, const char *name, int fd)
+{
+    struct stat a, b;
+
+    if (fstat(fd, &a) == 0 && fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+        a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        (void)unlinkat(dfd, name, 0);
 }
 
 HvrKernelBoot
@@ -231,6 +245,7 @@ hvr_kernel_cache_load(HvrMem *mem, const char *dir, const char *kernel,
                       const HvrBzImage *bz, HvrElf *elf)
 {
     g_autoptr(GError) err = NULL;
+    g_autoptr(GError) store_err = NULL;
     g_autofree char *name = NULL;
     HvrKernelId id;
     int dfd, fd;
@@ -258,15 +273,24 @@ hvr_kernel_cache_load(HvrMem *mem, const char *dir, const char *kernel,
         } else {
             hvr_log("kernel: cache file %s/%s removed (%s); booting the bzImage", dir, name,
                     err->message);
-            (void)unlinkat(dfd, name, 0);
+            cache_remove(dfd, name, fd);
         }
         close(fd);
     } else if (errno != ENOENT) {
         hvr_log("kernel: cannot open %s/%s (%s); booting the bzImage", dir, name,
                 g_strerror(errno));
-    } else if (cache_fill(mem, dfd, name, &id, kdata, klen, bz, elf, &elf_len, &err)) {
-        hvr_log("kernel: decompressed %s into the cache (%zu MiB, %d ms)", kernel,
-                elf_len >> 20, (int)((g_get_monotonic_time() - t0) / 1000));
+    } else if (faccessat(dfd, ".", W_OK | X_OK, AT_EACCESS) < 0) {
+        /* nowhere to store it: decompressing here would only add to the boot */
+        hvr_log("kernel: cache %s not writable (%s); booting the bzImage", dir,
+                g_strerror(errno));
+    } else if (cache_fill(mem, dfd, name, &id, kdata, klen, bz, elf, &elf_len, &store_err,
+                          &err)) {
+        if (store_err)
+            hvr_log("kernel: decompressed %s, not stored in the cache (%s); booting it",
+                    kernel, store_err->message);
+        else
+            hvr_log("kernel: decompressed %s into the cache (%zu MiB, %d ms)", kernel,
+                    elf_len >> 20, (int)((g_get_monotonic_time() - t0) / 1000));
         res = HVR_KERNEL_CACHE_MISS;
     } else {
         hvr_log("kernel: not cached (%s); booting the bzImage", err->message);

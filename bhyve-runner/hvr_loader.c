@@ -8,6 +8,7 @@
 #include "hvr_error.h"
 #include "hvr_kernel.h"
 #include "hvr_loader.h"
+#include "hvr_machine.h"
 
 /* boot.kernel_cache of this process (main.c sets it before the machine is
  * built); NULL = no cache */
@@ -134,8 +135,10 @@ hvr_loader_tables(HvrMem *mem)
 
 /* Read the whole kernel file and fstat the same descriptor (the cache key). */
 static uint8_t *
-hvr_loader_read_kernel(const char *path, struct stat *st, gsize *len, GError **error)
+hvr_loader_read_kernel(const char *path, struct stat *st, gsize *len, gboolean *changed,
+                       GError **error)
 {
+    struct stat again;
     g_autofree uint8_t *data = NULL;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);    /* a FIFO must not block */
     int err = fd < 0 || fstat(fd, st) < 0 ? errno : S_ISREG(st->st_mode) ? 0 : EINVAL;
@@ -158,6 +161,14 @@ hvr_loader_read_kernel(const char *path, struct stat *st, gsize *len, GError **e
             break;
         done += r;
     }
+    /* a kernel rewritten while it was read must not be cached under the
+     * key of its first version: @changed turns the cache off for this boot */
+    if (fstat(fd, &again) < 0 || again.st_size != st->st_size ||
+        again.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+        again.st_mtim.tv_nsec != st->st_mtim.tv_nsec ||
+        again.st_ctim.tv_sec != st->st_ctim.tv_sec ||
+        again.st_ctim.tv_nsec != st->st_ctim.tv_nsec)
+        *changed = TRUE;
     close(fd);
     if (!data || done != (gsize)st->st_size) {
         g_set_error(error, HVR_ERROR, HVR_ERROR_READ_FAILED, "cannot read kernel: %s: %s",
@@ -201,14 +212,19 @@ hvr_loader_load_cached(HvrMem *mem, const char *kernel, const char *initrd,
     HvrE820Entry e820[HVR_E820_MAX];
     uint64_t initrd_addr = 0, kend, pm_len;
     HvrKernelBoot boot = HVR_KERNEL_BZIMAGE;
+    gboolean changed = FALSE;
     struct stat kst;
     HvrBzImage bz;
     HvrElf elf;
     unsigned n;
     uint8_t *dst;
 
-    if (!(kdata = hvr_loader_read_kernel(kernel, &kst, &klen, error)))
+    if (!(kdata = hvr_loader_read_kernel(kernel, &kst, &klen, &changed, error)))
         return FALSE;
+    if (changed && cache_dir) {
+        hvr_log("kernel: %s changed while it was read; booting it without the cache", kernel);
+        cache_dir = NULL;
+    }
     if (!hvr_bzimage_parse(kdata, klen, &bz, error)) {
         g_prefix_error(error, "%s: ", kernel);
         return FALSE;

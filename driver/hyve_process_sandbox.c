@@ -100,14 +100,22 @@ hyve_process_kernel_cache(const char *cache_dir)
     static gsize told;
     g_autofree char *dir = NULL;
     struct stat st;
+    int fd = -1;
+    gboolean ok;
 
     if (!cache_dir)
         return NULL;
     errno = 0;
     dir = g_build_filename(cache_dir, "kernel", NULL);
-    if ((g_mkdir_with_parents(dir, 0700) < 0 && errno != EEXIST) ||
-        lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-        ((st.st_mode & 077) && chmod(dir, 0700) < 0)) {
+    /* checked and fixed through one descriptor: a symlink swapped in after
+     * the mkdir is refused, never followed by the chmod */
+    ok = (g_mkdir_with_parents(dir, 0700) == 0 || errno == EEXIST) &&
+         (fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0 &&
+         fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+         (!(st.st_mode & 077) || fchmod(fd, 0700) == 0);
+    if (fd >= 0)
+        close(fd);
+    if (!ok) {
         if (g_once_init_enter(&told)) {
             g_message("kernel cache %s unusable (%s): runners boot without it", dir,
                       g_strerror(errno ? errno : EPERM));
