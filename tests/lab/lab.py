@@ -159,6 +159,7 @@ class Result:
         self.total_s = None  # QEMU start -> QEMU exit
         self.timed_out = False
         self.lockup = False  # the L1 kernel hung (see run)
+        self.silent = False  # ... seen as silence_s without output
         self.reason = ""
 
     def __repr__(self):
@@ -327,8 +328,13 @@ def qemu_argv(ver, initrd, mem, smp, writable):
 
 def run(argv, timeout=600, mem=4096, smp=2, modules=(), writable=None,
         cwd=None, env=None, stream=None, log_path=None, keep_log=False,
-        lockup_retries=1):
+        lockup_retries=1, silence_s=None):
     """Run argv in L1 and return a Result.
+
+    silence_s: a command that prints nothing for this long is taken as an
+    L1 hang too (the CI run of session 8 saw L1 go quiet for 16 min at
+    100% CPU without a soft-lockup message); only for commands that print
+    something at least that often.
 
     When the L1 kernel itself hangs (soft lockups of its CPUs for
     LOCKUP_S seconds: the emulated machine, not the command, stopped; seen
@@ -338,7 +344,7 @@ def run(argv, timeout=600, mem=4096, smp=2, modules=(), writable=None,
     """
     for attempt in range(lockup_retries + 1):
         res = _run_once(argv, timeout, mem, smp, modules, writable, cwd, env,
-                        stream, log_path, keep_log)
+                        stream, log_path, keep_log, silence_s)
         if not res.lockup or attempt == lockup_retries:
             return res
         note = ("lab: L1 hung (%s; console log %s); running the command again "
@@ -352,7 +358,7 @@ def run(argv, timeout=600, mem=4096, smp=2, modules=(), writable=None,
 
 
 def _run_once(argv, timeout, mem, smp, modules, writable, cwd, env, stream,
-              log_path, keep_log):
+              log_path, keep_log, silence_s=None):
     """One L1 boot running argv (see run).
 
     stream: a text file object (e.g. sys.stdout) that gets the command's
@@ -398,7 +404,7 @@ def _run_once(argv, timeout, mem, smp, modules, writable, cwd, env, stream,
         log.write(("# %s\n" % " ".join(shlex.quote(a) for a in qargv))
                   .encode())
         log.flush()
-        _drive(res, qargv, nonce, timeout, stream, log)
+        _drive(res, qargv, nonce, timeout, stream, log, silence_s)
     log.close()
     if res.returncode in (TIMEOUT, LAB_FAILURE) and not res.reason:
         res.reason = "see log"
@@ -408,7 +414,7 @@ def _run_once(argv, timeout, mem, smp, modules, writable, cwd, env, stream,
     return res
 
 
-def _drive(res, qargv, nonce, timeout, stream, log):
+def _drive(res, qargv, nonce, timeout, stream, log, silence_s=None):
     begin = ("%s %s" % (BEGIN, nonce)).encode()
     end = ("%s %s rc=" % (END, nonce)).encode()
     t0 = time.monotonic()
@@ -422,6 +428,7 @@ def _drive(res, qargv, nonce, timeout, stream, log):
     state = "boot"  # boot -> cmd -> done
     out = []
     deadline = t0 + timeout
+    last_out = t0
     try:
         while True:
             left = deadline - time.monotonic()
@@ -429,10 +436,16 @@ def _drive(res, qargv, nonce, timeout, stream, log):
                 res.timed_out = True
                 break
             if not sel.select(min(left, 1.0)):
+                if silence_s and state == "cmd" and \
+                        time.monotonic() - last_out > silence_s:
+                    res.lockup = True
+                    res.silent = True
+                    break
                 continue
             chunk = os.read(proc.stdout.fileno(), 65536)
             if not chunk:
                 break
+            last_out = time.monotonic()
             log.write(chunk)
             log.flush()
             buf += chunk
@@ -484,7 +497,9 @@ def _drive(res, qargv, nonce, timeout, stream, log):
     res.output = b"".join(out).decode(errors="replace")
     if res.lockup:
         res.returncode = LAB_FAILURE
-        res.reason = "L1 kernel soft lockup for %d s or more" % LOCKUP_S
+        res.reason = ("no output from the command for %d s (L1 taken as hung)" % silence_s
+                      if res.silent else
+                      "L1 kernel soft lockup for %d s or more" % LOCKUP_S)
     elif res.timed_out:
         res.returncode = TIMEOUT
         res.reason = "time limit of %s s reached (%s)" % (
