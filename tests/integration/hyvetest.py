@@ -342,9 +342,13 @@ class Daemon:
 
     def runner_pids(self):
         """Live bhyve-runner processes of this daemon's domains: their command
-        line ends with `-c <state dir>/NAME.conf`."""
+        line ends with `-c <state dir>/NAME.conf`. A process whose parent is
+        one of them is not counted: it shares its parent's command line
+        without being a runner (LeakSanitizer's tracer, cloned by an ASan
+        runner while it checks for leaks at exit)."""
         state = os.path.join(self.root, "run", "libvirt", "bhyve") + "/"
         pids = []
+        ppids = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
@@ -352,7 +356,8 @@ class Daemon:
                 with open("/proc/%s/cmdline" % entry, "rb") as f:
                     argv = f.read().split(b"\0")
                 with open("/proc/%s/stat" % entry) as f:
-                    zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+                    fields = f.read().rsplit(")", 1)[1].split()
+                zombie = fields[0] == "Z"
             except OSError:
                 continue
             if argv and argv[-1] == b"":
@@ -360,7 +365,8 @@ class Daemon:
             if (not zombie and len(argv) >= 3 and argv[-2] == b"-c"
                     and argv[-1].startswith(state.encode()) and argv[-1].endswith(b".conf")):
                 pids.append(int(entry))
-        return pids
+                ppids[int(entry)] = int(fields[1])
+        return [p for p in pids if ppids[p] not in ppids]
 
     def kill_runners(self):
         """Runners outlive their daemon by design; a test's die with it."""
