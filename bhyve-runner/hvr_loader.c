@@ -10,17 +10,6 @@
 #include "hvr_loader.h"
 #include "hvr_machine.h"
 
-/* boot.kernel_cache of this process (main.c sets it before the machine is
- * built); NULL = no cache */
-static char *hvr_loader_cache_dir;
-
-void
-hvr_loader_set_kernel_cache(const char *dir)
-{
-    g_free(hvr_loader_cache_dir);
-    hvr_loader_cache_dir = g_strdup(dir);
-}
-
 static uint16_t rd16(const uint8_t *p) { return p[0] | p[1] << 8; }
 static uint32_t rd32(const uint8_t *p) { return rd16(p) | (uint32_t)rd16(p + 2) << 16; }
 static void wr16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
@@ -197,7 +186,7 @@ gboolean
 hvr_loader_load(HvrMem *mem, const char *kernel, const char *initrd,
                 const char *cmdline, uint64_t rsdp, GError **error)
 {
-    return hvr_loader_load_cached(mem, kernel, initrd, cmdline, rsdp, hvr_loader_cache_dir,
+    return hvr_loader_load_cached(mem, kernel, initrd, cmdline, rsdp, NULL,
                                   NULL, error);
 }
 

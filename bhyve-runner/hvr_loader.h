@@ -64,11 +64,10 @@ gboolean hvr_loader_load(HvrMem *mem, const char *kernel, const char *initrd,
                          const char *cmdline, uint64_t rsdp, GError **error);
 /* The same with the decompressed-kernel cache in @cache_dir (NULL: none,
  * hvr_kernel.h); *@how (may be NULL) gets the HvrKernelBoot path taken.
- * hvr_loader_load() uses the directory set by hvr_loader_set_kernel_cache(). */
+ * hvr_loader_load() is this without a cache. */
 gboolean hvr_loader_load_cached(HvrMem *mem, const char *kernel, const char *initrd,
                                 const char *cmdline, uint64_t rsdp, const char *cache_dir,
                                 int *how, GError **error);
-void hvr_loader_set_kernel_cache(const char *dir);
 
 /* Initial BSP state; @sregs must hold KVM_GET_SREGS output on entry. */
 void hvr_loader_bsp_state(struct kvm_regs *regs, struct kvm_sregs *sregs,

@@ -112,8 +112,9 @@ hvr_machine_new(HvrConfig *cfg, GError **error)
         return NULL;
 
     hvr_acpi_build(hvr_mem_gpa(m->mem, HVR_ACPI_BASE, HVR_ACPI_SIZE), HVR_ACPI_BASE, m->ncpus);
-    if (!hvr_loader_load(m->mem, cfg->kernel, cfg->initrd, cfg->cmdline,
-                         HVR_ACPI_BASE + HVR_ACPI_RSDP_OFF, error))
+    if (!hvr_loader_load_cached(m->mem, cfg->kernel, cfg->initrd, cfg->cmdline,
+                                HVR_ACPI_BASE + HVR_ACPI_RSDP_OFF, cfg->kernel_cache, NULL,
+                                error))
         return NULL;
 
     m->vcpus = g_new0(HvrVcpu, m->ncpus);

@@ -7,7 +7,6 @@
 
 #include "hvr_config.h"
 #include "hvr_control.h"
-#include "hvr_loader.h"
 #include "hvr_machine.h"
 #include "hvr_mem.h"
 #include "hvr_sandbox.h"
@@ -87,7 +86,6 @@ main(int argc, char **argv)
     /* the sandbox cannot open the exit file at the end: open it now */
     if (sandbox && exit_file && (exit_fd = hvr_exit_file_open(exit_file, &err)) < 0)
         return hvr_main_exit(exit_file, -1, HYVE_RUNNER_EXIT_ERROR, err);
-    hvr_loader_set_kernel_cache(cfg->kernel_cache);
     m = hvr_machine_new(g_steal_pointer(&cfg), &err);
     if (!m)
         return hvr_main_exit(exit_file, exit_fd, HYVE_RUNNER_EXIT_ERROR, err);
