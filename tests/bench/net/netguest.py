@@ -9,7 +9,11 @@ sets eth0 to 10.0.0.2/24, waits until 10.0.0.1 answers a ping, then for
 hyve.bench.runs passes runs `iperf3 -c 10.0.0.1 -t T` (guest -> host,
 "tx") and the same with -R (host -> guest, "rx"), each framed by
 "HYVE-BENCH: begin DIR N" and "HYVE-BENCH: DIR N rc=RC <iperf3 receiver
-summary line>", then "HYVE-BENCH: done" and poweroff."""
+summary line>", then "HYVE-BENCH: done" and poweroff.  Stall detector: a pass still running
+T+25 s after it began prints "HYVE-BENCH: stall DIR N" and diagnostics
+("HYVE-BENCH: diag ...": ping, virtio interrupts, eth0 counters, TCP
+counters, dmesg tail), again when it ends, and is killed at T+40 s (rc=99);
+the next pass then runs, so a stall costs 40 s, not the run."""
 
 import gzip
 import hashlib
@@ -34,6 +38,14 @@ done
 iperf() {
     /bench/net/ld-linux-x86-64.so.2 --library-path /bench/net /bench/net/iperf3 "$@"
 }
+diag() {
+    # stall detector: what the guest sees (interrupts, counters, TCP, kernel)
+    ping -c 1 -W 1 10.0.0.1 >/dev/null 2>&1; say "diag ping rc=$?"
+    grep -E 'virtio|CPU' /proc/interrupts | tr -s ' ' | sed 's/^/HYVE-BENCH: diag irq /' > /dev/console
+    grep eth0 /proc/net/dev | tr -s ' ' | sed 's/^/HYVE-BENCH: diag dev /' > /dev/console
+    grep Tcp: /proc/net/snmp | tail -n 1 | sed 's/^/HYVE-BENCH: diag snmp /' > /dev/console
+    dmesg | tail -n 12 | sed 's/^/HYVE-BENCH: diag dmesg /' > /dev/console
+}
 ip link set lo up
 n=0
 while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 100 ]; do usleep 100000; n=$((n+1)); done
@@ -51,7 +63,22 @@ while [ $i -le $runs ]; do
         opt=
         [ $dir = rx ] && opt=-R
         say "begin $dir $i"
-        iperf -c 10.0.0.1 -t $t -f m $opt > /tmp/ip.out 2>&1; rc=$?
+        iperf -c 10.0.0.1 -t $t -f m $opt > /tmp/ip.out 2>&1 &
+        pid=$!
+        w=0
+        while kill -0 $pid 2>/dev/null; do
+            sleep 1
+            w=$((w+1))
+            if [ $w = $((t+25)) ]; then
+                say "stall $dir $i after ${w}s"
+                diag
+            elif [ $w -ge $((t+40)) ]; then
+                kill -9 $pid
+                break
+            fi
+        done
+        wait $pid; rc=$?
+        [ $w -ge $((t+25)) ] && { diag; rc=99; }
         say "$dir $i rc=$rc $(grep receiver /tmp/ip.out | tail -n 1)"
         [ $rc = 0 ] || sed 's/^/HYVE-BENCH: iperf| /' /tmp/ip.out | tail -n 5 > /dev/console
     done
