@@ -19,6 +19,7 @@
 
 #include "hyve/runner-exit.h"
 #include "hyve_cgroup.h"
+#include "hyve_machined.h"
 #include "hyve_driver_priv.h"
 #include "hyve_netdev.h"
 #include "hyve_process.h"
@@ -46,6 +47,7 @@ hyve_domain_run_free(HyveDomainRun *run)
     if (run->pidfd >= 0)
         close(run->pidfd);
     hyve_runner_paths_clear(&run->paths);
+    g_free(run->machine);
     g_free(run);
 }
 
@@ -258,6 +260,9 @@ hyve_process_cleanup(HyveDomainRun *run, const char *why)
             g_warning("cannot remove %s: %s", files[i], g_strerror(errno));
     hyve_process_status_remove(run->paths.status);
     hyve_process_cgroup_remove(&run->paths);
+    /* its scope is empty now: a restart under the same name need not wait */
+    if (run->machine)
+        hyve_machined_terminate(run->machine);
     if (why)
         hyve_process_log_line(run->paths.log, "stopped (%s)", why);
     if (run->pidfd >= 0) {
@@ -344,14 +349,55 @@ cgroup_pids_max(const HyveDomainDef *def)
                                 def->nets->len + def->serials->len + def->rngs->len);
 }
 
+/* Where a held runner goes (HyveRunnerPlaceFunc): machined's scope for
+ * the system daemon when machined answers, else the domain's own cgroup
+ * (created with its limits), else (no cgroups) the daemon's cgroup. */
+typedef struct {
+    HyveDriver *drv;
+    const HyveDomainDef *def;
+    HyveDomainRun *run;
+    int id;
+    char *cgroup;               /* the cgroup made for it, to remove on failure */
+} Placement;
+
+static gboolean
+place_runner(pid_t pid, gpointer data, GError **error)
+{
+    Placement *p = data;
+    const HyveDriverConfig *cfg = hyve_driver_get_config(p->drv);
+    guint64 pids_max = cgroup_pids_max(p->def);
+    guint64 memory_max = hyve_cgroup_memory_max(p->def->memory_kib);
+    g_autofree char *cgroup = NULL;
+
+    if (hyve_machined_wanted(cfg->privileged, cfg->state_dir, g_getenv("HYVE_MACHINED"))) {
+        g_autofree char *machine = hyve_machined_name(p->id, p->def->name);
+        g_autoptr(GError) local = NULL;
+
+        if (hyve_machined_register(machine, p->def->uuid, pid, pids_max, memory_max, &local)) {
+            hyve_process_log_line(p->run->paths.log, "registered as machine %s", machine);
+            p->run->machine = g_steal_pointer(&machine);
+            return TRUE;
+        }
+        hyve_machined_warn_once(machine, local);
+    }
+    if (!(cgroup = hyve_process_cgroup_path(&p->run->paths)))
+        return TRUE;
+    if (!hyve_cgroup_create(hyve_cgroup_root(), cgroup, error))
+        return FALSE;
+    p->cgroup = g_strdup(cgroup);
+    return hyve_cgroup_set_limits(cgroup, pids_max, memory_max, error) &&
+           hyve_process_cgroup_enter(cgroup, pid, error);
+}
+
 static HyveDomainRun *
-spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError **error)
+spawn(HyveDriver *drv, HyveDomainDef *def, int id, gboolean paused, GError **error)
 {
     const HyveDriverConfig *cfg = hyve_driver_get_config(drv);
     g_autoptr(HyveDomainRun) run = g_new0(HyveDomainRun, 1);
     g_autoptr(GArray) taps = NULL;
-    g_autofree char *text = NULL, *pidtext = NULL, *cgroup = NULL;
+    g_autofree char *text = NULL, *pidtext = NULL;
     g_autoptr(GError) local = NULL;
+    Placement place = { drv, def, NULL, id, NULL };
     HyveRunnerInput in = { 0 };
     gboolean ok;
     off_t offset;
@@ -405,22 +451,22 @@ spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError **error)
         }
     }
     offset = logfd >= 0 ? lseek(logfd, 0, SEEK_END) : 0;
-    cgroup = ok ? hyve_process_cgroup_path(&run->paths) : NULL;
-    ok = ok && (!cgroup || (hyve_cgroup_create(hyve_cgroup_root(), cgroup, error) &&
-                            hyve_cgroup_set_limits(cgroup, cgroup_pids_max(def),
-                                                   hyve_cgroup_memory_max(def->memory_kib),
-                                                   error)));
-    ok = ok && hyve_process_exec_runner(drv, run, taps, logfd, cgroup, error);
+    place.run = run;
+    ok = ok && hyve_process_exec_runner(drv, run, taps, logfd, place_runner, &place, error);
     for (guint i = 0; i < taps->len; i++)
         close(g_array_index(taps, int, i));
     if (logfd >= 0)
         close(logfd);
     if (!ok) {
         unlink(run->paths.config);
-        if (cgroup)
-            hyve_cgroup_remove(hyve_cgroup_root(), cgroup);
+        if (place.cgroup)
+            hyve_cgroup_remove(hyve_cgroup_root(), place.cgroup);
+        g_free(place.cgroup);
+        if (run->machine)
+            hyve_machined_terminate(run->machine);
         return NULL;
     }
+    g_clear_pointer(&place.cgroup, g_free);
     pidtext = g_strdup_printf("%d\n", (int)run->pid);
     if (!hyve_file_write_atomic(run->paths.pidfile, pidtext, &local)) {
         g_warning("%s", local->message);
@@ -444,9 +490,10 @@ spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError **error)
 }
 
 HyveDomainRun *
-hyve_process_spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused, GError **error)
+hyve_process_spawn(HyveDriver *drv, HyveDomainDef *def, int id, gboolean paused,
+                   GError **error)
 {
-    HyveDomainRun *run = spawn(drv, def, paused, error);
+    HyveDomainRun *run = spawn(drv, def, id, paused, error);
 
     /* the network ports of a start that failed (taken by
      * hyve_netdev_open_all; the taps went with the runner) */

@@ -57,6 +57,8 @@ typedef struct _HyveDomainRun {
     gboolean updated;           /* persistent definition redefined while running */
     gboolean stopping;          /* its files are being removed: no more status saves */
     GSource *watch;             /* [watcher lock] the pidfd source, NULL when not watched */
+    char *machine;              /* immutable: its systemd-machined name (hyve_machined.h),
+                                 * NULL when not registered (or reattached) */
 } HyveDomainRun;
 
 void hyve_domain_run_free(HyveDomainRun *run);
@@ -77,9 +79,12 @@ typedef struct {
 /* Spawns bhyve-runner for the live definition @def (its pty paths and tap
  * names are filled in) and waits until it runs (or is paused, with
  * @paused). Called with the domain's job held and no lock. A runner that
- * exits meanwhile -> OPERATION_FAILED with the tail of its log. */
-HyveDomainRun *hyve_process_spawn(HyveDriver *drv, HyveDomainDef *def, gboolean paused,
-                                  GError **error);
+ * exits meanwhile -> OPERATION_FAILED with the tail of its log. @id: the
+ * domain id it will run with (its machine name, hyve_machined.h).
+ * Placement before the runner executes: registered with machined (its
+ * scope), else its own cgroup (hyve_cgroup.h), else the daemon's. */
+HyveDomainRun *hyve_process_spawn(HyveDriver *drv, HyveDomainDef *def, int id,
+                                  gboolean paused, GError **error);
 /* Waits up to @timeout_ms for the runner to exit; TRUE when it did. */
 gboolean hyve_process_wait_exit(HyveDomainRun *run, int timeout_ms);
 /* After the runner exited: its end (wait status for a child, else the
@@ -130,11 +135,19 @@ gboolean hyve_process_sandbox_input(HyveDriver *drv, HyveRunnerInput *in, GError
  * when per-domain cgroups are unavailable; its removal (any stop path). */
 char *hyve_process_cgroup_path(const HyveRunnerPaths *paths);
 void hyve_process_cgroup_remove(const HyveRunnerPaths *paths);
-/* Executes the runner of @run (taps dup2()ed onto 3, 4, ..., @logfd as
- * stdout/stderr, its own session, moved into @cgroup before exec when not
- * NULL); fills run->pid, pidfd, start_time, is_child. */
+/* Called with the pid of the forked runner, held before its exec: puts
+ * it where it belongs (machined's scope, a cgroup). FALSE + @error: the
+ * child is killed and the start fails. */
+typedef gboolean (*HyveRunnerPlaceFunc)(pid_t pid, gpointer data, GError **error);
+/* Forks the runner of @run (taps dup2()ed onto 3, 4, ..., @logfd as
+ * stdout/stderr, stdin /dev/null, its own session, every other descriptor
+ * closed), lets @place place it while it waits, then lets it execute;
+ * fills run->pid, pidfd, start_time, is_child. */
 gboolean hyve_process_exec_runner(HyveDriver *drv, HyveDomainRun *run, GArray *taps, int logfd,
-                                  const char *cgroup, GError **error);
+                                  HyveRunnerPlaceFunc place, gpointer place_data,
+                                  GError **error);
+/* Writes @pid into @cgroup's cgroup.procs. */
+gboolean hyve_process_cgroup_enter(const char *cgroup, pid_t pid, GError **error);
 
 /* ---- hyve_process_watch.c ------------------------------------------------- */
 HyveProcessMgr *hyve_process_mgr_new(HyveDriver *drv);

@@ -150,15 +150,25 @@ hyve_domain_run_start(HyveDriver *drv, HyveDomainObj *obj, HyveDomainDef *live,
     hyve_process_def_clear_live(def);
     if (!start_mark(obj, def, error))
         return FALSE;
+    /* the id is known before the runner starts (its machine name,
+     * hyve_machined.h); a failed start leaves a gap in the ids, as in
+     * libvirt. A reboot or restart keeps the domain's id. */
+    g_mutex_lock(&list->lock);
+    if (kind == HYVE_START_BOOT) {
+        id = alloc_id_locked(list);
+    } else {
+        g_mutex_lock(&obj->lock);
+        id = obj->id;
+        g_mutex_unlock(&obj->lock);
+    }
+    g_mutex_unlock(&list->lock);
     if (!resolve_volume_disks(drv, def, error) ||
-        !(run = hyve_process_spawn(drv, def, paused, error))) {
+        !(run = hyve_process_spawn(drv, def, id, paused, error))) {
         start_unmark(obj);
         return FALSE;
     }
 
     g_mutex_lock(&list->lock);
-    if (kind == HYVE_START_BOOT)
-        id = alloc_id_locked(list);
     g_mutex_lock(&obj->lock);
     if (kind == HYVE_START_BOOT) {
         obj->id = id;
@@ -170,7 +180,6 @@ hyve_domain_run_start(HyveDriver *drv, HyveDomainObj *obj, HyveDomainDef *live,
         else
             hyve_domain_def_free(obj->def);
     } else {
-        id = obj->id;
         hyve_domain_def_free(obj->def);
     }
     obj->def = g_steal_pointer(&def);

@@ -2,9 +2,9 @@
 /*
  * hyve_process_sandbox.c: what the daemon does for a least-privilege
  * runner (issue 7): the ids of the runner user for sandbox.uid/gid, the
- * domain's cgroup (hyve_cgroup.h), and the exec of the runner itself
- * (own session, clean signal state, into its cgroup before exec, taps
- * inherited as 3, 4, ...).
+ * domain's cgroup (hyve_cgroup.h), and the fork and exec of the runner
+ * (own session, clean signal state, held after fork until the daemon
+ * placed it in machined's scope or its cgroup, taps inherited as 3, 4, ...).
  *
  * The runner opens everything it needs as the daemon's user, then confines
  * itself (bhyve-runner.conf(5), sandbox=). The daemon needs nothing from
@@ -21,6 +21,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hyve_cgroup.h"
@@ -159,74 +161,166 @@ hyve_process_cgroup_remove(const HyveRunnerPaths *paths)
         hyve_cgroup_remove(hyve_cgroup_root(), cg);
 }
 
-static void
-write_str(const char *s)
+gboolean
+hyve_process_cgroup_enter(const char *cgroup, pid_t pid, GError **error)
 {
-    if (write(2, s, strlen(s)) < 0)
-        return;
+    g_autofree char *procs = g_build_filename(cgroup, "cgroup.procs", NULL);
+    g_autofree char *text = g_strdup_printf("%d", (int)pid);
+    int fd = open(procs, O_WRONLY | O_CLOEXEC);
+    gboolean ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+
+    if (!ok)
+        hyve_error_set_errno(error, HYVE_FROM_BHYVE, errno,
+                             "cannot move bhyve-runner %d into its cgroup '%s'", (int)pid,
+                             cgroup);
+    if (fd >= 0)
+        close(fd);
+    return ok;
 }
 
-/* In the child, before exec (async-signal-safe calls only): its own
- * session, the descriptor limit the daemon started with, the signal state of a process started from a shell (the
- * spawning thread may block signals; the daemon ignores SIGPIPE), and its
- * cgroup ("0" moves the writer), so that all it ever uses is accounted. */
-static void
-child_setup(gpointer data)
+/* What the forked child needs, all prepared before fork(). */
+typedef struct {
+    const char *const *argv;
+    const int *taps;
+    guint n_taps;
+    int *moved;                 /* n_taps + 3 slots */
+    int logfd, nullfd, go_r, err_w;
+} ChildArgs;
+
+static void G_GNUC_NORETURN
+child_fail(int err_w)
 {
-    const char *procs = data;
+    int e = errno;
+
+    if (write(err_w, &e, sizeof(e)) < 0)
+        _exit(127);
+    _exit(127);
+}
+
+/* In the child (async-signal-safe calls only): its own session in "/",
+ * the descriptor limit the daemon started with, the signal state of a
+ * process started from a shell (the spawning thread may block signals;
+ * the daemon ignores SIGPIPE); then it waits until the daemon placed it
+ * (go byte; EOF = the daemon gave up), arranges its descriptors and
+ * executes. A failure before exec -> errno on @err_w. */
+static void G_GNUC_NORETURN
+child_exec(const ChildArgs *a)
+{
+    int base = 3 + (int)a->n_taps + 3, err_w;
     sigset_t none;
+    char go = 0;
+    ssize_t n;
 
     setsid();
     hyve_rlimit_child_restore();
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
-    if (procs) {
-        int fd = open(procs, O_WRONLY | O_CLOEXEC);
+    while ((n = read(a->go_r, &go, 1)) < 0 && errno == EINTR)
+        ;
+    if (n != 1 || go != 'g')
+        _exit(127);
+    if (chdir("/") < 0)
+        child_fail(a->err_w);
+    /* every source above every target first, then onto the targets */
+    if ((err_w = fcntl(a->err_w, F_DUPFD_CLOEXEC, base)) < 0 ||
+        (a->moved[0] = fcntl(a->nullfd, F_DUPFD_CLOEXEC, base)) < 0 ||
+        (a->moved[1] = fcntl(a->logfd, F_DUPFD_CLOEXEC, base)) < 0)
+        child_fail(a->err_w);
+    for (guint i = 0; i < a->n_taps; i++)
+        if ((a->moved[3 + i] = fcntl(a->taps[i], F_DUPFD_CLOEXEC, base)) < 0)
+            child_fail(err_w);
+    if (dup2(a->moved[0], 0) < 0 || dup2(a->moved[1], 1) < 0 || dup2(a->moved[1], 2) < 0)
+        child_fail(err_w);
+    for (guint i = 0; i < a->n_taps; i++)
+        if (dup2(a->moved[3 + i], 3 + (int)i) < 0)
+            child_fail(err_w);
+    /* nothing else reaches the runner; err_w closes at exec */
+    syscall(SYS_close_range, 3 + a->n_taps, (unsigned)err_w - 1, 0);
+    syscall(SYS_close_range, (unsigned)err_w + 1, ~0U, 0);
+    execv(a->argv[0], (char *const *)a->argv);
+    child_fail(err_w);
+}
 
-        if (fd < 0 || write(fd, "0", 1) != 1) {
-            write_str("bhyve-runner not started: cannot enter its cgroup (");
-            write_str(procs);
-            write_str(")\n");
-            _exit(127);
-        }
-        close(fd);
-    }
+static void
+close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
 }
 
 gboolean
 hyve_process_exec_runner(HyveDriver *drv, HyveDomainRun *run, GArray *taps, int logfd,
-                         const char *cgroup, GError **error)
+                         HyveRunnerPlaceFunc place, gpointer place_data, GError **error)
 {
     const char *argv[] = { hyve_driver_get_config(drv)->runner_path, "-c", run->paths.config,
                            NULL };
-    g_autofree int *targets = g_new0(int, taps->len + 1);
-    g_autofree char *procs = cgroup ? g_build_filename(cgroup, "cgroup.procs", NULL) : NULL;
-    g_autoptr(GError) local = NULL;
-    GPid pid = 0;
+    g_autofree int *moved = g_new0(int, taps->len + 3);
+    ChildArgs a = { argv, (const int *)taps->data, taps->len, moved, logfd, -1, -1, -1 };
+    int go[2] = { -1, -1 }, err[2] = { -1, -1 }, child_errno = 0, exec_errno = 0, status;
+    ssize_t n;
+    pid_t pid;
 
-    for (guint i = 0; i < taps->len; i++)
-        targets[i] = 3 + (int)i;
     if (!argv[0]) {
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_INTERNAL_ERROR,
                        "no bhyve-runner configured");
         return FALSE;
     }
-    if (!g_spawn_async_with_pipes_and_fds("/", argv, NULL,
-                                          G_SPAWN_DO_NOT_REAP_CHILD |
-                                          G_SPAWN_STDIN_FROM_DEV_NULL,
-                                          child_setup, procs, -1, logfd, logfd,
-                                          (const int *)taps->data, targets, taps->len,
-                                          &pid, NULL, NULL, NULL, &local)) {
-        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_FAILED,
-                       "cannot start %s: %s", argv[0], local->message);
-        return FALSE;
+    a.nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (a.nullfd < 0 || pipe2(go, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+        hyve_error_set_errno(error, HYVE_FROM_BHYVE, errno, "cannot start %s", argv[0]);
+        goto fail;
     }
+    a.go_r = go[0];
+    a.err_w = err[1];
+    pid = fork();
+    if (pid < 0) {
+        hyve_error_set_errno(error, HYVE_FROM_BHYVE, errno, "cannot start %s", argv[0]);
+        goto fail;
+    }
+    if (pid == 0)
+        child_exec(&a);
+    close_fd(&go[0]);
+    close_fd(&err[1]);
+    close_fd(&a.nullfd);
     run->pid = pid;
     run->is_child = TRUE;
     run->pidfd = hyve_pidfd_open(pid);
     if (run->pidfd < 0)
         g_warning("pidfd_open(%d): %s", (int)pid, g_strerror(errno));
+    if (!place || place(pid, place_data, error)) {
+        if (write(go[1], "g", 1) != 1)
+            child_errno = errno;
+    } else {
+        child_errno = -1;       /* reported by @place */
+    }
+    close_fd(&go[1]);           /* EOF: a child still waiting exits */
+    /* exec closes err_w: EOF; a failure before it sends its errno */
+    while ((n = read(err[0], &exec_errno, sizeof(exec_errno))) < 0 && errno == EINTR)
+        ;
+    close_fd(&err[0]);
+    if (child_errno == 0 && n == (ssize_t)sizeof(exec_errno))
+        child_errno = exec_errno ? exec_errno : EIO;
+    if (child_errno != 0) {
+        if (child_errno > 0)
+            hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_OPERATION_FAILED,
+                           "cannot start %s: %s", argv[0], g_strerror(child_errno));
+        kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        close_fd(&run->pidfd);
+        run->pid = 0;
+        return FALSE;
+    }
     hyve_proc_stat(pid, &run->start_time, NULL, NULL, NULL);
     return TRUE;
+
+ fail:
+    close_fd(&a.nullfd);
+    close_fd(&go[0]);
+    close_fd(&go[1]);
+    close_fd(&err[0]);
+    close_fd(&err[1]);
+    return FALSE;
 }

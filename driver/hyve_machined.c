@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hyve_machined.c: CreateMachineWithNetwork / CreateMachine /
+ * TerminateMachine of org.freedesktop.machine1.Manager over a private
+ * GDBus connection to the system bus (see hyve_machined.h). Its errors are
+ * only logged: they never fail a domain start.
+ */
+#include "hyve-config.h"
+
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "hyve_machined.h"
+
+#define MACHINED_NAME "org.freedesktop.machine1"
+#define MACHINED_PATH "/org/freedesktop/machine1"
+#define MACHINED_IFACE "org.freedesktop.machine1.Manager"
+#define MACHINED_TIMEOUT_MS 10000
+#define MACHINED_NAME_MAX 64
+#define MACHINED_EXISTS_WAIT_US (3 * G_USEC_PER_SEC)
+
+static GMutex bus_lock;
+static GDBusConnection *bus;    /* [bus_lock] private, NULL until first use or after close */
+static gint warned;
+
+gboolean
+hyve_machined_wanted(gboolean privileged, const char *state_dir, const char *env)
+{
+    g_autofree char *system_state = g_build_filename(HYVE_RUNSTATEDIR, "libvirt", "bhyve",
+                                                     NULL);
+
+    if (env && *env)
+        return g_str_equal(env, "1");
+    return privileged && state_dir && g_str_equal(state_dir, system_state);
+}
+
+char *
+hyve_machined_name(int id, const char *name)
+{
+    GString *s = g_string_new(NULL);
+
+    g_string_printf(s, "bhyve-%d-", id);
+    for (const char *p = name; *p && s->len < MACHINED_NAME_MAX; p++) {
+        char c = *p;
+
+        /* machined accepts host names: keep the safe bytes only */
+        if (g_ascii_isalnum(c) || c == '_' || c == '-' || (c == '.' && s->str[s->len - 1] != '-'))
+            g_string_append_c(s, c);
+    }
+    while (s->len && (s->str[s->len - 1] == '-' || s->str[s->len - 1] == '.'))
+        g_string_truncate(s, s->len - 1);
+    return g_string_free(s, FALSE);
+}
+
+/* The private system bus connection (re-made after the bus went away). */
+static GDBusConnection *
+get_bus(GError **error)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&bus_lock);
+    g_autofree char *address = NULL;
+
+    if (bus && g_dbus_connection_is_closed(bus))
+        g_clear_object(&bus);
+    if (!bus) {
+        address = g_dbus_address_get_for_bus_sync(G_BUS_TYPE_SYSTEM, NULL, error);
+        if (!address)
+            return NULL;
+        bus = g_dbus_connection_new_for_address_sync(
+            address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+            G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, error);
+        if (!bus)
+            return NULL;
+        g_dbus_connection_set_exit_on_close(bus, FALSE);
+    }
+    return g_object_ref(bus);
+}
+
+static GVariant *
+scope_properties(guint64 tasks_max, guint64 memory_max)
+{
+    GVariantBuilder b;
+    const char *after[] = { "virtbhyved.service", NULL };
+    const char *before[] = { "bhyve-guests.service", NULL };
+
+    g_variant_builder_init(&b, G_VARIANT_TYPE("a(sv)"));
+    g_variant_builder_add(&b, "(sv)", "Slice", g_variant_new_string("machine.slice"));
+    g_variant_builder_add(&b, "(sv)", "Delegate", g_variant_new_boolean(TRUE));
+    g_variant_builder_add(&b, "(sv)", "After", g_variant_new_strv(after, -1));
+    g_variant_builder_add(&b, "(sv)", "Before", g_variant_new_strv(before, -1));
+    if (tasks_max)
+        g_variant_builder_add(&b, "(sv)", "TasksMax", g_variant_new_uint64(tasks_max));
+    if (memory_max)
+        g_variant_builder_add(&b, "(sv)", "MemoryMax", g_variant_new_uint64(memory_max));
+    return g_variant_builder_end(&b);
+}
+
+static GVariant *
+create_call(GDBusConnection *conn, const char *machine, const guint8 *uuid, pid_t leader,
+            guint64 tasks_max, guint64 memory_max, gboolean with_network, GError **error)
+{
+    GVariantBuilder args;
+    GVariant *id = g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, uuid, 16, 1);
+
+    g_variant_builder_init(&args, G_VARIANT_TYPE_TUPLE);
+    g_variant_builder_add(&args, "s", machine);
+    g_variant_builder_add_value(&args, id);
+    g_variant_builder_add(&args, "s", "virtbhyved");
+    g_variant_builder_add(&args, "s", "vm");
+    g_variant_builder_add(&args, "u", (guint32)leader);
+    g_variant_builder_add(&args, "s", "");
+    if (with_network)
+        g_variant_builder_add_value(&args, g_variant_new_array(G_VARIANT_TYPE_INT32, NULL, 0));
+    g_variant_builder_add_value(&args, scope_properties(tasks_max, memory_max));
+    return g_dbus_connection_call_sync(conn, MACHINED_NAME, MACHINED_PATH, MACHINED_IFACE,
+                                       with_network ? "CreateMachineWithNetwork" :
+                                       "CreateMachine",
+                                       g_variant_builder_end(&args), G_VARIANT_TYPE("(o)"),
+                                       G_DBUS_CALL_FLAGS_NONE, MACHINED_TIMEOUT_MS, NULL,
+                                       error);
+}
+
+static gboolean
+error_is(const GError *error, const char *name)
+{
+    g_autofree char *remote = error ? g_dbus_error_get_remote_error(error) : NULL;
+
+    return remote && g_str_equal(remote, name);
+}
+
+gboolean
+hyve_machined_register(const char *machine, const guint8 *uuid, pid_t leader,
+                       guint64 tasks_max, guint64 memory_max, GError **error)
+{
+    g_autoptr(GDBusConnection) conn = get_bus(error);
+    gint64 deadline = g_get_monotonic_time() + MACHINED_EXISTS_WAIT_US;
+    gboolean with_network = TRUE;
+
+    if (!conn)
+        return FALSE;
+    for (;;) {
+        g_autoptr(GError) local = NULL;
+        g_autoptr(GVariant) reply = create_call(conn, machine, uuid, leader, tasks_max,
+                                                memory_max, with_network, &local);
+
+        if (reply) {
+            g_debug("registered %s (leader %d) with systemd-machined", machine, (int)leader);
+            return TRUE;
+        }
+        if (with_network && error_is(local, "org.freedesktop.DBus.Error.UnknownMethod")) {
+            with_network = FALSE;       /* machined before systemd 209 */
+            continue;
+        }
+        /* the previous run of this domain (same id after a reboot) is
+         * still going away */
+        if (error_is(local, "org.freedesktop.machine1.MachineExists") &&
+            g_get_monotonic_time() < deadline) {
+            g_usleep(50000);
+            continue;
+        }
+        g_dbus_error_strip_remote_error(local);
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+}
+
+void
+hyve_machined_terminate(const char *machine)
+{
+    g_autoptr(GError) local = NULL;
+    g_autoptr(GDBusConnection) conn = get_bus(&local);
+    g_autoptr(GVariant) reply = NULL;
+
+    if (!conn)
+        return;
+    reply = g_dbus_connection_call_sync(conn, MACHINED_NAME, MACHINED_PATH, MACHINED_IFACE,
+                                        "TerminateMachine", g_variant_new("(s)", machine),
+                                        NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                                        MACHINED_TIMEOUT_MS, NULL, &local);
+    if (!reply && !error_is(local, "org.freedesktop.machine1.NoSuchMachine"))
+        g_debug("cannot terminate machine %s: %s", machine, local->message);
+}
+
+void
+hyve_machined_warn_once(const char *machine, const GError *error)
+{
+    if (g_atomic_int_compare_and_exchange(&warned, 0, 1))
+        g_warning("systemd-machined unavailable (%s): domains are not registered as machines "
+                  "and run in hyve's own cgroups", error ? error->message : "unknown error");
+    else
+        g_debug("machine %s not registered: %s", machine, error ? error->message : "?");
+}
