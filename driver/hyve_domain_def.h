@@ -239,6 +239,11 @@ gboolean hyve_domain_def_validate(const HyveDomainDef *def,
                                   const HyveDomainParseOptions *opts, GError **error);
 
 /* ---- hyve_domain_defaults.c -------------------------------------------- */
+/* CONFIG_UNSUPPORTED listing every default of virt-install for bhyve that
+ * hyve cannot run (SATA/IDE disk bus, CD-ROM, non-virtio NIC, nmdm console,
+ * graphics/video/input, firmware) with the virt-install options to pass
+ * instead; TRUE when there is none. Runs before the element whitelist. */
+gboolean hyve_domain_xml_check_client_defaults(xmlNodePtr root, GError **error);
 gboolean hyve_domain_def_fill_defaults(HyveDomainDef *def,
                                        const HyveDomainParseOptions *opts,
                                        GError **error);

@@ -9,11 +9,17 @@
  *
  * Machine type: none is added (libvirt's bhyve driver formats none either);
  * 'pc' is accepted and kept when given.
+ *
+ * It also holds the other side: the defaults virt-install 4.1 picks for a
+ * bhyve:// URI that hyve cannot run (hyve_domain_xml_check_client_defaults):
+ * SATA disks, e1000 NICs, an nmdm console, graphics + video + a USB
+ * tablet, a UEFI loader, CD-ROMs. They are refused together, in one
+ * message naming every virt-install option that avoids them.
  */
 #include "hyve-config.h"
 
 #include <string.h>
-#include "hyve_domain_def.h"
+#include "hyve_domain_parse_priv.h"
 
 static gboolean
 mac_in_use(const HyveDomainDef *def, const guint8 mac[HYVE_MAC_LEN])
@@ -172,4 +178,126 @@ hyve_domain_def_fill_defaults(HyveDomainDef *def, const HyveDomainParseOptions *
     if (def->serials->len > 0)
         def->console = TRUE;     /* libvirt shows serial 0 as the console too */
     return fill_pci_addresses(def, error);
+}
+
+/* ---- client defaults hyve cannot run ------------------------------------ */
+
+typedef struct {
+    GString *items;     /* "disk bus 'sata' of disk 'sda' (supported: virtio); ..." */
+    GString *options;   /* "--disk ...,bus=virtio --graphics none ..." */
+} ClientHints;
+
+static void
+hint_add(ClientHints *h, const char *option, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static void
+hint_add(ClientHints *h, const char *option, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (h->items->len)
+        g_string_append(h->items, "; ");
+    va_start(ap, fmt);
+    g_string_append_vprintf(h->items, fmt, ap);
+    va_end(ap);
+    if (strstr(h->options->str, option))
+        return;
+    if (h->options->len)
+        g_string_append_c(h->options, ' ');
+    g_string_append(h->options, option);
+}
+
+#define OPT_KERNEL "--import --boot kernel=PATH,initrd=PATH,kernel_args=ARGS"
+
+static void
+hint_disk(ClientHints *h, xmlNodePtr disk)
+{
+    g_autofree char *device = hyve_xml_attr(disk, "device");
+    xmlNodePtr target = hyve_xml_child(disk, "target");
+    g_autofree char *dev = hyve_xml_attr(target, "dev");
+    g_autofree char *bus = hyve_xml_attr(target, "bus");
+
+    if (device && !g_str_equal(device, "disk"))
+        hint_add(h, OPT_KERNEL, "disk device '%s' (supported: disk; hyve boots a kernel, "
+                 "not install media)", device);
+    else if (bus && !g_str_equal(bus, "virtio"))
+        hint_add(h, "--disk ...,bus=virtio", "disk bus '%s' of disk '%s' (supported: virtio)",
+                 bus, dev ? dev : "");
+}
+
+static void
+hint_devices(ClientHints *h, xmlNodePtr devs)
+{
+    g_autoptr(GString) display = g_string_new(NULL);
+
+    for (xmlNodePtr c = devs ? devs->children : NULL; c; c = c->next) {
+        const char *n = (const char *)c->name;
+
+        if (c->type != XML_ELEMENT_NODE || c->ns)
+            continue;
+        if (g_str_equal(n, "disk")) {
+            hint_disk(h, c);
+        } else if (g_str_equal(n, "interface")) {
+            g_autofree char *model = hyve_xml_attr(hyve_xml_child(c, "model"), "type");
+
+            if (model && !g_str_equal(model, "virtio"))
+                hint_add(h, "--network ...,model=virtio",
+                         "interface model '%s' (supported: virtio)", model);
+        } else if (g_str_equal(n, "console") || g_str_equal(n, "serial")) {
+            g_autofree char *type = hyve_xml_attr(c, "type");
+
+            if (g_strcmp0(type, "nmdm") == 0)
+                hint_add(h, "--console pty", "%s type 'nmdm' (a FreeBSD null-modem; "
+                         "supported: pty, file, unix)", n);
+        } else if (g_str_equal(n, "graphics") || g_str_equal(n, "video") ||
+                   g_str_equal(n, "input")) {
+            g_autofree char *tag = g_strdup_printf("<%s>", n);
+
+            if (!strstr(display->str, tag))
+                g_string_append_printf(display, "%s%s", display->len ? ", " : "", tag);
+        }
+    }
+    if (display->len)
+        hint_add(h, "--graphics none", "%s (hyve guests have no display, only serial "
+                 "consoles)", display->str);
+}
+
+gboolean
+hyve_domain_xml_check_client_defaults(xmlNodePtr root, GError **error)
+{
+    ClientHints h = { g_string_new(NULL), g_string_new(NULL) };
+    xmlNodePtr os = hyve_xml_child(root, "os");
+    g_autofree char *firmware = hyve_xml_attr(os, "firmware");
+    g_autofree char *type = hyve_xml_attr(root, "type");
+    gboolean ok;
+
+    /* other documents: hyve_domain_xml_check_supported() names the problem */
+    if (!root || !g_str_equal((const char *)root->name, "domain") ||
+        g_strcmp0(type, "bhyve") != 0) {
+        g_string_free(h.items, TRUE);
+        g_string_free(h.options, TRUE);
+        return TRUE;
+    }
+    if (firmware || hyve_xml_child(os, "loader") || hyve_xml_child(os, "nvram"))
+        hint_add(&h, OPT_KERNEL, "firmware (<loader>, <nvram>, firmware=): hyve has none, it "
+                 "boots a Linux kernel directly");
+    for (xmlNodePtr b = os ? os->children : NULL; b; b = b->next) {
+        g_autofree char *dev = NULL;
+
+        if (b->type != XML_ELEMENT_NODE || b->ns || !g_str_equal((const char *)b->name, "boot"))
+            continue;
+        dev = hyve_xml_attr(b, "dev");
+        if (dev && !g_str_equal(dev, "hd"))
+            hint_add(&h, OPT_KERNEL, "boot device '%s' (supported: hd, or a direct <kernel>)",
+                     dev);
+    }
+    hint_devices(&h, hyve_xml_child(root, "devices"));
+    ok = h.items->len == 0;
+    if (!ok)
+        hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_CONFIG_UNSUPPORTED,
+                       "not supported by hyve: %s. With virt-install, pass: %s",
+                       h.items->str, h.options->str);
+    g_string_free(h.items, TRUE);
+    g_string_free(h.options, TRUE);
+    return ok;
 }

@@ -352,7 +352,8 @@ hyve_domain_def_parse_string(const char *xml, const HyveDomainParseOptions *opts
     if (!hyve_xml_validate(doc, opts->schema_dir, "domain.rng", error))
         return NULL;
     root = xmlDocGetRootElement(doc);
-    if (!hyve_domain_xml_check_supported(root, error))
+    if (!hyve_domain_xml_check_client_defaults(root, error) ||
+        !hyve_domain_xml_check_supported(root, error))
         return NULL;
 
     def = hyve_domain_def_new();

@@ -31,6 +31,19 @@ static const XmlCase cases[] = {
     { "metadata", FALSE },
     { "escaping", FALSE },
     { "console-and-serials", FALSE },
+    /* What virt-install 4.1.0 --print-xml generates for a bhyve URI, with
+     * the emulator, paths, name and uuid made fixed:
+     *   virtinst-import: --import --boot kernel=,initrd=,kernel_args=
+     *     --disk size=1,bus=virtio --network network=default,model=virtio
+     *     --console pty --graphics none (runs)
+     *   err-virtinst-defaults: the same with its own defaults for disk bus,
+     *     NIC model, console, graphics (one refusal naming all the options)
+     *   err-virtinst-cdrom: the install XML of --cdrom ISO
+     *   err-virtinst-uefi: a UEFI loader, as --boot uefi/loader= give */
+    { "virtinst-import", FALSE },
+    { "err-virtinst-defaults", TRUE },
+    { "err-virtinst-cdrom", TRUE },
+    { "err-virtinst-uefi", TRUE },
     { "err-malformed", TRUE },
     { "err-schema", TRUE },
     { "err-entity", TRUE },
