@@ -1,7 +1,10 @@
 #!/usr/bin/perl
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Perl Sys::Virt against an isolated virtbhyved: connect, list, define,
-# undefine, errors. Starts its own daemon with --root in a temp dir.
+# undefine, errors; with a usable /dev/kvm also start, suspend, resume,
+# destroy and lifecycle events through Sys::Virt::Event's default event
+# loop (register_default/run_default). Starts its own daemon with --root
+# in a temp dir.
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
@@ -10,6 +13,10 @@ use Socket;
 use Sys::Hostname;
 use Test::More;
 use Sys::Virt;
+use Sys::Virt::Event;
+
+# The default event loop must be registered before any connection opens.
+Sys::Virt::Event::register_default();
 
 my $daemon = $ENV{HYVE_DAEMON} or BAIL_OUT("HYVE_DAEMON is not set");
 -x $daemon or BAIL_OUT("daemon $daemon is not executable");
@@ -36,14 +43,29 @@ if ($pid == 0) {
     exec($daemon, '--root', $root, @extra) or die "exec $daemon: $!";
 }
 
+# Runners outlive their daemon by design: a test's die with it. Their
+# command line ends with `-c <root>/run/libvirt/bhyve/NAME.conf`.
+sub kill_runners {
+    for my $dir (glob("/proc/[0-9]*")) {
+        open(my $fh, '<', "$dir/cmdline") or next;
+        local $/;
+        my $cmd = <$fh> // '';
+        my @argv = split /\0/, $cmd;
+        next unless @argv >= 2 && $argv[-2] eq '-c' &&
+            index($argv[-1], "$root/run/libvirt/bhyve/") == 0;
+        kill 'KILL', (split m{/}, $dir)[-1];
+    }
+}
+
 # Never leave the daemon behind (a failed check dies, meson may kill us).
 END {
+    my $status = $?;
     if ($pid) {
-        my $status = $?;
         kill 'TERM', $pid;
         waitpid($pid, 0);
-        $? = $status;
     }
+    kill_runners() if $root;
+    $? = $status;
 }
 $SIG{TERM} = $SIG{INT} = sub { exit 1; };
 
@@ -150,6 +172,100 @@ my @uuids = map { sprintf("5a0f00d0-0000-4000-8000-%012d", $_) } (1 .. 10);
     is(scalar(@left), 0, "all undefined");
     eval { $conn->get_domain_by_name("perl-4"); };
     ok($@ && $@->code == Sys::Virt::Error::ERR_NO_DOMAIN, "undefined domain is gone");
+}
+
+# Running domains (the guest need not boot) and lifecycle events.
+SKIP: {
+    skip("no usable /dev/kvm", 1) unless -r "/dev/kvm" && -w "/dev/kvm";
+    my $conn = Sys::Virt->new(uri => $uri);
+    my $watcher = Sys::Virt->new(uri => "$uri-ro", readonly => 1);
+    my (@any, @legacy, @filtered);
+    my $cb_any = $watcher->domain_event_register_any(
+        undef, Sys::Virt::Domain::EVENT_ID_LIFECYCLE,
+        sub {
+            my ($c, $dom, $event, $detail) = @_;
+            push @any, join(" ", $dom->get_name(), $dom->get_id(), $event, $detail);
+        });
+    ok($cb_any >= 0, "domain_event_register_any (lifecycle, all domains)");
+    $watcher->domain_event_register(sub {
+        my ($c, $dom, $event, $detail) = @_;
+        push @legacy, join(" ", $dom->get_name(), $event, $detail);
+    });
+
+    # one pass of the event loop at least every 100 ms
+    my $tick = Sys::Virt::Event::add_timeout(100, sub { });
+    my $run_until = sub {
+        my ($cond, $secs) = @_;
+        my $end = time() + $secs;
+        Sys::Virt::Event::run_default() while !$cond->() && time() < $end;
+        return $cond->();
+    };
+
+    my $dom = $conn->define_domain(domain_xml("perl-run", $uuids[9], 131072));
+    my $filter = $watcher->get_domain_by_name("perl-run");
+    my $cb_one = $watcher->domain_event_register_any(
+        $filter, Sys::Virt::Domain::EVENT_ID_LIFECYCLE,
+        sub { push @filtered, join(" ", $_[1]->get_name(), $_[2], $_[3]); });
+    $conn->define_domain(domain_xml("perl-other", $uuids[8], 131072))->undefine();
+
+    $dom->create();
+    my $id = $dom->get_id();
+    ok($dom->is_active(), "create: perl-run is active");
+    ok($id > 0, "create: perl-run has an id");
+    is(($dom->get_info())->{state}, Sys::Virt::Domain::STATE_RUNNING, "state running");
+    my @running = map { $_->get_name() } $conn->list_domains();
+    is_deeply(\@running, ["perl-run"], "list_domains lists the running domain");
+    is($conn->get_domain_by_id($id)->get_name(), "perl-run", "lookup by id");
+    $dom->suspend();
+    is(($dom->get_info())->{state}, Sys::Virt::Domain::STATE_PAUSED, "suspend: paused");
+    $dom->resume();
+    is(($dom->get_info())->{state}, Sys::Virt::Domain::STATE_RUNNING, "resume: running");
+    $dom->destroy();
+    ok(!$dom->is_active(), "destroy: perl-run is inactive");
+    is(($dom->get_info())->{state}, Sys::Virt::Domain::STATE_SHUTOFF, "state shut off");
+    $dom->undefine();
+
+    my @want = (
+        "perl-run -1 " . Sys::Virt::Domain::EVENT_DEFINED . " " .
+            Sys::Virt::Domain::EVENT_DEFINED_ADDED,
+        "perl-other -1 " . Sys::Virt::Domain::EVENT_DEFINED . " " .
+            Sys::Virt::Domain::EVENT_DEFINED_ADDED,
+        "perl-other -1 " . Sys::Virt::Domain::EVENT_UNDEFINED . " " .
+            Sys::Virt::Domain::EVENT_UNDEFINED_REMOVED,
+        "perl-run $id " . Sys::Virt::Domain::EVENT_STARTED . " " .
+            Sys::Virt::Domain::EVENT_STARTED_BOOTED,
+        "perl-run $id " . Sys::Virt::Domain::EVENT_SUSPENDED . " " .
+            Sys::Virt::Domain::EVENT_SUSPENDED_PAUSED,
+        "perl-run $id " . Sys::Virt::Domain::EVENT_RESUMED . " " .
+            Sys::Virt::Domain::EVENT_RESUMED_UNPAUSED,
+        "perl-run -1 " . Sys::Virt::Domain::EVENT_STOPPED . " " .
+            Sys::Virt::Domain::EVENT_STOPPED_DESTROYED,
+        "perl-run -1 " . Sys::Virt::Domain::EVENT_UNDEFINED . " " .
+            Sys::Virt::Domain::EVENT_UNDEFINED_REMOVED,
+    );
+    $run_until->(sub { @any >= @want && @legacy >= @want && @filtered >= 5 }, 20);
+    # anything late would show up now
+    my $settle = time() + 1;
+    Sys::Virt::Event::run_default() while time() < $settle;
+    is_deeply(\@any, \@want, "lifecycle events in order (register_any)")
+        or diag(join("\n", @any));
+    my @want_legacy = map { my @w = split / /; "$w[0] $w[2] $w[3]" } @want;
+    is_deeply(\@legacy, \@want_legacy, "lifecycle events in order (domain_event_register)")
+        or diag(join("\n", @legacy));
+    my @want_one = grep { /^perl-run / } @want_legacy;
+    shift @want_one;    # its Defined event came before the registration
+    is_deeply(\@filtered, \@want_one, "events of one domain (register_any with a domain)")
+        or diag(join("\n", @filtered));
+
+    $watcher->domain_event_deregister_any($cb_any);
+    $watcher->domain_event_deregister_any($cb_one);
+    $watcher->domain_event_deregister();
+    @any = ();
+    $conn->define_domain(domain_xml("perl-late", $uuids[7], 131072))->undefine();
+    $settle = time() + 1;
+    Sys::Virt::Event::run_default() while time() < $settle;
+    is(scalar(@any), 0, "no events after deregistration");
+    Sys::Virt::Event::remove_timeout($tick);
 }
 
 {
