@@ -33,6 +33,7 @@ hyved_config_init(HyvedConfig *cfg, gboolean privileged)
     /* the system daemon's runners drop root for a dedicated user (issue 7) */
     cfg->runner_user = g_strdup(privileged ? HYVED_DEFAULT_RUNNER_USER : "");
     cfg->kernel_cache = 1;
+    cfg->idle_timeout = -1;
 }
 
 void
@@ -181,6 +182,7 @@ static const ConfKey conf_keys[] = {
     CONF_STR(runner_user, KEY_STRING, char *),
     CONF_NUM(kernel_cache, KEY_INT, int, 0, 1),
     CONF_NUM(log_level, KEY_INT, int, 1, 4),
+    CONF_NUM(idle_timeout, KEY_INT, int, 0, 31536000),
 };
 
 static gboolean

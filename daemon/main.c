@@ -257,7 +257,10 @@ run_daemon(const HyvedOptions *opts, GArray *activated, GError **error)
     g_unix_signal_add(SIGTERM, on_signal, server);
     g_unix_signal_add(SIGINT, on_signal, server);
     g_unix_signal_add(SIGHUP, on_sighup, NULL);
-    hyved_server_set_idle_timeout(server, opts->timeout);
+    /* idle_timeout in the configuration wins over --timeout: libvirt's
+     * client always autospawns a session daemon with --timeout=120 */
+    hyved_server_set_idle_timeout(server, cfg.idle_timeout >= 0 ? (guint) cfg.idle_timeout :
+                                  (guint) opts->timeout);
     /* the server set the driver's event sink: autostart domains now (the idle
      * timeout never fires while domains run) */
     hyve_driver_autostart(driver);

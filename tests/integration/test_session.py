@@ -1,0 +1,261 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Session mode as an unprivileged user (nobody, with a private HOME and
+XDG dirs): the real libvirt client autospawns virtbhyved for
+`bhyve:///session?mode=direct` and for `bhyve:///session` with
+remote_mode = "direct" in ~/.config/libvirt/libvirt.conf, finding the
+binary through $VIRTD_PATH, with --timeout=120; the spawned daemon runs as
+that user with its socket in $XDG_RUNTIME_DIR/libvirt; it exits when idle
+(idle_timeout in ~/.config/libvirt/virtbhyved.conf shortens libvirt's 120 s
+for the test) and not while a client is connected or a domain runs.
+Needs root (to run clients as another user)."""
+import os
+import pwd
+import grp
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import hyvetest
+from hyvetest import wait_until
+
+USER = "nobody"
+DAEMON = os.path.realpath(hyvetest.DAEMON)
+IDLE = 2            # idle_timeout the tests configure (seconds)
+
+
+def kvm_group():
+    try:
+        g = grp.getgrnam("kvm")
+    except KeyError:
+        return None
+    st = os.stat("/dev/kvm") if os.path.exists("/dev/kvm") else None
+    if st is None or st.st_gid != g.gr_gid or not st.st_mode & 0o060 == 0o060:
+        return None
+    return g.gr_name
+
+
+class Session:
+    """HOME, XDG_RUNTIME_DIR and XDG_CONFIG_HOME of USER in a temp dir."""
+
+    def __init__(self):
+        self.pw = pwd.getpwnam(USER)
+        self.top = hyvetest.make_tmpdir("hyve-it-session-")
+        os.chmod(self.top, 0o755)
+        self.home = os.path.join(self.top, "home")
+        self.runtime = os.path.join(self.top, "run")
+        for d, mode in ((self.home, 0o755), (self.runtime, 0o700)):
+            os.mkdir(d, mode)
+            os.chown(d, self.pw.pw_uid, self.pw.pw_gid)
+        self.confdir = os.path.join(self.home, ".config", "libvirt")
+        self.sock = os.path.join(self.runtime, "libvirt", "virtbhyved-sock")
+
+    def env(self):
+        return {"HOME": self.home, "XDG_RUNTIME_DIR": self.runtime, "LC_ALL": "C",
+                "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+                "VIRTD_PATH": os.path.dirname(DAEMON)}
+
+    def write_conf(self, name, text):
+        d = self.home
+        for part in (".config", "libvirt"):
+            d = os.path.join(d, part)
+            if not os.path.isdir(d):
+                os.mkdir(d, 0o755)
+                os.chown(d, self.pw.pw_uid, self.pw.pw_gid)
+        path = os.path.join(d, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chown(path, self.pw.pw_uid, self.pw.pw_gid)
+        return path
+
+    def run(self, argv, check=True, groups=(), **kw):
+        p = subprocess.run(argv, capture_output=True, text=True, env=self.env(),
+                           user=self.pw.pw_uid, group=self.pw.pw_gid,
+                           extra_groups=list(groups), cwd=self.home, timeout=120,
+                           start_new_session=True, **kw)
+        if check and p.returncode != 0:
+            raise AssertionError("%s failed (%d): %s%s" % (" ".join(argv), p.returncode,
+                                                           p.stdout, p.stderr))
+        return p
+
+    def virsh(self, uri, *args, **kw):
+        return self.run([hyvetest.VIRSH, "-c", uri] + list(args), **kw)
+
+    def daemons(self):
+        """[(pid, argv, uid)] of virtbhyved processes serving this runtime dir."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.path.realpath("/proc/%s/exe" % entry) != DAEMON:
+                    continue
+                with open("/proc/%s/environ" % entry, "rb") as f:
+                    env = f.read().split(b"\0")
+                with open("/proc/%s/cmdline" % entry, "rb") as f:
+                    argv = [a.decode() for a in f.read().split(b"\0") if a]
+                with open("/proc/%s/status" % entry) as f:
+                    uid = int([l for l in f if l.startswith("Uid:")][0].split()[1])
+            except OSError:
+                continue
+            if ("XDG_RUNTIME_DIR=" + self.runtime).encode() in env:
+                found.append((int(entry), argv, uid))
+        return found
+
+    def runners(self):
+        state = os.path.join(self.runtime, "libvirt", "bhyve") + "/"
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as f:
+                    argv = [a.decode() for a in f.read().split(b"\0") if a]
+            except OSError:
+                continue
+            if len(argv) >= 2 and argv[-2] == "-c" and argv[-1].startswith(state):
+                pids.append(int(entry))
+        return pids
+
+    def cleanup(self):
+        for pid in [p for p, _, _ in self.daemons()] + self.runners():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        wait_until(lambda: not self.daemons() and not self.runners(), timeout=10)
+        shutil.rmtree(self.top, ignore_errors=True)
+
+
+class SessionTest(hyvetest.unittest.TestCase):
+
+    def setUp(self):
+        self.s = Session()
+
+    def tearDown(self):
+        self.s.cleanup()
+
+    def spawned(self):
+        """The one autospawned daemon: (pid, argv, uid)."""
+        got = wait_until(self.s.daemons, timeout=10)
+        self.assertEqual(len(got), 1, "autospawned daemons: %r" % (got,))
+        return got[0]
+
+    def assertExits(self, pid, within, msg):
+        gone = wait_until(lambda: pid not in [p for p, _, _ in self.s.daemons()],
+                          timeout=within, step=0.2)
+        self.assertTrue(gone, msg)
+
+    def test_autospawn_mode_direct(self):
+        p = self.s.virsh("bhyve:///session?mode=direct", "list", "--all")
+        self.assertIn("Id   Name   State", p.stdout)
+        pid, argv, uid = self.spawned()
+        self.assertEqual(argv, [DAEMON, "--timeout=120"])
+        self.assertEqual(uid, self.s.pw.pw_uid, "the daemon runs as the user")
+        st = os.stat(self.s.sock)
+        self.assertEqual(st.st_uid, self.s.pw.pw_uid)
+        self.assertEqual(st.st_mode & 0o777, 0o700, "session socket mode")
+        self.assertFalse(os.path.exists(self.s.sock + "-ro"), "no read-only socket in session mode")
+        # a second client reuses it (no second daemon)
+        out = self.s.virsh("bhyve:///session?mode=direct", "uri").stdout.strip()
+        self.assertEqual(out, "bhyve:///session?mode=direct")
+        hostname = self.s.virsh("bhyve:///session?mode=direct", "hostname").stdout.strip()
+        self.assertTrue(hostname)
+        self.assertEqual([d[0] for d in self.s.daemons()], [pid])
+        # libvirt's 120 s by default: still there once idle for a while
+        time.sleep(IDLE + 2)
+        self.assertEqual([d[0] for d in self.s.daemons()], [pid], "exited before 120 s")
+        os.kill(pid, signal.SIGTERM)
+        self.assertExits(pid, 10, "SIGTERM")
+        self.assertFalse(os.path.exists(self.s.sock), "socket left after exit")
+
+    def test_remote_mode_config(self):
+        self.s.write_conf("libvirt.conf", 'remote_mode = "direct"\n')
+        self.s.write_conf("virtbhyved.conf", "idle_timeout = %d\n" % IDLE)
+        xml = hyvetest.domain_xml("sess-def", memory_kib=131072)
+        path = os.path.join(self.s.home, "sess-def.xml")
+        with open(path, "w") as f:
+            f.write(xml)
+        self.s.virsh("bhyve:///session", "define", path)
+        pid, argv, _ = self.spawned()
+        self.assertEqual(argv, [DAEMON, "--timeout=120"])
+        self.assertExits(pid, IDLE + 5, "idle session daemon did not exit")
+        # the next client spawns a new one, which finds the definition again
+        out = self.s.virsh("bhyve:///session", "list", "--all", "--name").stdout.split()
+        self.assertEqual(out, ["sess-def"])
+        pid2, _, _ = self.spawned()
+        self.assertNotEqual(pid2, pid)
+        self.assertTrue(os.path.exists(os.path.join(self.s.confdir, "bhyve", "sess-def.xml")))
+        self.assertExits(pid2, IDLE + 5, "idle session daemon did not exit")
+
+    def test_no_idle_exit_with_client(self):
+        self.s.write_conf("virtbhyved.conf", "idle_timeout = %d\n" % IDLE)
+        script = ("import libvirt, sys\n"
+                  "c = libvirt.open('bhyve:///session?mode=direct')\n"
+                  "print(c.getType(), flush=True)\n"
+                  "sys.stdin.readline()\n"
+                  "print(len(c.listAllDomains()), flush=True)\n"
+                  "c.close()\n")
+        holder = subprocess.Popen(["/usr/bin/python3", "-c", script], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=self.s.env(), user=self.s.pw.pw_uid,
+                                  group=self.s.pw.pw_gid, extra_groups=[], cwd=self.s.home,
+                                  start_new_session=True)
+        try:
+            self.assertEqual(holder.stdout.readline().strip(), "BHYVE", holder.stderr.read()
+                             if holder.poll() is not None else "")
+            pid, _, _ = self.spawned()
+            time.sleep(IDLE * 2 + 1)
+            self.assertEqual([d[0] for d in self.s.daemons()], [pid],
+                             "exited while a client was connected")
+            out, err = holder.communicate("go\n", timeout=30)
+            self.assertEqual(holder.returncode, 0, err)
+            self.assertEqual(out.strip(), "0", "the connection still worked")
+        finally:
+            if holder.poll() is None:
+                holder.kill()
+                holder.wait()
+        self.assertExits(pid, IDLE + 5, "did not exit once the client left")
+
+    def test_no_idle_exit_with_running_domain(self):
+        group = kvm_group()
+        if not group:
+            self.skipTest("/dev/kvm is not usable through group kvm")
+        self.s.write_conf("virtbhyved.conf", "idle_timeout = %d\n" % IDLE)
+        uri = "bhyve:///session?mode=direct"
+        path = os.path.join(self.s.home, "sess-run.xml")
+        with open(path, "w") as f:
+            f.write(hyvetest.domain_xml("sess-run", memory_kib=131072))
+        self.s.virsh(uri, "define", path, groups=[group])
+        self.s.virsh(uri, "start", "sess-run", groups=[group])
+        pid, _, _ = self.spawned()
+        runners = wait_until(self.s.runners, timeout=10)
+        self.assertEqual(len(runners), 1, "runner of sess-run")
+        with open("/proc/%d/status" % runners[0]) as f:
+            uid = int([l for l in f if l.startswith("Uid:")][0].split()[1])
+        self.assertEqual(uid, self.s.pw.pw_uid, "the runner runs as the user")
+        time.sleep(IDLE * 2 + 1)
+        self.assertEqual([d[0] for d in self.s.daemons()], [pid],
+                         "exited while a domain was running")
+        state = self.s.virsh(uri, "domstate", "sess-run", groups=[group]).stdout.strip()
+        self.assertEqual(state, "running")
+        self.s.virsh(uri, "destroy", "sess-run", groups=[group])
+        self.assertExits(pid, IDLE + 5, "did not exit once the domain stopped")
+        self.assertEqual(self.s.runners(), [])
+
+
+if __name__ == "__main__":
+    hyvetest.require_root("session mode as another user")
+    hyvetest.require_daemon()
+    try:
+        pw = pwd.getpwnam(USER)
+    except KeyError:
+        hyvetest.skip("no user %s" % USER)
+    # the user must reach the binaries (VIRTD_PATH, the runner beside it)
+    probe = subprocess.run([DAEMON, "--version"], capture_output=True, user=pw.pw_uid,
+                           group=pw.pw_gid, extra_groups=[])
+    if probe.returncode != 0:
+        hyvetest.skip("%s cannot run %s: %s" % (USER, DAEMON, probe.stderr.decode().strip()))
+    hyvetest.main()
