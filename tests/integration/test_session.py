@@ -207,6 +207,12 @@ class SessionTest(hyvetest.unittest.TestCase):
             self.assertEqual(holder.stdout.readline().strip(), "BHYVE", holder.stderr.read()
                              if holder.poll() is not None else "")
             pid, _, _ = self.spawned()
+            # with the socket there, the client's auto mode picks it (no
+            # mode=direct, no remote_mode): Debian's legacy default would
+            # otherwise spawn libvirtd
+            p = self.s.virsh("bhyve:///session", "list", "--all", "--name", check=False)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual([d[0] for d in self.s.daemons()], [pid])
             time.sleep(IDLE * 2 + 1)
             self.assertEqual([d[0] for d in self.s.daemons()], [pid],
                              "exited while a client was connected")
