@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+import unittest
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -34,6 +35,7 @@ from hyvetest import virsh, wait_until                  # noqa: E402
 
 VIRT_INSTALL = shutil.which("virt-install") or "/usr/bin/virt-install"
 SYSTEM_IMAGES = "/var/lib/libvirt/images"   # virt-install's default pool path as root
+SYSTEM_DIRS_COVERED = all(os.path.isdir(d) for d in hyvetest.SYSTEM_DIRS)
 GIB = 1 << 30
 
 
@@ -71,14 +73,15 @@ def text_of(root, path):
     return None if el is None else el.text
 
 
-class VirtInstallTest(hyvetest.DaemonTestCase):
+class VirtInstallCase(hyvetest.DaemonTestCase):
+    """A daemon of the class's own with its network "default" started."""
 
     @classmethod
     def setUpClass(cls):
-        super().setUpClass()
+        cls.start_daemon()
         import libvirt
         cls.libvirt = libvirt
-        cls.conn = libvirt.open(cls.daemon.uri)
+        cls.conn = libvirt.open(cls.uri)
         net = cls.conn.networkLookupByName("default")     # made by a first start
         if not net.isActive():
             net.create()
@@ -93,19 +96,24 @@ class VirtInstallTest(hyvetest.DaemonTestCase):
         finally:
             super().tearDownClass()
 
+    @classmethod
+    def start_daemon(cls):
+        super().setUpClass()
+        cls.uri = cls.daemon.uri
+
     def setUp(self):
         self.names = []
 
     def tearDown(self):
         for name in self.names:
-            virsh(self.daemon.uri, "destroy", name, check=False)
-            virsh(self.daemon.uri, "undefine", name, "--remove-all-storage", check=False)
+            virsh(self.uri, "destroy", name, check=False)
+            virsh(self.uri, "undefine", name, "--remove-all-storage", check=False)
         self.assertDaemonAlive()
 
     # -- helpers ---------------------------------------------------------
     def virt_install(self, name, args, timeout=180):
         self.names.append(name)
-        cmd = [VIRT_INSTALL, "--connect", self.daemon.uri] + base_args(name) + args
+        cmd = [VIRT_INSTALL, "--connect", self.uri] + base_args(name) + args
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                            env=hyvetest.client_env({"HOME": self.tmp}),
                            stdin=subprocess.DEVNULL, start_new_session=True)
@@ -190,6 +198,10 @@ class VirtInstallTest(hyvetest.DaemonTestCase):
         self.assertEqual(len(self.daemon.runner_pids()), 1)
         return dom
 
+
+class VirtInstallTest(VirtInstallCase):
+    """virt-install against a --root daemon through ?socket=."""
+
     # -- provisioning that works -----------------------------------------
     def test_provision_kernel_disk_network_console(self):
         vcpus = min(2, os.cpu_count() or 1)
@@ -199,14 +211,14 @@ class VirtInstallTest(hyvetest.DaemonTestCase):
         self.check_provisioned("vi-good", 384 * 1024, vcpus)
         # the definition survives a daemon restart, the VM keeps running
         self.daemon.restart()
-        self.__class__.conn = self.libvirt.open(self.daemon.uri)
+        self.__class__.conn = self.libvirt.open(self.uri)
         self.check_provisioned("vi-good", 384 * 1024, vcpus)
 
     def test_autoconsole_text_attaches(self):
         """Without --noautoconsole virt-install runs `virsh console` on the pty
         console; ^] detaches and virt-install completes."""
         args = good_args(noautoconsole=None) + ["--autoconsole", "text"]
-        cmd = [VIRT_INSTALL, "--connect", self.daemon.uri] + base_args("vi-console") + args
+        cmd = [VIRT_INSTALL, "--connect", self.uri] + base_args("vi-console") + args
         self.names.append("vi-console")
         master, slave = pty.openpty()
         p = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave,
@@ -322,16 +334,38 @@ class VirtInstallTest(hyvetest.DaemonTestCase):
         self.assertNothingLeft("vi-nokernel")
 
 
+@unittest.skipUnless(SYSTEM_DIRS_COVERED, "not every libvirt system directory exists to "
+                     "cover with a tmpfs: %s" % " ".join(hyvetest.SYSTEM_DIRS))
+class SystemUriTest(VirtInstallCase):
+    """`virt-install --connect bhyve:///system`: a daemon on the real system
+    paths (each under a tmpfs of this test's mount namespace)."""
+
+    @classmethod
+    def start_daemon(cls):
+        cls.daemon = hyvetest.Daemon(root="/", name="system").start()
+        cls.tmp = hyvetest.make_tmpdir()
+        cls.uri = "bhyve:///system"
+
+    def test_provision_system_uri(self):
+        p = self.virt_install("vi-system", good_args())
+        self.assertInstalled(p)
+        self.check_provisioned("vi-system", 256 * 1024, 1)
+        self.assertEqual(self.conn.getURI(), "bhyve:///system")
+
+
 if __name__ == "__main__":
     if not os.access(VIRT_INSTALL, os.X_OK):
         hyvetest.skip("virt-install is not installed (package virtinst)")
     hyvetest.in_network_namespace("the virt-install test")
-    # inside the namespaces: our own /var/lib/libvirt (virt-install's
-    # default pool path), so a pool it creates never reaches the host
+    # inside the namespaces: our own libvirt system directories (virt-install's
+    # default pool path /var/lib/libvirt/images, the system daemon's sockets
+    # and state), so nothing made here reaches the host
     if not os.path.isdir("/var/lib/libvirt"):
         hyvetest.skip("no /var/lib/libvirt to cover with a tmpfs")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "hyve-virtinst",
-                    "/var/lib/libvirt"], check=True)
+    for d in hyvetest.SYSTEM_DIRS:
+        if os.path.isdir(d):
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "hyve-virtinst", d],
+                           check=True)
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         hyvetest.skip("no usable /dev/kvm")
     hyvetest.main()
