@@ -182,9 +182,14 @@ hyve_domain_def_fill_defaults(HyveDomainDef *def, const HyveDomainParseOptions *
 
 /* ---- client defaults hyve cannot run ------------------------------------ */
 
+/* At most this many items are spelled out (a definition may have
+ * thousands of disks); the others are counted. */
+#define HINT_ITEMS_MAX 8
+
 typedef struct {
     GString *items;     /* "disk bus 'sata' of disk 'sda' (supported: virtio); ..." */
     GString *options;   /* "--disk ...,bus=virtio --graphics none ..." */
+    guint n_items;
 } ClientHints;
 
 static void
@@ -195,11 +200,13 @@ hint_add(ClientHints *h, const char *option, const char *fmt, ...)
 {
     va_list ap;
 
-    if (h->items->len)
-        g_string_append(h->items, "; ");
-    va_start(ap, fmt);
-    g_string_append_vprintf(h->items, fmt, ap);
-    va_end(ap);
+    if (h->n_items++ < HINT_ITEMS_MAX) {
+        if (h->items->len)
+            g_string_append(h->items, "; ");
+        va_start(ap, fmt);
+        g_string_append_vprintf(h->items, fmt, ap);
+        va_end(ap);
+    }
     if (strstr(h->options->str, option))
         return;
     if (h->options->len)
@@ -265,7 +272,7 @@ hint_devices(ClientHints *h, xmlNodePtr devs)
 gboolean
 hyve_domain_xml_check_client_defaults(xmlNodePtr root, GError **error)
 {
-    ClientHints h = { g_string_new(NULL), g_string_new(NULL) };
+    ClientHints h = { g_string_new(NULL), g_string_new(NULL), 0 };
     xmlNodePtr os = hyve_xml_child(root, "os");
     g_autofree char *firmware = hyve_xml_attr(os, "firmware");
     g_autofree char *type = hyve_xml_attr(root, "type");
@@ -292,7 +299,9 @@ hyve_domain_xml_check_client_defaults(xmlNodePtr root, GError **error)
                      dev);
     }
     hint_devices(&h, hyve_xml_child(root, "devices"));
-    ok = h.items->len == 0;
+    ok = h.n_items == 0;
+    if (h.n_items > HINT_ITEMS_MAX)
+        g_string_append_printf(h.items, "; and %u more", h.n_items - HINT_ITEMS_MAX);
     if (!ok)
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_CONFIG_UNSUPPORTED,
                        "not supported by hyve: %s. With virt-install, pass: %s",
