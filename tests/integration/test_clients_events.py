@@ -101,6 +101,12 @@ def echo_domain_xml(name, uuid, kernel):
 """ % (name, uuid, kernel)
 
 
+def is_event(line, kinds, name):
+    """LINE is an eventclient.py line about object NAME of one of KINDS ("a|b")."""
+    return any(line == "EVENT %s %s" % (k, name) or line.startswith("EVENT %s %s " % (k, name))
+               for k in kinds.split("|"))
+
+
 class Program:
     """A client program with its stdout and stderr lines in one queue."""
 
@@ -236,7 +242,7 @@ class ClientEventsTest(hyvetest.DaemonTestCase):
         return mon
 
     def exercise(self, tag, run_domain):
-        """Define/start/suspend/resume/destroy/metadata/undefine a domain, a
+        """Define/start/suspend/resume/reset/destroy/metadata/undefine a domain, a
         network define/undefine and a dir pool's whole life; returns the
         event lines a monitor must print for them, in order, per object."""
         name, net, pool = "ce-%s" % tag, "cenet-%s" % tag, "cepool-%s" % tag
@@ -245,9 +251,10 @@ class ClientEventsTest(hyvetest.DaemonTestCase):
         want = [(0, 0)]                                  # Defined Added
         if run_domain:
             dom.create()
-            did = dom.ID()
+            did = run_id = dom.ID()
             dom.suspend()
             dom.resume()
+            dom.reset()
             dom.destroy()
             want += [(2, 0, did), (3, 0, did), (4, 0, did), (5, 1)]
         dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_DESCRIPTION, "events", None, None,
@@ -263,6 +270,8 @@ class ClientEventsTest(hyvetest.DaemonTestCase):
                           % (name, w[1], w[0], did))
         metadata = ["EVENT domain-METADATA_CHANGE %s id=-1 mtype=%d nsuri=None"
                     % (name, libvirt.VIR_DOMAIN_METADATA_DESCRIPTION)]
+        if run_domain:
+            metadata.insert(0, "EVENT domain-REBOOT %s id=%d" % (name, run_id))
 
         n = self.conn.networkDefineXML(network_xml(net))
         n.undefine()
@@ -291,19 +300,18 @@ class ClientEventsTest(hyvetest.DaemonTestCase):
         last = pools[-1]
         self.assertTrue(mon.wait_line(lambda l: l == last), mon.dump())
         for expected, kind in ((lifecycle, "domain-LIFECYCLE"), (legacy, "domain-legacy"),
-                               (metadata, "domain-METADATA_CHANGE")):
-            wait_until(lambda: len([l for l in mon.drain(0.1)
-                                    if l.startswith("EVENT %s %s " % (kind, dname))])
+                               (metadata, "domain-REBOOT|domain-METADATA_CHANGE")):
+            wait_until(lambda: len([l for l in mon.drain(0.1) if is_event(l, kind, dname)])
                        >= len(expected), timeout=10)
         lines = mon.drain()
         for kind, name, expected in (("domain-LIFECYCLE", dname, lifecycle),
                                      ("domain-legacy", dname, legacy),
-                                     ("domain-METADATA_CHANGE", dname, metadata),
+                                     ("domain-REBOOT|domain-METADATA_CHANGE", dname, metadata),
                                      ("network-LIFECYCLE", nname, nets),
                                      ("pool-LIFECYCLE", pname, [l for l in pools
                                                                if "LIFECYCLE" in l]),
                                      ("pool-REFRESH", pname, [pools[2]])):
-            got = [l for l in lines if l.startswith("EVENT %s %s" % (kind, name))]
+            got = [l for l in lines if is_event(l, kind, name)]
             self.assertEqual(got, expected, "%s (%s loop)\n%s" % (kind, loop, mon.dump()))
         # nothing else about these objects, and no program error
         mine = [l for l in lines if any(" %s " % n in l + " " for n in (dname, nname, pname))]
