@@ -53,9 +53,17 @@ class Session:
         self.sock = os.path.join(self.runtime, "libvirt", "virtbhyved-sock")
 
     def env(self):
-        return {"HOME": self.home, "XDG_RUNTIME_DIR": self.runtime, "LC_ALL": "C",
-                "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
-                "VIRTD_PATH": os.path.dirname(DAEMON)}
+        env = {"HOME": self.home, "LC_ALL": "C", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+               "VIRTD_PATH": os.path.dirname(DAEMON)}
+        if self.runtime:
+            env["XDG_RUNTIME_DIR"] = self.runtime
+        return env
+
+    def no_runtime_dir(self):
+        """No XDG_RUNTIME_DIR: libvirt's client and the daemon both fall back
+        to ~/.cache (the socket is ~/.cache/libvirt/virtbhyved-sock)."""
+        self.runtime = None
+        self.sock = os.path.join(self.home, ".cache", "libvirt", "virtbhyved-sock")
 
     def write_conf(self, name, text):
         d = self.home
@@ -84,7 +92,7 @@ class Session:
         return self.run([hyvetest.VIRSH, "-c", uri] + list(args), **kw)
 
     def daemons(self):
-        """[(pid, argv, uid)] of virtbhyved processes serving this runtime dir."""
+        """[(pid, argv, uid)] of virtbhyved processes of this session (its HOME)."""
         found = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -100,12 +108,13 @@ class Session:
                     uid = int([l for l in f if l.startswith("Uid:")][0].split()[1])
             except OSError:
                 continue
-            if ("XDG_RUNTIME_DIR=" + self.runtime).encode() in env:
+            if ("HOME=" + self.home).encode() in env:
                 found.append((int(entry), argv, uid))
         return found
 
     def runners(self):
-        state = os.path.join(self.runtime, "libvirt", "bhyve") + "/"
+        state = os.path.join(self.runtime or os.path.join(self.home, ".cache"),
+                             "libvirt", "bhyve") + "/"
         pids = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -169,6 +178,16 @@ class SessionTest(hyvetest.unittest.TestCase):
         self.assertEqual([d[0] for d in self.s.daemons()], [pid], "exited before 120 s")
         os.kill(pid, signal.SIGTERM)
         self.assertExits(pid, 10, "SIGTERM")
+        self.assertFalse(os.path.exists(self.s.sock), "socket left after exit")
+
+    def test_autospawn_without_xdg_runtime_dir(self):
+        self.s.no_runtime_dir()
+        self.s.write_conf("virtbhyved.conf", "idle_timeout = %d\n" % IDLE)
+        self.s.virsh("bhyve:///session?mode=direct", "list", "--all")
+        pid, argv, uid = self.spawned()
+        self.assertEqual(argv, [DAEMON, "--timeout=120"])
+        self.assertTrue(os.path.exists(self.s.sock), "no socket in ~/.cache/libvirt")
+        self.assertExits(pid, IDLE + 5, "idle session daemon did not exit")
         self.assertFalse(os.path.exists(self.s.sock), "socket left after exit")
 
     def test_remote_mode_config(self):
