@@ -168,8 +168,10 @@ hyved_dispatch_call(HyvedServer *server, HyvedClient *client,
         return rpc_error(hdr, "Cannot find program %d version %d", (int) hdr->prog, (int) hdr->vers);
     if (hdr->status != HYVED_STATUS_OK)
         return rpc_error(hdr, "Unexpected message status %d", hdr->status);
-    if (!(p = hyved_dispatch_find(hdr->proc)))
+    if (!(p = hyved_dispatch_find(hdr->proc))) {
+        g_debug("unknown procedure %d (serial %u)", hdr->proc, hdr->serial);
         return rpc_error(hdr, "unknown procedure: %d", hdr->proc);
+    }
     if (!(p->flags & HYVED_PROC_NO_AUTH) && !hyved_client_is_authenticated(client))
         return rpc_error(hdr, "authentication required");
 
