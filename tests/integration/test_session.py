@@ -138,13 +138,35 @@ class Session:
         shutil.rmtree(self.top, ignore_errors=True)
 
 
+_LIVE = []
+
+
+def _on_signal(signum, frame, previous={}):
+    """meson's timeout or ^C: the spawned daemons and runners go too (they
+    are not Daemon objects hyvetest knows), then hyvetest's handler."""
+    for s in list(_LIVE):
+        s.cleanup()
+    prev = previous.get(signum)
+    if callable(prev):
+        prev(signum, frame)
+    os._exit(128 + signum)
+
+
 class SessionTest(hyvetest.unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            _on_signal.__defaults__[0][sig] = signal.getsignal(sig)
+            signal.signal(sig, _on_signal)
 
     def setUp(self):
         self.s = Session()
+        _LIVE.append(self.s)
 
     def tearDown(self):
         self.s.cleanup()
+        _LIVE.remove(self.s)
 
     def spawned(self):
         """The one autospawned daemon: (pid, argv, uid)."""
