@@ -50,6 +50,8 @@ ECHO = "gui-echo"        # the echo guest, for the console
 NETWORK = "gui-net"
 POOL = "gui-pool"
 VOLUME = "gui-run.img"
+DELETED = "gui-del"      # deleted with its storage through the GUI
+DELETED_VOLUME = "gui-del.img"
 BRIDGE_MAC = "52:54:00:9a:01:02"
 
 # The echo guest's code at the 64-bit entry (load address + 0x200), the same
@@ -217,6 +219,9 @@ class VirtManagerTest(unittest.TestCase):
                              "</volume>" % VOLUME, 0)
         cls.conn.defineXML(stats_domain_xml(RUNNING, vol.path())).create()
         cls.conn.defineXML(hyvetest.domain_xml(STOPPED))
+        vol = pool.createXML("<volume><name>%s</name><capacity unit='MiB'>4</capacity>"
+                             "</volume>" % DELETED_VOLUME, 0)
+        cls.conn.defineXML(stats_domain_xml(DELETED, vol.path()))
         cls.conn.defineXML(echo_domain_xml(ECHO, kernel)).create()
         cls.conn.networkDefineXML(NETWORK_XML)
 
@@ -249,7 +254,7 @@ class VirtManagerTest(unittest.TestCase):
         except Exception as e:
             print("last screenshot failed: %s" % e)
         cls.session.close()
-        for name in (RUNNING, STOPPED, ECHO):
+        for name in (RUNNING, STOPPED, ECHO, DELETED):
             try:
                 cls.conn.lookupByName(name).destroy()
             except Exception:
@@ -337,6 +342,29 @@ class VirtManagerTest(unittest.TestCase):
         self.menu(win, "File", "Close")
         wait_for(lambda: not win.showing, 15, what="window %s closed" % win.name)
 
+    def shutdown_menu(self, entry):
+        """Picks ENTRY in the toolbar's Shut Down menu."""
+        self.press(self.main.child(name="Menu", roleName="toggle button"))
+        item = self.main.child(name=entry, roleName="menu item")
+        wait_for(lambda: item.showing, 10, what="the Shut Down menu open")
+        # the pointer, not the item's action: virt-manager runs the "are you
+        # sure" dialog inside the activation, which would keep AT-SPI's call
+        # (and so every later one) waiting
+        time.sleep(0.5)
+        item.click()
+
+    def runner_pid(self, name):
+        conf = ("/" + name + ".conf").encode()
+        pids = []
+        for pid in self.daemon.runner_pids():
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    if f.read().rstrip(b"\0").endswith(conf):
+                        pids.append(pid)
+            except OSError:
+                pass
+        return pids[0] if len(pids) == 1 else None
+
     def answer_dialog(self, button="Yes"):
         """Clicks BUTTON in virt-manager's 'Are you sure' alert."""
         alert = wait_for(lambda: self.app.child(roleName="alert", retry=False), 15,
@@ -356,13 +384,14 @@ class VirtManagerTest(unittest.TestCase):
     def test_10_main_window(self):
         import libvirt
         self.assertEqual(self.main.name, "Virtual Machine Manager")
-        cells = wait_for(lambda: (lambda c: c if len(c) >= 4 else None)(self.row_cells()), 30,
-                         what="the connection row and three VM rows")
+        cells = wait_for(lambda: (lambda c: c if len(c) >= 5 else None)(self.row_cells()), 30,
+                         what="the connection row and four VM rows")
         # the connection row: its label alone (disconnected: "bhyve - Not Connected")
         self.assertIn("bhyve", cells, cells)
         self.wait_row_state(RUNNING, "Running")
         self.wait_row_state(ECHO, "Running")
         self.wait_row_state(STOPPED, "Shutoff")
+        self.wait_row_state(DELETED, "Shutoff")
         self.assertEqual(self.daemon_state(RUNNING), libvirt.VIR_DOMAIN_RUNNING)
         self.assertEqual(self.daemon_state(STOPPED), libvirt.VIR_DOMAIN_SHUTOFF)
         # every stats column that SETTINGS turned on has its header
@@ -400,14 +429,7 @@ class VirtManagerTest(unittest.TestCase):
         self.assertEqual(self.daemon_state(STOPPED), libvirt.VIR_DOMAIN_RUNNING)
 
         # Force Off from the Shut Down button's menu, confirmed
-        self.press(self.main.child(name="Menu", roleName="toggle button"))
-        item = self.main.child(name="Force Off", roleName="menu item")
-        wait_for(lambda: item.showing, 10, what="the Shut Down menu open")
-        # the pointer, not the item's action: virt-manager runs the "are you
-        # sure" dialog inside the activation, which would keep AT-SPI's call
-        # (and so every later one) waiting
-        time.sleep(0.5)
-        item.click()
+        self.shutdown_menu("Force Off")
         text = self.answer_dialog("Yes")
         self.assertIn("force poweroff '%s'" % STOPPED, text)
         self.wait_daemon_state(STOPPED, libvirt.VIR_DOMAIN_SHUTOFF)
@@ -482,6 +504,49 @@ class VirtManagerTest(unittest.TestCase):
         self.assertIn(RUNNING, row, "Used By")
         self.session.screenshot("connection-storage")
         self.close_window(win)
+
+    def test_60_reset(self):
+        """Force Reset: a new runner for the same domain, still running."""
+        import libvirt
+        before = self.runner_pid(RUNNING)
+        self.assertIsNotNone(before)
+        self.select_vm(RUNNING, "Shut Down")
+        self.shutdown_menu("Force Reset")
+        text = self.answer_dialog("Yes")
+        self.assertIn("force reset '%s'" % RUNNING, text)
+        wait_for(lambda: self.runner_pid(RUNNING) not in (None, before), 30,
+                 what="a new runner for %s" % RUNNING)
+        self.assertEqual(self.daemon_state(RUNNING), libvirt.VIR_DOMAIN_RUNNING)
+        self.wait_row_state(RUNNING, "Running")
+
+    def test_70_delete_with_storage(self):
+        """Edit > Delete with "Delete associated storage files": the domain
+        is undefined and its volume deleted from the pool."""
+        import libvirt
+        self.select_vm(DELETED, "Run")
+        self.menu(self.main, "Edit", "Delete")
+        win = wait_for(lambda: self.app.child(name="Delete Virtual Machine", roleName="frame",
+                                              retry=False), 20, what="the delete dialog")
+        box = win.child(roleName="check box")
+        wait_for(lambda: box.checked, 10, what="storage removal ticked")
+        storage = win.child(name="storage-list")
+        wait_for(lambda: storage.findChild(lambda n: n.roleName == "table cell"
+                                           and n.name.endswith("/" + DELETED_VOLUME),
+                                           retry=False), 10,
+                 what="the volume's path in the storage list")
+        self.session.screenshot("delete-dialog")
+        # the pointer: the button's handler runs the "delete the storage?" dialog
+        win.child(name="Delete", roleName="push button").click()
+        text = self.answer_dialog("Yes")
+        self.assertIn(DELETED_VOLUME, text)
+        wait_for(lambda: DELETED not in [d.name() for d in self.conn.listAllDomains()], 30,
+                 what="%s undefined" % DELETED)
+        pool = self.conn.storagePoolLookupByName(POOL)
+        pool.refresh()
+        self.assertNotIn(DELETED_VOLUME, pool.listVolumes())
+        wait_for(lambda: not any(c.startswith(DELETED + "\n") for c in self.row_cells()), 20,
+                 what="the row of %s gone" % DELETED)
+        self.assertRaises(libvirt.libvirtError, self.conn.lookupByName, DELETED)
 
     def test_91_daemon_calls(self):
         """What virt-manager asked that the daemon refused: printed for the
