@@ -13,8 +13,9 @@ the virt-install option to pass instead, leaving nothing behind.
 
 The test runs in a network + mount namespace of its own
 (hyvetest.in_network_namespace): the network's bridge, dnsmasq and nft
-table stay there, and a tmpfs over /var/lib/libvirt takes the pool that
-virt-install creates when "default" is missing. Root only (else skipped);
+table stay there, and a tmpfs over each libvirt system directory takes
+the pool that virt-install creates when "default" is missing and the
+state of the daemon that serves `--connect bhyve:///system`. Root only (else skipped);
 skipped without virt-install or /dev/kvm (the guest kernel need not boot:
 on a kvm_pvm host it does not)."""
 import os
@@ -353,15 +354,40 @@ class SystemUriTest(VirtInstallCase):
         self.assertEqual(self.conn.getURI(), "bhyve:///system")
 
 
+def enter_namespaces():
+    """hyvetest.in_network_namespace, with every libvirt system directory
+    present to mount a tmpfs on: the outer process creates the missing ones
+    and removes them afterwards, under the lock every user of those
+    directories takes (hyvetest.in_private_namespace does the same)."""
+    if os.environ.get("HYVE_IN_NET_NS") == "1" or os.geteuid() != 0:
+        hyvetest.in_network_namespace("the virt-install test")
+        return
+    import fcntl
+    lock = open(hyvetest.SYSTEM_DIRS_LOCK, "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    created = []
+    try:
+        for d in hyvetest.SYSTEM_DIRS:
+            if not os.path.exists(d):
+                os.makedirs(d)
+                created.append(d)
+        hyvetest.in_network_namespace("the virt-install test")     # exits
+    finally:
+        for d in reversed(created):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        lock.close()
+
+
 if __name__ == "__main__":
     if not os.access(VIRT_INSTALL, os.X_OK):
         hyvetest.skip("virt-install is not installed (package virtinst)")
-    hyvetest.in_network_namespace("the virt-install test")
+    enter_namespaces()
     # inside the namespaces: our own libvirt system directories (virt-install's
     # default pool path /var/lib/libvirt/images, the system daemon's sockets
     # and state), so nothing made here reaches the host
-    if not os.path.isdir("/var/lib/libvirt"):
-        hyvetest.skip("no /var/lib/libvirt to cover with a tmpfs")
     for d in hyvetest.SYSTEM_DIRS:
         if os.path.isdir(d):
             subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "hyve-virtinst", d],
