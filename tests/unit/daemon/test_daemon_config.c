@@ -58,6 +58,11 @@ static const ConfCase conf_cases[] = {
     { "loglevel", "log_level = 1\n", TRUE, "log_level=1" },
     { "kernel-cache-off", "kernel_cache = 0\n", TRUE, "kernel_cache=0" },
     { "kernel-cache-range", "kernel_cache = 2\n", FALSE, "test.conf:1: 'kernel_cache' = 2 is out of range" },
+    { "idle-timeout-default", "", TRUE, "idle_timeout=-1" },
+    { "idle-timeout", "idle_timeout = 5\n", TRUE, "idle_timeout=5" },
+    { "idle-timeout-never", "idle_timeout = 0\n", TRUE, "idle_timeout=0" },
+    { "idle-timeout-negative", "idle_timeout = -1\n", FALSE,
+      "test.conf:1: 'idle_timeout' = -1 is out of range [0..31536000]" },
     { "crlf", "max_clients = 9\r\n", TRUE, "max_clients=9" },
     { "unknown-key", "max_clients = 1\nbogus = 1\n", FALSE, "test.conf:2: unknown setting 'bogus'" },
     { "string-for-int", "\n\nmax_clients = \"5\"\n", FALSE, "test.conf:3: 'max_clients' expects an integer" },
@@ -97,6 +102,7 @@ field_string(const HyvedConfig *c, const char *field)
     F("runner_path", "%s", c->runner_path);
     F("log_level", "%d", c->log_level);
     F("kernel_cache", "%d", c->kernel_cache);
+    F("idle_timeout", "%d", c->idle_timeout);
 #undef F
     return NULL;
 }
