@@ -223,7 +223,8 @@ class VirtManagerTest(unittest.TestCase):
                              "</volume>" % DELETED_VOLUME, 0)
         cls.conn.defineXML(stats_domain_xml(DELETED, vol.path()))
         cls.conn.defineXML(echo_domain_xml(ECHO, kernel)).create()
-        cls.conn.networkDefineXML(NETWORK_XML)
+        # started: the test runs in a network namespace of its own
+        cls.conn.networkDefineXML(NETWORK_XML).create()
 
         cls.session = guisession.GuiSession(ARTIFACTS, SETTINGS).start()
         cls.vmm_log = os.path.join(cls.session.home, ".cache", "virt-manager",
@@ -487,9 +488,26 @@ class VirtManagerTest(unittest.TestCase):
                        what="the Connection Details window")
         tabs = win.child(roleName="page tab list")
         tabs.child(name="Virtual Networks", roleName="page tab").select()
-        wait_for(lambda: win.child(name=NETWORK, roleName="table cell", retry=False), 20,
-                 what="network %s listed" % NETWORK)
+        net_cell = wait_for(lambda: win.child(name=NETWORK, roleName="table cell",
+                                              retry=False), 20,
+                            what="network %s listed" % NETWORK)
+        net_cell.click()
+        grid = win.child(name="network-grid")
+        wait_for(lambda: grid.findChild(lambda n: n.roleName == "label"
+                                        and n.name == "192.168.193.0/24", retry=False), 20,
+                 what="the network's IPv4 network shown")
+        self.assertEqual(win.child(name="net-device", roleName="label").text, "virbr93")
+        self.assertTrue(grid.findChild(lambda n: n.roleName == "label" and n.name == "Active",
+                                       retry=False, requireResult=False), "state not Active")
         self.session.screenshot("connection-networks")
+        # stop and start it again with the buttons below the list
+        net = self.conn.networkLookupByName(NETWORK)
+        self.press(win.child(name="net-stop", roleName="push button"))
+        wait_for(lambda: not net.isActive(), 30, what="network %s stopped" % NETWORK)
+        self.press(win.child(name="net-start", roleName="push button"))
+        wait_for(lambda: net.isActive(), 30, what="network %s started" % NETWORK)
+        wait_for(lambda: win.child(name="net-stop", roleName="push button").sensitive, 20,
+                 what="the stop button sensitive again")
         tabs.child(name="Storage", roleName="page tab").select()
         pool_cell = wait_for(lambda: win.findChild(
             lambda n: n.roleName == "table cell" and n.name.startswith(POOL + "\n"),
@@ -574,4 +592,9 @@ class VirtManagerTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
+    # virtual networks (the test's, and whatever virt-manager is asked to
+    # start) get their bridges, dnsmasq and nftables in a namespace of the
+    # test's own; X, D-Bus and the daemon live there with them
+    if os.geteuid() == 0:
+        hyvetest.in_network_namespace("the virt-manager test")
     hyvetest.main()
