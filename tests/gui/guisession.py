@@ -87,6 +87,7 @@ class GuiSession:
         self.display = None
         self.bus = None
         self.env = None
+        self.closed = False
         self._write_settings(settings or {})
 
     def _write_settings(self, settings):
@@ -201,7 +202,11 @@ class GuiSession:
 
     def close(self):
         """Ends every process of the session (started ones first, in
-        reverse order, then whatever carries the token) and removes HOME."""
+        reverse order, then whatever carries the token) and removes HOME.
+        Once; later calls do nothing."""
+        if self.closed:
+            return
+        self.closed = True
         for p in reversed(self.procs):
             if p.poll() is None:
                 p.terminate()

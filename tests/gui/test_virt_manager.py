@@ -23,6 +23,7 @@ private X server / D-Bus / AT-SPI session and drives it like a user:
 
 Screenshots go to $HYVE_GUI_ARTIFACTS (meson: <build>/meson-logs/gui).
 Exit 77 (skip) without root, /dev/kvm, Xvfb, virt-manager or dogtail."""
+import atexit
 import os
 import re
 import shutil
@@ -42,7 +43,8 @@ import hyvetest                     # noqa: E402
 from hyvetest import write_file     # noqa: E402
 import guisession                   # noqa: E402
 
-ARTIFACTS = os.environ.get("HYVE_GUI_ARTIFACTS") or hyvetest.make_tmpdir("hyve-gui-artifacts-")
+ARTIFACTS = os.environ.get("HYVE_GUI_ARTIFACTS") or os.path.join(
+    os.environ.get("TMPDIR", "/tmp"), "hyve-gui-artifacts")
 
 RUNNING = "gui-run"      # Debian kernel, started by the test
 STOPPED = "gui-off"      # driven through the toolbar
@@ -195,16 +197,15 @@ class VirtManagerTest(unittest.TestCase):
     def setUpClass(cls):
         import libvirt
         # debug level: the daemon logs every call that failed, and why
-        confdir = hyvetest.make_tmpdir("hyve-gui-conf-")
-        conf = os.path.join(confdir, "virtbhyved.conf")
+        files = cls.files = hyvetest.make_tmpdir("hyve-gui-files-")
+        os.chmod(files, 0o755)
+        conf = os.path.join(files, "virtbhyved.conf")
         with open(conf, "w") as f:
             f.write("log_level = 1\n")
             if os.geteuid() != 0:
                 f.write('auth_unix_rw = "none"\nauth_unix_ro = "none"\n')
         cls.daemon = hyvetest.Daemon(name="gui-daemon", args=["--config", conf]).start()
         cls.conn = libvirt.open(cls.daemon.uri)
-        files = cls.files = hyvetest.make_tmpdir("hyve-gui-files-")
-        os.chmod(files, 0o755)
         kernel = os.path.join(files, "echo.bzImage")
         with open(kernel, "wb") as f:
             f.write(echo_bzimage())
@@ -226,7 +227,10 @@ class VirtManagerTest(unittest.TestCase):
         # started: the test runs in a network namespace of its own
         cls.conn.networkDefineXML(NETWORK_XML).create()
 
-        cls.session = guisession.GuiSession(ARTIFACTS, SETTINGS).start()
+        cls.session = guisession.GuiSession(ARTIFACTS, SETTINGS)
+        # also when setUpClass fails half way (tearDownClass does not run)
+        atexit.register(cls.session.close)
+        cls.session.start()
         cls.vmm_log = os.path.join(cls.session.home, ".cache", "virt-manager",
                                    "virt-manager.log")
         cls.vmm = cls.session.spawn(["virt-manager", "--no-fork", "--debug",
