@@ -341,54 +341,6 @@ kill_and_reap(HyveDomainRun *run)
     run->pid = 0;
 }
 
-/* hyve_cgroup.h: the runner's threads */
-static guint64
-cgroup_pids_max(const HyveDomainDef *def)
-{
-    return hyve_cgroup_pids_max(def->vcpus, def->disks->len,
-                                def->nets->len + def->serials->len + def->rngs->len);
-}
-
-/* Where a held runner goes (HyveRunnerPlaceFunc): machined's scope for
- * the system daemon when machined answers, else the domain's own cgroup
- * (created with its limits), else (no cgroups) the daemon's cgroup. */
-typedef struct {
-    HyveDriver *drv;
-    const HyveDomainDef *def;
-    HyveDomainRun *run;
-    int id;
-    char *cgroup;               /* the cgroup made for it, to remove on failure */
-} Placement;
-
-static gboolean
-place_runner(pid_t pid, gpointer data, GError **error)
-{
-    Placement *p = data;
-    const HyveDriverConfig *cfg = hyve_driver_get_config(p->drv);
-    guint64 pids_max = cgroup_pids_max(p->def);
-    guint64 memory_max = hyve_cgroup_memory_max(p->def->memory_kib);
-    g_autofree char *cgroup = NULL;
-
-    if (hyve_machined_wanted(cfg->privileged, cfg->state_dir, g_getenv("HYVE_MACHINED"))) {
-        g_autofree char *machine = hyve_machined_name(p->id, p->def->name);
-        g_autoptr(GError) local = NULL;
-
-        if (hyve_machined_register(machine, p->def->uuid, pid, pids_max, memory_max, &local)) {
-            hyve_process_log_line(p->run->paths.log, "registered as machine %s", machine);
-            p->run->machine = g_steal_pointer(&machine);
-            return TRUE;
-        }
-        hyve_machined_warn_once(machine, local);
-    }
-    if (!(cgroup = hyve_process_cgroup_path(&p->run->paths)))
-        return TRUE;
-    if (!hyve_cgroup_create(hyve_cgroup_root(), cgroup, error))
-        return FALSE;
-    p->cgroup = g_strdup(cgroup);
-    return hyve_cgroup_set_limits(cgroup, pids_max, memory_max, error) &&
-           hyve_process_cgroup_enter(cgroup, pid, error);
-}
-
 static HyveDomainRun *
 spawn(HyveDriver *drv, HyveDomainDef *def, int id, gboolean paused, GError **error)
 {
@@ -397,7 +349,7 @@ spawn(HyveDriver *drv, HyveDomainDef *def, int id, gboolean paused, GError **err
     g_autoptr(GArray) taps = NULL;
     g_autofree char *text = NULL, *pidtext = NULL;
     g_autoptr(GError) local = NULL;
-    Placement place = { drv, def, NULL, id, NULL };
+    HyveRunnerPlacement place = { drv, def, NULL, id, NULL };
     HyveRunnerInput in = { 0 };
     gboolean ok;
     off_t offset;
@@ -452,7 +404,8 @@ spawn(HyveDriver *drv, HyveDomainDef *def, int id, gboolean paused, GError **err
     }
     offset = logfd >= 0 ? lseek(logfd, 0, SEEK_END) : 0;
     place.run = run;
-    ok = ok && hyve_process_exec_runner(drv, run, taps, logfd, place_runner, &place, error);
+    ok = ok && hyve_process_exec_runner(drv, run, taps, logfd, hyve_process_place_runner, &place,
+                                     error);
     for (guint i = 0; i < taps->len; i++)
         close(g_array_index(taps, int, i));
     if (logfd >= 0)

@@ -146,6 +146,19 @@ typedef gboolean (*HyveRunnerPlaceFunc)(pid_t pid, gpointer data, GError **error
 gboolean hyve_process_exec_runner(HyveDriver *drv, HyveDomainRun *run, GArray *taps, int logfd,
                                   HyveRunnerPlaceFunc place, gpointer place_data,
                                   GError **error);
+/* Where a held runner goes (a HyveRunnerPlaceFunc, @data a
+ * HyveRunnerPlacement): machined's scope for the system daemon when
+ * machined answers (hyve_machined.h; run->machine is set), else the
+ * domain's own cgroup created with its limits (->cgroup is set: the caller
+ * removes it when the start fails), else (no cgroups) the daemon's. */
+typedef struct {
+    HyveDriver *drv;
+    const HyveDomainDef *def;
+    HyveDomainRun *run;
+    int id;
+    char *cgroup;
+} HyveRunnerPlacement;
+gboolean hyve_process_place_runner(pid_t pid, gpointer data, GError **error);
 /* Writes @pid into @cgroup's cgroup.procs. */
 gboolean hyve_process_cgroup_enter(const char *cgroup, pid_t pid, GError **error);
 

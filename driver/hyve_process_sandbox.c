@@ -27,6 +27,7 @@
 
 #include "hyve_cgroup.h"
 #include "hyve_driver_priv.h"
+#include "hyve_machined.h"
 #include "hyve_process.h"
 
 gboolean
@@ -159,6 +160,43 @@ hyve_process_cgroup_remove(const HyveRunnerPaths *paths)
 
     if (cg)
         hyve_cgroup_remove(hyve_cgroup_root(), cg);
+}
+
+/* hyve_cgroup.h: the runner's threads */
+static guint64
+cgroup_pids_max(const HyveDomainDef *def)
+{
+    return hyve_cgroup_pids_max(def->vcpus, def->disks->len,
+                                def->nets->len + def->serials->len + def->rngs->len);
+}
+
+gboolean
+hyve_process_place_runner(pid_t pid, gpointer data, GError **error)
+{
+    HyveRunnerPlacement *p = data;
+    const HyveDriverConfig *cfg = hyve_driver_get_config(p->drv);
+    guint64 pids_max = cgroup_pids_max(p->def);
+    guint64 memory_max = hyve_cgroup_memory_max(p->def->memory_kib);
+    g_autofree char *cgroup = NULL;
+
+    if (hyve_machined_wanted(cfg->privileged, cfg->state_dir, g_getenv("HYVE_MACHINED"))) {
+        g_autofree char *machine = hyve_machined_name(p->id, p->def->name);
+        g_autoptr(GError) local = NULL;
+
+        if (hyve_machined_register(machine, p->def->uuid, pid, pids_max, memory_max, &local)) {
+            hyve_process_log_line(p->run->paths.log, "registered as machine %s", machine);
+            p->run->machine = g_steal_pointer(&machine);
+            return TRUE;
+        }
+        hyve_machined_warn_once(machine, local);
+    }
+    if (!(cgroup = hyve_process_cgroup_path(&p->run->paths)))
+        return TRUE;
+    if (!hyve_cgroup_create(hyve_cgroup_root(), cgroup, error))
+        return FALSE;
+    p->cgroup = g_strdup(cgroup);
+    return hyve_cgroup_set_limits(cgroup, pids_max, memory_max, error) &&
+           hyve_process_cgroup_enter(cgroup, pid, error);
 }
 
 gboolean
