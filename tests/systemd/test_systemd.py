@@ -305,6 +305,7 @@ def check_sockets(c):
 
 
 def check_machined(c):
+    cursor = c.journal_cursor()
     pid = define_start(c, "mach1")
     dom_id = c.virsh("domid", "mach1", check=True).stdout.strip()
     name = "bhyve-%s-mach1" % dom_id
@@ -323,6 +324,10 @@ def check_machined(c):
     expect_eq(c.prop(unit, "MemoryMax"), str(guest + (256 << 20) + guest // 64), "MemoryMax")
     expect("bhyve-guests.service" in c.prop(unit, "Before").split(),
            "the scope stops after bhyve-guests.service")
+
+    log = c.journal("virtbhyved.service", cursor)
+    expect("machined" not in log, "registration complained:\n" + log)
+    c.run("machinectl", "status", name, check=True)
 
     c.run("systemctl", "restart", "virtbhyved.service", check=True)
     expect_eq(c.virsh("domstate", "mach1").stdout.strip(), "running", "after daemon restart")
