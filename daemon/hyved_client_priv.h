@@ -42,12 +42,15 @@ struct _HyvedServer {
     GPtrArray *listeners;           /* HyvedListener* */
     GSource *idle_source;
     guint idle_timeout;             /* seconds, 0 = never */
-    guint idle_seconds;             /* seconds without clients so far */
 
     GMutex lock;                    /* guards the fields marked [lock] */
     GPtrArray *clients;             /* [lock] HyvedClient* (one reference each) */
     guint64 next_client_id;         /* [lock] */
     guint n_unauth;                 /* [lock] clients with unauth_counted set */
+    gint64 last_activity;           /* [lock] monotonic us: the server's start, the
+                                     * last client connect or disconnect, the last
+                                     * idle check that found the daemon busy (the
+                                     * idle timeout counts from it) */
 };
 
 /* One event registration, an element of HyvedClient.events: guarded by

@@ -28,6 +28,15 @@ typedef struct {
 
 /* ---- calls -------------------------------------------------------------- */
 
+/* Any thread: something happened; the idle timeout counts from now. */
+static void
+server_touch(HyvedServer *server)
+{
+    g_mutex_lock(&server->lock);
+    server->last_activity = g_get_monotonic_time();
+    g_mutex_unlock(&server->lock);
+}
+
 static void
 job_free(HyvedJob *job)
 {
@@ -186,6 +195,7 @@ hyved_server_add_client(HyvedServer *server, int fd, const HyvedListener *listen
         server->n_unauth++;
     }
     g_ptr_array_add(server->clients, client);   /* the list's reference */
+    server->last_activity = g_get_monotonic_time();
     g_mutex_unlock(&server->lock);
 
     g_debug("client %" G_GUINT64_FORMAT ": connected on %s (pid %d uid %d)",
@@ -200,6 +210,8 @@ hyved_server_remove_client(HyvedServer *server, HyvedClient *client)
 
     g_mutex_lock(&server->lock);
     found = g_ptr_array_remove(server->clients, client);
+    if (found)
+        server->last_activity = g_get_monotonic_time();
     g_mutex_unlock(&server->lock);
     if (found)
         hyved_client_unref(client);
@@ -259,6 +271,7 @@ hyved_server_new(const HyvedConfig *cfg, HyveDriver *driver, gboolean privileged
     server->loop = g_main_loop_new(server->ctx, FALSE);
     server->listeners = g_ptr_array_new_with_free_func((GDestroyNotify) hyved_listener_free);
     server->clients = g_ptr_array_new();
+    server->last_activity = g_get_monotonic_time();
     g_mutex_init(&server->lock);
     server->workers = g_thread_pool_new(worker_func, server, cfg->max_workers, FALSE, &local);
     if (server->workers && cfg->prio_workers)
@@ -284,23 +297,38 @@ hyved_server_new(const HyvedConfig *cfg, HyveDriver *driver, gboolean privileged
     return server;
 }
 
+/* What keeps the daemon up besides its clients: running domains, active
+ * networks (a clean exit would tear transient networks down). */
+static gboolean
+server_busy(HyvedServer *server)
+{
+    HyveNetworks *nets = server->driver ? hyve_driver_get_networks(server->driver) : NULL;
+
+    return (server->driver && hyve_driver_num_domains(server->driver, TRUE) > 0) ||
+        (nets && hyve_networks_num(nets, TRUE) > 0);
+}
+
+/* Once a second: exits when nothing happened for idle_timeout seconds.
+ * Connects and disconnects set last_activity themselves, so a client that
+ * came and went between two checks still counts. */
 static gboolean
 server_idle_tick(gpointer data)
 {
     HyvedServer *server = data;
+    gboolean busy = server_busy(server);
+    gint64 now = g_get_monotonic_time();
+    gint64 idle;
 
-    HyveNetworks *nets = server->driver ? hyve_driver_get_networks(server->driver) : NULL;
-
-    /* running domains and active networks keep the daemon (a clean exit
-     * would tear transient networks down) */
-    if (hyved_server_num_clients(server) > 0 ||
-        (server->driver && hyve_driver_num_domains(server->driver, TRUE) > 0) ||
-        (nets && hyve_networks_num(nets, TRUE) > 0)) {
-        server->idle_seconds = 0;
+    if (server->idle_timeout == 0)
         return G_SOURCE_CONTINUE;
-    }
-    if (++server->idle_seconds >= server->idle_timeout) {
-        g_message("no clients for %u seconds, exiting", server->idle_timeout);
+    g_mutex_lock(&server->lock);
+    if (busy || server->clients->len > 0)
+        server->last_activity = now;
+    idle = now - server->last_activity;
+    g_mutex_unlock(&server->lock);
+    if (idle >= (gint64) server->idle_timeout * G_USEC_PER_SEC) {
+        g_message("idle for %u seconds (no clients, running domains or active "
+                  "networks), exiting", server->idle_timeout);
         g_main_loop_quit(server->loop);
     }
     return G_SOURCE_CONTINUE;
@@ -310,9 +338,12 @@ void
 hyved_server_set_idle_timeout(HyvedServer *server, guint seconds)
 {
     server->idle_timeout = seconds;
+    server_touch(server);
     if (server->idle_source || seconds == 0)
         return;
-    server->idle_source = g_timeout_source_new_seconds(1);
+    /* not g_timeout_source_new_seconds: its ticks may come late by up to
+     * a second (grouped with other wakeups) */
+    server->idle_source = g_timeout_source_new(1000);
     g_source_set_callback(server->idle_source, server_idle_tick, server, NULL);
     g_source_attach(server->idle_source, server->ctx);
 }

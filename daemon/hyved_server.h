@@ -48,7 +48,8 @@ gboolean hyved_server_add_listener_fd(HyvedServer *server, int fd, const char *p
  * Call before anything else opens descriptors. */
 GArray *hyved_activation_take_fds(int first);
 
-/* Exit the loop after @seconds with no clients and no running domain (0 = never). */
+/* Exit the loop once nothing happened for @seconds (0 = never): no client
+ * connected or left, no domain ran and no network was active in that time. */
 void hyved_server_set_idle_timeout(HyvedServer *server, guint seconds);
 void hyved_server_run(HyvedServer *server);
 void hyved_server_quit(HyvedServer *server);          /* any thread */

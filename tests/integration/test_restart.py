@@ -125,7 +125,11 @@ class TimeoutTest(unittest.TestCase):
             status = d.proc.wait(15)
             waited = time.monotonic() - t1
             self.assertEqual(status, 0, d.log())
-            self.assertGreater(waited, 1.0, "exited before the idle timeout")
+            # the whole timeout counts from the client's leaving (not from
+            # the last once-a-second check that saw it)
+            self.assertGreater(waited, 1.95, "exited %.2f s after the last client left "
+                               "(--timeout=2)" % waited)
+            self.assertLess(waited, 6, "idle exit came late")
             self.assertFalse(os.path.exists(d.sock), "socket left behind after a clean exit")
         finally:
             d.cleanup()

@@ -23,7 +23,10 @@ from hyvetest import wait_until
 
 USER = "nobody"
 DAEMON = os.path.realpath(hyvetest.DAEMON)
-IDLE = 2            # idle_timeout the tests configure (seconds)
+# idle_timeout the tests configure (seconds): the daemon stays at least
+# this long after its last client left, long enough for spawned() to find
+# it in /proc after the client that spawned it exited, even on a loaded CI
+IDLE = 4
 
 
 def kvm_group():
@@ -230,6 +233,29 @@ class SessionTest(hyvetest.unittest.TestCase):
         self.assertNotEqual(pid2, pid)
         self.assertTrue(os.path.exists(os.path.join(self.s.confdir, "bhyve", "sess-def.xml")))
         self.assertExits(pid2, IDLE + 5, "idle session daemon did not exit")
+
+    def test_short_clients_keep_it(self):
+        """Clients that each stay a few ms, coming more often than the idle
+        timeout, keep the one daemon (none of them is connected while the
+        daemon checks once a second); after the last one it stays the whole
+        timeout, then exits."""
+        self.s.write_conf("virtbhyved.conf", "idle_timeout = %d\n" % IDLE)
+        uri = "bhyve:///session?mode=direct"
+        self.s.virsh(uri, "list", "--all")
+        pid, _, _ = self.spawned()
+        seen = set()
+        t_end = time.monotonic() + 2 * IDLE + 1
+        while time.monotonic() < t_end:
+            self.s.virsh(uri, "list", "--all")
+            seen.update(p for p, _, _ in self.s.daemons())
+            time.sleep(0.3)
+        left = time.monotonic()
+        self.assertEqual(seen, {pid}, "daemons seen while clients came and went every "
+                         "0.3 s (idle_timeout %d)" % IDLE)
+        time.sleep(max(0, left + IDLE - 0.7 - time.monotonic()))
+        self.assertEqual([d[0] for d in self.s.daemons()], [pid],
+                         "exited before %d s after the last client" % IDLE)
+        self.assertExits(pid, 5, "did not exit %d s after the last client" % IDLE)
 
     def test_no_idle_exit_with_client(self):
         self.s.write_conf("virtbhyved.conf", "idle_timeout = %d\n" % IDLE)
