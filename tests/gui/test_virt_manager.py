@@ -235,6 +235,11 @@ class VirtManagerTest(unittest.TestCase):
         # started: the test runs in a network namespace of its own
         cls.conn.networkDefineXML(NETWORK_XML).create()
 
+        # this run's artifacts only
+        if os.path.isdir(ARTIFACTS):
+            for f in os.listdir(ARTIFACTS):
+                if f.endswith((".png", ".tree", ".log", ".out")):
+                    os.unlink(os.path.join(ARTIFACTS, f))
         cls.session = guisession.GuiSession(ARTIFACTS, SETTINGS)
         # also when setUpClass fails half way (tearDownClass does not run)
         atexit.register(cls.session.close)
@@ -246,6 +251,9 @@ class VirtManagerTest(unittest.TestCase):
         cls.session.use_here()
         global tree, rawinput, dogtail_config
         from dogtail import config as dogtail_config
+        for d in ("scratchDir", "dataDir", "logDir"):
+            setattr(dogtail_config, d, os.path.join(cls.session.tmp, "dogtail", d) + "/")
+        dogtail_config.childrenLimit = 2000
         dogtail_config.logDebugToFile = False
         dogtail_config.logDebugToStdOut = False
         dogtail_config.searchShowingOnly = False
@@ -282,7 +290,9 @@ class VirtManagerTest(unittest.TestCase):
     def run(self, result=None):
         """A failing step leaves the accessibility tree and a screenshot."""
         n_before = len(result.failures) + len(result.errors) if result else 0
+        t0 = time.monotonic()
         super().run(result)
+        print("(%s: %.1f s)" % (self._testMethodName, time.monotonic() - t0))
         if result and len(result.failures) + len(result.errors) > n_before:
             step = self._testMethodName
             try:
@@ -588,10 +598,13 @@ class VirtManagerTest(unittest.TestCase):
         wiz = wait_for(lambda: self.app.child(name="New VM", roleName="frame", retry=False),
                        30, what="the new-VM wizard")
         forward = wiz.child(name="Forward", roleName="push button")
+        t0 = time.monotonic()
+        mark = lambda what: print("  [%5.1f s] %s" % (time.monotonic() - t0, what))
         # 1: install method
         self.press(wiz.child(name="Manual install", roleName="radio button"))
         self.press(forward)
         # 2: the OS, from the search entry's list
+        mark("page 1")
         entry = wait_for(lambda: wiz.child(name="oslist-entry", retry=False), 20,
                          what="the OS search entry")
         entry.click()
@@ -604,6 +617,7 @@ class VirtManagerTest(unittest.TestCase):
         wait_for(lambda: entry.text == "Generic Linux 2022", 10, what="the OS chosen")
         self.press(forward)
         # 3: 1 CPU, 256 MiB
+        mark("page 2")
         wait_for(lambda: wiz.findChild(lambda n: n.roleName == "label" and n.showing
                                        and n.name == "Choose Memory and CPU settings:",
                                        retry=False), 20, what="the memory and CPU page")
@@ -613,6 +627,7 @@ class VirtManagerTest(unittest.TestCase):
         spins[1].value = 256
         self.press(forward)
         # 4: a new 0.1 GiB disk image in the default pool
+        mark("page 3")
         wait_for(lambda: wiz.findChild(
             lambda n: n.roleName == "radio button" and n.showing
             and n.name == "Create a disk image for the virtual machine", retry=False), 20,
@@ -622,6 +637,7 @@ class VirtManagerTest(unittest.TestCase):
         size.value = 0.1
         self.press(forward)
         # 5: name, network, customize
+        mark("page 4")
         finish = wiz.child(name="Finish", roleName="push button")
         wait_for(lambda: finish.showing, 20, what="the last page")
         self.press(wiz.child(name="Network selection", roleName="toggle button"))
@@ -637,6 +653,7 @@ class VirtManagerTest(unittest.TestCase):
         win = wait_for(lambda: self.app.child(name="%s on bhyve" % NEW, roleName="frame",
                                               retry=False), 30, what="the customize window")
         begin = win.child(name="Begin Installation", roleName="push button")
+        mark("customize window")
         # virt-manager's bhyve defaults as they are: refused, naming what to change
         type(self).expected_dialogs.append(
             r"summary=Unable to complete install: 'unsupported configuration: not supported "
@@ -652,6 +669,7 @@ class VirtManagerTest(unittest.TestCase):
         self.press(alert.child(name="Close", roleName="push button"))
         self.assertRaises(libvirt.libvirtError, self.conn.lookupByName, NEW)
         self.customize(win)
+        mark("refusal checked")
         begin.click()
         wait_for(lambda: NEW in [d.name() for d in self.conn.listAllDomains()
                                  if d.isActive()], 60, what="%s defined and running" % NEW)
@@ -665,6 +683,7 @@ class VirtManagerTest(unittest.TestCase):
         self.assertIn("<serial type='pty'>", xml)
         self.assertIn("%s.img" % NEW, self.conn.storagePoolLookupByName("default").listVolumes())
         # the VM window, now on the running domain's console
+        mark("running")
         term = wait_for(lambda: self.app.findChild(
             lambda n: n.roleName == "terminal" and n.showing
             and BANNER in (n.text or ""), retry=False), 60,
