@@ -37,6 +37,7 @@ struct _HyvedServer {
                                      * reads (and domain destroy) go here while
                                      * every worker is busy */
     gint busy_workers;              /* atomic: calls running or queued in workers */
+    gint busy_prio;                 /* atomic: the same in prio_workers */
 
     /* I/O thread only (set up before hyved_server_run): */
     GPtrArray *listeners;           /* HyvedListener* */
@@ -48,9 +49,9 @@ struct _HyvedServer {
     guint64 next_client_id;         /* [lock] */
     guint n_unauth;                 /* [lock] clients with unauth_counted set */
     gint64 last_activity;           /* [lock] monotonic us: the server's start, the
-                                     * last client connect or disconnect, the last
-                                     * idle check that found the daemon busy (the
-                                     * idle timeout counts from it) */
+                                     * last client connect or disconnect, the end of
+                                     * the last call, the last idle check that found
+                                     * the daemon busy (the idle timeout counts from it) */
 };
 
 /* One event registration, an element of HyvedClient.events: guarded by

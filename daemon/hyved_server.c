@@ -81,13 +81,20 @@ worker_func(gpointer data, gpointer user_data)
     HyvedServer *server = user_data;
 
     job_run(data);
+    /* a call whose client left meanwhile (a domain create) restarts the
+     * idle timeout when it ends */
+    server_touch(server);
     g_atomic_int_dec_and_test(&server->busy_workers);
 }
 
 static void
 prio_worker_func(gpointer data, gpointer user_data)
 {
+    HyvedServer *server = user_data;
+
     job_run(data);
+    server_touch(server);
+    g_atomic_int_dec_and_test(&server->busy_prio);
 }
 
 /* Calls that may jump to the priority workers (as libvirt's "priority:
@@ -156,6 +163,7 @@ hyved_server_queue_call(HyvedServer *server, HyvedClient *client,
      * priority workers instead of waiting behind them */
     if (server->prio_workers && proc_is_priority(proc) &&
         (guint) g_atomic_int_get(&server->busy_workers) >= server->cfg->max_workers) {
+        g_atomic_int_inc(&server->busy_prio);
         g_thread_pool_push(server->prio_workers, job, NULL);
         return;
     }
@@ -297,14 +305,19 @@ hyved_server_new(const HyvedConfig *cfg, HyveDriver *driver, gboolean privileged
     return server;
 }
 
-/* What keeps the daemon up besides its clients: running domains, active
- * networks (a clean exit would tear transient networks down). */
+/* What keeps the daemon up besides its clients: calls running or queued
+ * on either worker pool (a client may send a domain create and leave),
+ * running domains, active networks (a clean exit would tear transient
+ * networks down). A domain start runs in a worker until the domain is
+ * active. */
 static gboolean
 server_busy(HyvedServer *server)
 {
     HyveNetworks *nets = server->driver ? hyve_driver_get_networks(server->driver) : NULL;
 
-    return (server->driver && hyve_driver_num_domains(server->driver, TRUE) > 0) ||
+    return g_atomic_int_get(&server->busy_workers) > 0 ||
+        g_atomic_int_get(&server->busy_prio) > 0 ||
+        (server->driver && hyve_driver_num_domains(server->driver, TRUE) > 0) ||
         (nets && hyve_networks_num(nets, TRUE) > 0);
 }
 
@@ -327,8 +340,8 @@ server_idle_tick(gpointer data)
     idle = now - server->last_activity;
     g_mutex_unlock(&server->lock);
     if (idle >= (gint64) server->idle_timeout * G_USEC_PER_SEC) {
-        g_message("idle for %u seconds (no clients, running domains or active "
-                  "networks), exiting", server->idle_timeout);
+        g_message("idle for %u seconds (no clients, calls, running domains or "
+                  "active networks), exiting", server->idle_timeout);
         g_main_loop_quit(server->loop);
     }
     return G_SOURCE_CONTINUE;

@@ -49,7 +49,8 @@ gboolean hyved_server_add_listener_fd(HyvedServer *server, int fd, const char *p
 GArray *hyved_activation_take_fds(int first);
 
 /* Exit the loop once nothing happened for @seconds (0 = never): no client
- * connected or left, no domain ran and no network was active in that time. */
+ * connected or left, no call ran or waited on a worker, no domain ran and
+ * no network was active in that time. */
 void hyved_server_set_idle_timeout(HyvedServer *server, guint seconds);
 void hyved_server_run(HyvedServer *server);
 void hyved_server_quit(HyvedServer *server);          /* any thread */

@@ -91,6 +91,13 @@ class Session:
                                                            p.stdout, p.stderr))
         return p
 
+    def popen(self, argv):
+        """ARGV as the user, not waited for (stdout, stderr discarded)."""
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=self.env(),
+                                user=self.pw.pw_uid, group=self.pw.pw_gid,
+                                extra_groups=[], cwd=self.home)
+
     def virsh(self, uri, *args, **kw):
         return self.run([hyvetest.VIRSH, "-c", uri] + list(args), **kw)
 
@@ -291,6 +298,43 @@ class SessionTest(hyvetest.unittest.TestCase):
                 holder.kill()
                 holder.wait()
         self.assertExits(pid, IDLE + 5, "did not exit once the client left")
+
+    def test_no_idle_exit_during_call(self):
+        """A client asks for a domain start and leaves at once: the start
+        goes on in a worker (here a stand-in runner that takes IDLE * 2 s
+        to fail), and the daemon waits for it before its idle timeout
+        starts again."""
+        slow = os.path.join(self.s.home, "slow-runner")
+        with open(slow, "w") as f:
+            # exit status 4: the runner's "error" (0 would read as a reboot)
+            f.write("#!/usr/bin/python3\nimport time\ntime.sleep(%d)\nraise SystemExit(4)\n"
+                    % (IDLE * 2 + 2))
+        os.chmod(slow, 0o755)
+        self.s.write_conf("virtbhyved.conf", 'idle_timeout = %d\nrunner_path = "%s"\n'
+                          % (IDLE, slow))
+        uri = "bhyve:///session?mode=direct"
+        path = os.path.join(self.s.home, "sess-slow.xml")
+        with open(path, "w") as f:
+            f.write(hyvetest.domain_xml("sess-slow", memory_kib=131072))
+        self.s.virsh(uri, "define", path)
+        pid, _, _ = self.spawned()
+        starter = self.s.popen([hyvetest.VIRSH, "-c", uri, "start", "sess-slow"])
+        self.assertTrue(wait_until(lambda: self.s.runners(), timeout=10),
+                        "the stand-in runner did not start")
+        starter.kill()
+        starter.wait()
+        left = time.monotonic()
+        time.sleep(IDLE + 2)
+        # a daemon that gave up serving waits for its workers before it
+        # exits: its socket tells
+        self.assertTrue(hyvetest.can_connect(self.s.sock) and
+                        [d[0] for d in self.s.daemons()] == [pid],
+                        "stopped serving %d s after the client left, while the start "
+                        "it asked for was running" % (IDLE + 2))
+        # the start fails when the stand-in exits; IDLE s later the daemon goes
+        self.assertExits(pid, IDLE * 2 + 2 - (time.monotonic() - left) + IDLE + 5,
+                         "did not exit after the failed start")
+        self.assertEqual(self.s.runners(), [])
 
     def test_no_idle_exit_with_running_domain(self):
         group = kvm_group()
