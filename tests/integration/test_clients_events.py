@@ -409,36 +409,55 @@ class ClientEventsTest(hyvetest.DaemonTestCase):
     @needs_examples
     @needs_kvm
     def test_upstream_event_test(self):
+        """event-test.py with each of its loops, the three at once: it runs
+        for --timeout seconds whatever happens, so everything below must be
+        over well before that."""
         script = os.path.join(EXAMPLES, "event-test.py")
-        for loop in ("native", "poll", "asyncio"):
-            ex = self.program([sys.executable, script, "--loop", loop, "--timeout", "20",
-                               self.daemon.uri_ro], stdin=subprocess.DEVNULL)
+        timeout = 60
+        loops = ("native", "poll", "asyncio")
+        exs = {}
+        for loop in loops:
+            exs[loop] = self.program([sys.executable, script, "--loop", loop, "--timeout",
+                                      str(timeout), self.daemon.uri_ro],
+                                     stdin=subprocess.DEVNULL)
+        started = time.monotonic()
+        for loop, ex in exs.items():
             self.assertTrue(ex.wait_line(lambda l: l.startswith("Using uri")), ex.dump())
-            # it registers everything after that line: wait for a probe's event
-            probe = None
-            for i in range(40):
-                n = "probe-%s-%d" % (loop, i)
-                self.conn.defineXML(echo_domain_xml(n, str(uuidlib.uuid4()), self.kernel))
-                self.conn.lookupByName(n).undefine()
-                if ex.wait_line(lambda l: ("Domain %s(-1) Undefined Removed" % n) in l, 0.5):
-                    probe = n
-                    break
-            self.assertTrue(probe, ex.dump())
-            name = "up-" + loop
-            dom = self.conn.defineXML(echo_domain_xml(name, str(uuidlib.uuid4()), self.kernel))
-            dom.create()
-            did = dom.ID()
-            dom.suspend()
-            dom.resume()
-            dom.destroy()
-            dom.undefine()
-            want = ["Domain %s(-1) Defined Added" % name,
-                    "Domain %s(%d) Started Booted" % (name, did),
-                    "Domain %s(%d) Suspended Paused" % (name, did),
-                    "Domain %s(%d) Resumed Unpaused" % (name, did),
-                    "Domain %s(-1) Stopped Destroyed" % name,
-                    "Domain %s(-1) Undefined Removed" % name]
-            self.assertEqual(ex.finish(timeout=40), 0, ex.dump())
+        # they register everything after that line: wait until each printed
+        # the events of one probe domain (at most a third of --timeout)
+        pending = set(loops)
+        for i in range(1000):
+            if not pending or time.monotonic() - started > timeout / 3:
+                break
+            n = "probe-%d" % i
+            self.conn.defineXML(echo_domain_xml(n, str(uuidlib.uuid4()), self.kernel))
+            self.conn.lookupByName(n).undefine()
+            for loop in sorted(pending):
+                if exs[loop].wait_line(lambda l: ("Domain %s(-1) Undefined Removed" % n) in l,
+                                       0.3):
+                    pending.discard(loop)
+        self.assertEqual(pending, set(), "no probe event after %.0f s: %s"
+                         % (time.monotonic() - started,
+                            "\n".join(exs[loop].dump() for loop in sorted(pending))))
+        name = "up-events"
+        dom = self.conn.defineXML(echo_domain_xml(name, str(uuidlib.uuid4()), self.kernel))
+        dom.create()
+        did = dom.ID()
+        dom.suspend()
+        dom.resume()
+        dom.destroy()
+        dom.undefine()
+        want = ["Domain %s(-1) Defined Added" % name,
+                "Domain %s(%d) Started Booted" % (name, did),
+                "Domain %s(%d) Suspended Paused" % (name, did),
+                "Domain %s(%d) Resumed Unpaused" % (name, did),
+                "Domain %s(-1) Stopped Destroyed" % name,
+                "Domain %s(-1) Undefined Removed" % name]
+        done = time.monotonic() - started
+        self.assertLess(done, timeout - 10, "the checks took %.0f s of event-test.py's "
+                        "--timeout %d" % (done, timeout))
+        for loop, ex in exs.items():
+            self.assertEqual(ex.finish(timeout=timeout + 30), 0, ex.dump())
             lines = ex.drain(0)
             for cb in (1, 2):
                 got = [l.split(" EVENT: ", 1)[1] for l in lines
