@@ -3,7 +3,8 @@
  * hyved_remote_domain_lifecycle.c: RPC procedures that start, stop, pause
  * and reset domains (libvirt-rpc.md §7.2: DOMAIN_CREATE*, DOMAIN_DESTROY*,
  * DOMAIN_SHUTDOWN*, DOMAIN_REBOOT, DOMAIN_RESET, DOMAIN_SUSPEND,
- * DOMAIN_RESUME), and the hyved_domain_lifecycle_procs table.
+ * DOMAIN_RESUME; DOMAIN_MANAGED_SAVE: NO_SUPPORT), and the
+ * hyved_domain_lifecycle_procs table.
  *
  * Each handler: check flags -> decode the wire identity (by UUID) -> driver
  * call (which takes the domain's job, checks the state and emits the
@@ -216,6 +217,21 @@ hyved_remote_domain_resume(HyvedServer *server, HyvedClient *client,
     return hyve_driver_domain_resume(hyved_server_get_driver(server), obj, error);
 }
 
+/* ---- managed save -------------------------------------------------------- */
+
+/* hyve cannot save a running guest (the runner has no state stream): the
+ * answer libvirt gives for a driver without the call, naming the API, which
+ * is what virt-manager's "Save" menu entry and `virsh managedsave` show
+ * (DOMAIN_HAS_MANAGED_SAVE_IMAGE answers "no image", hyved_remote_domain_query.c). */
+static gboolean
+hyved_remote_domain_managed_save(HyvedServer *server, HyvedClient *client,
+                                 const HyvedHeader *hdr, void *argsp, void *retp,
+                                 GError **error)
+{
+    hyve_error_set(error, HYVE_FROM_DOMAIN, HYVE_ERR_NO_SUPPORT, "%s", "virDomainManagedSave");
+    return FALSE;
+}
+
 const HyvedProcedure hyved_domain_lifecycle_procs[] = {
     HYVED_PROC_WRITE_A(DOMAIN_CREATE, domain_create,
                        hyved_remote_domain_create, "virDomainCreate"),
@@ -239,5 +255,7 @@ const HyvedProcedure hyved_domain_lifecycle_procs[] = {
                        hyved_remote_domain_suspend, "virDomainSuspend"),
     HYVED_PROC_WRITE_A(DOMAIN_RESUME, domain_resume,
                        hyved_remote_domain_resume, "virDomainResume"),
+    HYVED_PROC_WRITE_A(DOMAIN_MANAGED_SAVE, domain_managed_save,
+                       hyved_remote_domain_managed_save, "virDomainManagedSave"),
 };
 const size_t hyved_domain_lifecycle_nprocs = G_N_ELEMENTS(hyved_domain_lifecycle_procs);

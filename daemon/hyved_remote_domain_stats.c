@@ -305,6 +305,8 @@ hyved_remote_domain_get_control_info(HyvedServer *server, HyvedClient *client,
 }
 
 const HyvedProcedure hyved_domain_stats_procs[] = {
+    /* job progress (always "no job"; handler in hyved_remote_domain_query.c) */
+    HYVED_PROC_AR(DOMAIN_GET_JOB_INFO, domain_get_job_info, hyved_remote_domain_get_job_info, 0),
     HYVED_PROC_AR(DOMAIN_GET_VCPUS, domain_get_vcpus, hyved_remote_domain_get_vcpus, 0),
     { REMOTE_PROC_DOMAIN_GET_VCPU_PIN_INFO, "DOMAIN_GET_VCPU_PIN_INFO",
       (xdrproc_t) xdr_hyved_vcpu_pin_info_args, sizeof(HyvedVcpuPinInfoArgs),

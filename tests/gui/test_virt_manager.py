@@ -546,11 +546,32 @@ class VirtManagerTest(unittest.TestCase):
         self.close_window(win)
 
     def test_60_reset(self):
-        """Force Reset: a new runner for the same domain, still running."""
+        """Save (managed save) is refused as libvirt refuses a call a driver
+        lacks; Force Reset: a new runner for the same domain, still running."""
         import libvirt
         before = self.runner_pid(RUNNING)
         self.assertIsNotNone(before)
         self.select_vm(RUNNING, "Shut Down")
+        type(self).expected_dialogs.append(
+            r"summary=Error saving domain: this function is not supported by the connection "
+            r"driver: virDomainManagedSave")
+        self.shutdown_menu("Save")
+        alert = wait_for(lambda: self.app.child(roleName="alert", retry=False), 30,
+                         what="the Save error")
+        text = " ".join(n.name for n in alert.findChildren(lambda n: n.roleName == "label"))
+        self.assertIn("this function is not supported by the connection driver: "
+                      "virDomainManagedSave", text.replace("\n", " "))
+        self.press(alert.child(name="Close", roleName="push button"))
+        self.assertEqual(self.daemon_state(RUNNING), libvirt.VIR_DOMAIN_RUNNING)
+        self.assertEqual(self.runner_pid(RUNNING), before)
+        # the same two calls from python3-libvirt: the job virt-manager polled
+        # is "none", the save itself NO_SUPPORT
+        dom = self.conn.lookupByName(RUNNING)
+        self.assertEqual(dom.jobInfo(), [libvirt.VIR_DOMAIN_JOB_NONE] + [0] * 11)
+        with self.assertRaises(libvirt.libvirtError) as cm:
+            dom.managedSave(0)
+        self.assertEqual(cm.exception.get_error_code(), libvirt.VIR_ERR_NO_SUPPORT)
+        self.assertEqual(cm.exception.get_error_domain(), libvirt.VIR_FROM_DOMAIN)
         self.shutdown_menu("Force Reset")
         text = self.answer_dialog("Yes")
         self.assertIn("force reset '%s'" % RUNNING, text)
