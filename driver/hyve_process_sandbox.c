@@ -222,7 +222,7 @@ typedef struct {
     const int *taps;
     guint n_taps;
     int *moved;                 /* n_taps + 3 slots */
-    int logfd, nullfd, go_r, err_w;
+    int logfd, nullfd, go_r, go_w, err_r, err_w;
 } ChildArgs;
 
 static void G_GNUC_NORETURN
@@ -249,6 +249,9 @@ child_exec(const ChildArgs *a)
     char go = 0;
     ssize_t n;
 
+    /* the daemon's ends: EOF on go_r must mean the daemon gave up */
+    close(a->go_w);
+    close(a->err_r);
     setsid();
     hyve_rlimit_child_restore();
     sigemptyset(&none);
@@ -295,7 +298,7 @@ hyve_process_exec_runner(HyveDriver *drv, HyveDomainRun *run, GArray *taps, int 
     const char *argv[] = { hyve_driver_get_config(drv)->runner_path, "-c", run->paths.config,
                            NULL };
     g_autofree int *moved = g_new0(int, taps->len + 3);
-    ChildArgs a = { argv, (const int *)taps->data, taps->len, moved, logfd, -1, -1, -1 };
+    ChildArgs a = { argv, (const int *)taps->data, taps->len, moved, logfd, -1, -1, -1, -1, -1 };
     int go[2] = { -1, -1 }, err[2] = { -1, -1 }, child_errno = 0, exec_errno = 0, status;
     ssize_t n;
     pid_t pid;
@@ -311,6 +314,8 @@ hyve_process_exec_runner(HyveDriver *drv, HyveDomainRun *run, GArray *taps, int 
         goto fail;
     }
     a.go_r = go[0];
+    a.go_w = go[1];
+    a.err_r = err[0];
     a.err_w = err[1];
     pid = fork();
     if (pid < 0) {
@@ -332,6 +337,7 @@ hyve_process_exec_runner(HyveDriver *drv, HyveDomainRun *run, GArray *taps, int 
             child_errno = errno;
     } else {
         child_errno = -1;       /* reported by @place */
+        kill(pid, SIGKILL);
     }
     close_fd(&go[1]);           /* EOF: a child still waiting exits */
     /* exec closes err_w: EOF; a failure before it sends its errno */
