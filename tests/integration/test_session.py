@@ -45,6 +45,7 @@ class Session:
 
     def __init__(self):
         self.pw = pwd.getpwnam(USER)
+        self.procs = []             # clients started as the user (Popen)
         self.top = hyvetest.make_tmpdir("hyve-it-session-")
         os.chmod(self.top, 0o755)
         self.home = os.path.join(self.top, "home")
@@ -81,22 +82,32 @@ class Session:
         os.chown(path, self.pw.pw_uid, self.pw.pw_gid)
         return path
 
-    def run(self, argv, check=True, groups=(), **kw):
-        p = subprocess.run(argv, capture_output=True, text=True, env=self.env(),
-                           user=self.pw.pw_uid, group=self.pw.pw_gid,
-                           extra_groups=list(groups), cwd=self.home, timeout=120,
-                           start_new_session=True, **kw)
-        if check and p.returncode != 0:
-            raise AssertionError("%s failed (%d): %s%s" % (" ".join(argv), p.returncode,
-                                                           p.stdout, p.stderr))
+    def popen(self, argv, groups=(), **kw):
+        """ARGV as the user, not waited for (by default stdin, stdout and
+        stderr are /dev/null). It stays in the test's process group (meson's
+        kill on a timeout reaches it) and killed by kill_clients()."""
+        for f in ("stdin", "stdout", "stderr"):
+            kw.setdefault(f, subprocess.DEVNULL)
+        p = subprocess.Popen(argv, env=self.env(), user=self.pw.pw_uid, group=self.pw.pw_gid,
+                             extra_groups=list(groups), cwd=self.home, **kw)
+        self.procs.append(p)
         return p
 
-    def popen(self, argv):
-        """ARGV as the user, not waited for (stdout, stderr discarded)."""
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env=self.env(),
-                                user=self.pw.pw_uid, group=self.pw.pw_gid,
-                                extra_groups=[], cwd=self.home)
+    def run(self, argv, check=True, groups=(), input=None):
+        p = self.popen(argv, groups=groups, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = p.communicate(input, timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            self.procs.remove(p)
+        res = subprocess.CompletedProcess(argv, p.returncode, out, err)
+        if check and p.returncode != 0:
+            raise AssertionError("%s failed (%d): %s%s" % (" ".join(argv), p.returncode,
+                                                           out, err))
+        return res
 
     def virsh(self, uri, *args, **kw):
         return self.run([hyvetest.VIRSH, "-c", uri] + list(args), **kw)
@@ -138,14 +149,39 @@ class Session:
                 pids.append(int(entry))
         return pids
 
-    def cleanup(self):
-        for pid in [p for p, _, _ in self.daemons()] + self.runners():
+    def kill_clients(self):
+        for p in list(self.procs):
+            if p.poll() is None:
+                try:
+                    p.kill()
+                except OSError:
+                    pass
+
+    def cleanup(self, timeout=10):
+        """Kills the clients, then the daemons and runners of this session
+        until none is left or TIMEOUT seconds passed; removes the files.
+        Returns what survived: [(pid, what)]."""
+        self.kill_clients()
+        deadline = time.monotonic() + timeout
+        while True:
+            left = [(p, "daemon") for p, _, _ in self.daemons()] + \
+                [(p, "runner") for p in self.runners()]
+            if not left or time.monotonic() >= deadline:
+                break
+            for pid, _ in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.02)
+        for p in list(self.procs):
             try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        wait_until(lambda: not self.daemons() and not self.runners(), timeout=10)
+                p.wait(max(0.01, deadline - time.monotonic()))
+                self.procs.remove(p)
+            except subprocess.TimeoutExpired:
+                left.append((p.pid, "client"))
         shutil.rmtree(self.top, ignore_errors=True)
+        return left
 
 
 _LIVE = []
@@ -153,9 +189,13 @@ _LIVE = []
 
 def _on_signal(signum, frame, previous={}):
     """meson's timeout or ^C: the spawned daemons and runners go too (they
-    are not Daemon objects hyvetest knows), then hyvetest's handler."""
+    are not Daemon objects hyvetest knows), then hyvetest's handler. Fast:
+    meson sends SIGKILL half a second later. The clients first (a virsh
+    would spawn a daemon again)."""
     for s in list(_LIVE):
-        s.cleanup()
+        s.kill_clients()
+    for s in list(_LIVE):
+        s.cleanup(timeout=0.3)
     prev = previous.get(signum)
     if callable(prev):
         prev(signum, frame)
@@ -175,8 +215,9 @@ class SessionTest(hyvetest.unittest.TestCase):
         _LIVE.append(self.s)
 
     def tearDown(self):
-        self.s.cleanup()
+        left = self.s.cleanup()
         _LIVE.remove(self.s)
+        self.assertEqual(left, [], "processes of the session survived SIGKILL for 10 s")
 
     def spawned(self):
         """The one autospawned daemon: (pid, argv, uid)."""
@@ -272,11 +313,8 @@ class SessionTest(hyvetest.unittest.TestCase):
                   "sys.stdin.readline()\n"
                   "print(len(c.listAllDomains()), flush=True)\n"
                   "c.close()\n")
-        holder = subprocess.Popen(["/usr/bin/python3", "-c", script], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  env=self.s.env(), user=self.s.pw.pw_uid,
-                                  group=self.s.pw.pw_gid, extra_groups=[], cwd=self.s.home,
-                                  start_new_session=True)
+        holder = self.s.popen(["/usr/bin/python3", "-c", script], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             self.assertEqual(holder.stdout.readline().strip(), "BHYVE", holder.stderr.read()
                              if holder.poll() is not None else "")
