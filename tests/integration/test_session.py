@@ -246,12 +246,43 @@ class SessionTest(hyvetest.unittest.TestCase):
         hostname = self.s.virsh("bhyve:///session?mode=direct", "hostname").stdout.strip()
         self.assertTrue(hostname)
         self.assertEqual([d[0] for d in self.s.daemons()], [pid])
-        # libvirt's 120 s by default: still there once idle for a while
-        time.sleep(IDLE + 2)
-        self.assertEqual([d[0] for d in self.s.daemons()], [pid], "exited before 120 s")
+        # what --timeout=120 does without idle_timeout in the configuration:
+        # test_timeout_option (with a shorter one)
         os.kill(pid, signal.SIGTERM)
         self.assertExits(pid, 10, "SIGTERM")
         self.assertFalse(os.path.exists(self.s.sock), "socket left after exit")
+
+    def start_daemon(self, *args):
+        """The daemon run by hand as the user, as the client spawns it;
+        returns it once its socket answers."""
+        d = self.s.popen([DAEMON] + list(args))
+        self.assertTrue(wait_until(lambda: hyvetest.can_connect(self.s.sock) or
+                                   d.poll() is not None, timeout=30) and d.poll() is None,
+                        "%s did not start" % " ".join(args))
+        return d
+
+    def test_timeout_option(self):
+        """Without idle_timeout in virtbhyved.conf, --timeout=N (libvirt's
+        client passes 120) decides: the daemon exits N seconds after its
+        start with no client, not before."""
+        d = self.start_daemon("--timeout=%d" % IDLE)
+        ready = time.monotonic()
+        time.sleep(IDLE - 1)
+        self.assertIsNone(d.poll(), "exited before --timeout=%d" % IDLE)
+        self.assertEqual(d.wait(10), 0, "exit status")
+        waited = time.monotonic() - ready
+        self.assertGreater(waited, IDLE - 0.05)
+        self.assertLess(waited, IDLE + 3, "idle exit came late")
+
+    def test_idle_timeout_zero_wins(self):
+        """idle_timeout = 0 in virtbhyved.conf: never exits when idle, even
+        with --timeout."""
+        self.s.write_conf("virtbhyved.conf", "idle_timeout = 0\n")
+        d = self.start_daemon("--timeout=1")
+        time.sleep(4)
+        self.assertIsNone(d.poll(), "exited although idle_timeout = 0")
+        d.terminate()
+        self.assertEqual(d.wait(10), 0, "exit status on SIGTERM")
 
     def test_autospawn_without_xdg_runtime_dir(self):
         self.s.no_runtime_dir()
