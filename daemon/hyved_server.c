@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -173,6 +174,30 @@ hyved_server_queue_call(HyvedServer *server, HyvedClient *client,
 
 /* ---- clients ------------------------------------------------------------ */
 
+/* A session daemon serves its own user only. Its socket (mode 0700 in a
+ * 0700 directory) already keeps the others out, but root, or a socket
+ * file made reachable by mistake, would get through that. */
+static gboolean
+session_peer_allowed(HyvedServer *server, int fd)
+{
+    struct ucred cred = { .pid = -1, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+    socklen_t len = sizeof(cred);
+
+    if (server->privileged)
+        return TRUE;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        g_message("session daemon: cannot read a new client's credentials (%s), "
+                  "closing the connection", g_strerror(errno));
+        return FALSE;
+    }
+    if (cred.uid != geteuid()) {
+        g_message("session daemon of uid %d: refusing a client of uid %d (pid %d)",
+                  (int) geteuid(), (int) cred.uid, (int) cred.pid);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* I/O thread: the connection @fd accepted on @listener becomes a client,
  * unless max_clients are connected already (then it is closed). */
 void
@@ -180,6 +205,10 @@ hyved_server_add_client(HyvedServer *server, int fd, const HyvedListener *listen
 {
     HyvedClient *client;
 
+    if (!session_peer_allowed(server, fd)) {
+        close(fd);
+        return;
+    }
     g_mutex_lock(&server->lock);
     if (server->clients->len >= server->cfg->max_clients) {
         g_mutex_unlock(&server->lock);

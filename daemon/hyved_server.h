@@ -50,7 +50,8 @@ GArray *hyved_activation_take_fds(int first);
 
 /* Exit the loop once nothing happened for @seconds (0 = never): no client
  * connected or left, no call ran or waited on a worker, no domain ran and
- * no network was active in that time. */
+ * no network was active in that time. Session mode: clients of another
+ * uid than the daemon's are refused at accept. */
 void hyved_server_set_idle_timeout(HyvedServer *server, guint seconds);
 void hyved_server_run(HyvedServer *server);
 void hyved_server_quit(HyvedServer *server);          /* any thread */

@@ -14,6 +14,7 @@ import pwd
 import grp
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -41,7 +42,9 @@ def kvm_group():
 
 
 class Session:
-    """HOME, XDG_RUNTIME_DIR and XDG_CONFIG_HOME of USER in a temp dir."""
+    """HOME and XDG_RUNTIME_DIR of USER in a temp dir. XDG_CONFIG_HOME is
+    not set: libvirt.conf and virtbhyved.conf are read from ~/.config/libvirt
+    by the client and by the daemon it spawns."""
 
     def __init__(self):
         self.pw = pwd.getpwnam(USER)
@@ -283,6 +286,26 @@ class SessionTest(hyvetest.unittest.TestCase):
         self.assertIsNone(d.poll(), "exited although idle_timeout = 0")
         d.terminate()
         self.assertEqual(d.wait(10), 0, "exit status on SIGTERM")
+
+    def test_other_uid_refused(self):
+        """A session daemon serves its own user only: root (which the
+        socket's 0700 modes do not stop) is disconnected at once, the user
+        still gets in."""
+        self.s.write_conf("virtbhyved.conf", "idle_timeout = %d\n" % IDLE)
+        d = self.start_daemon()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.settimeout(5)
+            c.connect(self.s.sock)
+            try:
+                got = c.recv(1)
+            except socket.timeout:
+                got = None
+            self.assertEqual(got, b"", "a root client was not disconnected")
+        p = subprocess.run([hyvetest.VIRSH, "-c", "bhyve+unix:///session?socket=" + self.s.sock,
+                            "hostname"], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(p.returncode, 0, "virsh as root got in: %s" % p.stdout)
+        self.s.virsh("bhyve:///session?mode=direct", "hostname")
+        self.assertIsNone(d.poll())
 
     def test_autospawn_without_xdg_runtime_dir(self):
         self.s.no_runtime_dir()
