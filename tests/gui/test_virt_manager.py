@@ -250,16 +250,16 @@ class VirtManagerTest(unittest.TestCase):
                                      "--connect", cls.daemon.uri], "virt-manager.out")
         cls.session.use_here()
         global tree, rawinput, dogtail_config
-        from dogtail import config as dogtail_config
+        # dogtail's settings object (set before dogtail.tree is imported:
+        # its debug logger reads logDebugToFile then)
+        from dogtail.config import config as dogtail_config
         for d in ("scratchDir", "dataDir", "logDir"):
             setattr(dogtail_config, d, os.path.join(cls.session.tmp, "dogtail", d) + "/")
-        dogtail_config.childrenLimit = 2000
         dogtail_config.logDebugToFile = False
         dogtail_config.logDebugToStdOut = False
         dogtail_config.searchShowingOnly = False
         dogtail_config.defaultDelay = 0.3
         dogtail_config.actionDelay = 0.3
-        dogtail_config.searchCutoffCount = 5
         from dogtail import tree, rawinput       # noqa: F401
         cls.app = wait_for(lambda: tree.root.application("virt-manager"), 60,
                            what="virt-manager on the accessibility bus")
