@@ -7,6 +7,7 @@
 # in a temp dir.
 use strict;
 use warnings;
+use Config;
 use File::Temp qw(tempdir);
 use POSIX qw(:sys_wait_h);
 use Socket;
@@ -34,13 +35,18 @@ if ($> != 0) {
     @extra = ('--system', '--config', "$root/nonroot.conf");
 }
 
+# The daemon stays in our process group (meson's kill on a timeout reaches
+# it) and gets SIGTERM when we die, however we die (PR_SET_PDEATHSIG).
+my $parent = $$;
 my $pid = fork() // die "fork: $!";
 if ($pid == 0) {
     open(STDIN, '<', '/dev/null');
     open(STDOUT, '>>', $log) or die;
     open(STDERR, '>&', \*STDOUT) or die;
-    POSIX::setsid();
-    exec($daemon, '--root', $root, @extra) or die "exec $daemon: $!";
+    # prctl(PR_SET_PDEATHSIG = 1, SIGTERM): syscall 157 on x86_64
+    syscall(157, 1, POSIX::SIGTERM(), 0, 0, 0) if $Config{archname} =~ /^x86_64/;
+    POSIX::_exit(1) if getppid() != $parent;     # died before that
+    exec($daemon, '--root', $root, @extra) or POSIX::_exit(127);
 }
 
 # Runners outlive their daemon by design: a test's die with it. Their
@@ -57,14 +63,34 @@ sub kill_runners {
     }
 }
 
-# Never leave the daemon behind (a failed check dies, meson may kill us).
+sub stop_daemon {
+    my ($grace) = @_;
+    kill 'TERM', $pid;
+    my $end = time() + $grace;
+    while (waitpid($pid, WNOHANG) == 0) {
+        if (time() >= $end) {
+            kill 'KILL', $pid;
+            waitpid($pid, 0);
+            last;
+        }
+        select(undef, undef, undef, 0.02);
+    }
+    my $status = $?;
+    $pid = 0;
+    return $status;
+}
+
+# Never leave the daemon or a runner behind (a failed check dies, meson may
+# kill us and SIGKILLs half a second later): the runners first, at once,
+# then the daemon, never waiting for it unbounded, then the runners again
+# (a start in progress when the daemon got SIGTERM completes first).
 END {
     my $status = $?;
-    if ($pid) {
-        kill 'TERM', $pid;
-        waitpid($pid, 0);
-    }
     kill_runners() if $root;
+    if ($pid) {
+        stop_daemon(2);
+        kill_runners() if $root;
+    }
     $? = $status;
 }
 $SIG{TERM} = $SIG{INT} = sub { exit 1; };
@@ -275,11 +301,8 @@ SKIP: {
     ok($@, "read-only connection cannot define") or diag("define succeeded");
 }
 
-kill 'TERM', $pid;
-waitpid($pid, 0);
-my $daemon_status = $?;
-$pid = 0;
-is($daemon_status >> 8, 0, "daemon exited cleanly on SIGTERM") or diag(daemon_log());
+my $daemon_status = stop_daemon(20);
+is($daemon_status, 0, "daemon exited cleanly on SIGTERM") or diag(daemon_log());
 
 if (!Test::More->builder->is_passing()) {
     diag("daemon log:\n" . daemon_log());
