@@ -239,6 +239,7 @@ check_create_args(GVariant *params, gboolean with_network)
 {
     const char *name, *service, *klass, *root;
     g_autoptr(GVariant) id = NULL, props = NULL, nics = NULL, v = NULL;
+    g_autofree const char **after = NULL, **before = NULL;
     const guint8 *bytes;
     gsize n = 0;
     guint32 leader;
@@ -275,12 +276,14 @@ check_create_args(GVariant *params, gboolean with_network)
     ck_assert_msg(v && g_variant_get_uint64(v) == (G_GUINT64_CONSTANT(1) << 30), "MemoryMax");
     g_clear_pointer(&v, g_variant_unref);
     v = prop(props, "After");
-    ck_assert_msg(v && g_strv_contains(g_variant_get_strv(v, NULL), "virtbhyved.service"),
-                  "After");
+    ck_assert_msg(v, "After");
+    after = g_variant_get_strv(v, NULL);
+    ck_assert_msg(g_strv_contains(after, "virtbhyved.service"), "After");
     g_clear_pointer(&v, g_variant_unref);
     v = prop(props, "Before");
-    ck_assert_msg(v && g_strv_contains(g_variant_get_strv(v, NULL), "bhyve-guests.service"),
-                  "Before");
+    ck_assert_msg(v, "Before");
+    before = g_variant_get_strv(v, NULL);
+    ck_assert_msg(g_strv_contains(before, "bhyve-guests.service"), "Before");
 }
 
 START_TEST(test_register)
