@@ -18,8 +18,15 @@ private X server / D-Bus / AT-SPI session and drives it like a user:
     stream, the runner's UART and back)
   - Performance page: CPU, memory, disk, network figures from the stats
     polling (every poll enabled in virt-manager's settings)
-  - Connection Details: the network and the pool, with their state
-  - virt-manager's own log has no error or traceback
+  - Details of a shut-off VM: title and vCPUs changed and applied
+  - Connection Details: the network (stopped and started) and the pool with
+    its volumes
+  - Save refused (NO_SUPPORT), Force Reset, Delete with storage
+  - the new-VM wizard: its bhyve defaults refused with a message naming
+    them, then customized (direct kernel boot, VirtIO disk, pty serial) and
+    installed: the new VM's console shows the echo guest
+  - virt-manager's own log has no error, warning or unexpected error dialog;
+    every call the daemon refused is listed, none is unknown to it
 
 Screenshots go to $HYVE_GUI_ARTIFACTS (meson: <build>/meson-logs/gui).
 Exit 77 (skip) without root, /dev/kvm, Xvfb, virt-manager or dogtail."""
@@ -503,6 +510,28 @@ class VirtManagerTest(unittest.TestCase):
         self.session.screenshot("vm-performance")
         self.close_window(win)
 
+    def test_45_edit_config(self):
+        """Details of a shut-off VM: a new title and 2 vCPUs, applied
+        (virt-manager redefines the XML it read): the daemon's definition has
+        both."""
+        import libvirt
+        win = self.open_vm_window(STOPPED)
+        self.menu(win, "View", "Details")
+        hw = wait_for(lambda: win.child(name="hw-list", retry=False), 20, what="hw-list")
+        hw.child(name="Overview", roleName="table cell").click()
+        self.labelled(win, "Title:").text = "hyve GUI test"
+        self.apply(win)
+        hw.child(name="CPUs", roleName="table cell").click()
+        self.labelled(win, "vCPU allocation:").value = 2
+        self.apply(win)
+        xml = self.conn.lookupByName(STOPPED).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        self.assertIn("<title>hyve GUI test</title>", xml)
+        self.assertRegex(xml, r"<vcpu[^>]*>2</vcpu>")
+        self.assertEqual(self.conn.lookupByName(STOPPED).info()[3], 2)
+        self.session.screenshot("vm-details-cpus")
+        # the title names the window now
+        self.close_window(self.app.child(name="hyve GUI test on bhyve", roleName="frame"))
+
     def test_50_connection_details(self):
         self.menu(self.main, "Edit", "Connection Details")
         win = wait_for(lambda: self.app.child(name="bhyve - Connection Details",
@@ -714,6 +743,20 @@ class VirtManagerTest(unittest.TestCase):
         win = self.app.child(name="%s on bhyve" % NEW, roleName="frame")
         self.close_window(win)
 
+    def labelled(self, win, label):
+        """The widget LABEL (its text, mnemonic included) names."""
+        lab = wait_for(lambda: win.findChild(lambda n: n.roleName == "label" and n.showing
+                                             and n.name == label, retry=False), 20,
+                       what="label " + label)
+        return lab.labelee
+
+    def apply(self, win):
+        """A details page's Apply, once its change is taken."""
+        button = win.child(name="config-apply", roleName="push button")
+        wait_for(lambda: button.sensitive, 10, what="Apply sensitive")
+        button.click()
+        wait_for(lambda: not button.sensitive, 20, what="the change applied")
+
     def customize(self, win):
         """What the customize window must change for hyve."""
         hw = win.child(name="hw-list")
@@ -724,10 +767,7 @@ class VirtManagerTest(unittest.TestCase):
                 retry=False), 20, what="hardware row " + prefix)
 
         def labelled(label):
-            lab = wait_for(lambda: win.findChild(lambda n: n.roleName == "label" and n.showing
-                                                 and n.name == label, retry=False), 20,
-                           what="label " + label)
-            return lab.labelee
+            return self.labelled(win, label)
 
         def combo_of(label):
             w = labelled(label)
@@ -736,10 +776,7 @@ class VirtManagerTest(unittest.TestCase):
             return w
 
         def apply():
-            button = win.child(name="config-apply", roleName="push button")
-            wait_for(lambda: button.sensitive, 10, what="Apply sensitive")
-            button.click()
-            wait_for(lambda: not button.sensitive, 20, what="the change applied")
+            self.apply(win)
 
         row("Boot Options").click()
         self.press(win.child(name="Direct kernel boot", roleName="toggle button"))
