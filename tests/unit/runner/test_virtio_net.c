@@ -1,19 +1,27 @@
 /* test_virtio_net.c: the virtio-net model with its I/O thread on a KVM VM of
  * this host; the tap is one end of a SOCK_DGRAM socketpair (one datagram =
  * one frame with its 12-byte vnet header), whose two tap ioctls are
- * answered by the ioctl() below.  Checked: the offered features (MAC,
- * STATUS; no offloads, INDIRECT_DESC, EVENT_IDX or MRG_RXBUF), 256-entry
- * queues, the tap's offloads turned off at open, and the descriptor paths,
- * well-formed and hostile (table-driven): receive into a chain of buffers
- * (a 12-byte header buffer, then pages), behind a device-readable buffer,
- * with an empty piece, a frame larger than the chain, a chain too short for
- * the header or only readable; transmit from a chain of many pieces, a
- * header alone, a chain shorter than the header, a device-writable tail;
- * loops, next/head indices out of range, buffers outside guest RAM, an
- * address that wraps, a huge length, a readable buffer after a writable one
- * and an indirect descriptor that was not negotiated: each broken ring puts
- * the device into DEVICE_NEEDS_RESET with nothing written to guest memory
- * or the tap, and the reset device receives again.
+ * answered by the ioctl() below, which records every TUNSETOFFLOAD.
+ * Table-driven:
+ * - offloads: the driver accepts a feature set, with or without the
+ *   sandbox (whose filter allows TUNSETOFFLOAD), or with TUNSETOFFLOAD
+ *   refused after open (soft mode); checked are the device feature bits,
+ *   the tap offload flags the device asks for, transmit (header passed to
+ *   the tap unchanged), receive of plain, partial-checksum and GSO frames
+ *   (delivered as is, checksum completed in software, or dropped) and a
+ *   malformed checksum offset; EVENT_IDX, MRG_RXBUF and INDIRECT_DESC are
+ *   not offered, queues have 1024 entries, and a used buffer is signalled
+ *   again although the driver did not react to the first interrupt;
+ * - descriptor paths, well-formed and hostile: receive into a chain of
+ *   buffers (the layout of a Linux guest without MRG_RXBUF: a 12-byte header
+ *   buffer, then pages), into a chain too short for the header, a frame
+ *   larger than the chain; transmit from a chain of many pieces, a header
+ *   alone, a chain with device-writable buffers; loops, indices and buffers
+ *   outside guest RAM, a head out of range, an address that wraps, a
+ *   readable buffer after a writable one and an indirect descriptor that
+ *   was not negotiated: each broken ring puts the
+ *   device into DEVICE_NEEDS_RESET with nothing written to guest memory or
+ *   the tap, and a reset device works again.
  * Skipped (77) without a usable /dev/kvm. */
 #include <check.h>
 #include <errno.h>
@@ -48,13 +56,13 @@
 #define F_MAC (1u << 5)
 #define F_EVIDX (1u << 29)
 #define F_MRG (1u << 15)
-#define F_STATUS (1u << 16)
 
 static uint8_t *ram;
 static HvrMachine mach;
 static HvrVirtioDev *dev;
 static int tap_fd = -1, peer = -1;
 static int offload_calls;
+static bool offload_refused;   /* TUNSETOFFLOAD after open fails (EPERM) */
 static unsigned long offload_last;
 
 int
@@ -71,6 +79,10 @@ ioctl(int fd, unsigned long req, ...)
     if (fd >= 0 && fd == tap_fd && req == TUNSETOFFLOAD) {
         offload_calls++;
         offload_last = (unsigned long)arg;
+        if (offload_refused) {
+            errno = EPERM;
+            return -1;
+        }
         return 0;
     }
     return (int)syscall(SYS_ioctl, fd, req, arg);
@@ -108,6 +120,20 @@ queue(unsigned q, uint64_t base)
     bar(28, 2, 1);
 }
 
+static void
+post(unsigned q, uint64_t base, uint16_t idx, uint64_t addr, uint32_t len, bool writable)
+{
+    unsigned d = idx % QSZ;
+
+    wr64(base + 16 * d, addr);
+    wr32(base + 16 * d + 8, len);
+    wr16(base + 16 * d + 12, writable ? VRING_DESC_F_WRITE : 0);
+    wr16(base + 0x1000 + 4 + 2 * d, d);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    wr16(base + 0x1000 + 2, idx + 1);
+    bar(0x3000 + 4 * q, 2, q);
+}
+
 static gboolean
 wait_used(uint64_t base, uint16_t want)
 {
@@ -119,6 +145,41 @@ wait_used(uint64_t base, uint16_t want)
         g_usleep(5000);
     }
     return FALSE;
+}
+
+/* A 14+20+20+4 byte Ethernet/IPv4/TCP frame behind a vnet header. */
+static size_t
+frame(uint8_t *f, uint8_t flags, uint8_t gso, uint16_t cstart, uint16_t coff, uint16_t pseudo)
+{
+    size_t i, len = HDR + 14 + 20 + 24;
+
+    memset(f, 0, len);
+    f[0] = flags;
+    f[1] = gso;
+    f[6] = cstart & 0xFF; f[7] = cstart >> 8;
+    f[8] = coff & 0xFF; f[9] = coff >> 8;
+    f[HDR + 12] = 0x08;                 /* IPv4 */
+    f[HDR + 14] = 0x45;
+    for (i = HDR + 34; i < len; i++)
+        f[i] = (uint8_t)(i * 7 + 3);
+    f[HDR + 34 + 16] = pseudo >> 8;     /* TCP checksum field = pseudo sum */
+    f[HDR + 34 + 17] = pseudo & 0xFF;
+    return len;
+}
+
+static uint32_t
+sum16(const uint8_t *p, size_t len)
+{
+    uint32_t s = 0;
+    size_t i;
+
+    for (i = 0; i + 1 < len; i += 2)
+        s += (uint32_t)p[i] << 8 | p[i + 1];
+    if (len & 1)
+        s += (uint32_t)p[len - 1] << 8;
+    while (s >> 16)
+        s = (s & 0xFFFF) + (s >> 16);
+    return s;
 }
 
 static HvrConfig *cfg;
@@ -138,6 +199,7 @@ net_open(const char *name, bool sandbox)
     peer = sv[1];
     offload_calls = 0;
     offload_last = ~0ul;
+    offload_refused = false;
     cfg = hvr_config_new();
     cfg->sandbox = sandbox;
     memset(&mach, 0, sizeof(mach));
@@ -151,8 +213,9 @@ net_open(const char *name, bool sandbox)
     mach.devices = g_ptr_array_new();
     ck_assert_msg(hvr_virtio_net_create(&mach, 4, &sc, &err), "%s: create: %s", name,
                   err ? err->message : "");
-    ck_assert_msg(offload_calls == 1 && offload_last == 0,
-                  "%s: open turns the tap's offloads off (calls %d, 0x%lx)", name,
+    ck_assert_msg(offload_calls == 1 && offload_last ==
+                  (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN),
+                  "%s: open sets the full offloads (calls %d, 0x%lx)", name,
                   offload_calls, offload_last);
     offload_calls = 0;
     d = g_ptr_array_index(mach.devices, 0);
@@ -169,8 +232,11 @@ net_driver_ok(const char *name, uint32_t feat)
 
     bar(0, 4, 0);
     dfeat = bar_rd(4, 4);
-    ck_assert_msg(dfeat == (F_MAC | F_STATUS), "%s: device features 0x%llx", name,
-                  (unsigned long long)dfeat);
+    ck_assert_msg((dfeat & (F_CSUM | F_GCSUM | F_GTSO4 | F_GTSO6 | F_GECN | F_HTSO4 | F_MAC)) ==
+                  (F_CSUM | F_GCSUM | F_GTSO4 | F_GTSO6 | F_GECN | F_HTSO4 | F_MAC) &&
+                  !(dfeat & (1u << VIRTIO_RING_F_INDIRECT)) && !(dfeat & F_EVIDX) &&
+                  !(dfeat & F_MRG),
+                  "%s: device features 0x%llx", name, (unsigned long long)dfeat);
     bar(20, 1, 0);
     bar(20, 1, 1 | 2);
     bar(8, 4, 0);
@@ -179,8 +245,9 @@ net_driver_ok(const char *name, uint32_t feat)
     bar(12, 4, 1);
     bar(20, 1, 1 | 2 | 8);
     ck_assert_msg(bar_rd(20, 1) & 8, "%s: FEATURES_OK refused", name);
+    /* 1024 entries offered: room for ~53 receive chains of 19 descriptors */
     bar(22, 2, 0);
-    ck_assert_msg(bar_rd(24, 2) == 256, "%s: queue size %u", name, (unsigned)bar_rd(24, 2));
+    ck_assert_msg(bar_rd(24, 2) == 1024, "%s: queue size %u", name, (unsigned)bar_rd(24, 2));
     queue(0, RXQ);
     queue(1, TXQ);
     bar(20, 1, 1 | 2 | 8 | 4);
@@ -207,6 +274,135 @@ net_close(void)
     tap_fd = peer = -1;
     g_clear_pointer(&cfg, hvr_config_free);
 }
+
+typedef struct {
+    const char *name;
+    uint32_t feat;              /* low word the driver accepts */
+    bool sandbox;
+    int want_calls;             /* TUNSETOFFLOAD calls after open */
+    unsigned long want_flags;   /* last flags set */
+    uint8_t rx_flags, rx_gso;   /* frame the tap hands over */
+    uint16_t cstart, coff;
+    enum { RX_ASIS, RX_CSUM_FIXED, RX_DROPPED } expect;
+    bool refused;               /* TUNSETOFFLOAD fails after open: soft mode */
+} NetCase;
+
+static const NetCase cases[] = {
+    { "all-offloads", F_MAC | F_CSUM | F_HTSO4 | F_GCSUM | F_GTSO4 | F_GTSO6 | F_GECN, false,
+      0, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN, 1, 1, 34, 16, RX_ASIS },
+    { "csum-only", F_MAC | F_GCSUM, false, 1, TUN_F_CSUM, 1, 0, 34, 16, RX_ASIS },
+    { "tso4-no-ecn", F_MAC | F_GCSUM | F_GTSO4, false, 1, TUN_F_CSUM | TUN_F_TSO4, 1, 1, 34, 16, RX_ASIS },
+    { "none", F_MAC, false, 1, 0, 0, 0, 0, 0, RX_ASIS },
+    { "tso-without-csum", F_MAC | F_GTSO4, false, 1, 0, 0, 0, 0, 0, RX_ASIS },
+    { "sandbox-all", F_MAC | F_GCSUM | F_GTSO4 | F_GTSO6 | F_GECN, true,
+      0, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN, 1, 0x81, 34, 16, RX_ASIS },
+    { "sandbox-csum-only", F_MAC | F_GCSUM, true, 1, TUN_F_CSUM, 1, 0, 34, 16, RX_ASIS },
+    { "sandbox-none", F_MAC, true, 1, 0, 0, 0, 0, 0, RX_ASIS },
+    { "refused-soft-csum", F_MAC, true, 1, 0, 1, 0, 34, 16, RX_CSUM_FIXED, true },
+    { "refused-gso-dropped", F_MAC | F_GCSUM, true, 1, TUN_F_CSUM, 1, 1, 34, 16, RX_DROPPED, true },
+    { "refused-ecn-dropped", F_MAC | F_GCSUM | F_GTSO4, true, 1, TUN_F_CSUM | TUN_F_TSO4,
+      1, 0x81, 34, 16, RX_DROPPED, true },
+    { "refused-bad-csum-offset", F_MAC, false, 1, 0, 1, 0, 34, 2000, RX_DROPPED, true },
+};
+
+START_TEST(test_net)
+{
+    const NetCase *c = &cases[_i];
+    uint8_t f[256], got[256];
+    size_t len, plain_len;
+    ssize_t r;
+
+    net_open(c->name, c->sandbox);
+    offload_refused = c->refused;
+    net_driver_ok(c->name, c->feat);
+
+    /* guest -> tap: header and packet unchanged.  The driver sets the
+     * avail ring's NO_INTERRUPT flag: honoured (EVENT_IDX is not offered,
+     * so a used_event of 0 means nothing) */
+    wr16(TXQ + 0x1000, 1);
+    wr16(TXQ + 0x1000 + 4 + 2 * QSZ, 0);
+    (void)bar_rd(0x1000, 1);            /* clear the ISR */
+    len = frame(ram + BUF, 1, c->feat & F_HTSO4 ? 1 : 0, 34, 16, 0x1234);
+    post(1, TXQ, 0, BUF, (uint32_t)len, false);
+    ck_assert_msg(wait_used(TXQ, 1), "%s: tx buffer not used", c->name);
+    g_usleep(20000);
+    {
+        unsigned isr = (unsigned)bar_rd(0x1000, 1);
+
+        ck_assert_msg((isr & 1) == 0,
+                      "%s: tx interrupt with NO_INTERRUPT set (ISR 0x%x)", c->name, isr);
+    }
+    r = recv(peer, got, sizeof(got), 0);
+    ck_assert_msg(r == (ssize_t)len && memcmp(got, ram + BUF, len) == 0,
+                  "%s: tx frame differs (%zd bytes)", c->name, r);
+    /* no EVENT_IDX: the device never writes avail_event */
+    ck_assert_msg(rd16(TXQ + 0x2000 + 4 + 8 * QSZ) == 0,
+                  "%s: tx avail_event %u", c->name, rd16(TXQ + 0x2000 + 4 + 8 * QSZ));
+
+    /* tap -> guest: the frame of the case, then a plain one */
+    len = frame(f, c->rx_flags, c->rx_gso, c->cstart, c->coff, 0xBEEF);
+    ck_assert(send(peer, f, len, 0) == (ssize_t)len);
+    memcpy(got, f, len);
+    plain_len = frame(f, 0, 0, 0, 0, 0x4242) - 10;
+    f[HDR + 20] = 0x99;                 /* mark it */
+    ck_assert(send(peer, f, plain_len, 0) == (ssize_t)plain_len);
+    post(0, RXQ, 0, BUF + 0x1000, 2048, true);
+    ck_assert_msg(wait_used(RXQ, 1), "%s: rx buffer not filled", c->name);
+    ck_assert_msg(offload_calls == c->want_calls, "%s: %d TUNSETOFFLOAD calls", c->name,
+                  offload_calls);
+    if (c->want_calls)
+        ck_assert_msg(offload_last == c->want_flags, "%s: tap offloads 0x%lx", c->name,
+                      offload_last);
+    ck_assert_msg(rd16(BUF + 0x1000 + 10) == 1, "%s: num_buffers %u", c->name,
+                  rd16(BUF + 0x1000 + 10));
+    if (c->expect == RX_DROPPED) {
+        ck_assert_msg(rd32(RXQ + 0x2000 + 4 + 4) == plain_len && ram[BUF + 0x1000 + HDR + 20] == 0x99,
+                      "%s: first frame not dropped (used len %u)", c->name,
+                      rd32(RXQ + 0x2000 + 4 + 4));
+    } else {
+        uint8_t *p = ram + BUF + 0x1000;
+
+        ck_assert_msg(rd32(RXQ + 0x2000 + 4 + 4) == len, "%s: used len %u", c->name,
+                      rd32(RXQ + 0x2000 + 4 + 4));
+        if (c->expect == RX_ASIS) {
+            ck_assert_msg(memcmp(p, got, 10) == 0 && memcmp(p + HDR, got + HDR, len - HDR) == 0,
+                          "%s: frame changed", c->name);
+        } else {
+            /* checksum complete: region + pseudo sum folds to 0xFFFF */
+            uint32_t s = sum16(p + HDR + 34, len - HDR - 34) + 0xBEEF;
+
+            while (s >> 16)
+                s = (s & 0xFFFF) + (s >> 16);
+            ck_assert_msg(p[0] == 0 && p[1] == 0, "%s: header flags 0x%x gso 0x%x", c->name,
+                          p[0], p[1]);
+            ck_assert_msg(s == 0xFFFF, "%s: checksum wrong (sum 0x%x)", c->name, s);
+            ck_assert_msg(memcmp(p + HDR, got + HDR, 34 + 16) == 0, "%s: packet changed",
+                          c->name);
+        }
+        /* each used buffer is signalled, also when the driver changed
+         * nothing in the ring after the first interrupt (with EVENT_IDX a
+         * queue whose interrupt went unanswered was never signalled again) */
+        g_usleep(20000);
+        ck_assert_msg(bar_rd(0x1000, 1) & 1, "%s: first rx frame not signalled", c->name);
+        post(0, RXQ, 1, BUF + 0x2000, 2048, true);
+        ck_assert_msg(wait_used(RXQ, 2), "%s: second frame not received", c->name);
+        g_usleep(20000);
+        ck_assert_msg(bar_rd(0x1000, 1) & 1, "%s: second rx frame not signalled", c->name);
+        ck_assert_msg(rd32(RXQ + 0x2000 + 4 + 8 + 4) == plain_len, "%s: second len", c->name);
+    }
+    {
+        g_autoptr(GString) st = g_string_new("");
+        const char *want = c->expect == RX_DROPPED ? "net4.rx_dropped=1" : "net4.rx_dropped=0";
+
+        HvrDevice *d = g_ptr_array_index(mach.devices, 0);
+
+        d->stats(d->opaque, st);
+        ck_assert_msg(strstr(st->str, want), "%s: stats %s", c->name, st->str);
+    }
+
+    net_close();
+}
+END_TEST
 
 /* ---- descriptor paths: chains, and what a hostile driver can write ---- */
 
@@ -308,7 +504,7 @@ START_TEST(test_hostile)
     ssize_t r;
 
     net_open(c->name, true);
-    net_driver_ok(c->name, F_MAC | F_STATUS);
+    net_driver_ok(c->name, F_MAC | F_CSUM | F_HTSO4 | F_GCSUM | F_GTSO4 | F_GTSO6 | F_GECN);
     /* a valid indirect table: refused all the same (not negotiated) */
     wr64(IND, B);
     wr32(IND + 8, 64);
@@ -422,6 +618,7 @@ main(void)
         fprintf(stderr, "SKIP: %s\n", vmm_probe_result_string(pr));
         return 77;
     }
+    tcase_add_loop_test(tc, test_net, 0, G_N_ELEMENTS(cases));
     tcase_add_loop_test(tc, test_hostile, 0, G_N_ELEMENTS(hostile));
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
