@@ -142,7 +142,8 @@ format_machine(HyveConf *c, const HyveDomainDef *def, GError **error)
     if (!def->kernel) {
         hyve_error_set(error, HYVE_FROM_BHYVE, HYVE_ERR_CONFIG_UNSUPPORTED,
                        "bhyve-runner needs a <kernel> in <os> (direct kernel boot); "
-                       "domain '%s' has none", def->name);
+                       "domain '%s' has none (virt-install: pass --import "
+                       "--boot kernel=PATH,initrd=PATH,kernel_args=ARGS)", def->name);
         return FALSE;
     }
     if (def->cmdline && strlen(def->cmdline) > HVR_MAX_CMDLINE) {

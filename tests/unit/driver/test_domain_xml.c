@@ -31,6 +31,7 @@ static const XmlCase cases[] = {
     { "metadata", FALSE },
     { "escaping", FALSE },
     { "console-and-serials", FALSE },
+    { "serial-clipboard", FALSE },      /* virt-manager's <clipboard>: ignored */
     /* What virt-install 4.1.0 --print-xml generates for a bhyve URI, with
      * the emulator, paths, name and uuid made fixed:
      *   virtinst-import: --import --boot kernel=,initrd=,kernel_args=
