@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 import time
 
+import hyvetest
+
 SCREEN = "1280x1024x24"
 TOKEN_VAR = "HYVE_GUI_TOKEN"
 
@@ -115,18 +117,18 @@ class GuiSession:
             # dogtail's "is accessibility on" check; GTK 3 loads the
             # AT-SPI bridge anyway
             "GTK_MODULES": "gail:atk-bridge",
-            "NO_AT_BRIDGE": "0",
             "LC_ALL": "C.UTF-8",
             "LANG": "C.UTF-8",
         })
-        env.pop("NO_AT_BRIDGE")
         return env
 
     def _spawn(self, argv, env, log_name, pass_fds=()):
         log = open(os.path.join(self.artifacts, log_name), "wb")
         p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log,
                              stderr=subprocess.STDOUT, pass_fds=pass_fds,
-                             start_new_session=True)
+                             # the test's process group (meson's SIGTERM and
+                             # SIGKILL reach it) and SIGTERM when the test dies
+                             preexec_fn=hyvetest.die_with_parent)
         log.close()
         self.procs.append(p)
         return p
@@ -200,10 +202,20 @@ class GuiSession:
                 continue
         return pids
 
+    def kill_now(self):
+        """From a signal handler: SIGKILL to every process of the session,
+        no waiting (meson's SIGKILL follows its SIGTERM 0.5 s later)."""
+        for pid in [p.pid for p in self.procs if p.poll() is None] + self._token_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
     def close(self):
         """Ends every process of the session (started ones first, in
         reverse order, then whatever carries the token) and removes HOME.
-        Once; later calls do nothing."""
+        Once; later calls do nothing. Raises RuntimeError when a process of
+        the session is still there afterwards."""
         if self.closed:
             return
         self.closed = True
@@ -211,10 +223,11 @@ class GuiSession:
             if p.poll() is None:
                 p.terminate()
                 try:
-                    p.wait(10)
+                    p.wait(10 * hyvetest.TIMEOUT_SCALE)
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+        pids = []
         for _ in range(50):
             pids = self._token_pids()
             if not pids:
@@ -225,5 +238,15 @@ class GuiSession:
                 except OSError:
                     pass
             time.sleep(0.1)
+        left = []
+        for pid in self._token_pids():
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        left.append(pid)
+            except OSError:
+                pass
         if not os.environ.get("HYVE_KEEP_TMP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
+        if left:
+            raise RuntimeError("processes of the GUI session survived SIGKILL: %r" % left)
