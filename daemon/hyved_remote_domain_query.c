@@ -191,22 +191,6 @@ hyved_remote_domain_has_managed_save_image(HyvedServer *server, HyvedClient *cli
     return TRUE;
 }
 
-/* hyve runs no background jobs (no migration, save or dump): every domain,
- * running or not, answers VIR_DOMAIN_JOB_NONE with zero counters, as libvirt
- * drivers do between jobs (virt-manager polls it during its Save dialog). */
-gboolean
-hyved_remote_domain_get_job_info(HyvedServer *server, HyvedClient *client,
-                                 const HyvedHeader *hdr, void *argsp, void *retp,
-                                 GError **error)
-{
-    remote_domain_get_job_info_args *args = argsp;
-    remote_domain_get_job_info_ret *ret = retp;
-
-    HYVED_LOOKUP_DOMAIN_OR_FAIL(obj, server, &args->dom, error);
-    memset(ret, 0, sizeof(*ret));       /* type 0: VIR_DOMAIN_JOB_NONE */
-    return TRUE;
-}
-
 /* hyve has no snapshots: the count is 0 and the list empty, for any filter. */
 gboolean
 hyved_remote_domain_snapshot_num(HyvedServer *server, HyvedClient *client,

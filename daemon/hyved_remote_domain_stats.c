@@ -3,7 +3,7 @@
  * hyved_remote_domain_stats.c: RPC procedures that read statistics and
  * vCPU facts of domains (virt-manager polls CONNECT_GET_ALL_DOMAIN_STATS;
  * virsh vcpuinfo, vcpupin, domblkstat, domifstat, dommemstat, domblkinfo,
- * domstats, domcontrol).
+ * domstats, domcontrol, domjobinfo).
  *
  * The procedures that answer with typed parameters (DOMAIN_BLOCK_STATS_FLAGS,
  * CONNECT_GET_ALL_DOMAIN_STATS) are in hyved_remote_domain_params.c; the
@@ -304,9 +304,51 @@ hyved_remote_domain_get_control_info(HyvedServer *server, HyvedClient *client,
     return TRUE;
 }
 
+/* ---- jobs ---------------------------------------------------------------- */
+
+/* hyve runs no background jobs (no migration, save or dump): every domain,
+ * running or not, answers VIR_DOMAIN_JOB_NONE with zero counters, as libvirt
+ * drivers do between jobs (virt-manager polls it during its Save dialog). */
+static gboolean
+hyved_remote_domain_get_job_info(HyvedServer *server, HyvedClient *client,
+                                 const HyvedHeader *hdr, void *argsp, void *retp,
+                                 GError **error)
+{
+    remote_domain_get_job_info_args *args = argsp;
+    remote_domain_get_job_info_ret *ret = retp;
+
+    HYVED_LOOKUP_OR_FAIL(obj, server, &args->dom, error);
+    ret->type = 0;              /* VIR_DOMAIN_JOB_NONE; the counters stay 0 */
+    return TRUE;
+}
+
+/* VIR_DOMAIN_JOB_STATS_COMPLETED | VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED */
+#define HYVED_JOB_STATS_FLAGS_ALL 0x3u
+
+/* The typed-parameter form (virsh domjobinfo): no job now and no completed
+ * one to report, so type VIR_DOMAIN_JOB_NONE and no parameters. */
+static gboolean
+hyved_remote_domain_get_job_stats(HyvedServer *server, HyvedClient *client,
+                                  const HyvedHeader *hdr, void *argsp, void *retp,
+                                  GError **error)
+{
+    remote_domain_get_job_stats_args *args = argsp;
+    remote_domain_get_job_stats_ret *ret = retp;
+
+    if (!hyved_check_flags_here(args->flags, HYVED_JOB_STATS_FLAGS_ALL, error))
+        return FALSE;
+    HYVED_LOOKUP_OR_FAIL(obj, server, &args->dom, error);
+    ret->type = 0;              /* VIR_DOMAIN_JOB_NONE */
+    ret->params.params_len = 0;
+    ret->params.params_val = NULL;
+    return TRUE;
+}
+
 const HyvedProcedure hyved_domain_stats_procs[] = {
-    /* job progress (always "no job"; handler in hyved_remote_domain_query.c) */
+    /* job progress: always "no job" */
     HYVED_PROC_AR(DOMAIN_GET_JOB_INFO, domain_get_job_info, hyved_remote_domain_get_job_info, 0),
+    HYVED_PROC_AR(DOMAIN_GET_JOB_STATS, domain_get_job_stats,
+                  hyved_remote_domain_get_job_stats, 0),
     HYVED_PROC_AR(DOMAIN_GET_VCPUS, domain_get_vcpus, hyved_remote_domain_get_vcpus, 0),
     { REMOTE_PROC_DOMAIN_GET_VCPU_PIN_INFO, "DOMAIN_GET_VCPU_PIN_INFO",
       (xdrproc_t) xdr_hyved_vcpu_pin_info_args, sizeof(HyvedVcpuPinInfoArgs),

@@ -129,7 +129,6 @@ HYVED_DECLARE_HANDLER(hyved_remote_domain_is_updated);
 HYVED_DECLARE_HANDLER(hyved_remote_domain_get_autostart);
 HYVED_DECLARE_HANDLER(hyved_remote_domain_get_metadata);
 HYVED_DECLARE_HANDLER(hyved_remote_domain_has_managed_save_image);
-HYVED_DECLARE_HANDLER(hyved_remote_domain_get_job_info);
 HYVED_DECLARE_HANDLER(hyved_remote_domain_snapshot_num);
 HYVED_DECLARE_HANDLER(hyved_remote_domain_list_all_snapshots);
 HYVED_DECLARE_HANDLER(hyved_remote_domain_get_security_label);
