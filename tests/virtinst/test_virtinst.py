@@ -69,6 +69,64 @@ def good_args(**over):
     return args
 
 
+def pty_is_raw(fd):
+    """The pty (master FD: Linux reports the pair's termios) is no longer
+    canonical: a program on it has switched it to raw mode."""
+    import termios
+    try:
+        return not termios.tcgetattr(fd)[3] & termios.ICANON
+    except termios.error:
+        return False
+
+
+TMPFS_SOURCE = "hyve-virtinst"     # the source name of this test's tmpfs mounts
+
+
+def covering_mount(path):
+    """(mount point, fs type, source) of the mount in this mount namespace
+    that PATH lies on (the last one mounted over the longest prefix)."""
+    best = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            point = fields[4].replace("\\040", " ")
+            if path == point or path.startswith(point.rstrip("/") + "/"):
+                if best is None or len(point) >= len(best[0]):
+                    best = (point, fields[sep + 1], fields[sep + 2])
+    return best
+
+
+HOST_MNT_NS_ENV = "HYVE_VIRTINST_HOST_MNT_NS"   # set by the outer process
+
+
+def in_own_mount_namespace():
+    """This process is in a mount namespace other than the one the test was
+    started in (recorded by the outer process) and other than PID 1's
+    (where /proc/1 can be read: without CAP_SYS_PTRACE it cannot)."""
+    own = os.stat("/proc/self/ns/mnt").st_ino
+    outer = os.environ.get(HOST_MNT_NS_ENV)
+    try:
+        pid1 = os.stat("/proc/1/ns/mnt").st_ino
+    except OSError:
+        pid1 = None
+    if outer is None and pid1 is None:
+        return False        # nothing to compare with: assume the worst
+    return own != pid1 and str(own) != outer
+
+
+def require_own_tmpfs(path):
+    """Refuse to touch PATH unless it lies on one of this test's tmpfs mounts
+    in a mount namespace of its own (never the host's real files)."""
+    if not in_own_mount_namespace():
+        raise AssertionError("refusing to touch %s: not in a mount namespace of this test's"
+                             % path)
+    mount = covering_mount(path)
+    if mount is None or mount[1:] != ("tmpfs", TMPFS_SOURCE):
+        raise AssertionError("refusing to touch %s: it lies on %r, not on this test's tmpfs"
+                             % (path, mount))
+
+
 def text_of(root, path):
     el = root.find(path)
     return None if el is None else el.text
@@ -212,6 +270,10 @@ class VirtInstallTest(VirtInstallCase):
         self.check_provisioned("vi-good", 384 * 1024, vcpus)
         # the definition survives a daemon restart, the VM keeps running
         self.daemon.restart()
+        try:
+            self.conn.close()
+        except self.libvirt.libvirtError:
+            pass                # its daemon is gone: closing may report that
         self.__class__.conn = self.libvirt.open(self.uri)
         self.check_provisioned("vi-good", 384 * 1024, vcpus)
 
@@ -225,8 +287,9 @@ class VirtInstallTest(VirtInstallCase):
         p = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave,
                              env=hyvetest.client_env({"HOME": self.tmp}), start_new_session=True)
         os.close(slave)
-        out, sent = b"", False
+        out, sent, last = b"", 0, 0.0
         deadline = time.monotonic() + 120
+        rc = None
         try:
             while time.monotonic() < deadline and p.poll() is None:
                 if select.select([master], [], [], 0.2)[0]:
@@ -234,17 +297,25 @@ class VirtInstallTest(VirtInstallCase):
                         out += os.read(master, 4096)
                     except OSError:
                         break
-                if b"Escape character is ^]" in out and not sent:
-                    time.sleep(0.5)
+                # ^] only once virsh console has put the pty in raw mode (its
+                # tcsetattr(TCSAFLUSH) discards input typed before); again
+                # every second while it stays raw, in case one was lost
+                if (b"Escape character is ^]" in out and pty_is_raw(master)
+                        and time.monotonic() - last >= 1.0):
                     os.write(master, b"\x1d")
-                    sent = True
-            rc = p.wait(timeout=30)
+                    sent, last = sent + 1, time.monotonic()
+            try:
+                rc = p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
         finally:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
             os.close(master)
         text = out.decode("utf-8", "replace")
+        self.assertIsNotNone(rc, "virt-install did not exit (^] sent %d times):\n%s"
+                             % (sent, text))
         self.assertTrue(sent, "no console attached:\n" + text)
         self.assertIn("console vi-console", text)
         self.assertIn("Connected to domain 'vi-console'", text)
@@ -262,6 +333,7 @@ class VirtInstallTest(VirtInstallCase):
                 if pool.isActive():
                     pool.destroy()
                 pool.undefine()
+        require_own_tmpfs(SYSTEM_IMAGES)
         os.makedirs(SYSTEM_IMAGES, exist_ok=True)
         shutil.rmtree(SYSTEM_IMAGES)
         p = self.virt_install("vi-pool", good_args() + ["--osinfo", "detect=on,require=off"])
@@ -343,7 +415,12 @@ class SystemUriTest(VirtInstallCase):
 
     @classmethod
     def start_daemon(cls):
-        cls.daemon = hyvetest.Daemon(root="/", name="system").start()
+        for d in hyvetest.SYSTEM_DIRS:
+            require_own_tmpfs(d)
+        # HYVE_MACHINED=0: never register runners with the host's
+        # systemd-machined (reachable through /run/dbus)
+        cls.daemon = hyvetest.Daemon(root="/", name="system",
+                                     env=dict(os.environ, HYVE_MACHINED="0")).start()
         cls.tmp = hyvetest.make_tmpdir()
         cls.uri = "bhyve:///system"
 
@@ -362,6 +439,7 @@ def enter_namespaces():
     if os.environ.get("HYVE_IN_NET_NS") == "1" or os.geteuid() != 0:
         hyvetest.in_network_namespace("the virt-install test")
         return
+    os.environ[HOST_MNT_NS_ENV] = str(os.stat("/proc/self/ns/mnt").st_ino)
     import fcntl
     lock = open(hyvetest.SYSTEM_DIRS_LOCK, "w")
     fcntl.flock(lock, fcntl.LOCK_EX)
@@ -388,9 +466,13 @@ if __name__ == "__main__":
     # inside the namespaces: our own libvirt system directories (virt-install's
     # default pool path /var/lib/libvirt/images, the system daemon's sockets
     # and state), so nothing made here reaches the host
+    if not in_own_mount_namespace():
+        print("refusing to mount over the libvirt system directories: not in a mount "
+              "namespace of this test's", file=sys.stderr)
+        sys.exit(1)
     for d in hyvetest.SYSTEM_DIRS:
         if os.path.isdir(d):
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "hyve-virtinst", d],
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", TMPFS_SOURCE, d],
                            check=True)
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         hyvetest.skip("no usable /dev/kvm")
