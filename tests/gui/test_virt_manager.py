@@ -749,15 +749,23 @@ class VirtManagerTest(unittest.TestCase):
         os_cell.click()
         wait_for(lambda: entry.text == "Generic Linux 2022", 10, what="the OS chosen")
         self.press(forward)
-        # 3: 1 CPU, 256 MiB
+        # 3: 2 CPUs, 256 MiB (not the defaults)
         mark("page 2")
         wait_for(lambda: wiz.findChild(lambda n: n.roleName == "label" and n.showing
                                        and n.name == "Choose Memory and CPU settings:",
                                        retry=False), 20, what="the memory and CPU page")
-        spins = [n for n in wiz.findChildren(lambda n: n.roleName == "spin button")
-                 if n.showing]
-        spins[0].value = 1
-        spins[1].value = 256
+        cpus = wiz.child(name="cpus", roleName="spin button")
+        # the memory spin has no mnemonic label: it is the one beside the
+        # "Up to <size> available on the host" label
+        host_mem = wiz.findChild(lambda n: n.roleName == "label" and n.showing
+                                 and re.fullmatch(r"Up to .+ available on the host",
+                                                  n.name or ""))
+        mem = [n for n in host_mem.parent.children if n.roleName == "spin button"]
+        self.assertEqual(len(mem), 1, "spin buttons beside %r" % host_mem.name)
+        mem = mem[0]
+        cpus.value = 2
+        mem.value = 256
+        wait_for(lambda: (cpus.value, mem.value) == (2, 256), 10, what="2 CPUs, 256 MiB set")
         self.press(forward)
         # 4: a new 0.1 GiB disk image in the default pool
         mark("page 3")
@@ -765,8 +773,8 @@ class VirtManagerTest(unittest.TestCase):
             lambda n: n.roleName == "radio button" and n.showing
             and n.name == "Create a disk image for the virtual machine", retry=False), 20,
             what="the storage page")
-        size = [n for n in wiz.findChildren(lambda n: n.roleName == "spin button")
-                if n.showing][0]
+        size = self.labelled(wiz, "GiB")
+        self.assertEqual(size.roleName, "spin button")
         size.value = 0.1
         self.press(forward)
         # 5: name, network, customize
@@ -814,7 +822,14 @@ class VirtManagerTest(unittest.TestCase):
                          % NEW)
         self.assertIn("<source network='%s'" % NETWORK, xml)
         self.assertIn("<serial type='pty'>", xml)
-        self.assertIn("%s.img" % NEW, self.conn.storagePoolLookupByName("default").listVolumes())
+        # what the wizard's pages set: 2 vCPUs, 256 MiB, a 0.1 GiB volume
+        self.assertRegex(xml, r"<vcpu[^>]*>2</vcpu>")
+        self.assertIn("<memory unit='KiB'>262144</memory>", xml)
+        pool = self.conn.storagePoolLookupByName("default")
+        self.assertIn("%s.img" % NEW, pool.listVolumes())
+        capacity = pool.storageVolLookupByName("%s.img" % NEW).info()[1]
+        self.assertLessEqual(abs(capacity - 0.1 * 1024 ** 3), 1024 ** 2,
+                             "capacity %d B, not 0.1 GiB" % capacity)
         # the VM window, now on the running domain's console
         mark("running")
         term = wait_for(lambda: self.app.findChild(
