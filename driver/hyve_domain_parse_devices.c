@@ -12,8 +12,8 @@
 #include "hyve_domain_parse_priv.h"
 
 /* libvirt's bus guess from the target name */
-static const char *
-bus_from_target(const char *dev)
+const char *
+hyve_domain_disk_bus_from_target(const char *dev)
 {
     if (g_str_has_prefix(dev, "vd"))
         return "virtio";
@@ -74,7 +74,7 @@ parse_disk(HyveDomainDef *def, xmlNodePtr node, GError **error)
     }
     d->bus = hyve_xml_attr(target, "bus");
     if (!d->bus)
-        d->bus = g_strdup(bus_from_target(d->target_dev));
+        d->bus = g_strdup(hyve_domain_disk_bus_from_target(d->target_dev));
     d->driver_name = hyve_xml_attr(drv, "name");
     d->driver_type = hyve_xml_attr(drv, "type");
     d->readonly = hyve_xml_child(node, "readonly") != NULL;

@@ -18,3 +18,5 @@ gboolean hyve_parse_uint(const char *s, guint64 max, guint64 *out);
 gboolean hyve_parse_addr_uint(const char *s, guint64 *out);
 gboolean hyve_domain_parse_pci_addr(xmlNodePtr node, HyvePciAddr *addr, GError **error);
 gboolean hyve_domain_parse_devices(HyveDomainDef *def, xmlNodePtr devs, GError **error);
+/* libvirt's guess of a disk's bus from its target name (sda -> scsi) */
+const char *hyve_domain_disk_bus_from_target(const char *dev);

@@ -358,10 +358,14 @@ class VirtInstallTest(VirtInstallCase):
                 "--network", "network=default", "--noautoconsole"]
         p = self.virt_install("vi-defaults", args)
         self.assertRefused(p, "not supported by hyve",
-                           "disk bus 'sata'", "interface model 'e1000'", "console type 'nmdm'",
-                           "<graphics>",
-                           "With virt-install, pass: --disk ...,bus=virtio "
-                           "--network ...,model=virtio --console pty --graphics none")
+                           "disk bus 'sata' (disk sda): set <target bus='virtio'/> "
+                           "(virt-install: --disk ...,bus=virtio)",
+                           "interface model 'e1000' (interface ",
+                           "set <model type='virtio'/> (virt-install: --network ...,model=virtio)",
+                           "console type 'nmdm': set type='pty'", "(virt-install: --console pty)",
+                           "<graphics>", "<video>", "<input>",
+                           "remove them (hyve guests have no display, only serial consoles) "
+                           "(virt-install: --graphics none)")
         self.assertNothingLeft("vi-defaults")
 
     def test_each_default_alone(self):
@@ -376,7 +380,10 @@ class VirtInstallTest(VirtInstallCase):
         for what, args, item, option in cases:
             name = "vi-" + what
             p = self.virt_install(name, args)
-            self.assertRefused(p, item, "With virt-install, pass: %s\n" % option)
+            self.assertRefused(p, item, "(virt-install: %s)" % option)
+            out = p.stdout + p.stderr
+            self.assertEqual(out.count("(virt-install: "), 1, "%s: one item only:\n%s"
+                             % (what, out))
             self.assertNothingLeft(name)
 
     def test_cdrom_install_refused(self):
@@ -386,7 +393,9 @@ class VirtInstallTest(VirtInstallCase):
                                            "--console", "pty", "--graphics", "none",
                                            "--noautoconsole"])
         self.assertRefused(p, "disk device 'cdrom'",
-                           "pass: --import --boot kernel=PATH,initrd=PATH,kernel_args=ARGS")
+                           "hyve does not boot install media",
+                           "(virt-install: --import --boot kernel=PATH,initrd=PATH,"
+                           "kernel_args=ARGS)")
         self.assertNothingLeft("vi-cdrom")
 
     def test_uefi_refused(self):

@@ -45,7 +45,7 @@ static const XmlCase cases[] = {
     { "err-virtinst-defaults", TRUE },
     { "err-virtinst-cdrom", TRUE },
     { "err-virtinst-uefi", TRUE },
-    { "err-virtinst-many", TRUE },      /* 8 items named, the rest counted */
+    { "err-virtinst-many", TRUE },      /* one item per kind, 8 names, the rest counted */
     { "err-malformed", TRUE },
     { "err-schema", TRUE },
     { "err-entity", TRUE },
