@@ -46,6 +46,14 @@ static const XmlCase cases[] = {
     { "err-virtinst-cdrom", TRUE },
     { "err-virtinst-uefi", TRUE },
     { "err-virtinst-many", TRUE },      /* one item per kind, 8 names, the rest counted */
+    /* each client default alone: its XML fix, then the virt-install option */
+    { "err-serial-nmdm", TRUE },
+    { "err-os-firmware-efi", TRUE },
+    { "err-nvram-alone", TRUE },
+    { "err-boot-network", TRUE },
+    { "err-disk-lun", TRUE },           /* not install media: device='disk' */
+    { "err-disk-floppy", TRUE },
+    { "err-kvm-sata", TRUE },           /* the domain type error, no hints */
     { "err-malformed", TRUE },
     { "err-schema", TRUE },
     { "err-entity", TRUE },
