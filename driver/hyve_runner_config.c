@@ -1,27 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hyve_runner_config.c: a domain definition -> bhyve-runner.conf(5) text,
- * keys sorted. S below is the PCI slot the definition's defaults assigned.
+ * keys sorted (S: the PCI slot the definition's defaults assigned).
  *   name -> name=; current vCPUs -> cpus= (no hotplug; > 64 refused)
- *   <memory> -> memory.size=, rounded up to a whole MiB as libvirt's QEMU
- *     driver does (< 32 MiB refused); currentMemory is unused: without a
- *     balloon the guest always has all of <memory>
+ *   <memory> -> memory.size=, rounded up to MiB (< 32 MiB refused);
+ *     no balloon: currentMemory is unused
  *   <os> kernel/initrd/cmdline -> boot.*= (direct kernel boot only)
- *   serial port 0/1 -> com1/com2.backend= pty | file:PATH | unix:PATH (mode
- *     'bind'); port >= 2 and mode 'connect' (libvirt's default) refused;
- *     the <console> is serial 0
- *   disk -> pci.0.S.0.device=virtio-blk, path (resolved by the caller, else
- *     the definition's; volumes need one), readonly, serial; raw only
+ *   serial port 0/1 (the <console> is 0) -> com1/com2.backend= pty |
+ *     file:PATH | unix:PATH (mode 'bind'; 'connect', libvirt's default,
+ *     and port >= 2 refused)
+ *   disk -> pci.0.S.0.device=virtio-blk, path (the caller's, else the
+ *     definition's), readonly, serial; raw only
  *   interface -> virtio-net, fd= (the inherited tap), mac=
- *   rng -> virtio-rng (getrandom(2): /dev/urandom or /dev/random backends)
- *   control.socket=<name>.ctl, exit.file=<name>.exit
- *   sandbox=true, sandbox.uid=/gid= as the caller asks (HyveRunnerInput)
- *   boot.kernel_cache= the daemon's kernel cache directory, when it has one
- * Accepted without a key: <features> acpi/apic (always built, as libvirt's
- * bhyve driver always passes -A); <cpu><topology> (checked at define; one
- * package); on_* and <emulator> (the driver's). Refused: <clock
- * offset='localtime'> (no CMOS RTC: guests read UTC from kvmclock), values
- * with control characters; too long socket paths: INTERNAL_ERROR (libvirt).
+ *   rng -> virtio-rng (backend /dev/urandom or /dev/random)
+ *   control.socket=<name>.ctl, exit.file=<name>.exit, sandbox=true,
+ *   sandbox.uid=/gid= and boot.kernel_cache= as HyveRunnerInput asks
+ * No key: <features> acpi/apic (always built, as libvirt's bhyve driver
+ * passes -A); <cpu><topology> (checked at define); on_*, <emulator>.
+ * Refused: <clock offset='localtime'> (no CMOS RTC: guests read UTC from
+ * kvmclock), control characters; too long socket paths: INTERNAL_ERROR.
  */
 #include "hyve-config.h"
 
@@ -220,8 +217,7 @@ check_addr(const HyvePciAddr *addr, const char *what, GError **error)
     return TRUE;
 }
 
-/* What the runner takes as a virtio-blk serial: 1..20 printable ASCII
- * characters, no spaces. */
+/* A virtio-blk serial: 1..20 printable ASCII characters, no spaces. */
 static gboolean
 serial_ok(const char *s)
 {
