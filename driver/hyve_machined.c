@@ -35,21 +35,42 @@ hyve_machined_wanted(gboolean privileged, const char *state_dir, const char *env
     return privileged && state_dir && g_str_equal(state_dir, system_state);
 }
 
+/*
+ * systemd's machined accepts a machine name only if it is a valid host
+ * name (hostname_is_valid): letters, digits, '-' and '.', no leading or
+ * trailing '-'/'.', no '.' after '.' or '-', no '-' after '.', at most 64
+ * bytes. Every other byte of @name ('_', spaces, UTF-8, ...) becomes a
+ * '-'; a run of separators becomes one ('.' if it held a '.').
+ */
 char *
 hyve_machined_name(int id, const char *name)
 {
     GString *s = g_string_new(NULL);
+    size_t prefix;
+    char sep = 0;
 
     g_string_printf(s, "bhyve-%d-", id);
-    for (const char *p = name; *p && s->len < MACHINED_NAME_MAX; p++) {
+    prefix = s->len;
+    for (const char *p = name; *p; p++) {
         char c = *p;
 
-        /* machined accepts host names: keep the safe bytes only */
-        if (g_ascii_isalnum(c) || c == '_' || c == '-' || (c == '.' && s->str[s->len - 1] != '-'))
-            g_string_append_c(s, c);
+        if (!g_ascii_isalnum(c)) {
+            if (c == '.' || !sep)
+                sep = c == '.' ? '.' : '-';
+            continue;
+        }
+        if (sep && s->len > prefix) {
+            if (s->len + 2 > MACHINED_NAME_MAX)
+                break;
+            g_string_append_c(s, sep);
+        } else if (s->len + 1 > MACHINED_NAME_MAX) {
+            break;
+        }
+        sep = 0;
+        g_string_append_c(s, c);
     }
-    while (s->len && (s->str[s->len - 1] == '-' || s->str[s->len - 1] == '.'))
-        g_string_truncate(s, s->len - 1);
+    if (s->len == prefix)
+        g_string_truncate(s, prefix - 1);       /* "bhyve-<id>" */
     return g_string_free(s, FALSE);
 }
 

@@ -92,6 +92,34 @@ fake_seen(FakeSeen *seen)
     g_mutex_unlock(&fake.lock);
 }
 
+/* systemd 252's hostname_is_valid(), which machined applies to machine
+ * names (written from its documented rule, not copied). */
+static gboolean
+machine_name_valid(const char *s)
+{
+    gboolean dot = TRUE, hyphen = TRUE;
+    size_t n = 0;
+
+    for (; s[n]; n++) {
+        char c = s[n];
+
+        if (c == '.') {
+            if (dot || hyphen)
+                return FALSE;
+            dot = TRUE, hyphen = FALSE;
+        } else if (c == '-') {
+            if (dot)
+                return FALSE;
+            dot = FALSE, hyphen = TRUE;
+        } else if (g_ascii_isalnum(c)) {
+            dot = hyphen = FALSE;
+        } else {
+            return FALSE;
+        }
+    }
+    return n > 0 && n <= 64 && !dot && !hyphen;
+}
+
 static void
 fake_method(GDBusConnection *conn, const char *sender, const char *path, const char *iface,
             const char *method, GVariant *params, GDBusMethodInvocation *inv, gpointer data)
@@ -112,6 +140,9 @@ fake_method(GDBusConnection *conn, const char *sender, const char *path, const c
         else
             g_dbus_method_invocation_return_dbus_error(
                 inv, "org.freedesktop.machine1.NoSuchMachine", "No machine");
+    } else if (!machine_name_valid(name)) {
+        g_dbus_method_invocation_return_dbus_error(inv, "org.freedesktop.DBus.Error.InvalidArgs",
+                                                   "Invalid machine name");
     } else if (fake.mode == FAKE_NO_NETWORK && g_str_equal(method, "CreateMachineWithNetwork")) {
         g_dbus_method_invocation_return_dbus_error(inv, "org.freedesktop.DBus.Error.UnknownMethod",
                                                    "Unknown method");
@@ -168,14 +199,21 @@ static const struct {
     const char *want;
 } names[] = {
     { 1, "web1", "bhyve-1-web1" },
-    { 12, "a b/c", "bhyve-12-abc" },
-    { 3, "db.example_2", "bhyve-3-db.example_2" },
+    { 12, "a b/c", "bhyve-12-a-b-c" },
+    { 3, "db.example_2", "bhyve-3-db.example-2" },
     { 4, ".hidden", "bhyve-4-hidden" },
     { 5, "caf\xc3\xa9", "bhyve-5-caf" },
     { 6, "---", "bhyve-6" },
     { 7, "x-", "bhyve-7-x" },
     { 8, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
       "bhyve-8-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" },
+    { 1, "db_1", "bhyve-1-db-1" },
+    { 10, "a..b--c.-d_.e", "bhyve-10-a.b-c.d.e" },
+    { 11, "a-.b", "bhyve-11-a.b" },
+    { 13, "_x_", "bhyve-13-x" },
+    /* a separator that would end the name at the limit is dropped */
+    { 9, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa_bc",
+      "bhyve-9-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" },
 };
 
 START_TEST(test_name)
@@ -185,6 +223,8 @@ START_TEST(test_name)
     ck_assert_msg(g_str_equal(got, names[_i].want), "name case %d ('%s'): got '%s', want '%s'",
                   _i, names[_i].name, got, names[_i].want);
     ck_assert_msg(strlen(got) <= 64, "name case %d: %zu bytes", _i, strlen(got));
+    ck_assert_msg(machine_name_valid(got), "name case %d: '%s' refused by machined's rule",
+                  _i, got);
 }
 END_TEST
 
