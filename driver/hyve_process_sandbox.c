@@ -20,6 +20,8 @@
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -223,7 +225,48 @@ typedef struct {
     guint n_taps;
     int *moved;                 /* n_taps + 3 slots */
     int logfd, nullfd, go_r, go_w, err_r, err_w;
+    pid_t daemon;               /* getpid() before fork() */
+    int *keep;                  /* go_r, err_w, nullfd, logfd, the taps: n_taps + 4 slots */
+    guint n_keep;
 } ChildArgs;
+
+/* Closes @from..@to (inclusive): close_range, else a close() loop
+ * (kernels before 5.9). Async-signal-safe. */
+static void
+child_close_range(unsigned from, unsigned to)
+{
+    struct rlimit rl;
+
+    if (from > to || syscall(SYS_close_range, from, to, 0) == 0)
+        return;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        to >= rl.rlim_cur)
+        to = rl.rlim_cur - 1;
+    for (unsigned fd = from; fd <= to && fd < (1U << 20); fd++)
+        close((int)fd);
+}
+
+/* Closes every descriptor from 3 up except @keep[@n] (any order). */
+static void
+child_close_except(const int *keep, guint n)
+{
+    unsigned fd = 3;
+
+    for (;;) {
+        unsigned next = ~0U;
+
+        for (guint i = 0; i < n; i++)
+            if (keep[i] >= 0 && (unsigned)keep[i] >= fd && (unsigned)keep[i] < next)
+                next = (unsigned)keep[i];
+        if (next == ~0U) {
+            child_close_range(fd, ~0U);
+            return;
+        }
+        if (next > fd)
+            child_close_range(fd, next - 1);
+        fd = next + 1;
+    }
+}
 
 static void G_GNUC_NORETURN
 child_fail(int err_w)
@@ -249,9 +292,13 @@ child_exec(const ChildArgs *a)
     char go = 0;
     ssize_t n;
 
-    /* the daemon's ends: EOF on go_r must mean the daemon gave up */
-    close(a->go_w);
-    close(a->err_r);
+    /* first of all drop what the daemon holds open (the daemon's ends
+     * of our pipes, other starts' pipes, client sockets): EOF on go_r
+     * must mean the daemon gave up, and held children must not keep each
+     * other waiting; die with the daemon while held */
+    child_close_except(a->keep, a->n_keep);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != a->daemon)
+        _exit(127);
     setsid();
     hyve_rlimit_child_restore();
     sigemptyset(&none);
@@ -261,6 +308,9 @@ child_exec(const ChildArgs *a)
         ;
     if (n != 1 || go != 'g')
         _exit(127);
+    /* the runner outlives the daemon (and the thread that forked it) */
+    if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
+        child_fail(a->err_w);
     if (chdir("/") < 0)
         child_fail(a->err_w);
     /* every source above every target first, then onto the targets */
@@ -277,8 +327,8 @@ child_exec(const ChildArgs *a)
         if (dup2(a->moved[3 + i], 3 + (int)i) < 0)
             child_fail(err_w);
     /* nothing else reaches the runner; err_w closes at exec */
-    syscall(SYS_close_range, 3 + a->n_taps, (unsigned)err_w - 1, 0);
-    syscall(SYS_close_range, (unsigned)err_w + 1, ~0U, 0);
+    child_close_range(3 + a->n_taps, (unsigned)err_w - 1);
+    child_close_range((unsigned)err_w + 1, ~0U);
     execv(a->argv[0], (char *const *)a->argv);
     child_fail(err_w);
 }
@@ -298,6 +348,7 @@ hyve_process_exec_runner(HyveDriver *drv, HyveDomainRun *run, GArray *taps, int 
     const char *argv[] = { hyve_driver_get_config(drv)->runner_path, "-c", run->paths.config,
                            NULL };
     g_autofree int *moved = g_new0(int, taps->len + 3);
+    g_autofree int *keep = g_new0(int, taps->len + 4);
     ChildArgs a = { argv, (const int *)taps->data, taps->len, moved, logfd, -1, -1, -1, -1, -1 };
     int go[2] = { -1, -1 }, err[2] = { -1, -1 }, child_errno = 0, exec_errno = 0, status;
     ssize_t n;
@@ -317,6 +368,14 @@ hyve_process_exec_runner(HyveDriver *drv, HyveDomainRun *run, GArray *taps, int 
     a.go_w = go[1];
     a.err_r = err[0];
     a.err_w = err[1];
+    a.daemon = getpid();
+    a.keep = keep;
+    a.keep[a.n_keep++] = a.go_r;
+    a.keep[a.n_keep++] = a.err_w;
+    a.keep[a.n_keep++] = a.nullfd;
+    a.keep[a.n_keep++] = a.logfd;
+    for (guint i = 0; i < a.n_taps; i++)
+        a.keep[a.n_keep++] = a.taps[i];
     pid = fork();
     if (pid < 0) {
         hyve_error_set_errno(error, HYVE_FROM_BHYVE, errno, "cannot start %s", argv[0]);

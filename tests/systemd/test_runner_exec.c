@@ -6,9 +6,11 @@
  * program, run as "-c CONFIG") records what it got: its arguments,
  * descriptors, directory, session and signal state. Checked: the placement runs while the child
  * still is the daemon's image (held); the runner gets /dev/null, the log
- * on 1 and 2, the taps on 3, 4 and nothing else; a placement that fails or
- * a runner that cannot be executed fails the start with the reason and
- * leaves no child behind.
+ * on 1 and 2, the taps on 3, 4 and nothing else; while held, the child
+ * already dropped every other descriptor of the daemon; a daemon that
+ * gives up (closes its end without the go byte) makes the held child exit
+ * 127 without executing; a placement that fails or a runner that cannot be
+ * executed fails the start with the reason and leaves no child behind.
  */
 #include "hyve-config.h"
 
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,20 +75,77 @@ typedef struct {
     const char *name;
     gboolean runner_exists;
     gboolean place_ok;
+    gboolean give_up;           /* place() closes the daemon's go pipe end itself */
     const char *error;          /* NULL: the start succeeds */
 } ExecCase;
 
 static const ExecCase cases[] = {
-    { "placed and executed", TRUE, TRUE, NULL },
-    { "placement fails", TRUE, FALSE, "placement refused" },
-    { "runner missing", FALSE, TRUE, "No such file or directory" },
+    { "placed and executed", TRUE, TRUE, FALSE, NULL },
+    { "placement fails", TRUE, FALSE, FALSE, "placement refused" },
+    { "runner missing", FALSE, TRUE, FALSE, "No such file or directory" },
+    { "daemon gives up", TRUE, FALSE, TRUE, "placement refused" },
 };
 
 typedef struct {
     gboolean ok;
+    gboolean give_up;
+    int test_w[2];              /* the test's own tap pipe write ends */
     pid_t pid;
     char *cmdline;              /* /proc/<pid>/cmdline while placed (NUL-separated) */
+    char *held_fds;             /* the held child's descriptors from 3 up */
+    guint n_held;
+    int gave_up_status;         /* give_up: the child's exit code (-1: none) */
 } PlaceSeen;
+
+/* The held child's descriptors from 3 up ("N TARGET;" each), and their count. */
+static char *
+held_fds(pid_t pid, guint *n)
+{
+    g_autofree char *dirpath = g_strdup_printf("/proc/%d/fd", (int)pid);
+    GString *out = g_string_new(NULL);
+    GDir *dir = g_dir_open(dirpath, 0, NULL);
+    const char *name;
+
+    *n = 0;
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *path = g_build_filename(dirpath, name, NULL);
+        g_autofree char *target = g_file_read_link(path, NULL);
+
+        if (atoi(name) < 3)
+            continue;
+        g_string_append_printf(out, "%s %s; ", name, target ? target : "?");
+        (*n)++;
+    }
+    if (dir)
+        g_dir_close(dir);
+    return g_string_free(out, FALSE);
+}
+
+/* Closes the daemon's end of @pid's go pipe (a write-only pipe of ours
+ * with the inode of one of the child's pipes that is not a test tap). */
+static gboolean
+close_go_pipe(pid_t pid, const int *test_w)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        g_autofree char *mine = g_strdup_printf("/proc/self/fd/%d", fd);
+        g_autofree char *target = g_file_read_link(mine, NULL);
+        int fl = fcntl(fd, F_GETFL);
+
+        if (!target || fl < 0 || (fl & O_ACCMODE) != O_WRONLY || fd == test_w[0] ||
+            fd == test_w[1] || !g_str_has_prefix(target, "pipe:"))
+            continue;
+        for (int cfd = 3; cfd < 64; cfd++) {
+            g_autofree char *theirs = g_strdup_printf("/proc/%d/fd/%d", (int)pid, cfd);
+            g_autofree char *ct = g_file_read_link(theirs, NULL);
+
+            if (ct && g_str_equal(ct, target)) {
+                close(fd);
+                return TRUE;
+            }
+        }
+    }
+    return FALSE;
+}
 
 static gboolean
 place(pid_t pid, gpointer data, GError **error)
@@ -98,6 +158,28 @@ place(pid_t pid, gpointer data, GError **error)
     /* give an exec that did not wait for us the time to happen */
     g_usleep(100000);
     g_file_get_contents(path, &seen->cmdline, &len, NULL);
+    /* held: go_r, err_w, /dev/null, the log and the two taps, nothing
+     * else of ours (the fd without O_CLOEXEC, the tap write ends) */
+    for (int i = 0; i < 500; i++) {
+        g_free(seen->held_fds);
+        seen->held_fds = held_fds(pid, &seen->n_held);
+        if (seen->n_held == 6)
+            break;
+        g_usleep(10000);
+    }
+    seen->gave_up_status = -1;
+    if (seen->give_up && close_go_pipe(pid, seen->test_w)) {
+        siginfo_t info = { 0 };
+
+        for (int i = 0; i < 500 && info.si_pid == 0; i++) {
+            if (waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0)
+                break;
+            if (info.si_pid == 0)
+                g_usleep(10000);
+        }
+        if (info.si_pid == pid && info.si_code == CLD_EXITED)
+            seen->gave_up_status = info.si_status;
+    }
     if (!seen->ok)
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "placement refused");
     return seen->ok;
@@ -177,7 +259,7 @@ START_TEST(test_exec)
     g_autoptr(GArray) taps = g_array_new(FALSE, FALSE, sizeof(int));
     g_autoptr(GError) err = NULL;
     HyveDriverConfig cfg = { 0 };
-    PlaceSeen seen = { c->place_ok, 0, NULL };
+    PlaceSeen seen = { c->place_ok, c->give_up, { -1, -1 }, 0, NULL, NULL, 0, -1 };
     g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
     int p0[2], p1[2], logfd, leak, status;
     HyveDriver *drv;
@@ -211,6 +293,8 @@ START_TEST(test_exec)
     leak = open("/dev/zero", O_RDONLY);
     logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     ck_assert(leak >= 0 && logfd >= 0);
+    seen.test_w[0] = p0[1];
+    seen.test_w[1] = p1[1];
 
     ok = hyve_process_exec_runner(drv, run, taps, logfd, place, &seen, &err);
 
@@ -235,12 +319,29 @@ START_TEST(test_exec)
                       "%s: a child is left", c->name);
         ck_assert_msg(seen.pid > 0, "%s: placement not asked", c->name);
     }
+    if (c->runner_exists) {
+        ck_assert_msg(seen.n_held == 6, "%s: the held child has %u descriptors from 3 up: %s",
+                      c->name, seen.n_held, seen.held_fds);
+        ck_assert_msg(!strstr(seen.held_fds, "/dev/zero"),
+                      "%s: the held child kept the daemon's descriptor: %s", c->name,
+                      seen.held_fds);
+    }
+    if (c->give_up) {
+        g_autofree char *seen_path = g_strconcat(run->paths.config, ".seen", NULL);
+
+        ck_assert_msg(seen.gave_up_status == 127,
+                      "%s: the held child did not exit 127 on EOF (%d)", c->name,
+                      seen.gave_up_status);
+        ck_assert_msg(!g_file_test(seen_path, G_FILE_TEST_EXISTS), "%s: the runner executed",
+                      c->name);
+    }
     for (guint i = 0; i < taps->len; i++)
         close(g_array_index(taps, int, i));
     close(p0[0]), close(p0[1]), close(p1[0]), close(p1[1]);
     close(leak);
     close(logfd);
     g_free(seen.cmdline);
+    g_free(seen.held_fds);
     hyve_driver_free(drv);
     hyve_driver_config_clear(&cfg);
 }
