@@ -215,6 +215,7 @@ class VirtManagerTest(unittest.TestCase):
     def setUpClass(cls):
         cls.session = None
         cls.files = None
+        cls.daemon = None
         try:
             cls._set_up()
         except BaseException:
@@ -235,6 +236,11 @@ class VirtManagerTest(unittest.TestCase):
             except Exception:
                 pass
             shutil.rmtree(cls.session.tmp, ignore_errors=True)
+        # before hyvetest's handler, whose daemon stop may outlast meson's
+        # 0.5 s before SIGKILL
+        for path in (cls.files, getattr(getattr(cls, "daemon", None), "root", None)):
+            if path:
+                shutil.rmtree(path, ignore_errors=True)
         cls._hyvetest_handler(signum, frame)
 
     @classmethod
