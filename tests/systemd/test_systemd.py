@@ -26,8 +26,16 @@ Inside it, each check fails on its own (one "ok"/"not ok" line each):
 Needs root, systemd-nspawn (systemd-container) and overlayfs; the domain
 checks need /dev/kvm (the guest kernel need not boot). Exit 77 when it
 cannot run.
+
+Clean-up whatever happens: the script runs as PID 1 of its own pid + mount
+namespaces (killed with its `unshare` parent), so meson's SIGKILL after a
+timeout takes the container and the overlay mount with it; it stops itself
+(DEADLINE_S) before meson's timeout so that close() runs; a later run
+removes the /tmp/hyve-systemd-<pid>-* directory of a run that was killed.
 """
 
+import ctypes
+import glob
 import os
 import re
 import shutil
@@ -62,9 +70,63 @@ TMPFILES = [("/run/libvirt", "755"), ("/run/libvirt/bhyve", "700"),
             ("/var/lib/libvirt/bhyve/images", "711")]
 
 
+# the whole script ends before meson's timeout (300 s) so that close() runs:
+# meson sends SIGKILL 0.5 s after its SIGTERM
+DEADLINE_S = 230
+TMP_PREFIX = "hyve-systemd-"
+PR_SET_PDEATHSIG = 1
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+class Deadline(BaseException):
+    pass
+
+
+def die_with_parent():
+    """preexec_fn of nspawn: SIGKILL when this script dies (even by SIGKILL);
+    nspawn takes its container (PID 1 and everything inside) with it."""
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def enter_namespaces():
+    """Runs this script again as PID 1 of its own pid and (private) mount
+    namespaces, its `unshare` parent taking it along when killed: however
+    the test ends (meson's SIGKILL included), the kernel kills everything
+    it started (nspawn, the container's systemd, the runners inside) and
+    the overlay mount goes with the namespace. Only the directory is left;
+    sweep_stale() of a later run removes it."""
+    os.environ["HYVE_SYSTEMD_OWNER"] = str(os.getpid())    # unshare keeps this pid
+    sys.stdout.flush()
+    os.execvp("unshare", ["unshare", "--pid", "--kill-child", "--mount-proc",
+                          "--propagation", "private", sys.executable,
+                          os.path.abspath(__file__)])
+
+
+def sweep_stale():
+    """Removes what an earlier run killed before its close() left behind:
+    /tmp/hyve-systemd-<pid>-* whose test process is gone (and its overlay,
+    should it be mounted in this namespace)."""
+    for d in glob.glob(os.path.join(tempfile.gettempdir(), TMP_PREFIX + "*")):
+        m = re.match(r"(\d+)-", os.path.basename(d)[len(TMP_PREFIX):])
+        if not m:
+            continue
+        try:
+            with open("/proc/%s/cmdline" % m.group(1), "rb") as f:
+                if b"test_systemd.py" in f.read():
+                    continue            # its owner still runs
+        except OSError:
+            pass
+        root = os.path.join(d, "root")
+        if subprocess.run(["findmnt", "-n", root], capture_output=True).returncode == 0:
+            subprocess.run(["umount", "-l", root])
+        print("# removing stale %s" % d)
+        shutil.rmtree(d, ignore_errors=True)
+
+
 class Container:
     def __init__(self):
-        self.tmp = tempfile.mkdtemp(prefix="hyve-systemd-")
+        owner = int(os.environ.get("HYVE_SYSTEMD_OWNER", os.getpid()))
+        self.tmp = tempfile.mkdtemp(prefix="%s%d-" % (TMP_PREFIX, owner))
         self.upper = os.path.join(self.tmp, "upper")
         self.work = os.path.join(self.tmp, "work")
         self.root = os.path.join(self.tmp, "root")
@@ -107,14 +169,17 @@ class Container:
                         "virtbhyved-ro.socket"], check=True, capture_output=True, timeout=30)
 
     def boot(self, timeout=120):
-        argv = ["systemd-nspawn", "-D", self.root, "--register=no", "--keep-unit", "-b",
-                "--console=pipe", "--private-network", "-M", "hyvetest%d" % os.getpid()]
+        argv = ["systemd-nspawn", "-D", self.root, "--register=no", "-b",
+                "--console=pipe", "--private-network", "-M", "hyvetest%s" % os.environ.get("HYVE_SYSTEMD_OWNER", os.getpid())]
+        if not os.path.isdir("/run/systemd/system"):
+            # no systemd on the host: no scope of its own to allocate
+            argv.insert(3, "--keep-unit")
         for dev in ("/dev/kvm", "/dev/net/tun"):
             if os.path.exists(dev):
                 argv.append("--bind=" + dev)
         log = open(self.log_path, "w")
         self.nspawn = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+                                       stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         log.close()
         hyvetest.wait_until(lambda: self._find_leader() or self.nspawn.poll() is not None,
                             timeout=60, step=0.2)
@@ -197,9 +262,9 @@ class Container:
 
     # -- tear-down -----------------------------------------------------------
 
-    def close(self):
+    def close(self, hurry=False):
         if self.nspawn and self.nspawn.poll() is None:
-            if self.leader:
+            if self.leader and not hurry:
                 # no runner may slow the container's shutdown down
                 try:
                     for uuid in self.virsh("list", "--uuid", timeout=20).stdout.split():
@@ -208,7 +273,7 @@ class Container:
                     pass
             self.nspawn.send_signal(signal.SIGTERM)      # the container powers off
             try:
-                self.nspawn.wait(timeout=30)
+                self.nspawn.wait(timeout=5 if hurry else 30)
             except subprocess.TimeoutExpired:
                 if self.leader:
                     try:
@@ -315,9 +380,10 @@ def check_sockets(c):
 
 def check_machined(c):
     cursor = c.journal_cursor()
-    pid = define_start(c, "mach1")
-    dom_id = c.virsh("domid", "mach1", check=True).stdout.strip()
-    name = "bhyve-%s-mach1" % dom_id
+    # machined takes host names only: '_' becomes '-'
+    pid = define_start(c, "mach_1")
+    dom_id = c.virsh("domid", "mach_1", check=True).stdout.strip()
+    name = "bhyve-%s-mach-1" % dom_id
     rows = [m for m in machines(c) if m[0] == name]
     expect_eq([r[:3] for r in rows], [[name, "vm", "virtbhyved"]], "machinectl list")
     show = c.run("machinectl", "show", name, "-p", "Leader", "-p", "Class", "-p", "Service",
@@ -339,18 +405,18 @@ def check_machined(c):
     c.run("machinectl", "status", name, check=True)
 
     c.run("systemctl", "restart", "virtbhyved.service", check=True)
-    expect_eq(c.virsh("domstate", "mach1").stdout.strip(), "running", "after daemon restart")
-    rows = [m for m in machines(c) if m[0].endswith("-mach1")]
+    expect_eq(c.virsh("domstate", "mach_1").stdout.strip(), "running", "after daemon restart")
+    rows = [m for m in machines(c) if m[0].endswith("-mach-1")]
     expect_eq([r[0] for r in rows], [name], "registered once after a daemon restart")
     show = c.run("machinectl", "show", name, "-p", "Leader", check=True).stdout.strip()
     expect_eq(show, "Leader=%d" % pid, "same leader after restart")
 
-    c.virsh("destroy", "mach1", check=True)
+    c.virsh("destroy", "mach_1", check=True)
     expect(hyvetest.wait_until(lambda: not [m for m in machines(c) if m[0] == name],
                                timeout=15),
            "machine %s still registered after destroy: %s" % (name, machines(c)))
-    pid2 = define_start(c, "mach1")
-    name2 = "bhyve-%s-mach1" % c.virsh("domid", "mach1").stdout.strip()
+    pid2 = define_start(c, "mach_1")
+    name2 = "bhyve-%s-mach-1" % c.virsh("domid", "mach_1").stdout.strip()
     expect([m for m in machines(c) if m[0] == name2], "registered again after a new start")
     expect_eq(cgroup_of(c, pid2).split("/")[1], "machine.slice", "second run's cgroup")
     reset_domains(c)
@@ -432,7 +498,7 @@ CHECKS = [("tmpfiles", check_tmpfiles, False), ("sockets", check_sockets, False)
 def main():
     if os.geteuid() != 0:
         hyvetest.skip("needs root (overlay mount, systemd-nspawn)")
-    for tool in ("systemd-nspawn", "nsenter", "machinectl", "meson", "virsh"):
+    for tool in ("systemd-nspawn", "nsenter", "unshare", "machinectl", "meson", "virsh"):
         if not shutil.which(tool):
             hyvetest.skip("%s not installed (systemd-container, util-linux, meson, "
                           "libvirt-clients)" % tool)
@@ -441,13 +507,22 @@ def main():
     if not BUILD:
         hyvetest.skip("HYVE_BUILD_ROOT is not set (run through meson test)")
     have_kvm = os.path.exists("/dev/kvm")
+    if os.getpid() != 1:
+        sweep_stale()           # sees the other runs' processes from here only
+        enter_namespaces()
 
     def on_signal(signum, frame):
         raise SystemExit(128 + signum)
     signal.signal(signal.SIGTERM, on_signal)
 
+    def on_alarm(signum, frame):
+        raise Deadline("the test's own deadline (%d s) passed" % DEADLINE_S)
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(DEADLINE_S)
+
     c = Container()
     failed = []
+    hurry = False
     try:
         c.prepare()
         c.boot()
@@ -476,8 +551,13 @@ def main():
     except RuntimeError as e:
         print("container set-up failed: %s\n%s" % (e, c.boot_log()))
         failed.append("set-up")
+    except (Deadline, SystemExit) as e:
+        print("not ok - stopped: %s" % e, flush=True)
+        failed.append("deadline" if isinstance(e, Deadline) else "signal")
+        hurry = True
     finally:
-        c.close()
+        signal.alarm(0)
+        c.close(hurry)
     print("1..%d" % len(CHECKS))
     if failed:
         print("FAILED: " + ", ".join(failed))
