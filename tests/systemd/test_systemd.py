@@ -164,7 +164,10 @@ class Container:
         dropin = os.path.join(etc, "virtbhyved.service.d")
         os.makedirs(dropin, exist_ok=True)
         with open(os.path.join(dropin, "50-test-sanitizer.conf"), "w") as f:
-            f.write("[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n")
+            # the sanitizer options this test got, plus detect_leaks=0
+            opts = [o for o in os.environ.get("ASAN_OPTIONS", "").split(":") if o]
+            f.write('[Service]\nEnvironment="ASAN_OPTIONS=%s"\n' % ":".join(
+                [o for o in opts if not o.startswith("detect_leaks=")] + ["detect_leaks=0"]))
         subprocess.run(["systemctl", "--root=" + self.root, "enable", "virtbhyved.socket",
                         "virtbhyved-ro.socket"], check=True, capture_output=True, timeout=30)
 
