@@ -17,11 +17,14 @@
 #define MACHINED_PATH "/org/freedesktop/machine1"
 #define MACHINED_IFACE "org.freedesktop.machine1.Manager"
 #define MACHINED_TIMEOUT_MS 10000
+#define MACHINED_CONNECT_MS 5000
+#define MACHINED_SKIP_US (30 * G_USEC_PER_SEC)
 #define MACHINED_NAME_MAX 64
 #define MACHINED_EXISTS_WAIT_US (3 * G_USEC_PER_SEC)
 
 static GMutex bus_lock;
 static GDBusConnection *bus;    /* [bus_lock] private, NULL until first use or after close */
+static gint64 skip_until;       /* [bus_lock] monotonic: machined timed out, not asked */
 static gint warned;
 
 gboolean
@@ -74,27 +77,125 @@ hyve_machined_name(int id, const char *name)
     return g_string_free(s, FALSE);
 }
 
-/* The private system bus connection (re-made after the bus went away). */
+/* After a connect or call that timed out, machined is not asked for
+ * MACHINED_SKIP_US: a hung machined costs one start its timeout, not each. */
+static void
+note_timeout(const GError *error)
+{
+    if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        return;
+    g_mutex_lock(&bus_lock);
+    skip_until = g_get_monotonic_time() + MACHINED_SKIP_US;
+    g_mutex_unlock(&bus_lock);
+}
+
+void
+hyve_machined_forget_timeout(void)
+{
+    g_mutex_lock(&bus_lock);
+    skip_until = 0;
+    g_mutex_unlock(&bus_lock);
+}
+
+typedef struct {
+    GDBusConnection *conn;
+    GError *error;
+    gboolean done;
+} ConnectWait;
+
+static void
+connected(GObject *source, GAsyncResult *result, gpointer data)
+{
+    ConnectWait *w = data;
+
+    (void)source;
+    w->conn = g_dbus_connection_new_for_address_finish(result, &w->error);
+    w->done = TRUE;
+}
+
+static gboolean
+connect_expired(gpointer data)
+{
+    g_cancellable_cancel(data);
+    return G_SOURCE_REMOVE;
+}
+
+/* Connects to @address within MACHINED_CONNECT_MS (a bus that accepts
+ * but never authenticates must not hold a domain start). */
+static GDBusConnection *
+connect_bus(const char *address, GError **error)
+{
+    GMainContext *ctx = g_main_context_new();
+    g_autoptr(GCancellable) cancel = g_cancellable_new();
+    GSource *timer = g_timeout_source_new(MACHINED_CONNECT_MS);
+    ConnectWait w = { NULL, NULL, FALSE };
+
+    g_main_context_push_thread_default(ctx);
+    g_source_set_callback(timer, connect_expired, cancel, NULL);
+    g_source_attach(timer, ctx);
+    g_dbus_connection_new_for_address(address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                      G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL,
+                                      cancel, connected, &w);
+    while (!w.done)
+        g_main_context_iteration(ctx, TRUE);
+    g_source_destroy(timer);
+    g_source_unref(timer);
+    g_main_context_pop_thread_default(ctx);
+    g_main_context_unref(ctx);
+    if (!w.conn) {
+        if (g_cancellable_is_cancelled(cancel)) {
+            g_clear_error(&w.error);
+            g_set_error(&w.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                        "no system bus connection within %d ms", MACHINED_CONNECT_MS);
+        }
+        g_propagate_error(error, w.error);
+        return NULL;
+    }
+    g_dbus_connection_set_exit_on_close(w.conn, FALSE);
+    return w.conn;
+}
+
+/* The private system bus connection (re-made after the bus went away),
+ * connected outside bus_lock; NULL while machined is skipped. */
 static GDBusConnection *
 get_bus(GError **error)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&bus_lock);
     g_autofree char *address = NULL;
+    GDBusConnection *conn;
 
+    g_mutex_lock(&bus_lock);
     if (bus && g_dbus_connection_is_closed(bus))
         g_clear_object(&bus);
-    if (!bus) {
-        address = g_dbus_address_get_for_bus_sync(G_BUS_TYPE_SYSTEM, NULL, error);
-        if (!address)
-            return NULL;
-        bus = g_dbus_connection_new_for_address_sync(
-            address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-            G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, error);
-        if (!bus)
-            return NULL;
-        g_dbus_connection_set_exit_on_close(bus, FALSE);
+    if (g_get_monotonic_time() < skip_until) {
+        g_mutex_unlock(&bus_lock);
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                    "not asked for %d s after a timeout",
+                    (int)(MACHINED_SKIP_US / G_USEC_PER_SEC));
+        return NULL;
     }
-    return g_object_ref(bus);
+    if (bus) {
+        conn = g_object_ref(bus);
+        g_mutex_unlock(&bus_lock);
+        return conn;
+    }
+    g_mutex_unlock(&bus_lock);
+
+    address = g_dbus_address_get_for_bus_sync(G_BUS_TYPE_SYSTEM, NULL, error);
+    if (!address || !(conn = connect_bus(address, error))) {
+        if (error)
+            note_timeout(*error);
+        return NULL;
+    }
+    g_mutex_lock(&bus_lock);
+    if (bus && !g_dbus_connection_is_closed(bus)) {
+        g_object_unref(conn);   /* another start connected meanwhile */
+        conn = g_object_ref(bus);
+    } else {
+        g_clear_object(&bus);
+        bus = g_object_ref(conn);
+    }
+    g_mutex_unlock(&bus_lock);
+    return conn;
 }
 
 static GVariant *
@@ -166,6 +267,7 @@ hyve_machined_register(const char *machine, const guint8 *uuid, pid_t leader,
 
         if (reply) {
             g_debug("registered %s (leader %d) with systemd-machined", machine, (int)leader);
+            g_atomic_int_set(&warned, 0);       /* a later outage is worth a warning */
             return TRUE;
         }
         if (with_network && error_is(local, "org.freedesktop.DBus.Error.UnknownMethod")) {
@@ -179,6 +281,15 @@ hyve_machined_register(const char *machine, const guint8 *uuid, pid_t leader,
             g_usleep(50000);
             continue;
         }
+        note_timeout(local);
+        if (error_is(local, "org.freedesktop.machine1.MachineExists") ||
+            error_is(local, "org.freedesktop.DBus.Error.InvalidArgs")) {
+            /* machined is there and refused this machine */
+            g_dbus_error_strip_remote_error(local);
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                        "systemd-machined refused machine %s: %s", machine, local->message);
+            return FALSE;
+        }
         g_dbus_error_strip_remote_error(local);
         g_propagate_error(error, g_steal_pointer(&local));
         return FALSE;
@@ -190,22 +301,28 @@ hyve_machined_terminate(const char *machine)
 {
     g_autoptr(GError) local = NULL;
     g_autoptr(GDBusConnection) conn = get_bus(&local);
-    g_autoptr(GVariant) reply = NULL;
+    g_autoptr(GDBusMessage) msg = NULL;
 
     if (!conn)
         return;
-    reply = g_dbus_connection_call_sync(conn, MACHINED_NAME, MACHINED_PATH, MACHINED_IFACE,
-                                        "TerminateMachine", g_variant_new("(s)", machine),
-                                        NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
-                                        MACHINED_TIMEOUT_MS, NULL, &local);
-    if (!reply && !error_is(local, "org.freedesktop.machine1.NoSuchMachine"))
+    /* no reply awaited: a hung machined must not hold a domain's stop
+     * (a later CreateMachine on this connection comes after it) */
+    msg = g_dbus_message_new_method_call(MACHINED_NAME, MACHINED_PATH, MACHINED_IFACE,
+                                         "TerminateMachine");
+    g_dbus_message_set_body(msg, g_variant_new("(s)", machine));
+    g_dbus_message_set_flags(msg, G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED |
+                             G_DBUS_MESSAGE_FLAGS_NO_AUTO_START);
+    if (!g_dbus_connection_send_message(conn, msg, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
+                                        &local))
         g_debug("cannot terminate machine %s: %s", machine, local->message);
 }
 
 void
 hyve_machined_warn_once(const char *machine, const GError *error)
 {
-    if (g_atomic_int_compare_and_exchange(&warned, 0, 1))
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
+        g_warning("%s: the domain runs in hyve's own cgroups", error->message);
+    else if (g_atomic_int_compare_and_exchange(&warned, 0, 1))
         g_warning("systemd-machined unavailable (%s): domains are not registered as machines "
                   "and run in hyve's own cgroups", error ? error->message : "unknown error");
     else

@@ -37,8 +37,9 @@ G_BEGIN_DECLS
  * machined at all (@env: the value of HYVE_MACHINED, NULL = unset). */
 gboolean hyve_machined_wanted(gboolean privileged, const char *state_dir, const char *env);
 
-/* The machine name of domain @name with id @id: "bhyve-<id>-<name>",
- * keeping only [A-Za-z0-9_.-] of @name, no leading '.', at most 64 bytes. */
+/* The machine name of domain @name with id @id: "bhyve-<id>-<name>", a
+ * valid host name as machined wants (other bytes of @name become '-', see
+ * hyve_machined.c), at most 64 bytes. */
 char *hyve_machined_name(int id, const char *name);
 
 /* Registers @leader as machine @machine (@uuid: 16 bytes) with the scope
@@ -49,11 +50,18 @@ gboolean hyve_machined_register(const char *machine, const guint8 *uuid, pid_t l
                                 guint64 tasks_max, guint64 memory_max, GError **error);
 
 /* Best effort: asks machined to terminate @machine (its scope; nothing is
- * left in it once the runner was reaped). Unknown machines are fine. */
+ * left in it once the runner was reaped). Unknown machines are fine. The
+ * call is sent without waiting for the answer. After a connect (5 s) or
+ * call (10 s) timeout machined is not asked for 30 s (G_IO_ERROR_TIMED_OUT). */
 void hyve_machined_terminate(const char *machine);
 
-/* Logs @error's reason the first time registration
- * fails in this process, at debug level afterwards. */
+/* Forgets a timeout: machined is asked again at the next call (tests). */
+void hyve_machined_forget_timeout(void);
+
+/* Logs a refusal of this machine by machined (G_IO_ERROR_INVALID_ARGUMENT:
+ * a name it does not take, MachineExists) each time; machined being
+ * unavailable the first time only (again after a registration worked),
+ * at debug level afterwards. */
 void hyve_machined_warn_once(const char *machine, const GError *error);
 
 G_END_DECLS

@@ -20,7 +20,7 @@
 
 /* ---- the stand-in machined --------------------------------------------- */
 
-typedef enum { FAKE_NORMAL, FAKE_NO_NETWORK, FAKE_EXISTS } FakeMode;
+typedef enum { FAKE_NORMAL, FAKE_NO_NETWORK, FAKE_EXISTS, FAKE_SILENT } FakeMode;
 
 static const char fake_xml[] =
     "<node><interface name='org.freedesktop.machine1.Manager'>"
@@ -43,6 +43,7 @@ static struct {
     char *method;               /* the last call */
     GVariant *params;
     GHashTable *machines;       /* registered names */
+    GPtrArray *held;            /* FAKE_SILENT: calls never answered (until reset) */
 } fake;
 
 static GTestDBus *test_bus;
@@ -60,6 +61,13 @@ fake_reset(FakeMode mode, guint exists)
     g_clear_pointer(&fake.method, g_free);
     g_clear_pointer(&fake.params, g_variant_unref);
     g_hash_table_remove_all(fake.machines);
+    for (guint i = 0; fake.held && i < fake.held->len; i++)
+        g_dbus_method_invocation_return_dbus_error(g_ptr_array_index(fake.held, i),
+                                                   "org.freedesktop.DBus.Error.Failed", "late");
+    if (fake.held)
+        g_ptr_array_set_size(fake.held, 0);
+    else
+        fake.held = g_ptr_array_new();
     g_mutex_unlock(&fake.lock);
 }
 
@@ -140,6 +148,8 @@ fake_method(GDBusConnection *conn, const char *sender, const char *path, const c
         else
             g_dbus_method_invocation_return_dbus_error(
                 inv, "org.freedesktop.machine1.NoSuchMachine", "No machine");
+    } else if (fake.mode == FAKE_SILENT) {
+        g_ptr_array_add(fake.held, inv);        /* a hung machined */
     } else if (!machine_name_valid(name)) {
         g_dbus_method_invocation_return_dbus_error(inv, "org.freedesktop.DBus.Error.InvalidArgs",
                                                    "Invalid machine name");
@@ -326,6 +336,19 @@ check_create_args(GVariant *params, gboolean with_network)
     ck_assert_msg(g_strv_contains(before, "bhyve-guests.service"), "Before");
 }
 
+/* Waits (up to 5 s) until the stand-in saw @n calls. */
+static void
+wait_calls(guint n, FakeSeen *seen)
+{
+    for (int i = 0; i < 500; i++) {
+        fake_seen_clear(seen);
+        fake_seen(seen);
+        if (seen->calls >= n)
+            return;
+        g_usleep(10000);
+    }
+}
+
 START_TEST(test_register)
 {
     g_autoptr(GError) err = NULL;
@@ -340,14 +363,65 @@ START_TEST(test_register)
     ck_assert_str_eq(a.method, "CreateMachineWithNetwork");
     check_create_args(a.params, TRUE);
 
+    /* sent without awaiting the reply */
     hyve_machined_terminate("bhyve-7-web1");
-    fake_seen(&b);
+    wait_calls(2, &b);
     ck_assert_str_eq(b.method, "TerminateMachine");
     ck_assert_uint_eq(b.machines, 0);
     /* an unknown machine is fine (the scope went away first) */
     hyve_machined_terminate("bhyve-7-web1");
-    fake_seen(&c);
+    wait_calls(3, &c);
     ck_assert_uint_eq(c.calls, 3);
+}
+END_TEST
+
+START_TEST(test_register_refused)
+{
+    g_autoptr(GError) err = NULL;
+
+    /* machined refuses this machine (a name it does not take): an error of
+     * the domain, not machined being unavailable */
+    fake_reset(FAKE_NORMAL, 0);
+    ck_assert(!hyve_machined_register("bhyve-1-db_1", uuid, 4242, 41, 1, &err));
+    ck_assert_msg(g_error_matches(err, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT),
+                  "error: %s", err ? err->message : "none");
+    ck_assert_msg(strstr(err->message, "bhyve-1-db_1"), "error: %s", err->message);
+}
+END_TEST
+
+START_TEST(test_register_hung)
+{
+    g_autoptr(GError) err = NULL, err2 = NULL, err3 = NULL;
+    g_auto(FakeSeen) a = { 0 };
+    gint64 t0, took;
+
+    /* machined never answers: the call times out (10 s) ... */
+    fake_reset(FAKE_SILENT, 0);
+    t0 = g_get_monotonic_time();
+    ck_assert(!hyve_machined_register("bhyve-2-hung", uuid, 4242, 41, 1, &err));
+    took = g_get_monotonic_time() - t0;
+    ck_assert_msg(g_error_matches(err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT), "error: %s",
+                  err ? err->message : "none");
+    ck_assert_msg(took >= 9 * G_USEC_PER_SEC && took < 20 * G_USEC_PER_SEC,
+                  "timed out after %" G_GINT64_FORMAT " us", took);
+    /* ... then machined is not asked for a while: the next start and a
+     * stop cost nothing */
+    t0 = g_get_monotonic_time();
+    ck_assert(!hyve_machined_register("bhyve-3-next", uuid, 4243, 41, 1, &err2));
+    hyve_machined_terminate("bhyve-2-hung");
+    took = g_get_monotonic_time() - t0;
+    ck_assert_msg(took < G_USEC_PER_SEC, "skipped start + stop took %" G_GINT64_FORMAT " us",
+                  took);
+    ck_assert_msg(g_error_matches(err2, G_IO_ERROR, G_IO_ERROR_TIMED_OUT), "error: %s",
+                  err2 ? err2->message : "none");
+    g_usleep(200000);
+    fake_seen(&a);
+    ck_assert_uint_eq(a.calls, 1);
+    /* asked again once the pause is over */
+    hyve_machined_forget_timeout();
+    fake_reset(FAKE_NORMAL, 0);
+    ck_assert_msg(hyve_machined_register("bhyve-3-next", uuid, 4243, 41, 1, &err3),
+                  "register after the pause: %s", err3 ? err3->message : "");
 }
 END_TEST
 
@@ -430,6 +504,8 @@ main(void)
     tcase_add_test(tc, test_register);
     tcase_add_test(tc, test_register_old_machined);
     tcase_add_test(tc, test_register_exists);
+    tcase_add_test(tc, test_register_refused);
+    tcase_add_test(tc, test_register_hung);
     tcase_add_test(tc, test_bus_gone);      /* last: takes the bus down */
     suite_add_tcase(s, tc);
     rc = test_suite_run(s);
