@@ -261,8 +261,10 @@ hyve_process_cleanup(HyveDomainRun *run, const char *why)
     hyve_process_status_remove(run->paths.status);
     hyve_process_cgroup_remove(&run->paths);
     /* its scope is empty now: a restart under the same name need not wait */
-    if (run->machine)
+    if (run->machine) {
+        hyve_process_log_line(run->paths.log, "terminating machine %s", run->machine);
         hyve_machined_terminate(run->machine);
+    }
     if (why)
         hyve_process_log_line(run->paths.log, "stopped (%s)", why);
     if (run->pidfd >= 0) {

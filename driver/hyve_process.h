@@ -58,7 +58,8 @@ typedef struct _HyveDomainRun {
     gboolean stopping;          /* its files are being removed: no more status saves */
     GSource *watch;             /* [watcher lock] the pidfd source, NULL when not watched */
     char *machine;              /* immutable: its systemd-machined name (hyve_machined.h),
-                                 * NULL when not registered (or reattached) */
+                                 * NULL when not registered (reattach: rebuilt when the
+                                 * runner's cgroup is under machine.slice) */
 } HyveDomainRun;
 
 void hyve_domain_run_free(HyveDomainRun *run);

@@ -30,6 +30,7 @@
 #include "hyve_driver_priv.h"
 #include "hyve_netdev.h"
 #include "hyve_cgroup.h"
+#include "hyve_machined.h"
 #include "hyve_process.h"
 #include "hyve_runner_control.h"
 
@@ -203,6 +204,25 @@ id_in_use_locked(HyveDomainList *list, int id)
     return user != NULL;
 }
 
+/* The machined name runner @pid was registered under at its start (the
+ * same name hyve_process_place_runner made from the id and name of that
+ * start), when its cgroup is a machine.slice scope; NULL otherwise. */
+static char *
+reattached_machine(pid_t pid, int id, const char *name)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/cgroup", (int)pid);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    if (id <= 0 || !g_file_get_contents(path, &text, NULL, NULL))
+        return NULL;
+    lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; lines[i]; i++)
+        if (g_str_has_prefix(lines[i], "0::/machine.slice/"))
+            return hyve_machined_name(id, name);
+    return NULL;
+}
+
 static void
 reattach_live(HyveDriver *drv, HyveStatus *st, HyveDomainRun *run)
 {
@@ -211,6 +231,8 @@ reattach_live(HyveDriver *drv, HyveStatus *st, HyveDomainRun *run)
     g_autoptr(GError) err = NULL;
 
     g_autofree char *state = NULL;
+    /* before its id may change below: the name of its start */
+    g_autofree char *machine = reattached_machine(run->pid, st->id, st->def->name);
 
     /* its network NICs count their ports again (dropped if it is not kept) */
     hyve_netdev_reattach_ports(hyve_driver_get_networks(drv), st->def);
@@ -290,6 +312,7 @@ reattach_live(HyveDriver *drv, HyveStatus *st, HyveDomainRun *run)
     run->reboot_pending = st->reboot;
     run->autostarted = st->autostarted;
     run->updated = st->updated;
+    run->machine = g_steal_pointer(&machine);   /* a later destroy terminates it */
     obj->run = run;
     g_mutex_unlock(&obj->lock);
     if (st->id >= list->next_id)

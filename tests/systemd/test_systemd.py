@@ -418,6 +418,10 @@ def check_machined(c):
     expect(hyvetest.wait_until(lambda: not [m for m in machines(c) if m[0] == name],
                                timeout=15),
            "machine %s still registered after destroy: %s" % (name, machines(c)))
+    # the restarted daemon knew the machine of the runner it reattached
+    log = c.run("cat", "/var/log/libvirt/bhyve/mach_1.log").stdout
+    expect("terminating machine %s" % name in log,
+           "no TerminateMachine after a reattach:\n" + log[-1500:])
     pid2 = define_start(c, "mach_1")
     name2 = "bhyve-%s-mach-1" % c.virsh("domid", "mach_1").stdout.strip()
     expect([m for m in machines(c) if m[0] == name2], "registered again after a new start")
