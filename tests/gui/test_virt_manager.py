@@ -35,7 +35,6 @@ import re
 import shutil
 import signal
 import subprocess
-import struct
 import sys
 import time
 import unittest
@@ -48,8 +47,8 @@ sys.path.insert(0, os.path.join(os.environ.get("HYVE_SOURCE_ROOT",
                                 "tests", "integration"))
 
 import hyvetest                     # noqa: E402
-from hyvetest import write_file     # noqa: E402
 import guisession                   # noqa: E402
+import echoguest                    # noqa: E402
 
 ARTIFACTS = os.environ.get("HYVE_GUI_ARTIFACTS") or os.path.join(
     os.environ.get("TMPDIR", "/tmp"), "hyve-gui-artifacts")
@@ -65,39 +64,6 @@ DELETED = "gui-del"      # deleted with its storage through the GUI
 DELETED_VOLUME = "gui-del.img"
 BRIDGE_MAC = "52:54:00:9a:01:02"
 
-# The echo guest's code at the 64-bit entry (load address + 0x200), the same
-# program as tests/integration/test_clients_events.py's, as assembled by GNU
-# as from:
-#       mov $0x3f8,%dx; lea msg(%rip),%rsi
-#   1:  lodsb; test %al,%al; jz 3f; out %al,%dx; jmp 1b
-#   3:  mov $0x3fd,%dx; in %dx,%al; test $1,%al; jnz 4f       # LSR: data ready?
-#       mov $2000,%ecx; 5: pause; loop 5b; jmp 3b               # no: wait a little
-#   4:  mov $0x3f8,%dx; in %dx,%al                              # RBR
-#       cmp $'a',%al; jb 6f; cmp $'z',%al; ja 6f; sub $0x20,%al
-#   6:  out %al,%dx; jmp 3b                                      # THR
-#   msg: .asciz "HYVE-ECHO-READY\r\n"
-ECHO_CODE = bytes.fromhex(
-    "66baf803488d352e000000ac84c07403eeebf866bafd03eca801750bb9d0070000f390e2fc"
-    "ebec66baf803ec3c6172063c7a77022c20eeebda485956452d4543484f2d52454144590d0a00")
-BANNER = "HYVE-ECHO-READY"
-
-
-def echo_bzimage():
-    """A bzImage (boot protocol 2.15, 64-bit entry) around ECHO_CODE."""
-    setup = bytearray(1024)
-    setup[0x1F1] = 1                                    # setup_sects
-    struct.pack_into("<H", setup, 0x1FE, 0xAA55)
-    setup[0x200:0x202] = b"\xEB\x6A"
-    setup[0x202:0x206] = b"HdrS"
-    struct.pack_into("<H", setup, 0x206, 0x020F)        # protocol 2.15
-    setup[0x211] = 1                                    # loadflags: LOADED_HIGH
-    struct.pack_into("<I", setup, 0x22C, 0x7FFFFFFF)    # initrd_addr_max
-    struct.pack_into("<I", setup, 0x230, 0x200000)      # kernel_alignment
-    struct.pack_into("<H", setup, 0x236, 1)             # xloadflags: XLF_KERNEL_64
-    struct.pack_into("<I", setup, 0x238, 2047)          # cmdline_size
-    struct.pack_into("<I", setup, 0x260, 0x100000)      # init_size
-    img = bytes(setup) + bytes(0x200) + ECHO_CODE
-    return img + bytes(1024 + 4096 - len(img))
 
 
 def echo_domain_xml(name, kernel, memory_kib=65536):
@@ -264,7 +230,7 @@ class VirtManagerTest(unittest.TestCase):
         cls.conn = libvirt.open(cls.daemon.uri)
         kernel = cls.echo_kernel = os.path.join(files, "echo.bzImage")
         with open(kernel, "wb") as f:
-            f.write(echo_bzimage())
+            f.write(echoguest.echo_bzimage())
         pool_dir = os.path.join(files, "pool")
         os.mkdir(pool_dir)
         pool = cls.conn.storagePoolDefineXML(
@@ -570,7 +536,7 @@ class VirtManagerTest(unittest.TestCase):
         win = self.open_vm_window(ECHO)
         term = wait_for(lambda: win.child(roleName="terminal", retry=False), 30,
                         what="the serial console terminal")
-        wait_for(lambda: BANNER in (term.text or ""), 60,
+        wait_for(lambda: echoguest.BANNER_TEXT in (term.text or ""), 60,
                  what="the echo guest's banner in the console")
         term.click()
         rawinput.typeText("hello hyve")
@@ -849,7 +815,7 @@ class VirtManagerTest(unittest.TestCase):
                        what="the VM window of " + NEW)
         wait_for(lambda: win.findChild(
             lambda n: n.roleName == "terminal" and n.showing
-            and BANNER in (n.text or ""), retry=False, requireResult=False), 60,
+            and echoguest.BANNER_TEXT in (n.text or ""), retry=False, requireResult=False), 60,
             what="the new VM's console showing the guest")
         self.session.screenshot("new-vm-console")
         self.close_window(win)

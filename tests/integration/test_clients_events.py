@@ -21,7 +21,6 @@ import os
 import pty
 import queue
 import select
-import struct
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ import uuid as uuidlib
 
 import libvirt
 
+import echoguest
 import hyvetest
 from hyvetest import client_env, wait_until
 
@@ -47,38 +47,6 @@ needs_examples = hyvetest.unittest.skipUnless(
 # 1 old-style lifecycle + 27 domain ids + network 1 + pool 2 + nodedev 2 + secret 2
 N_CALLBACKS = 35
 
-# The echo guest's code at the 64-bit entry (load address + 0x200), as
-# assembled by GNU as from:
-#       mov $0x3f8,%dx; lea msg(%rip),%rsi
-#   1:  lodsb; test %al,%al; jz 3f; out %al,%dx; jmp 1b
-#   3:  mov $0x3fd,%dx; in %dx,%al; test $1,%al; jnz 4f       # LSR: data ready?
-#       mov $2000,%ecx; 5: pause; loop 5b; jmp 3b               # no: wait a little
-#   4:  mov $0x3f8,%dx; in %dx,%al                              # RBR
-#       cmp $'a',%al; jb 6f; cmp $'z',%al; ja 6f; sub $0x20,%al
-#   6:  out %al,%dx; jmp 3b                                      # THR
-#   msg: .asciz "HYVE-ECHO-READY\r\n"
-ECHO_CODE = bytes.fromhex(
-    "66baf803488d352e000000ac84c07403eeebf866bafd03eca801750bb9d0070000f390e2fc"
-    "ebec66baf803ec3c6172063c7a77022c20eeebda485956452d4543484f2d52454144590d0a00")
-BANNER = b"HYVE-ECHO-READY"
-
-
-def echo_bzimage():
-    """A bzImage (boot protocol 2.15, 64-bit entry) around ECHO_CODE."""
-    setup = bytearray(1024)
-    setup[0x1F1] = 1                                    # setup_sects
-    struct.pack_into("<H", setup, 0x1FE, 0xAA55)
-    setup[0x200:0x202] = b"\xEB\x6A"
-    setup[0x202:0x206] = b"HdrS"
-    struct.pack_into("<H", setup, 0x206, 0x020F)        # protocol 2.15
-    setup[0x211] = 1                                    # loadflags: LOADED_HIGH
-    struct.pack_into("<I", setup, 0x22C, 0x7FFFFFFF)    # initrd_addr_max
-    struct.pack_into("<I", setup, 0x230, 0x200000)      # kernel_alignment
-    struct.pack_into("<H", setup, 0x236, 1)             # xloadflags: XLF_KERNEL_64
-    struct.pack_into("<I", setup, 0x238, 2047)          # cmdline_size
-    struct.pack_into("<I", setup, 0x260, 0x100000)      # init_size
-    img = bytes(setup) + bytes(0x200) + ECHO_CODE
-    return img + bytes(1024 + 4096 - len(img))
 
 
 def echo_domain_xml(name, uuid, kernel):
@@ -206,7 +174,7 @@ class ClientEventsTest(hyvetest.DaemonTestCase):
         # readable by a sandboxed runner (another user): the daemon's root is 0755
         cls.kernel = os.path.join(cls.daemon.root, "echo-bzImage")
         with open(cls.kernel, "wb") as f:
-            f.write(echo_bzimage())
+            f.write(echoguest.echo_bzimage())
         os.chmod(cls.kernel, 0o644)
 
     def setUp(self):
