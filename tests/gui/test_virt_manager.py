@@ -38,7 +38,6 @@ import subprocess
 import sys
 import time
 import unittest
-import uuid as uuidlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -66,31 +65,11 @@ BRIDGE_MAC = "52:54:00:9a:01:02"
 
 
 
-def echo_domain_xml(name, kernel, memory_kib=65536):
-    return """<domain type='bhyve'>
-  <name>%s</name>
-  <uuid>%s</uuid>
-  <memory unit='KiB'>%d</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64'>hvm</type>
-    <kernel>%s</kernel>
-    <cmdline>console=ttyS0</cmdline>
-  </os>
-  <devices>
-    <console type='pty'>
-      <target type='serial' port='0'/>
-    </console>
-  </devices>
-</domain>
-""" % (name, uuidlib.uuid4(), memory_kib, kernel)
-
-
 def stats_domain_xml(name, disk, kernel):
     """The echo guest (it busy-polls its serial line, so its vCPU shows CPU
     use on any KVM) with 128 MiB and a virtio disk (disk stats), no
     network."""
-    xml = echo_domain_xml(name, kernel, memory_kib=131072)
+    xml = echoguest.domain_xml(name, kernel, memory_kib=131072)
     disk_xml = ("<disk type='file' device='disk'><driver name='file' type='raw'/>"
                 "<source file='%s'/><target dev='vda' bus='virtio'/></disk>\n    " % disk)
     return xml.replace("<console type='pty'>", disk_xml + "<console type='pty'>", 1)
@@ -245,7 +224,7 @@ class VirtManagerTest(unittest.TestCase):
         vol = pool.createXML("<volume><name>%s</name><capacity unit='MiB'>4</capacity>"
                              "</volume>" % DELETED_VOLUME, 0)
         cls.conn.defineXML(stats_domain_xml(DELETED, vol.path(), kernel))
-        cls.conn.defineXML(echo_domain_xml(ECHO, kernel)).create()
+        cls.conn.defineXML(echoguest.domain_xml(ECHO, kernel)).create()
         # started: the test runs in a network namespace of its own
         cls.conn.networkDefineXML(NETWORK_XML).create()
 

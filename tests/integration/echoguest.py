@@ -4,6 +4,7 @@ upper case. On a host whose /dev/kvm cannot boot a real kernel quickly, it
 shows that console bytes went through a guest (used by clients_events and
 tests/gui)."""
 import struct
+import uuid as uuidlib
 
 # The echo guest's code at the 64-bit entry (load address + 0x200), as
 # assembled by GNU as from:
@@ -38,3 +39,24 @@ def echo_bzimage():
     struct.pack_into("<I", setup, 0x260, 0x100000)      # init_size
     img = bytes(setup) + bytes(0x200) + ECHO_CODE
     return img + bytes(1024 + 4096 - len(img))
+
+
+def domain_xml(name, kernel, memory_kib=65536, uuid=None):
+    """A domain booting the echo guest KERNEL, its serial port on a pty."""
+    return """<domain type='bhyve'>
+  <name>%s</name>
+  <uuid>%s</uuid>
+  <memory unit='KiB'>%d</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64'>hvm</type>
+    <kernel>%s</kernel>
+    <cmdline>console=ttyS0</cmdline>
+  </os>
+  <devices>
+    <console type='pty'>
+      <target type='serial' port='0'/>
+    </console>
+  </devices>
+</domain>
+""" % (name, uuid or uuidlib.uuid4(), memory_kib, kernel)

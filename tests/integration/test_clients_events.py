@@ -49,26 +49,6 @@ N_CALLBACKS = 35
 
 
 
-def echo_domain_xml(name, uuid, kernel):
-    return """<domain type='bhyve'>
-  <name>%s</name>
-  <uuid>%s</uuid>
-  <memory unit='KiB'>65536</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64'>hvm</type>
-    <kernel>%s</kernel>
-    <cmdline>console=ttyS0</cmdline>
-  </os>
-  <devices>
-    <console type='pty'>
-      <target type='serial' port='0'/>
-    </console>
-  </devices>
-</domain>
-""" % (name, uuid, kernel)
-
-
 def is_event(line, kinds, name):
     """LINE is an eventclient.py line about object NAME of one of KINDS ("a|b")."""
     return any(line == "EVENT %s %s" % (k, name) or line.startswith("EVENT %s %s " % (k, name))
@@ -215,7 +195,7 @@ class ClientEventsTest(hyvetest.DaemonTestCase):
         event lines a monitor must print for them, in order, per object."""
         name, net, pool = "ce-%s" % tag, "cenet-%s" % tag, "cepool-%s" % tag
         u = str(uuidlib.uuid4())
-        dom = self.conn.defineXML(echo_domain_xml(name, u, self.kernel))
+        dom = self.conn.defineXML(echoguest.domain_xml(name, self.kernel, uuid=u))
         want = [(0, 0)]                                  # Defined Added
         if run_domain:
             dom.create()
@@ -329,7 +309,7 @@ class ClientEventsTest(hyvetest.DaemonTestCase):
     def check_console(self, loop):
         name = "cc-" + loop
         u = str(uuidlib.uuid4())
-        dom = self.conn.defineXML(echo_domain_xml(name, u, self.kernel))
+        dom = self.conn.defineXML(echoguest.domain_xml(name, self.kernel, uuid=u))
         con = self.program([sys.executable, CONSOLECLIENT, "--loop", loop, self.daemon.uri, u])
         shutoff = "STATE %d" % libvirt.VIR_DOMAIN_SHUTOFF
         self.assertTrue(con.wait_line(lambda l: l.startswith(shutoff)), con.dump())
@@ -395,7 +375,7 @@ class ClientEventsTest(hyvetest.DaemonTestCase):
             if not pending or time.monotonic() - started > timeout / 3:
                 break
             n = "probe-%d" % i
-            self.conn.defineXML(echo_domain_xml(n, str(uuidlib.uuid4()), self.kernel))
+            self.conn.defineXML(echoguest.domain_xml(n, self.kernel))
             self.conn.lookupByName(n).undefine()
             for loop in sorted(pending):
                 if exs[loop].wait_line(lambda l: ("Domain %s(-1) Undefined Removed" % n) in l,
@@ -405,7 +385,7 @@ class ClientEventsTest(hyvetest.DaemonTestCase):
                          % (time.monotonic() - started,
                             "\n".join(exs[loop].dump() for loop in sorted(pending))))
         name = "up-events"
-        dom = self.conn.defineXML(echo_domain_xml(name, str(uuidlib.uuid4()), self.kernel))
+        dom = self.conn.defineXML(echoguest.domain_xml(name, self.kernel))
         dom.create()
         did = dom.ID()
         dom.suspend()
@@ -442,7 +422,7 @@ class ClientEventsTest(hyvetest.DaemonTestCase):
         script = os.path.join(EXAMPLES, "consolecallback.py")
         name = "up-console"
         u = str(uuidlib.uuid4())
-        dom = self.conn.defineXML(echo_domain_xml(name, u, self.kernel))
+        dom = self.conn.defineXML(echoguest.domain_xml(name, self.kernel, uuid=u))
         dom.create()
         master, slave = pty.openpty()
         cwd = hyvetest.make_tmpdir("hyve-it-cb-")      # it logs to ./msg.log
