@@ -255,8 +255,8 @@ client_push_locked(HyvedClient *client, GBytes *pkt, gboolean reply)
     }
     /* The common case: nothing ahead of it, the socket has room. The fd
      * stays open while closed is FALSE (hyved_client_close sets it under
-     * this lock before closing). */
-    if (g_queue_is_empty(&client->outq)) {
+     * this lock before closing). While corked it waits for the batch. */
+    if (g_queue_is_empty(&client->outq) && !client->corked) {
         gssize n = client_send_now_locked(client, pkt);
 
         if (n < 0) {
@@ -340,7 +340,29 @@ hyved_client_enqueue(HyvedClient *client, GBytes *pkt)
     hyved_client_unlock(client);
 }
 
-/* Returns FALSE when the connection must be dropped. */
+/* At most this many queued packets go out in one sendmsg(). */
+#define CLIENT_FLUSH_IOV 64
+
+/* With client->lock held: @size bytes of the head packet are written. */
+static void
+client_sent_head_locked(HyvedClient *client, GBytes *head, gsize size)
+{
+    g_queue_pop_head(&client->outq);
+    if (g_queue_peek_head(&client->reply_marks) == head) {
+        g_queue_pop_head(&client->reply_marks);
+        client->inflight--;
+    } else if (g_queue_peek_head(&client->stream_marks) == head) {
+        g_queue_pop_head(&client->stream_marks);
+        client->out_stream_bytes -= size;
+    }
+    client->out_bytes -= size;
+    client->out_offset = 0;
+    g_bytes_unref(head);
+}
+
+/* Writes what outq holds, several packets per sendmsg(), until it is empty
+ * or the socket is full. Returns FALSE when the connection must be
+ * dropped. */
 static gboolean
 client_flush(HyvedClient *client)
 {
@@ -348,12 +370,21 @@ client_flush(HyvedClient *client)
 
     g_mutex_lock(&client->lock);
     while (!g_queue_is_empty(&client->outq)) {
-        GBytes *head = g_queue_peek_head(&client->outq);
-        gsize size = 0;
-        const guint8 *data = g_bytes_get_data(head, &size);
-        ssize_t n = send(client->fd, data + client->out_offset, size - client->out_offset,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        struct iovec iov[CLIENT_FLUSH_IOV];
+        struct msghdr msg = { .msg_iov = iov };
+        gsize off = client->out_offset;
+        ssize_t n;
 
+        for (GList *l = client->outq.head; l && msg.msg_iovlen < CLIENT_FLUSH_IOV; l = l->next) {
+            gsize size = 0;
+            const guint8 *data = g_bytes_get_data(l->data, &size);
+
+            iov[msg.msg_iovlen].iov_base = (void *) (data + off);
+            iov[msg.msg_iovlen].iov_len = size - off;
+            msg.msg_iovlen++;
+            off = 0;
+        }
+        n = sendmsg(client->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 break;
@@ -362,21 +393,43 @@ client_flush(HyvedClient *client)
             ok = FALSE;
             break;
         }
-        client->out_offset += n;
-        if (client->out_offset == size) {
-            g_queue_pop_head(&client->outq);
-            if (g_queue_peek_head(&client->reply_marks) == head) {
-                g_queue_pop_head(&client->reply_marks);
-                client->inflight--;
-            } else if (g_queue_peek_head(&client->stream_marks) == head) {
-                g_queue_pop_head(&client->stream_marks);
-                client->out_stream_bytes -= size;
+        /* account the bytes written, packet by packet */
+        while (n > 0) {
+            GBytes *head = g_queue_peek_head(&client->outq);
+            gsize size = g_bytes_get_size(head);
+            gsize left = size - client->out_offset;
+
+            if ((gsize) n < left) {
+                client->out_offset += n;
+                break;
             }
-            client->out_bytes -= size;
-            client->out_offset = 0;
-            g_bytes_unref(head);
+            n -= left;
+            client_sent_head_locked(client, head, size);
         }
     }
     g_mutex_unlock(&client->lock);
     return ok;
+}
+
+/* I/O thread: replies to the calls handled from here on wait in outq ... */
+void
+hyved_client_cork(HyvedClient *client)
+{
+    g_mutex_lock(&client->lock);
+    client->corked = TRUE;
+    g_mutex_unlock(&client->lock);
+}
+
+/* ... and leave now, together. Returns FALSE when the connection must be
+ * dropped. */
+gboolean
+hyved_client_uncork(HyvedClient *client)
+{
+    gboolean queued;
+
+    g_mutex_lock(&client->lock);
+    client->corked = FALSE;
+    queued = !g_queue_is_empty(&client->outq) && !client->closed && !client->want_close;
+    g_mutex_unlock(&client->lock);
+    return !queued || client_flush(client);
 }

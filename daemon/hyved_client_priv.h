@@ -108,6 +108,10 @@ struct _HyvedClient {
     gboolean wake;                  /* something was queued for the I/O thread:
                                      * hyved_client_unlock() wakes it */
     gboolean want_close;            /* ask the I/O thread to drop us */
+    gboolean corked;                /* the I/O thread is handling a batch of calls:
+                                     * replies are queued and leave together at
+                                     * hyved_client_uncork (one wakeup of the
+                                     * client for the batch, not one per reply) */
     GQueue outq;                    /* GBytes* */
     gsize out_bytes;
     gsize out_offset;               /* into the head packet */
@@ -156,6 +160,12 @@ void hyved_client_enqueue_reply_locked(HyvedClient *client, GBytes *reply);
  * fd, which stops reading at HYVED_STREAM_BACKLOG queued bytes: the
  * max_client_queue cap counts only what is not stream data. Any thread. */
 void hyved_client_enqueue_stream_data(HyvedClient *client, GBytes *pkt);
+/* I/O thread, around a batch of calls read at once: between the two, every
+ * packet for the client is queued (none is written from the enqueuing
+ * thread); uncork writes the queue, several packets per sendmsg(), and
+ * returns FALSE when the connection must be dropped. */
+void hyved_client_cork(HyvedClient *client);
+gboolean hyved_client_uncork(HyvedClient *client);
 
 /* hyved_client_state.c: with client->lock held: FALSE (OPERATION_FAILED)
  * when the client has max_client_streams streams open or opening. */

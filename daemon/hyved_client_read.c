@@ -346,6 +346,8 @@ hyved_client_rx_ready(HyvedClient *client)
 
 /* The client is dropped: its passed descriptors are closed now, not when
  * its last reference goes. */
+static gboolean client_read_batch(HyvedClient *client, gboolean readable);
+
 static gboolean
 client_read_fail(HyvedClient *client)
 {
@@ -358,8 +360,19 @@ client_read_fail(HyvedClient *client)
 gboolean
 hyved_client_read(HyvedClient *client, gboolean readable)
 {
-    const HyvedConfig *cfg = client->server->cfg;
+    gboolean ok;
 
+    /* a client that sent several calls at once gets their replies in one
+     * write: one wakeup for it, not one per reply */
+    hyved_client_cork(client);
+    ok = client_read_batch(client, readable);
+    return hyved_client_uncork(client) && ok;
+}
+
+static gboolean
+client_read_batch(HyvedClient *client, gboolean readable)
+{
+    const HyvedConfig *cfg = client->server->cfg;
     gsize read_bytes = 0;
 
     for (int done = 0; done < HYVED_CLIENT_READ_BATCH;) {
