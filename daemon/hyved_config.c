@@ -34,6 +34,7 @@ hyved_config_init(HyvedConfig *cfg, gboolean privileged)
     cfg->runner_user = g_strdup(privileged ? HYVED_DEFAULT_RUNNER_USER : "");
     cfg->kernel_cache = 1;
     cfg->idle_timeout = -1;
+    cfg->busy_poll_us = 100;
 }
 
 void
@@ -183,6 +184,7 @@ static const ConfKey conf_keys[] = {
     CONF_NUM(kernel_cache, KEY_INT, int, 0, 1),
     CONF_NUM(log_level, KEY_INT, int, 1, 4),
     CONF_NUM(idle_timeout, KEY_INT, int, 0, 31536000),
+    CONF_NUM(busy_poll_us, KEY_UINT, guint, 0, 10000),
 };
 
 static gboolean

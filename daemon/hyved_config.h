@@ -38,6 +38,8 @@ typedef struct {
     int log_level;                  /* 1 debug, 2 info, 3 warning, 4 error */
     gsize max_client_queue;         /* bytes queued to one client before it is dropped */
     int idle_timeout;               /* seconds; -1: unset (--timeout decides), 0: never */
+    guint busy_poll_us;             /* I/O thread polls this long after activity
+                                     * before it sleeps; 0 = never */
 } HyvedConfig;
 
 /* The system daemon's runners run as this user (created by the package:

@@ -7,6 +7,7 @@
 #include "hyve-config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -293,6 +294,48 @@ hyved_server_foreach_client(HyvedServer *server,
 
 /* ---- server ------------------------------------------------------------- */
 
+/* Busy polling, as KVM's halt polling does for vCPUs: after the I/O
+ * thread handled something it keeps polling its descriptors without
+ * sleeping for up to busy_poll_us, and only then blocks in poll(). A client
+ * that sends calls back to back (a script, virsh with a batch, a GUI
+ * refreshing its lists) finds the thread awake, so neither side pays for a
+ * sleep and a wakeup per call: on a virtualized host a cross-CPU wakeup
+ * (an IPI, a vCPU leaving HLT) costs more than the call itself (measured:
+ * python lookups by name 2.5x faster with 100 us). An idle daemon never
+ * spins: the window opens only when poll() found something. Nor does it
+ * spin while a worker runs a call: the next call cannot come before that
+ * reply, and the worker (or the client it wakes) needs the CPU more (a
+ * spinning I/O thread made python's undefine loop 20% slower). The spin
+ * yields to other runnable threads. One server per process (virtbhyved):
+ * GLib's poll function takes no user data, so these are set once by
+ * hyved_server_new. */
+static gint64 busy_poll_us;
+static HyvedServer *busy_poll_server;
+
+static gint
+server_poll(GPollFD *fds, guint nfds, gint timeout)
+{
+    static __thread gint64 spin_until;      /* monotonic us */
+    gint r;
+
+    if (timeout != 0 && g_get_monotonic_time() < spin_until &&
+        g_atomic_int_get(&busy_poll_server->busy_workers) == 0 &&
+        g_atomic_int_get(&busy_poll_server->busy_prio) == 0) {
+        do {
+            r = g_poll(fds, nfds, 0);
+            if (r != 0)
+                goto out;
+            sched_yield();
+        } while (g_get_monotonic_time() < spin_until);
+    }
+    r = g_poll(fds, nfds, timeout);
+out:
+    if (r > 0)
+        spin_until = g_get_monotonic_time() + busy_poll_us;
+    return r;
+}
+
+
 HyvedServer *
 hyved_server_new(const HyvedConfig *cfg, HyveDriver *driver, gboolean privileged,
                  GMainContext *ctx, GError **error)
@@ -306,6 +349,11 @@ hyved_server_new(const HyvedConfig *cfg, HyveDriver *driver, gboolean privileged
     server->default_uri = g_strdup(privileged ? "bhyve:///system" : "bhyve:///session");
     server->ctx = ctx ? g_main_context_ref(ctx) : g_main_context_new();
     server->loop = g_main_loop_new(server->ctx, FALSE);
+    if (cfg->busy_poll_us > 0) {
+        busy_poll_us = cfg->busy_poll_us;
+        busy_poll_server = server;
+        g_main_context_set_poll_func(server->ctx, server_poll);
+    }
     server->listeners = g_ptr_array_new_with_free_func((GDestroyNotify) hyved_listener_free);
     server->clients = g_ptr_array_new();
     server->last_activity = g_get_monotonic_time();
@@ -408,6 +456,10 @@ hyved_server_free(HyvedServer *server)
 {
     if (!server)
         return;
+    if (busy_poll_server == server) {
+        g_main_context_set_poll_func(server->ctx, NULL);    /* back to g_poll */
+        busy_poll_server = NULL;
+    }
     if (server->driver) {
         HyveStorage *storage = hyve_driver_get_storage(server->driver);
         HyveNetworks *nets = hyve_driver_get_networks(server->driver);

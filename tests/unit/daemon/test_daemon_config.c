@@ -59,6 +59,10 @@ static const ConfCase conf_cases[] = {
     { "kernel-cache-off", "kernel_cache = 0\n", TRUE, "kernel_cache=0" },
     { "kernel-cache-range", "kernel_cache = 2\n", FALSE, "test.conf:1: 'kernel_cache' = 2 is out of range" },
     { "idle-timeout-default", "", TRUE, "idle_timeout=-1" },
+    { "busy-poll-default", "", TRUE, "busy_poll_us=100" },
+    { "busy-poll-off", "busy_poll_us = 0\n", TRUE, "busy_poll_us=0" },
+    { "busy-poll-range", "busy_poll_us = 10001\n", FALSE,
+      "test.conf:1: 'busy_poll_us' = 10001 is out of range [0..10000]" },
     { "idle-timeout", "idle_timeout = 5\n", TRUE, "idle_timeout=5" },
     { "idle-timeout-never", "idle_timeout = 0\n", TRUE, "idle_timeout=0" },
     { "idle-timeout-negative", "idle_timeout = -1\n", FALSE,
@@ -103,6 +107,7 @@ field_string(const HyvedConfig *c, const char *field)
     F("log_level", "%d", c->log_level);
     F("kernel_cache", "%d", c->kernel_cache);
     F("idle_timeout", "%d", c->idle_timeout);
+    F("busy_poll_us", "%u", c->busy_poll_us);
 #undef F
     return NULL;
 }
