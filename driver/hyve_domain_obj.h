@@ -76,9 +76,15 @@ GPtrArray *hyve_domain_list_export(HyveDomainList *list, guint flags);
 
 /* ---- hyve_domain_config.c ---------------------------------------------- */
 gboolean hyve_file_write_atomic(const char *path, const char *data, GError **error);
+/* Removes @path (ENOENT is no error): renamed to <path>.del at once, which
+ * a background thread unlinks, so the caller does not wait for the blocks
+ * to be freed (with "discard", the device). */
+#define HYVE_FILE_TRASH_SUFFIX ".del"
+gboolean hyve_file_remove(const char *path, GError **error);
 /* For directory scans: TRUE when @entry of @dir is a temporary file of
  * hyve_file_write_atomic() (<file>.new) left by a daemon killed while
- * writing it; it is removed (the <file> beside it, if any, is the last
+ * writing it, or a <file>.del that hyve_file_remove's thread had not
+ * removed yet; it is removed (the <file> beside it, if any, is the last
  * complete version). */
 gboolean hyve_file_remove_stale_temp(const char *dir, const char *entry);
 /* What a config file's header comment names the object by (as libvirt's

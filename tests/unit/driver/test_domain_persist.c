@@ -2,7 +2,8 @@
 /*
  * test_domain_persist.c: domain configuration on disk: define, reload,
  * redefine, undefine, autostart links, atomic replacement (a failed write
- * leaves the old file), failed undefine, broken files skipped on load.
+ * leaves the old file), failed undefine, broken files skipped on load,
+ * left-over temporary and trashed files removed on load.
  */
 #include "test_driver_fixture.h"
 
@@ -182,6 +183,37 @@ START_TEST(test_broken_files_skipped)
 }
 END_TEST
 
+/* An undefine renames the file to <name>.xml.del for a background thread
+ * to unlink; one left by a daemon that stopped first is never loaded and is
+ * removed at the next load, as is a <name>.xml.new of a killed write. */
+START_TEST(test_trash_removed_on_load)
+{
+    g_autoptr(HyveDomainObj) obj = define_ok("gone", UUID_A, 65536);
+    g_autofree char *path = g_build_filename(config_dir, "gone.xml", NULL);
+    g_autofree char *trash = g_build_filename(config_dir, "gone.xml.del", NULL);
+    g_autofree char *temp = g_build_filename(config_dir, "gone.xml.new", NULL);
+    g_autofree char *xml = test_read_file(path);
+    g_autoptr(GPtrArray) all = NULL;
+    g_autoptr(GError) err = NULL;
+
+    ck_assert_msg(hyve_driver_undefine(drv, obj, 0, &err), "undefine: %s",
+                  err ? err->message : "");
+    ck_assert_msg(!g_file_test(path, G_FILE_TEST_EXISTS), "name gone at once");
+    for (int i = 0; i < 500 && g_file_test(trash, G_FILE_TEST_EXISTS); i++)
+        g_usleep(10000);
+    ck_assert_msg(!g_file_test(trash, G_FILE_TEST_EXISTS), "the background unlink ran");
+
+    /* what a daemon stopped before its reaper ran leaves behind */
+    ck_assert(g_file_set_contents(trash, xml, -1, NULL));
+    ck_assert(g_file_set_contents(temp, xml, -1, NULL));
+    reopen();
+    all = hyve_driver_list_domains(drv, 0, NULL);
+    ck_assert_msg(all->len == 0, "a trashed definition never loads, got %u", all->len);
+    ck_assert_msg(!g_file_test(trash, G_FILE_TEST_EXISTS) && !g_file_test(temp, G_FILE_TEST_EXISTS),
+                  "left-overs removed at load");
+}
+END_TEST
+
 typedef struct {
     const char *name;
     gboolean named;             /* the header comment names it (else: its UUID) */
@@ -237,6 +269,7 @@ main(void)
     tcase_add_test(tc, test_atomic_write_failure);
     tcase_add_test(tc, test_undefine_failure);
     tcase_add_test(tc, test_broken_files_skipped);
+    tcase_add_test(tc, test_trash_removed_on_load);
     tcase_add_loop_test(tc, test_comment_safe_name, 0, G_N_ELEMENTS(comment_name_cases));
     return test_suite_run(s);
 }
