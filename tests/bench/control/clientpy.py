@@ -45,23 +45,28 @@ def undefine_leftovers(conn, prefix):
 
 
 class Phase:
-    """Times one phase: wall clock here, and the daemon's CPU time."""
+    """Times one phase: wall clock here, the daemon's CPU time, and this
+    client process's own CPU time."""
 
     def __init__(self, pid):
         self.pid = pid
 
     def __enter__(self):
         self.cpu0 = cpu_ns(self.pid)
+        self.own0 = own_cpu()
         self.t0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
         self.wall = time.perf_counter() - self.t0
+        self.own = own_cpu() - self.own0
         self.cpu = cpu_delta_ns(self.cpu0, cpu_ns(self.pid))
 
     def record(self, out, key, count, per=1):
-        """ops/s under KEY and daemon CPU µs per op under cpu.KEY."""
+        """ops/s under KEY, daemon CPU µs per op under cpu.KEY, the
+        client's CPU µs per op under client.KEY."""
         out[key] = rate(count, self.wall)
+        out["client." + key] = self.own * 1e6 / count * per
         if self.cpu is not None:
             out["cpu." + key] = self.cpu / 1000.0 / count * per
 

@@ -15,6 +15,8 @@ import tempfile
 import threading
 import time
 
+from control.daemons import cpu_delta_ns, cpu_ns
+
 UUID_RE = re.compile(rb"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 # phase: (metric key, output line test, expected count as f(domains, lookups, reps))
@@ -75,6 +77,7 @@ def run_virsh(uri, xmls, lookups, list_reps, timeout=1800):
         err_thread.start()
         watchdog.start()
         marks = {}
+        cpus = {}
         chunks = {}
         current = None
         try:
@@ -82,6 +85,8 @@ def run_virsh(uri, xmls, lookups, list_reps, timeout=1800):
                 m = re.search(rb"virsh # echo MARK-(\w+)$", line.rstrip(b"\n"))
                 if m:
                     marks[m.group(1).decode()] = time.perf_counter()
+                    # virsh's own CPU time (stdbuf execs it: same pid)
+                    cpus[m.group(1).decode()] = cpu_ns(proc.pid)
                     # the phase after this marker
                     order = ["begin"] + [p[0] for p in PHASES]
                     idx = order.index(m.group(1).decode())
@@ -119,9 +124,14 @@ def run_virsh(uri, xmls, lookups, list_reps, timeout=1800):
             if count != want:
                 errors.append("virsh %s: %d results, expected %d" % (phase, count, want))
                 continue
+            c0, c1 = cpus.get(order[i]), cpus.get(phase)
+            cpu = cpu_delta_ns(c0, c1) if c0 and c1 else None
             if phase == "list":
                 values["virsh.list.ms"] = t * 1000.0 / list_reps
                 values["virsh.list.rate"] = list_reps / t
+                key = "virsh.list.rate"
             else:
                 values[key] = want / t
+            if cpu is not None:
+                values["client." + key] = cpu / 1000.0 / (list_reps if phase == "list" else want)
     return values, errors

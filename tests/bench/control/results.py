@@ -8,6 +8,7 @@ import statistics
 S_PY = "Control plane: python3-libvirt"
 S_VIRSH = "Control plane: virsh (one process, commands on stdin)"
 S_CPU = "Control plane: daemon CPU time per operation (python3-libvirt phases)"
+S_CLIENT = "Control plane: client CPU time per operation"
 S_THREADS = "Control plane: python3-libvirt, concurrent lookups"
 S_EVENTS = "Domain events: defineXML -> lifecycle callback (DEFINED)"
 S_MEM = "Daemon memory"
@@ -33,6 +34,12 @@ def metrics(a):
                       ("list.rate", "list --all (%d domains)" % n), ("dumpxml", "dumpxml"),
                       ("undefine", "undefine")):
         rows.append(("cpu.py." + key, S_CPU, "daemon CPU per %s" % what, "µs/op", "lower", 1))
+    for pre, client in (("py", "python"), ("virsh", "virsh")):
+        for key, what in (("define", "define"), ("lookup", "lookup by name"),
+                          ("list.rate", "list --all (%d domains)" % n), ("dumpxml", "dumpxml"),
+                          ("undefine", "undefine")):
+            rows.append(("client.%s.%s" % (pre, key), S_CLIENT,
+                         "%s CPU per %s" % (client, what), "µs/op", "lower", 1))
     rows += [
         ("threads.shared", S_THREADS, "%d threads, one shared connection, %d lookups" % (t, k),
          "lookups/s", "higher", 1),
@@ -73,6 +80,13 @@ SECTION_NOTES = {
     S_CPU: "CPU time the daemon process used during each phase of the python3-libvirt "
            "table (all its threads: /proc/PID/task/*/schedstat), per operation; less "
            "sensitive to other load on the host than the wall-clock rates.",
+    S_CLIENT: "CPU time the client process itself used in each phase of the python3-libvirt "
+              "and virsh tables (python: getrusage of the client process; virsh: "
+              "/proc/PID/task/*/schedstat of the virsh process), per operation. It does not "
+              "depend on how fast the daemon is, so it bounds the ratio any daemon can reach: "
+              "even one answering in no time leaves the client at most 1/(client CPU per op) "
+              "operations per second; the targets table shows that bound against libvirtd's "
+              "rate (client CPU measured with hyve).",
     S_THREADS: "lookups by name split evenly over the threads; wall time from a barrier "
                "to the last join. CPU per lookup: the daemon process (schedstat, all its "
                "threads) and the client process (python + libvirt's client library, all "
@@ -133,6 +147,21 @@ def build_sections(a, labels, raw):
     return sections
 
 
+def client_bound(sections, row):
+    """For a python/virsh rate row: the highest hyve/libvirtd ratio any
+    daemon could reach, 1 / (client CPU per op, with hyve) over libvirtd's
+    rate; None without both numbers."""
+    want = "client." + row["key"]
+    for sec in sections:
+        for r in sec["rows"]:
+            if r["key"] == want:
+                h = r["values"].get("hyve")
+                p = row["values"].get("libvirtd")
+                if h and p and h["median"] > 0 and p["median"] > 0:
+                    return 1e6 / h["median"] / p["median"]
+    return None
+
+
 def build_targets(sections):
     targets = []
     for sec in sections:
@@ -142,8 +171,13 @@ def build_targets(sections):
                 continue
             client = {S_PY: "python", S_VIRSH: "virsh", S_THREADS: "python"}.get(sec["title"])
             if client and row["unit"] in ("ops/s", "calls/s", "lookups/s"):
+                measured = "%.2fx" % ratio
+                # one client thread: its CPU time adds up to its wall time
+                bound = client_bound(sections, row) if sec["title"] != S_THREADS else None
+                if bound is not None:
+                    measured += " (client CPU alone allows at most %.2fx)" % bound
                 targets.append({"target": "%s (%s) >= 2x libvirtd" % (row["metric"], client),
-                                "measured": "%.2fx" % ratio, "met": ratio >= 2.0})
+                                "measured": measured, "met": ratio >= 2.0})
             elif sec["title"] == S_MEM and "loaded" in row["key"]:
                 targets.append({"target": "%s <= 0.5x libvirtd" % row["metric"],
                                 "measured": "%.2fx" % ratio, "met": ratio <= 0.5})
