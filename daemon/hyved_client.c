@@ -429,7 +429,9 @@ hyved_client_uncork(HyvedClient *client)
 
     g_mutex_lock(&client->lock);
     client->corked = FALSE;
-    queued = !g_queue_is_empty(&client->outq) && !client->closed && !client->want_close;
+    /* also when the batch ended in a drop (want_close): the replies to the
+     * calls before it still go out, as they did when each left at once */
+    queued = !g_queue_is_empty(&client->outq) && !client->closed;
     g_mutex_unlock(&client->lock);
     return !queued || client_flush(client);
 }

@@ -306,32 +306,44 @@ hyved_server_foreach_client(HyvedServer *server,
  * spin while a worker runs a call: the next call cannot come before that
  * reply, and the worker (or the client it wakes) needs the CPU more (a
  * spinning I/O thread made python's undefine loop 20% slower). The spin
- * yields to other runnable threads. One server per process (virtbhyved):
- * GLib's poll function takes no user data, so these are set once by
- * hyved_server_new. */
-static gint64 busy_poll_us;
-static HyvedServer *busy_poll_server;
+ * yields to other runnable threads and never delays a timer. GLib's poll
+ * function takes no user data: the server whose loop runs on this thread
+ * is found through poll_server, set by hyved_server_run (a context
+ * iterated elsewhere polls plainly). */
+static __thread HyvedServer *poll_server;
 
 static gint
 server_poll(GPollFD *fds, guint nfds, gint timeout)
 {
     static __thread gint64 spin_until;      /* monotonic us */
+    HyvedServer *server = poll_server;
+    gint64 now = g_get_monotonic_time();
     gint r;
 
-    if (timeout != 0 && g_get_monotonic_time() < spin_until &&
-        g_atomic_int_get(&busy_poll_server->busy_workers) == 0 &&
-        g_atomic_int_get(&busy_poll_server->busy_prio) == 0) {
+    if (server && timeout != 0 && now < spin_until &&
+        g_atomic_int_get(&server->busy_workers) == 0 &&
+        g_atomic_int_get(&server->busy_prio) == 0) {
+        gint64 end = spin_until, deadline = now + (gint64) timeout * 1000;
+
+        if (timeout > 0 && deadline < end)
+            end = deadline;
         do {
             r = g_poll(fds, nfds, 0);
             if (r != 0)
                 goto out;
             sched_yield();
-        } while (g_get_monotonic_time() < spin_until);
+        } while (g_get_monotonic_time() < end);
+        /* what is left of the caller's timeout */
+        if (timeout > 0) {
+            gint64 left = deadline - g_get_monotonic_time();
+
+            timeout = left > 0 ? (gint) ((left + 999) / 1000) : 0;
+        }
     }
     r = g_poll(fds, nfds, timeout);
 out:
-    if (r > 0)
-        spin_until = g_get_monotonic_time() + busy_poll_us;
+    if (r > 0 && server)
+        spin_until = g_get_monotonic_time() + server->cfg->busy_poll_us;
     return r;
 }
 
@@ -350,9 +362,8 @@ hyved_server_new(const HyvedConfig *cfg, HyveDriver *driver, gboolean privileged
     server->ctx = ctx ? g_main_context_ref(ctx) : g_main_context_new();
     server->loop = g_main_loop_new(server->ctx, FALSE);
     if (cfg->busy_poll_us > 0) {
-        busy_poll_us = cfg->busy_poll_us;
-        busy_poll_server = server;
         g_main_context_set_poll_func(server->ctx, server_poll);
+        server->busy_poll = TRUE;
     }
     server->listeners = g_ptr_array_new_with_free_func((GDestroyNotify) hyved_listener_free);
     server->clients = g_ptr_array_new();
@@ -441,7 +452,11 @@ hyved_server_set_idle_timeout(HyvedServer *server, guint seconds)
 void
 hyved_server_run(HyvedServer *server)
 {
+    HyvedServer *outer = poll_server;
+
+    poll_server = server;
     g_main_loop_run(server->loop);
+    poll_server = outer;
 }
 
 void
@@ -456,10 +471,8 @@ hyved_server_free(HyvedServer *server)
 {
     if (!server)
         return;
-    if (busy_poll_server == server) {
+    if (server->busy_poll)
         g_main_context_set_poll_func(server->ctx, NULL);    /* back to g_poll */
-        busy_poll_server = NULL;
-    }
     if (server->driver) {
         HyveStorage *storage = hyve_driver_get_storage(server->driver);
         HyveNetworks *nets = hyve_driver_get_networks(server->driver);

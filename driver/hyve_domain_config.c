@@ -71,27 +71,24 @@ reap(gpointer data, gpointer user_data G_GNUC_UNUSED)
     g_free(trash);
 }
 
-gboolean
-hyve_file_remove(const char *path, GError **error)
+int
+hyve_file_remove(const char *path)
 {
     static gsize once;
     struct stat st;
     g_autofree char *trash = g_strdup_printf("%s" HYVE_FILE_TRASH_SUFFIX, path);
 
     if (g_once_init_enter(&once)) {
-        reaper = g_thread_pool_new(reap, NULL, 1, FALSE, NULL);
+        reaper = g_thread_pool_new(reap, NULL, 1, TRUE, NULL);   /* its thread starts now */
         g_once_init_leave(&once, 1);
     }
     /* the name goes at once (rename is atomic); a daemon stopped before
      * the reaper ran leaves <file>.xml.del, removed at the next load.
      * Anything but a regular file is unlinked here (and fails as before). */
-    if (!reaper || lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || rename(path, trash) < 0) {
-        if (unlink(path) < 0 && errno != ENOENT)
-            return sys_error(error, errno, "cannot remove file '%s'", path);
-        return TRUE;
-    }
+    if (!reaper || lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || rename(path, trash) < 0)
+        return unlink(path) < 0 && errno != ENOENT ? errno : 0;
     g_thread_pool_push(reaper, g_steal_pointer(&trash), NULL);
-    return TRUE;
+    return 0;
 }
 
 gboolean
@@ -195,10 +192,13 @@ hyve_domain_config_delete(const char *config_dir, const char *name, GError **err
 {
     g_autofree char *path = hyve_domain_config_path(config_dir, name);
     g_autofree char *link = autostart_link(config_dir, name);
+    int err;
 
     if (unlink(link) < 0 && errno != ENOENT && errno != ENOTDIR)
         return sys_error(error, errno, "Failed to delete autostart link '%s'", link);
-    return hyve_file_remove(path, error);
+    if ((err = hyve_file_remove(path)) != 0)
+        return sys_error(error, err, "cannot remove config %s", path);
+    return TRUE;
 }
 
 gboolean

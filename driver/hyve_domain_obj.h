@@ -78,9 +78,9 @@ GPtrArray *hyve_domain_list_export(HyveDomainList *list, guint flags);
 gboolean hyve_file_write_atomic(const char *path, const char *data, GError **error);
 /* Removes @path (ENOENT is no error): renamed to <path>.del at once, which
  * a background thread unlinks, so the caller does not wait for the blocks
- * to be freed (with "discard", the device). */
+ * to be freed (with "discard", the device). Returns 0 or an errno value. */
 #define HYVE_FILE_TRASH_SUFFIX ".del"
-gboolean hyve_file_remove(const char *path, GError **error);
+int hyve_file_remove(const char *path);
 /* For directory scans: TRUE when @entry of @dir is a temporary file of
  * hyve_file_write_atomic() (<file>.new) left by a daemon killed while
  * writing it, or a <file>.del that hyve_file_remove's thread had not
