@@ -32,7 +32,6 @@ struct _HyvedServer {
     char *default_uri;
     GMainContext *ctx;              /* the I/O thread's context */
     GMainLoop *loop;
-    gboolean busy_poll;             /* server_poll installed on ctx (busy_poll_us > 0) */
     GThreadPool *workers;           /* thread-safe itself */
     GThreadPool *prio_workers;      /* thread-safe itself; NULL when prio_workers = 0:
                                      * reads (and domain destroy) go here while

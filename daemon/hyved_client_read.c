@@ -346,8 +346,6 @@ hyved_client_rx_ready(HyvedClient *client)
 
 /* The client is dropped: its passed descriptors are closed now, not when
  * its last reference goes. */
-static gboolean client_read_batch(HyvedClient *client, gboolean readable);
-
 static gboolean
 client_read_fail(HyvedClient *client)
 {
@@ -357,18 +355,7 @@ client_read_fail(HyvedClient *client)
     return FALSE;
 }
 
-gboolean
-hyved_client_read(HyvedClient *client, gboolean readable)
-{
-    gboolean ok;
-
-    /* a client that sent several calls at once gets their replies in one
-     * write: one wakeup for it, not one per reply */
-    hyved_client_cork(client);
-    ok = client_read_batch(client, readable);
-    return hyved_client_uncork(client) && ok;
-}
-
+/* hyved_client_read's reading and handling, while the client is corked. */
 static gboolean
 client_read_batch(HyvedClient *client, gboolean readable)
 {
@@ -417,6 +404,18 @@ client_read_batch(HyvedClient *client, gboolean readable)
         client->rx_start = client->rx_end = client->pkt_alloc = 0;
     }
     return TRUE;
+}
+
+gboolean
+hyved_client_read(HyvedClient *client, gboolean readable)
+{
+    gboolean ok;
+
+    /* a client that sent several calls at once gets their replies in one
+     * write: one wakeup for it, not one per reply */
+    hyved_client_cork(client);
+    ok = client_read_batch(client, readable);
+    return hyved_client_uncork(client) && ok;
 }
 
 /* Closes and frees descriptors that came with a packet nobody takes. */

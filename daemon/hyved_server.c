@@ -347,7 +347,6 @@ out:
     return r;
 }
 
-
 HyvedServer *
 hyved_server_new(const HyvedConfig *cfg, HyveDriver *driver, gboolean privileged,
                  GMainContext *ctx, GError **error)
@@ -361,10 +360,8 @@ hyved_server_new(const HyvedConfig *cfg, HyveDriver *driver, gboolean privileged
     server->default_uri = g_strdup(privileged ? "bhyve:///system" : "bhyve:///session");
     server->ctx = ctx ? g_main_context_ref(ctx) : g_main_context_new();
     server->loop = g_main_loop_new(server->ctx, FALSE);
-    if (cfg->busy_poll_us > 0) {
+    if (cfg->busy_poll_us > 0)
         g_main_context_set_poll_func(server->ctx, server_poll);
-        server->busy_poll = TRUE;
-    }
     server->listeners = g_ptr_array_new_with_free_func((GDestroyNotify) hyved_listener_free);
     server->clients = g_ptr_array_new();
     server->last_activity = g_get_monotonic_time();
@@ -471,7 +468,7 @@ hyved_server_free(HyvedServer *server)
 {
     if (!server)
         return;
-    if (server->busy_poll)
+    if (server->cfg->busy_poll_us > 0)
         g_main_context_set_poll_func(server->ctx, NULL);    /* back to g_poll */
     if (server->driver) {
         HyveStorage *storage = hyve_driver_get_storage(server->driver);
