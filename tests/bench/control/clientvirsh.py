@@ -128,10 +128,10 @@ def run_virsh(uri, xmls, lookups, list_reps, timeout=1800):
             cpu = cpu_delta_ns(c0, c1) if c0 and c1 else None
             if phase == "list":
                 values["virsh.list.ms"] = t * 1000.0 / list_reps
-                values["virsh.list.rate"] = list_reps / t
-                key = "virsh.list.rate"
+                key, ops = "virsh.list.rate", list_reps
             else:
-                values[key] = want / t
+                ops = want
+            values[key] = ops / t
             if cpu is not None:
-                values["client." + key] = cpu / 1000.0 / (list_reps if phase == "list" else want)
+                values["client." + key] = cpu / 1000.0 / ops
     return values, errors

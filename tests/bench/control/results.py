@@ -30,14 +30,14 @@ def metrics(a):
             (pre + ".dumpxml", sec, "dumpxml of %d domains" % n, "ops/s", "higher", 1),
             (pre + ".undefine", sec, "undefine %d domains" % n, "ops/s", "higher", 1),
         ]
-    for key, what in (("define", "define"), ("lookup", "lookup by name"),
-                      ("list.rate", "list --all (%d domains)" % n), ("dumpxml", "dumpxml"),
-                      ("undefine", "undefine")):
+    # the ops phases with a rate: (key suffix, what one operation is)
+    phases = (("define", "define"), ("lookup", "lookup by name"),
+              ("list.rate", "list --all (%d domains)" % n), ("dumpxml", "dumpxml"),
+              ("undefine", "undefine"))
+    for key, what in phases:
         rows.append(("cpu.py." + key, S_CPU, "daemon CPU per %s" % what, "µs/op", "lower", 1))
     for pre, client in (("py", "python"), ("virsh", "virsh")):
-        for key, what in (("define", "define"), ("lookup", "lookup by name"),
-                          ("list.rate", "list --all (%d domains)" % n), ("dumpxml", "dumpxml"),
-                          ("undefine", "undefine")):
+        for key, what in phases:
             rows.append(("client.%s.%s" % (pre, key), S_CLIENT,
                          "%s CPU per %s" % (client, what), "µs/op", "lower", 1))
     rows += [
