@@ -4,7 +4,8 @@ upper case. On a host whose /dev/kvm cannot boot a real kernel quickly, it
 shows that console bytes went through a guest (used by clients_events and
 tests/gui)."""
 import struct
-import uuid as uuidlib
+
+import hyvetest
 
 # The echo guest's code at the 64-bit entry (load address + 0x200), as
 # assembled by GNU as from:
@@ -42,21 +43,7 @@ def echo_bzimage():
 
 
 def domain_xml(name, kernel, memory_kib=65536, uuid=None):
-    """A domain booting the echo guest KERNEL, its serial port on a pty."""
-    return """<domain type='bhyve'>
-  <name>%s</name>
-  <uuid>%s</uuid>
-  <memory unit='KiB'>%d</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64'>hvm</type>
-    <kernel>%s</kernel>
-    <cmdline>console=ttyS0</cmdline>
-  </os>
-  <devices>
-    <console type='pty'>
-      <target type='serial' port='0'/>
-    </console>
-  </devices>
-</domain>
-""" % (name, uuid or uuidlib.uuid4(), memory_kib, kernel)
+    """A domain booting the echo guest KERNEL (no initrd), its serial port
+    on a pty."""
+    return hyvetest.domain_xml(name, uuid=uuid and str(uuid), memory_kib=memory_kib,
+                               kernel=kernel, initrd="")

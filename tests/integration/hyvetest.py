@@ -574,8 +574,13 @@ def debian_kernel():
     return "/boot/vmlinuz", "/boot/initrd.img"
 
 
-def domain_xml(name, uuid=None, memory_kib=262144, vcpus=1, cmdline="console=ttyS0"):
-    kernel, initrd = debian_kernel()
+def domain_xml(name, uuid=None, memory_kib=262144, vcpus=1, cmdline="console=ttyS0",
+               kernel=None, initrd=None):
+    """A domain booting KERNEL + INITRD (default: Debian's, debian_kernel();
+    initrd="" for none), its serial port on a pty console."""
+    if kernel is None:
+        kernel, default_initrd = debian_kernel()
+        initrd = default_initrd if initrd is None else initrd
     uuid = uuid or str(uuidlib.uuid4())
     return """<domain type='bhyve'>
   <name>%(name)s</name>
@@ -585,8 +590,7 @@ def domain_xml(name, uuid=None, memory_kib=262144, vcpus=1, cmdline="console=tty
   <vcpu placement='static'>%(vcpus)d</vcpu>
   <os>
     <type arch='x86_64'>hvm</type>
-    <kernel>%(kernel)s</kernel>
-    <initrd>%(initrd)s</initrd>
+    <kernel>%(kernel)s</kernel>%(initrd)s
     <cmdline>%(cmdline)s</cmdline>
   </os>
   <on_poweroff>destroy</on_poweroff>
@@ -599,7 +603,8 @@ def domain_xml(name, uuid=None, memory_kib=262144, vcpus=1, cmdline="console=tty
   </devices>
 </domain>
 """ % {"name": name, "uuid": uuid, "mem": memory_kib, "vcpus": vcpus,
-       "kernel": kernel, "initrd": initrd, "cmdline": cmdline}
+       "kernel": kernel, "cmdline": cmdline,
+       "initrd": "\n    <initrd>%s</initrd>" % initrd if initrd else ""}
 
 
 # -- client programs ---------------------------------------------------------
